@@ -1,0 +1,173 @@
+//! Doctor checks: one file each, all registered in `ALL`, run concurrently. A check returns
+//! outcomes (pass/warn/fail/skip, detail, remedy), never a panic or a bare error.
+
+mod cpus;
+mod disk;
+mod docker;
+mod memory;
+mod platform;
+mod ports;
+mod python;
+mod wsl;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use serde::Serialize;
+use tokio::sync::OnceCell;
+
+use crate::engine;
+use crate::host::Host;
+use crate::platform::{Kind, Platform};
+use crate::profile::{Profile, Threshold};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Warn,
+    Fail,
+    Skip,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    pub id: String,
+    pub status: Status,
+    pub detail: String,
+    pub remedy: Option<String>,
+}
+
+impl Outcome {
+    pub fn new(id: &str, status: Status, detail: impl Into<String>) -> Outcome {
+        Outcome {
+            id: id.to_string(),
+            status,
+            detail: detail.into(),
+            remedy: None,
+        }
+    }
+
+    pub fn remedy(mut self, remedy: impl Into<String>) -> Outcome {
+        self.remedy = Some(remedy.into());
+        self
+    }
+}
+
+/// What every check may look at. The engine is probed once, on first use.
+pub struct Ctx {
+    pub host: Host,
+    pub profile: Profile,
+    pub dir: PathBuf,
+    pub platform: Platform,
+    pub os_release: Option<String>,
+    engine: OnceCell<engine::Probe>,
+}
+
+impl Ctx {
+    pub fn new(host: Host, profile: Profile, dir: PathBuf, platform: Platform) -> Ctx {
+        let os_release = host.sys_read("/etc/os-release");
+        Ctx {
+            host,
+            profile,
+            dir,
+            platform,
+            os_release,
+            engine: OnceCell::new(),
+        }
+    }
+
+    pub async fn engine(&self) -> &engine::Probe {
+        self.engine.get_or_init(|| engine::probe(&self.host)).await
+    }
+
+    /// The engine's facts when it answered.
+    pub async fn engine_info(&self) -> Option<&engine::EngineInfo> {
+        match &self.engine().await.reach {
+            engine::Reach::Ready(info) => Some(info),
+            _ => None,
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.platform.kind
+    }
+}
+
+type CheckFuture<'a> = Pin<Box<dyn Future<Output = Vec<Outcome>> + 'a>>;
+type CheckFn = for<'a> fn(&'a Ctx) -> CheckFuture<'a>;
+
+/// Every check, in report order.
+const ALL: &[CheckFn] = &[
+    |c| Box::pin(platform::check(c)),
+    |c| Box::pin(wsl::check(c)),
+    |c| Box::pin(memory::check(c)),
+    |c| Box::pin(cpus::check(c)),
+    |c| Box::pin(disk::check(c)),
+    |c| Box::pin(docker::check(c)),
+    |c| Box::pin(python::check(c)),
+    |c| Box::pin(ports::check(c)),
+];
+
+/// Run every check concurrently; outcomes come back in registration order.
+pub async fn run_all(ctx: &Ctx) -> Vec<Outcome> {
+    futures_util::future::join_all(ALL.iter().map(|f| f(ctx)))
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Judge a measured amount against a threshold: below `min` fails, below `recommended` warns.
+pub fn judge(value: f64, t: Option<Threshold>) -> Status {
+    let Some(t) = t else { return Status::Pass };
+    if t.min.is_some_and(|m| value + 1e-9 < m) {
+        Status::Fail
+    } else if t.recommended.is_some_and(|r| value + 1e-9 < r) {
+        Status::Warn
+    } else {
+        Status::Pass
+    }
+}
+
+/// `need 8, recommended 16` for a detail line.
+pub fn wanted(t: Option<Threshold>, unit: &str) -> String {
+    let Some(t) = t else {
+        return "no requirement".into();
+    };
+    let fmt = |v: f64| format!("{}{unit}", trim_float(v));
+    match (t.min, t.recommended) {
+        (Some(m), Some(r)) => format!("need {}, recommended {}", fmt(m), fmt(r)),
+        (Some(m), None) => format!("need {}", fmt(m)),
+        (None, Some(r)) => format!("recommended {}", fmt(r)),
+        (None, None) => "no requirement".into(),
+    }
+}
+
+/// `8` rather than `8.0`, `1.5` stays.
+pub fn trim_float(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{}", v.round() as i64)
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn min_fails_and_recommended_warns() {
+        let t = Some(Threshold {
+            min: Some(2.0),
+            recommended: Some(8.0),
+        });
+        assert_eq!(judge(1.0, t), Status::Fail);
+        assert_eq!(judge(2.0, t), Status::Warn);
+        assert_eq!(judge(8.0, t), Status::Pass);
+        assert_eq!(judge(0.0, None), Status::Pass);
+        assert_eq!(wanted(t, " GiB"), "need 2 GiB, recommended 8 GiB");
+    }
+}

@@ -1,0 +1,53 @@
+//! Is every host port the profile publishes free?
+
+use super::{Ctx, Outcome, Status};
+use crate::ports::{holder, try_bind};
+
+pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    for (name, svc) in ctx.profile.services() {
+        if svc.image.is_none() {
+            continue;
+        }
+        for p in svc.ports() {
+            let id = format!("port:{name}:{}", p.host);
+            let addr = format!("{}:{}", p.host_ip, p.host);
+            match try_bind(p.host_ip, p.host) {
+                Ok(()) => out.push(Outcome::new(&id, Status::Pass, format!("{addr} free for {name}"))),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                    out.push(held(ctx, &id, name, &addr, p.host, p.container));
+                }
+                Err(e) => out.push(
+                    Outcome::new(&id, Status::Fail, format!("cannot bind {addr} for {name}: {e}"))
+                        .remedy(format!("publish {name} on another port in onramp.toml: [services.{name}] ports = [\"{}:{}\"]", u32::from(p.host) + 10000, p.container)),
+                ),
+            }
+        }
+    }
+    out
+}
+
+fn held(ctx: &Ctx, id: &str, name: &str, addr: &str, host_port: u16, container: u16) -> Outcome {
+    let other = format!(
+        "or publish {name} on another port in onramp.toml: [services.{name}] ports = [\"{}:{container}\"]",
+        u32::from(host_port) + 10000
+    );
+    match holder(&ctx.host, host_port) {
+        Some(h) if h.command.starts_with("docker-proxy") => Outcome::new(
+            id,
+            Status::Warn,
+            format!("{addr} is published by a Docker container (docker-proxy, pid {})", h.pid),
+        )
+        .remedy(format!(
+            "if it is this project's {name}, all is well (`onramp status`); otherwise find it with `docker ps --filter publish={host_port}` and stop it, {other}"
+        )),
+        Some(h) => Outcome::new(
+            id,
+            Status::Fail,
+            format!("{addr} is held by {} (pid {})", h.command, h.pid),
+        )
+        .remedy(format!("stop {} (pid {}), {other}", h.command, h.pid)),
+        None => Outcome::new(id, Status::Fail, format!("{addr} is already in use"))
+            .remedy(format!("find the holder with `ss -ltnp 'sport = :{host_port}'` and stop it, {other}")),
+    }
+}

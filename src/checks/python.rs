@@ -1,0 +1,77 @@
+//! Is there a real Python interpreter of the version the profile needs?
+
+use super::{Ctx, Outcome, Status};
+use crate::platform::{Kind, distro_ids};
+use crate::python::{self, Interpreter, Rejected};
+use crate::version::VersionReq;
+
+pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
+    let req = ctx
+        .profile
+        .requirements
+        .python
+        .as_deref()
+        .and_then(|r| VersionReq::parse(r).ok());
+    let mut rejected: Vec<Rejected> = Vec::new();
+    let mut too_old: Vec<Interpreter> = Vec::new();
+    for c in python::candidates(&ctx.host, &ctx.dir, None) {
+        match python::probe(&ctx.host, &c).await {
+            Ok(i) if req.as_ref().is_none_or(|r| r.matches(&i.version)) => {
+                let mut detail = format!(
+                    "Python {} at {} ({})",
+                    i.version,
+                    i.program.display(),
+                    i.label
+                );
+                if !rejected.is_empty() || !too_old.is_empty() {
+                    detail.push_str(&format!(
+                        "; passed over: {}",
+                        passed_over(&rejected, &too_old)
+                    ));
+                }
+                return vec![Outcome::new("python", Status::Pass, detail)];
+            }
+            Ok(i) => too_old.push(i),
+            Err(r) => rejected.push(r),
+        }
+    }
+    let want = req.map(|r| r.to_string()).unwrap_or_else(|| "any".into());
+    let detail = if rejected.is_empty() && too_old.is_empty() {
+        format!("no Python interpreter found (need {want})")
+    } else {
+        format!(
+            "no usable Python {want}: {}",
+            passed_over(&rejected, &too_old)
+        )
+    };
+    vec![Outcome::new("python", Status::Fail, detail).remedy(remedy(ctx))]
+}
+
+fn passed_over(rejected: &[Rejected], too_old: &[Interpreter]) -> String {
+    rejected
+        .iter()
+        .map(|r| format!("{} ({}) {}", r.label, r.program.display(), r.reason))
+        .chain(
+            too_old
+                .iter()
+                .map(|i| format!("{} is {}", i.program.display(), i.version)),
+        )
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn remedy(ctx: &Ctx) -> String {
+    let ids = ctx
+        .os_release
+        .as_deref()
+        .map(distro_ids)
+        .unwrap_or_default();
+    let has = |id: &str| ids.iter().any(|i| i == id);
+    match ctx.kind() {
+        Kind::Windows => "winget install Python.Python.3.12   (and turn off the python.exe App execution alias in Settings)".into(),
+        Kind::Macos => "brew install python@3.12".into(),
+        _ if has("debian") || has("ubuntu") => "sudo apt-get install python3 python3-venv python3-pip".into(),
+        _ if has("fedora") || has("rhel") => "sudo dnf install python3 python3-pip".into(),
+        _ => "install Python 3.10 or newer with your package manager, or pass --python PATH".into(),
+    }
+}

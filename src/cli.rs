@@ -1,0 +1,119 @@
+//! Command-line types (clap) and nothing else; `config.rs` resolves them once.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "onramp",
+    version,
+    about = "Take a workstation to a verified Kailash SDK development environment",
+    long_about = None,
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Profile name or path [env: ONRAMP_PROFILE] [default: kailash, or ./onramp.toml]
+    #[arg(long, global = true, value_name = "NAME|PATH")]
+    pub profile: Option<String>,
+    /// Project directory [default: the current directory]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+    /// Machine-readable JSON on stdout; human output goes to stderr
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Accept every prompt (implied when stdin is not a terminal)
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+    /// More detail (repeat for more)
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors and results
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// No colour (also: NO_COLOR)
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// doctor -> generate -> up -> validate, stopping at the first hard failure
+    Setup(SetupArgs),
+    /// Platform and requirement checks, each with a remedy
+    Doctor,
+    /// Render the profile's files into the project directory
+    Generate(GenerateArgs),
+    /// Ensure images, start services, wait until each answers its protocol
+    Up(UpArgs),
+    /// Services: state, ports, readiness, container id
+    Status,
+    /// Probe every service and validate the SDK imports through the fallback ladder
+    Validate(ValidateArgs),
+    /// Check a phase gate's criteria (1A, 1B, 2) as a pass/fail report
+    Gate(GateArgs),
+    /// Remove what onramp created; volumes only with --volumes
+    Down(DownArgs),
+    /// List embedded profiles, or print one fully resolved
+    Profiles(ProfilesArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct SetupArgs {
+    /// When a later step fails, remove what this run created and restore replaced files
+    #[arg(long)]
+    pub rollback_on_fail: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct GenerateArgs {
+    /// Replace files the user changed (a NAME.bak backup is kept)
+    #[arg(long)]
+    pub force: bool,
+    /// Show what would change and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct UpArgs {
+    /// When a service fails, remove what this run created
+    #[arg(long)]
+    pub rollback_on_fail: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ValidateArgs {
+    /// Python interpreter to try first
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+    /// Install packages from this directory of wheels instead of the index
+    #[arg(long, value_name = "DIR")]
+    pub wheelhouse: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Phase whose gate to check: 1A, 1B or 2
+    pub phase: String,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct DownArgs {
+    /// Also remove the named volumes (their data is lost)
+    #[arg(long)]
+    pub volumes: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ProfilesArgs {
+    /// Print this profile fully resolved
+    pub name: Option<String>,
+}

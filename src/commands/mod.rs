@@ -1,0 +1,48 @@
+//! One file per subcommand; `dispatch` is the only place that chooses between them.
+
+mod doctor;
+mod profiles;
+
+use crate::cli::Command;
+use crate::config::Config;
+use crate::errors::{Error, Result};
+use crate::host::Host;
+use crate::printer::Printer;
+
+/// A finished command's verdict: exit 0 or exit 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Ready,
+    NotReady,
+}
+
+impl Verdict {
+    pub fn from_ok(ok: bool) -> Verdict {
+        if ok {
+            Verdict::Ready
+        } else {
+            Verdict::NotReady
+        }
+    }
+}
+
+/// Run the configured command; Ctrl-C cancels it cleanly (exit 130).
+pub async fn dispatch(config: &Config, host: &Host, printer: &Printer) -> Result<Verdict> {
+    let work = async {
+        match &config.command {
+            Command::Doctor => doctor::run(config, host, printer).await,
+            Command::Profiles(args) => profiles::run(config, printer, args.name.as_deref()),
+            Command::Setup(_) => Err(Error::NotImplemented("setup")),
+            Command::Generate(_) => Err(Error::NotImplemented("generate")),
+            Command::Up(_) => Err(Error::NotImplemented("up")),
+            Command::Status => Err(Error::NotImplemented("status")),
+            Command::Validate(_) => Err(Error::NotImplemented("validate")),
+            Command::Gate(_) => Err(Error::NotImplemented("gate")),
+            Command::Down(_) => Err(Error::NotImplemented("down")),
+        }
+    };
+    tokio::select! {
+        r = work => r,
+        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+    }
+}

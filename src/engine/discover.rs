@@ -1,0 +1,273 @@
+//! Which Docker endpoint to talk to, in the Docker CLI's order, and why. Pure over its inputs.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::host::{Host, Os};
+
+/// Where the engine is and how onramp found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Endpoint {
+    /// `unix:///var/run/docker.sock`, `tcp://127.0.0.1:2375`, `npipe:////./pipe/docker_engine`.
+    pub endpoint: String,
+    /// Why this one: `DOCKER_HOST`, `DOCKER_CONTEXT=x`, `currentContext=x`, `default socket`...
+    pub source: String,
+}
+
+impl Endpoint {
+    /// The socket path of a `unix://` endpoint.
+    pub fn unix_path(&self) -> Option<PathBuf> {
+        self.endpoint.strip_prefix("unix://").map(PathBuf::from)
+    }
+}
+
+/// What discovery may look at: the environment and a few files.
+pub struct Inputs<'a> {
+    pub os: Os,
+    pub env: &'a dyn Fn(&str) -> Option<String>,
+    pub read: &'a dyn Fn(&Path) -> Option<String>,
+    pub exists: &'a dyn Fn(&Path) -> bool,
+    pub home: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiscoverError {
+    #[error("Docker context `{name}` ({source_of_name}) is not defined: {meta} is missing")]
+    UnknownContext {
+        name: String,
+        source_of_name: String,
+        meta: String,
+    },
+    #[error("Docker context `{name}` has no docker endpoint in {meta}")]
+    ContextWithoutHost { name: String, meta: String },
+}
+
+const DEFAULT_UNIX: &str = "/var/run/docker.sock";
+const DEFAULT_PIPE: &str = "npipe:////./pipe/docker_engine";
+
+pub fn discover(i: &Inputs) -> Result<Endpoint, DiscoverError> {
+    if let Some(h) = (i.env)("DOCKER_HOST") {
+        return Ok(ep(&h, "DOCKER_HOST"));
+    }
+    let config_dir = (i.env)("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| i.home.as_ref().map(|h| h.join(".docker")));
+    if let Some(name) = (i.env)("DOCKER_CONTEXT") {
+        return from_context(i, config_dir.as_deref(), &name, "DOCKER_CONTEXT");
+    }
+    if let Some(dir) = &config_dir
+        && let Some(name) = (i.read)(&dir.join("config.json")).and_then(|t| current_context(&t))
+    {
+        return from_context(i, Some(dir), &name, "currentContext in config.json");
+    }
+    Ok(default_endpoint(i))
+}
+
+fn ep(uri: &str, source: &str) -> Endpoint {
+    Endpoint {
+        endpoint: uri.to_string(),
+        source: source.to_string(),
+    }
+}
+
+fn from_context(
+    i: &Inputs,
+    config_dir: Option<&Path>,
+    name: &str,
+    why: &str,
+) -> Result<Endpoint, DiscoverError> {
+    if name == "default" {
+        return Ok(default_endpoint(i));
+    }
+    let digest = Sha256::digest(name.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let meta = config_dir
+        .unwrap_or(Path::new(".docker"))
+        .join("contexts/meta")
+        .join(hex)
+        .join("meta.json");
+    let text = (i.read)(&meta).ok_or_else(|| DiscoverError::UnknownContext {
+        name: name.into(),
+        source_of_name: why.into(),
+        meta: meta.display().to_string(),
+    })?;
+    let host = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| {
+            v["Endpoints"]["docker"]["Host"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .ok_or_else(|| DiscoverError::ContextWithoutHost {
+            name: name.into(),
+            meta: meta.display().to_string(),
+        })?;
+    Ok(ep(&host, &format!("context `{name}` ({why})")))
+}
+
+/// `currentContext` of a Docker CLI config.json.
+pub fn current_context(config_json: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(config_json).ok()?;
+    v["currentContext"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// The well-known sockets, first existing wins; the default socket when none exists.
+fn default_endpoint(i: &Inputs) -> Endpoint {
+    if i.os == Os::Windows {
+        return ep(DEFAULT_PIPE, "default named pipe");
+    }
+    let mut candidates: Vec<(PathBuf, &str)> = vec![(DEFAULT_UNIX.into(), "default socket")];
+    if let Some(run) = (i.env)("XDG_RUNTIME_DIR") {
+        candidates.push((
+            Path::new(&run).join("docker.sock"),
+            "rootless Docker socket",
+        ));
+    }
+    if let Some(home) = &i.home {
+        candidates.push((
+            home.join(".docker/run/docker.sock"),
+            "Docker Desktop socket",
+        ));
+    }
+    if let Some(run) = (i.env)("XDG_RUNTIME_DIR") {
+        candidates.push((Path::new(&run).join("podman/podman.sock"), "Podman socket"));
+    }
+    candidates.push(("/run/podman/podman.sock".into(), "Podman socket"));
+    candidates
+        .iter()
+        .find(|(p, _)| (i.exists)(p))
+        .map(|(p, why)| ep(&format!("unix://{}", p.display()), why))
+        .unwrap_or_else(|| {
+            ep(
+                &format!("unix://{DEFAULT_UNIX}"),
+                "default socket (none found)",
+            )
+        })
+}
+
+/// Discovery on the real host.
+pub fn discover_on(host: &Host) -> Result<Endpoint, DiscoverError> {
+    let env = |k: &str| host.env(k).map(str::to_string);
+    let read = |p: &Path| std::fs::read_to_string(p).ok();
+    let exists = |p: &Path| p.exists();
+    discover(&Inputs {
+        os: host.os(),
+        env: &env,
+        read: &read,
+        exists: &exists,
+        home: host.home(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    struct Fake {
+        env: BTreeMap<&'static str, &'static str>,
+        files: BTreeMap<PathBuf, String>,
+    }
+
+    impl Fake {
+        fn run(&self, os: Os) -> Result<Endpoint, DiscoverError> {
+            let env = |k: &str| self.env.get(k).map(|v| v.to_string());
+            let read = |p: &Path| self.files.get(p).cloned();
+            let exists = |p: &Path| self.files.contains_key(p);
+            discover(&Inputs {
+                os,
+                env: &env,
+                read: &read,
+                exists: &exists,
+                home: Some("/home/dev".into()),
+            })
+        }
+    }
+
+    fn fake(env: &[(&'static str, &'static str)], files: &[(&str, &str)]) -> Fake {
+        Fake {
+            env: env.iter().copied().collect(),
+            files: files
+                .iter()
+                .map(|(p, t)| (PathBuf::from(p), t.to_string()))
+                .collect(),
+        }
+    }
+
+    const META_DIR: &str = "/home/dev/.docker/contexts/meta";
+
+    fn meta_path(name: &str) -> String {
+        let d = Sha256::digest(name.as_bytes());
+        let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{META_DIR}/{hex}/meta.json")
+    }
+
+    #[test]
+    fn docker_host_wins() {
+        let f = fake(
+            &[
+                ("DOCKER_HOST", "tcp://127.0.0.1:2375"),
+                ("DOCKER_CONTEXT", "x"),
+            ],
+            &[],
+        );
+        let e = f.run(Os::Linux).unwrap();
+        assert_eq!(
+            (e.endpoint.as_str(), e.source.as_str()),
+            ("tcp://127.0.0.1:2375", "DOCKER_HOST")
+        );
+    }
+
+    #[test]
+    fn current_context_is_resolved_through_its_meta() {
+        let meta = meta_path("desktop-linux");
+        let f = fake(
+            &[],
+            &[
+                (
+                    "/home/dev/.docker/config.json",
+                    r#"{"auths":{},"currentContext":"desktop-linux"}"#,
+                ),
+                (
+                    &meta,
+                    r#"{"Name":"desktop-linux","Endpoints":{"docker":{"Host":"unix:///home/dev/.docker/desktop/docker.sock"}}}"#,
+                ),
+            ],
+        );
+        let e = f.run(Os::Linux).unwrap();
+        assert_eq!(e.endpoint, "unix:///home/dev/.docker/desktop/docker.sock");
+        assert!(e.source.contains("desktop-linux"));
+    }
+
+    #[test]
+    fn an_unknown_context_is_an_error_naming_it() {
+        let f = fake(&[("DOCKER_CONTEXT", "gone")], &[]);
+        let err = f.run(Os::Linux).unwrap_err();
+        assert!(err.to_string().contains("`gone`"));
+    }
+
+    #[test]
+    fn sockets_in_order_and_the_default_when_none_exist() {
+        let f = fake(
+            &[("XDG_RUNTIME_DIR", "/run/user/1000")],
+            &[("/run/user/1000/docker.sock", "")],
+        );
+        let e = f.run(Os::Linux).unwrap();
+        assert_eq!(e.endpoint, "unix:///run/user/1000/docker.sock");
+        assert_eq!(e.source, "rootless Docker socket");
+        let e = fake(&[], &[]).run(Os::Linux).unwrap();
+        assert_eq!(e.endpoint, "unix:///var/run/docker.sock");
+        let e = fake(&[], &[]).run(Os::Windows).unwrap();
+        assert_eq!(e.endpoint, DEFAULT_PIPE);
+        let e = fake(&[("DOCKER_CONTEXT", "default")], &[])
+            .run(Os::Linux)
+            .unwrap();
+        assert!(e.source.starts_with("default socket"));
+    }
+}

@@ -1,0 +1,158 @@
+//! The Docker engine: finding it, reaching it, and saying plainly why not.
+
+mod discover;
+
+use std::time::Duration;
+
+use bollard::Docker;
+use serde::Serialize;
+
+pub use discover::{DiscoverError, Endpoint, current_context, discover_on};
+
+use crate::host::Host;
+
+/// How long a dead or stalled endpoint may hold up a check.
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// What the engine says about itself.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EngineInfo {
+    pub version: String,
+    pub api_version: String,
+    pub mem_total: Option<u64>,
+    pub ncpu: Option<u32>,
+    pub root_dir: Option<String>,
+    pub operating_system: Option<String>,
+}
+
+/// Whether the engine answered, or why not.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reach {
+    Ready(EngineInfo),
+    /// No engine binary or socket anywhere.
+    NotInstalled,
+    /// Installed, but nothing answers at the endpoint.
+    NotRunning(String),
+    PermissionDenied(String),
+    /// The endpoint could not be resolved or reached for another reason.
+    Unreachable(String),
+    ApiTooOld(String),
+    Timeout,
+}
+
+/// The endpoint (when one was found) and what happened there.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub endpoint: Option<Endpoint>,
+    pub reach: Reach,
+}
+
+/// Find the engine and ask it for its version and resources, within `PROBE_TIMEOUT`.
+pub async fn probe(host: &Host) -> Probe {
+    let endpoint = match discover_on(host) {
+        Ok(e) => e,
+        Err(e) => {
+            return Probe {
+                endpoint: None,
+                reach: Reach::Unreachable(e.to_string()),
+            };
+        }
+    };
+    let reach = reach(host, &endpoint).await;
+    Probe {
+        endpoint: Some(endpoint),
+        reach,
+    }
+}
+
+async fn reach(host: &Host, endpoint: &Endpoint) -> Reach {
+    if let Some(path) = endpoint.unix_path()
+        && !path.exists()
+    {
+        return if engine_installed(host) {
+            Reach::NotRunning(format!("{} does not exist", path.display()))
+        } else {
+            Reach::NotInstalled
+        };
+    }
+    let docker = match connect(endpoint) {
+        Ok(d) => d,
+        Err(e) => return Reach::Unreachable(e.to_string()),
+    };
+    let asked = async {
+        let version = docker.version().await?;
+        let info = docker.info().await?;
+        Ok::<_, bollard::errors::Error>((version, info))
+    };
+    match tokio::time::timeout(PROBE_TIMEOUT, asked).await {
+        Err(_) => Reach::Timeout,
+        Ok(Err(e)) => classify(host, &e),
+        Ok(Ok((v, i))) => Reach::Ready(EngineInfo {
+            version: v.version.unwrap_or_default(),
+            api_version: v.api_version.unwrap_or_default(),
+            mem_total: i.mem_total.and_then(|m| u64::try_from(m).ok()),
+            ncpu: i.ncpu.and_then(|n| u32::try_from(n).ok()),
+            root_dir: i.docker_root_dir,
+            operating_system: i.operating_system,
+        }),
+    }
+}
+
+/// A bollard client for an endpoint.
+pub fn connect(endpoint: &Endpoint) -> Result<Docker, bollard::errors::Error> {
+    let secs = PROBE_TIMEOUT.as_secs().max(1);
+    let uri = endpoint.endpoint.as_str();
+    if uri.starts_with("unix://") {
+        #[cfg(unix)]
+        return Docker::connect_with_unix(uri, secs, bollard::API_DEFAULT_VERSION);
+    }
+    if uri.starts_with("npipe://") {
+        #[cfg(windows)]
+        return Docker::connect_with_named_pipe(uri, secs, bollard::API_DEFAULT_VERSION);
+    }
+    if uri.starts_with("tcp://") || uri.starts_with("http://") {
+        return Docker::connect_with_http(uri, secs, bollard::API_DEFAULT_VERSION);
+    }
+    Err(bollard::errors::Error::UnsupportedURISchemeError {
+        uri: uri.to_string(),
+    })
+}
+
+fn engine_installed(host: &Host) -> bool {
+    ["dockerd", "docker", "podman", "com.docker.backend"]
+        .iter()
+        .any(|p| host.which(p).is_some())
+}
+
+/// Turn a bollard error into a reason a person can act on.
+fn classify(host: &Host, e: &bollard::errors::Error) -> Reach {
+    if let Some(io) = io_source(e) {
+        return match io.kind() {
+            std::io::ErrorKind::PermissionDenied => Reach::PermissionDenied(io.to_string()),
+            std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound => {
+                if engine_installed(host) {
+                    Reach::NotRunning(io.to_string())
+                } else {
+                    Reach::NotInstalled
+                }
+            }
+            _ => Reach::Unreachable(io.to_string()),
+        };
+    }
+    let text = e.to_string();
+    if text.contains("too new") || text.contains("Maximum supported API version") {
+        return Reach::ApiTooOld(text);
+    }
+    Reach::Unreachable(text)
+}
+
+fn io_source<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        cur = err.source();
+    }
+    None
+}

@@ -1,0 +1,309 @@
+//! All access to the host: environment, system files (under `ONRAMP_SYSROOT`), processes, clock.
+//!
+//! Platform-specific code (`cfg(unix)`, `cfg(windows)`) lives here and nowhere else, so the logic
+//! that consumes these facts is pure and tested on recorded inputs.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// The operating system onramp was built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Os {
+    Linux,
+    Windows,
+    Macos,
+    Other,
+}
+
+impl Os {
+    pub fn current() -> Os {
+        match std::env::consts::OS {
+            "linux" => Os::Linux,
+            "windows" => Os::Windows,
+            "macos" => Os::Macos,
+            _ => Os::Other,
+        }
+    }
+}
+
+/// The one injected value through which onramp touches the machine.
+#[derive(Debug, Clone)]
+pub struct Host {
+    sysroot: PathBuf,
+    env: BTreeMap<String, String>,
+    os: Os,
+}
+
+/// What a finished child process left behind.
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Why a child process gave no output.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot start {program}: {source}")]
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("{program} did not finish within {secs:.1} s (killed)")]
+    Timeout { program: String, secs: f64 },
+}
+
+/// A command to run through [`Host::run`].
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub cwd: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub timeout: Duration,
+}
+
+impl Cmd {
+    pub fn new(program: impl Into<PathBuf>, timeout: Duration) -> Cmd {
+        Cmd {
+            program: program.into(),
+            args: Vec::new(),
+            cwd: None,
+            env: Vec::new(),
+            timeout,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Cmd {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Cmd {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Cmd {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+}
+
+impl Host {
+    /// The real machine: process environment, `ONRAMP_SYSROOT` or `/`.
+    pub fn from_process() -> Host {
+        let env: BTreeMap<String, String> = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        let sysroot = env
+            .get("ONRAMP_SYSROOT")
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        Host {
+            sysroot,
+            env,
+            os: Os::current(),
+        }
+    }
+
+    /// A host with a given environment and system root, for tests.
+    pub fn with(sysroot: impl Into<PathBuf>, env: &[(&str, &str)], os: Os) -> Host {
+        Host {
+            sysroot: sysroot.into(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            os,
+        }
+    }
+
+    pub fn os(&self) -> Os {
+        self.os
+    }
+
+    /// An environment variable, treating empty as unset.
+    pub fn env(&self, key: &str) -> Option<&str> {
+        self.env
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Whether system files are read from somewhere other than `/`.
+    pub fn sysroot_overridden(&self) -> bool {
+        self.sysroot != Path::new("/")
+    }
+
+    /// Map an absolute system path (`/proc/...`) under the system root.
+    pub fn sys_path(&self, abs: &str) -> PathBuf {
+        self.sysroot.join(abs.trim_start_matches('/'))
+    }
+
+    /// Read a system file as text; `None` when it is missing or unreadable.
+    pub fn sys_read(&self, abs: &str) -> Option<String> {
+        std::fs::read_to_string(self.sys_path(abs)).ok()
+    }
+
+    pub fn sys_exists(&self, abs: &str) -> bool {
+        self.sys_path(abs).exists()
+    }
+
+    /// Names in a system directory (empty when it cannot be read).
+    pub fn sys_list(&self, abs: &str) -> Vec<String> {
+        std::fs::read_dir(self.sys_path(abs))
+            .map(|rd| {
+                rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Target of a symbolic link under the system root.
+    pub fn sys_read_link(&self, abs: &str) -> Option<String> {
+        std::fs::read_link(self.sys_path(abs))
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned())
+    }
+
+    /// The user's home directory.
+    pub fn home(&self) -> Option<PathBuf> {
+        let var = if self.os == Os::Windows {
+            "USERPROFILE"
+        } else {
+            "HOME"
+        };
+        self.env(var)
+            .map(PathBuf::from)
+            .or_else(|| directories::BaseDirs::new().map(|d| d.home_dir().to_path_buf()))
+    }
+
+    /// Find a program on this host's `PATH`.
+    pub fn which(&self, name: &str) -> Option<PathBuf> {
+        let path = self.env("PATH")?;
+        let cwd = std::env::current_dir().ok()?;
+        which::which_in(name, Some(path), cwd).ok()
+    }
+
+    pub fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    /// Run a program to completion: the one place processes are spawned. A child that outlives
+    /// its timeout is killed with its whole process group.
+    pub async fn run(&self, cmd: &Cmd) -> Result<Output, RunError> {
+        let program = cmd.program.display().to_string();
+        let mut command = tokio::process::Command::new(&cmd.program);
+        command
+            .args(&cmd.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(dir) = &cmd.cwd {
+            command.current_dir(dir);
+        }
+        for (k, v) in &cmd.env {
+            command.env(k, v);
+        }
+        new_process_group(&mut command);
+        let child = command.spawn().map_err(|source| RunError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+        let pid = child.id();
+        match tokio::time::timeout(cmd.timeout, child.wait_with_output()).await {
+            Ok(Ok(out)) => Ok(Output {
+                code: out.status.code(),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            }),
+            Ok(Err(source)) => Err(RunError::Spawn { program, source }),
+            Err(_) => {
+                kill_process_group(pid);
+                Err(RunError::Timeout {
+                    program,
+                    secs: cmd.timeout.as_secs_f64(),
+                })
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn new_process_group(command: &mut tokio::process::Command) {
+    command.process_group(0);
+}
+
+#[cfg(not(unix))]
+fn new_process_group(_command: &mut tokio::process::Command) {}
+
+#[cfg(unix)]
+fn kill_process_group(pid: Option<u32>) {
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+        // SAFETY: killpg only sends a signal; the group was created for this child alone.
+        unsafe {
+            libc::killpg(pid, libc::SIGKILL);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn kill_process_group(_pid: Option<u32>) {
+    // On Windows the child is killed on drop (kill_on_drop); it has no process group here.
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_paths_are_read_under_the_sysroot() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("proc/sys/kernel")).unwrap();
+        std::fs::write(dir.path().join("proc/sys/kernel/osrelease"), "5.15.0\n").unwrap();
+        let host = Host::with(dir.path(), &[], Os::Linux);
+        assert_eq!(
+            host.sys_read("/proc/sys/kernel/osrelease").as_deref(),
+            Some("5.15.0\n")
+        );
+        assert!(host.sys_read("/etc/os-release").is_none());
+        assert!(host.sysroot_overridden());
+    }
+
+    #[test]
+    fn empty_environment_values_count_as_unset() {
+        let host = Host::with("/", &[("A", ""), ("B", "x")], Os::Linux);
+        assert_eq!(host.env("A"), None);
+        assert_eq!(host.env("B"), Some("x"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_child_that_overruns_is_killed_with_its_group() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let host = Host::from_process();
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("grandchild-survived");
+        // The grandchild would write the marker after the timeout unless the group is killed.
+        let script = format!("(sleep 1; touch {}) & sleep 5", marker.display());
+        let cmd = Cmd::new("/bin/sh", Duration::from_millis(200))
+            .arg("-c")
+            .arg(script);
+        let started = Instant::now();
+        let err = rt.block_on(host.run(&cmd)).unwrap_err();
+        assert!(matches!(err, RunError::Timeout { .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(3));
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(!marker.exists(), "the grandchild outlived the timeout");
+    }
+}

@@ -1,0 +1,65 @@
+//! onramp: from nothing to a verified Kailash SDK development environment.
+
+pub mod checks;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod engine;
+pub mod errors;
+pub mod host;
+pub mod platform;
+pub mod ports;
+pub mod printer;
+pub mod profile;
+pub mod python;
+pub mod resources;
+pub mod version;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::errors::{EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_NOT_READY};
+use crate::host::Host;
+use crate::printer::Printer;
+
+/// Parse arguments, run one command, and map the result to an exit code.
+pub fn run() -> ExitCode {
+    let host = Host::from_process();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_BAD_INPUT } else { 0 });
+        }
+    };
+    let json = cli.global.json;
+    let config = match config::resolve(cli, &host) {
+        Ok(c) => c,
+        Err(e) => {
+            Printer::new(json, false, 0, (true, true, false)).error(&e);
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    let printer = Printer::new(config.json, config.quiet, config.verbose, config.color);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            printer.error(&errors::Error::Internal(format!(
+                "cannot start the runtime: {e}"
+            )));
+            return ExitCode::from(EXIT_INTERNAL);
+        }
+    };
+    match runtime.block_on(commands::dispatch(&config, &host, &printer)) {
+        Ok(commands::Verdict::Ready) => ExitCode::SUCCESS,
+        Ok(commands::Verdict::NotReady) => ExitCode::from(EXIT_NOT_READY),
+        Err(e) => {
+            printer.error(&e);
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

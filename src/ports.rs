@@ -1,0 +1,98 @@
+//! Whether a host port is free, and who holds it when it is not (Linux: `/proc/net/tcp*` and
+//! `/proc/*/fd`).
+
+use std::net::{IpAddr, TcpListener};
+
+use crate::host::Host;
+
+/// The process listening on a port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub pid: u32,
+    pub command: String,
+}
+
+/// `Ok` when the address can be bound now; the bind error otherwise.
+pub fn try_bind(ip: IpAddr, port: u16) -> std::io::Result<()> {
+    TcpListener::bind((ip, port)).map(drop)
+}
+
+/// Socket inodes of listeners on `port` in `/proc/net/tcp` or `tcp6` text.
+pub fn listening_inodes(proc_net_tcp: &str, port: u16) -> Vec<u64> {
+    const LISTEN: &str = "0A";
+    proc_net_tcp
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let local = cols.get(1)?;
+            let state = cols.get(3)?;
+            let inode = cols.get(9)?.parse::<u64>().ok()?;
+            let (_, hex_port) = local.rsplit_once(':')?;
+            let p = u16::from_str_radix(hex_port, 16).ok()?;
+            (p == port && *state == LISTEN && inode != 0).then_some(inode)
+        })
+        .collect()
+}
+
+/// Find the process holding a listening port, where `/proc` allows it.
+pub fn holder(host: &Host, port: u16) -> Option<Holder> {
+    let inodes: Vec<u64> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|p| host.sys_read(p))
+        .flat_map(|t| listening_inodes(&t, port))
+        .collect();
+    if inodes.is_empty() {
+        return None;
+    }
+    let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
+    for pid in host.sys_list("/proc") {
+        let Ok(pid_num) = pid.parse::<u32>() else {
+            continue;
+        };
+        let fd_dir = format!("/proc/{pid}/fd");
+        let holds = host.sys_list(&fd_dir).iter().any(|fd| {
+            host.sys_read_link(&format!("{fd_dir}/{fd}"))
+                .is_some_and(|l| wanted.contains(&l))
+        });
+        if holds {
+            let command = host
+                .sys_read(&format!("/proc/{pid}/comm"))
+                .map(|c| c.trim().to_string())
+                .unwrap_or_else(|| "?".into());
+            return Some(Holder {
+                pid: pid_num,
+                command,
+            });
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Recorded from /proc/net/tcp on Debian 12 with postgres listening on 127.0.0.1:5432.
+    const TCP: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:1538 00000000:0000 0A 00000000:00000000 00:00000000 00000000   105        0 31337 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:1538 0100007F:D2F0 01 00000000:00000000 00:00000000 00000000   105        0 0 1 0000000000000000 20 4 30 10 -1
+";
+
+    #[test]
+    fn listeners_are_found_by_port_and_state() {
+        assert_eq!(listening_inodes(TCP, 5432), vec![31337]);
+        assert!(listening_inodes(TCP, 6379).is_empty());
+    }
+
+    #[test]
+    fn a_held_port_names_this_process() {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert!(try_bind("127.0.0.1".parse().unwrap(), port).is_err());
+        let h = holder(&Host::from_process(), port).expect("holder found");
+        assert_eq!(h.pid, std::process::id());
+        drop(listener);
+        assert!(try_bind("127.0.0.1".parse().unwrap(), port).is_ok());
+    }
+}

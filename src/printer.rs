@@ -1,0 +1,153 @@
+//! The one owner of stdout, stderr and colour.
+//!
+//! With `--json`, stdout carries exactly one JSON document and human output moves to stderr.
+
+use std::io::{IsTerminal, Write};
+
+use console::Style;
+
+use crate::errors::Error;
+
+/// Which stream human-readable lines go to and how they look.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    json: bool,
+    quiet: bool,
+    verbose: u8,
+    color: bool,
+    terminal: bool,
+}
+
+/// Colour choice from flags, environment and whether the stream is a terminal.
+pub fn color_enabled(no_color_flag: bool, no_color: bool, clicolor_force: bool, tty: bool) -> bool {
+    if no_color_flag || no_color {
+        return false;
+    }
+    clicolor_force || tty
+}
+
+impl Printer {
+    pub fn new(json: bool, quiet: bool, verbose: u8, color_flags: (bool, bool, bool)) -> Printer {
+        let terminal = if json {
+            std::io::stderr().is_terminal()
+        } else {
+            std::io::stdout().is_terminal()
+        };
+        let (flag, no_color, force) = color_flags;
+        Printer {
+            json,
+            quiet,
+            verbose,
+            color: color_enabled(flag, no_color, force, terminal),
+            terminal,
+        }
+    }
+
+    /// Whether human output goes to a terminal (spinners, prompts, live progress).
+    pub fn is_terminal(&self) -> bool {
+        self.terminal
+    }
+
+    pub fn json_mode(&self) -> bool {
+        self.json
+    }
+
+    pub fn verbose(&self) -> u8 {
+        self.verbose
+    }
+
+    /// A result line: always shown.
+    pub fn result(&self, text: &str) {
+        self.human_line(text);
+    }
+
+    /// A progress or information line: hidden by `-q`.
+    pub fn info(&self, text: &str) {
+        if !self.quiet {
+            self.human_line(text);
+        }
+    }
+
+    fn human_line(&self, text: &str) {
+        if self.json {
+            let _ = writeln!(std::io::stderr().lock(), "{text}");
+        } else {
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
+        }
+    }
+
+    /// The machine-readable document (only with `--json`).
+    pub fn json(&self, value: &serde_json::Value) {
+        let mut out = std::io::stdout().lock();
+        let _ = serde_json::to_writer_pretty(&mut out, value);
+        let _ = writeln!(out);
+    }
+
+    /// An error with its `help:` line, always on stderr.
+    pub fn error(&self, err: &Error) {
+        let mut e = std::io::stderr().lock();
+        let _ = writeln!(e, "{} {err}", self.paint(Paint::Fail, "error:"));
+        if let Some(help) = err.help() {
+            let _ = writeln!(e, "{} {help}", self.paint(Paint::Bold, "help:"));
+        }
+    }
+
+    /// A warning on stderr, never on stdout.
+    pub fn warn(&self, text: &str) {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "{} {text}",
+            self.paint(Paint::Warn, "warning:")
+        );
+    }
+
+    /// Colour a piece of text when colour is on.
+    pub fn paint(&self, paint: Paint, text: &str) -> String {
+        let style = match paint {
+            Paint::Pass => Style::new().green(),
+            Paint::Warn => Style::new().yellow(),
+            Paint::Fail => Style::new().red().bold(),
+            Paint::Dim => Style::new().dim(),
+            Paint::Bold => Style::new().bold(),
+        };
+        style.force_styling(self.color).apply_to(text).to_string()
+    }
+}
+
+/// The few looks onramp uses.
+#[derive(Debug, Clone, Copy)]
+pub enum Paint {
+    Pass,
+    Warn,
+    Fail,
+    Dim,
+    Bold,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_color_wins_over_force_and_terminal() {
+        assert!(!color_enabled(true, false, true, true));
+        assert!(!color_enabled(false, true, true, true));
+        assert!(color_enabled(false, false, true, false));
+        assert!(color_enabled(false, false, false, true));
+        assert!(!color_enabled(false, false, false, false));
+    }
+
+    #[test]
+    fn paint_is_plain_without_colour() {
+        let p = Printer {
+            json: false,
+            quiet: false,
+            verbose: 0,
+            color: false,
+            terminal: false,
+        };
+        assert_eq!(p.paint(Paint::Fail, "x"), "x");
+        let c = Printer { color: true, ..p };
+        assert_ne!(c.paint(Paint::Fail, "x"), "x");
+    }
+}

@@ -1,0 +1,243 @@
+//! Profiles: what a project needs (requirements, services, SDK, files, gates), as typed TOML.
+//!
+//! Every field is optional at this level so that an overlay (`onramp.toml` with `extends`) can
+//! name only what it changes; accessors supply the defaults of the resolved profile.
+
+mod load;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::{Choice, Loaded, Source, embedded_names, load, locate_line_col};
+pub use validate::{PortMap, parse_duration, parse_port};
+
+use crate::platform::Kind as PlatformKind;
+
+/// The name of the profile used when nothing else is chosen.
+pub const DEFAULT_PROFILE: &str = "kailash";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub project: Option<String>,
+    pub extends: Option<String>,
+    #[serde(default)]
+    pub requirements: Requirements,
+    #[serde(default)]
+    pub services: BTreeMap<String, Service>,
+    #[serde(default)]
+    pub sdk: Sdk,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileSpec>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub gates: BTreeMap<String, toml::Table>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requirements {
+    pub memory_gib: Option<Threshold>,
+    pub cpus: Option<Threshold>,
+    pub disk_free_gib: Option<Threshold>,
+    pub python: Option<String>,
+    pub docker: Option<Need>,
+    pub platforms: Option<Vec<PlatformKind>>,
+}
+
+/// `min` fails a check, `recommended` only warns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    pub min: Option<f64>,
+    pub recommended: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Need {
+    Required,
+    Optional,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub enabled: Option<bool>,
+    pub image: Option<String>,
+    /// `host:port` of an external service: probed, never started.
+    pub address: Option<String>,
+    pub ports: Option<Vec<String>>,
+    pub env: Option<BTreeMap<String, String>>,
+    pub volumes: Option<Vec<String>>,
+    pub command: Option<Vec<String>>,
+    pub healthcheck: Option<Vec<String>>,
+    pub probe: Option<Probe>,
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    pub kind: ProbeKind,
+    /// The container port to probe; onramp probes the host port published for it.
+    pub port: Option<u16>,
+    pub path: Option<String>,
+    pub status: Option<u16>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub database: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeKind {
+    Postgres,
+    Redis,
+    Neo4j,
+    Chroma,
+    Http,
+    Tcp,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sdk {
+    pub packages: Option<Vec<String>>,
+    pub imports: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    pub template: String,
+    pub path: String,
+    pub mode: Option<String>,
+}
+
+impl Profile {
+    /// Services that are switched on, in name order.
+    pub fn services(&self) -> impl Iterator<Item = (&String, &Service)> {
+        self.services
+            .iter()
+            .filter(|(_, s)| s.enabled != Some(false))
+    }
+
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or("(unnamed)")
+    }
+}
+
+impl Service {
+    pub fn ports(&self) -> Vec<PortMap> {
+        self.ports
+            .iter()
+            .flatten()
+            .filter_map(|p| parse_port(p).ok())
+            .collect()
+    }
+
+    pub fn env(&self) -> BTreeMap<String, String> {
+        self.env.clone().unwrap_or_default()
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+            .as_deref()
+            .and_then(|t| parse_duration(t).ok())
+            .unwrap_or(Duration::from_secs(60))
+    }
+
+    /// The published host port the probe talks to.
+    pub fn probe_host_port(&self) -> Option<u16> {
+        let ports = self.ports();
+        let wanted = self.probe.as_ref().and_then(|p| p.port);
+        match wanted {
+            Some(c) => ports.iter().find(|p| p.container == c).map(|p| p.host),
+            None => ports.first().map(|p| p.host),
+        }
+    }
+}
+
+/// Whether an environment key holds a secret that must never be printed.
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_uppercase();
+    [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "AUTH",
+        "API_KEY",
+        "PRIVATE_KEY",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
+}
+
+/// The printable form of an environment value: secrets become `***`
+/// (`NEO4J_AUTH=user/pass` keeps the user).
+pub fn redact(key: &str, value: &str) -> String {
+    if !is_secret_key(key) {
+        return value.to_string();
+    }
+    match value.split_once('/') {
+        Some((user, _)) if key.to_ascii_uppercase().ends_with("_AUTH") => format!("{user}/***"),
+        _ => "***".to_string(),
+    }
+}
+
+impl Profile {
+    /// A copy safe to print: every secret replaced by `***`.
+    pub fn redacted(&self) -> Profile {
+        let mut p = self.clone();
+        for svc in p.services.values_mut() {
+            if let Some(env) = svc.env.as_mut() {
+                for (k, v) in env.iter_mut() {
+                    *v = redact(k, v);
+                }
+            }
+            if let Some(probe) = svc.probe.as_mut()
+                && probe.password.is_some()
+            {
+                probe.password = Some("***".into());
+            }
+        }
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_but_users_kept() {
+        assert_eq!(redact("POSTGRES_PASSWORD", "hunter2"), "***");
+        assert_eq!(redact("NEO4J_AUTH", "neo4j/testpassword"), "neo4j/***");
+        assert_eq!(redact("POSTGRES_USER", "test_user"), "test_user");
+        assert_eq!(redact("GITHUB_TOKEN", "abc"), "***");
+    }
+
+    #[test]
+    fn probe_port_maps_to_the_published_host_port() {
+        let svc = Service {
+            ports: Some(vec!["17474:7474".into(), "17687:7687".into()]),
+            probe: Some(Probe {
+                kind: ProbeKind::Neo4j,
+                port: Some(7687),
+                path: None,
+                status: None,
+                user: None,
+                password: None,
+                database: None,
+            }),
+            ..Service::default()
+        };
+        assert_eq!(svc.probe_host_port(), Some(17687));
+    }
+}

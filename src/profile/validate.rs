@@ -1,0 +1,377 @@
+//! Semantic rules a profile must satisfy beyond its TOML types.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{ProbeKind, Profile, Service, Threshold};
+use crate::version::VersionReq;
+
+/// A rule broken at a key path (`["services", "redis", "ports", "0"]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub path: Vec<String>,
+    pub message: String,
+    pub help: String,
+}
+
+/// A published port: `[ip:]host:container[/tcp]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortMap {
+    pub host_ip: std::net::IpAddr,
+    pub host: u16,
+    pub container: u16,
+}
+
+/// Neo4j 5 refuses to start with a shorter password.
+const NEO4J_MIN_PASSWORD: usize = 8;
+
+fn problem(path: &[&str], message: impl Into<String>, help: impl Into<String>) -> Problem {
+    Problem {
+        path: path.iter().map(|s| s.to_string()).collect(),
+        message: message.into(),
+        help: help.into(),
+    }
+}
+
+/// Every problem in a merged profile, in document order of the keys checked.
+pub fn check(profile: &Profile) -> Vec<Problem> {
+    let mut problems = check_requirements(profile);
+    let mut host_ports: BTreeMap<(std::net::IpAddr, u16), String> = BTreeMap::new();
+    for (name, svc) in profile.services() {
+        problems.extend(check_service(name, svc));
+        for (i, p) in svc.ports.iter().flatten().enumerate() {
+            let Ok(map) = parse_port(p) else { continue };
+            let unspecified = std::net::IpAddr::from([0, 0, 0, 0]);
+            let clash = host_ports
+                .iter()
+                .find(|((ip, port), _)| {
+                    *port == map.host
+                        && (*ip == map.host_ip || *ip == unspecified || map.host_ip == unspecified)
+                })
+                .map(|(_, owner)| owner.clone());
+            if let Some(owner) = clash {
+                let idx = i.to_string();
+                problems.push(problem(
+                    &["services", name, "ports", &idx],
+                    format!(
+                        "host port {} is published by both `{owner}` and `{name}`",
+                        map.host
+                    ),
+                    format!(
+                        "give `{name}` another host port, e.g. \"{}:{}\"",
+                        map.host + 1,
+                        map.container
+                    ),
+                ));
+            }
+            host_ports.insert((map.host_ip, map.host), name.clone());
+        }
+    }
+    for (i, f) in profile.files.iter().enumerate() {
+        problems.extend(check_file(i, f));
+    }
+    for (i, imp) in profile.sdk.imports.iter().flatten().enumerate() {
+        if !is_import_spec(imp) {
+            let idx = i.to_string();
+            problems.push(problem(
+                &["sdk", "imports", &idx],
+                format!("`{imp}` is not `module` or `module:Name`"),
+                "write imports as \"package.module:Name\", e.g. \"kailash.runtime.local:LocalRuntime\"",
+            ));
+        }
+    }
+    problems
+}
+
+fn check_requirements(profile: &Profile) -> Vec<Problem> {
+    let r = &profile.requirements;
+    let mut out = Vec::new();
+    for (key, t) in [
+        ("memory_gib", r.memory_gib),
+        ("cpus", r.cpus),
+        ("disk_free_gib", r.disk_free_gib),
+    ] {
+        if let Some(Threshold {
+            min: Some(min),
+            recommended: Some(rec),
+        }) = t
+            && min > rec
+        {
+            out.push(problem(
+                &["requirements", key],
+                format!("`{key}`: min {min} is above recommended {rec}"),
+                "make `min` at most `recommended`",
+            ));
+        }
+    }
+    if let Some(req) = &r.python
+        && let Err(e) = VersionReq::parse(req)
+    {
+        out.push(problem(
+            &["requirements", "python"],
+            format!("python requirement `{req}`: {e}"),
+            "write it as comparators joined by commas, e.g. \">=3.10\" or \">=3.10,<3.14\"",
+        ));
+    }
+    out
+}
+
+fn check_service(name: &str, svc: &Service) -> Vec<Problem> {
+    let mut out = Vec::new();
+    match (&svc.image, &svc.address) {
+        (None, None) => out.push(problem(
+            &["services", name],
+            format!("service `{name}` has neither `image` nor `address`"),
+            "give it `image = \"...\"` to start it, or `address = \"host:port\"` for an external one",
+        )),
+        (Some(_), Some(_)) => out.push(problem(
+            &["services", name, "address"],
+            format!("service `{name}` has both `image` and `address`"),
+            "keep `image` for a service onramp starts, or `address` for an external one",
+        )),
+        _ => {}
+    }
+    if let Some(addr) = &svc.address
+        && !is_host_port(addr)
+    {
+        out.push(problem(
+            &["services", name, "address"],
+            format!("address `{addr}` is not `host:port`"),
+            "write it as \"host:port\", e.g. \"127.0.0.1:5432\"",
+        ));
+    }
+    for (i, p) in svc.ports.iter().flatten().enumerate() {
+        if let Err(e) = parse_port(p) {
+            let idx = i.to_string();
+            out.push(problem(
+                &["services", name, "ports", &idx],
+                format!("port `{p}` of `{name}`: {e}"),
+                "write ports as \"HOST:CONTAINER\", e.g. \"5432:5432\" (optionally \"127.0.0.1:5432:5432\")",
+            ));
+        }
+    }
+    if let Some(t) = &svc.timeout
+        && let Err(e) = parse_duration(t)
+    {
+        out.push(problem(
+            &["services", name, "timeout"],
+            format!("timeout `{t}`: {e}"),
+            "write a duration such as \"90s\", \"2m\" or \"500ms\"",
+        ));
+    }
+    out.extend(check_probe(name, svc));
+    out.extend(check_neo4j_password(name, svc));
+    out
+}
+
+fn check_probe(name: &str, svc: &Service) -> Vec<Problem> {
+    let Some(probe) = &svc.probe else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(port) = probe.port
+        && svc.image.is_some()
+        && !svc.ports().iter().any(|p| p.container == port)
+    {
+        out.push(problem(
+            &["services", name, "probe", "port"],
+            format!("probe port {port} of `{name}` is not one of its published container ports"),
+            format!("publish it in `ports` (e.g. \"{port}:{port}\") or probe a published port"),
+        ));
+    }
+    if svc.image.is_some() && svc.ports.as_ref().is_none_or(|p| p.is_empty()) {
+        out.push(problem(
+            &["services", name, "probe"],
+            format!("`{name}` has a probe but publishes no port to probe"),
+            "add `ports = [\"HOST:CONTAINER\"]`; onramp probes from the host",
+        ));
+    }
+    if probe.kind == ProbeKind::Http && probe.path.as_deref().is_some_and(|p| !p.starts_with('/')) {
+        out.push(problem(
+            &["services", name, "probe", "path"],
+            "http probe path must start with `/`",
+            "write it as \"/health\"",
+        ));
+    }
+    out
+}
+
+fn check_neo4j_password(name: &str, svc: &Service) -> Vec<Problem> {
+    let is_neo4j = svc.probe.as_ref().map(|p| p.kind) == Some(ProbeKind::Neo4j)
+        || svc.image.as_deref().is_some_and(|i| i.contains("neo4j"));
+    let auth = svc.env.as_ref().and_then(|e| e.get("NEO4J_AUTH"));
+    match auth.and_then(|a| a.split_once('/')) {
+        Some((_, pw)) if is_neo4j && pw.chars().count() < NEO4J_MIN_PASSWORD => vec![problem(
+            &["services", name, "env", "NEO4J_AUTH"],
+            format!(
+                "Neo4j 5 refuses passwords shorter than {NEO4J_MIN_PASSWORD} characters (this one has {})",
+                pw.chars().count()
+            ),
+            "set NEO4J_AUTH = \"neo4j/<at least 8 characters>\"",
+        )],
+        _ => Vec::new(),
+    }
+}
+
+fn check_file(i: usize, f: &super::FileSpec) -> Vec<Problem> {
+    let idx = i.to_string();
+    let mut out = Vec::new();
+    let path = std::path::Path::new(&f.path);
+    let escapes = path.is_absolute()
+        || f.path.starts_with('/')
+        || f.path.starts_with('\\')
+        || path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir));
+    if escapes || f.path.is_empty() {
+        out.push(problem(
+            &["files", &idx, "path"],
+            format!("file path `{}` is outside the project directory", f.path),
+            "give a path relative to the project directory, without `..`",
+        ));
+    }
+    if let Some(mode) = &f.mode
+        && parse_mode(mode).is_none()
+    {
+        out.push(problem(
+            &["files", &idx, "mode"],
+            format!("mode `{mode}` is not an octal permission"),
+            "write it as a quoted octal string such as \"0600\" or \"0644\"",
+        ));
+    }
+    out
+}
+
+/// An octal permission string (`"0600"`).
+pub fn parse_mode(mode: &str) -> Option<u32> {
+    u32::from_str_radix(mode, 8).ok().filter(|m| *m <= 0o7777)
+}
+
+fn is_import_spec(s: &str) -> bool {
+    let (module, name) = s.split_once(':').unwrap_or((s, "x"));
+    let ident = |p: &str| {
+        !p.is_empty()
+            && p.chars().all(|c| c.is_alphanumeric() || c == '_')
+            && !p.starts_with(|c: char| c.is_ascii_digit())
+    };
+    module.split('.').all(ident) && ident(name)
+}
+
+fn is_host_port(s: &str) -> bool {
+    s.rsplit_once(':')
+        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0))
+}
+
+/// Parse `[ip:]host:container[/tcp]`; without an ip the port is published on 127.0.0.1.
+pub fn parse_port(spec: &str) -> Result<PortMap, String> {
+    let body = spec.strip_suffix("/tcp").unwrap_or(spec);
+    if body.contains('/') {
+        return Err("only tcp ports are supported".into());
+    }
+    let parts: Vec<&str> = body.rsplitn(3, ':').collect();
+    let (ip, host, container) = match parts.as_slice() {
+        [c, h] => ("127.0.0.1", *h, *c),
+        [c, h, ip] => (ip.trim_matches(|c| c == '[' || c == ']'), *h, *c),
+        _ => return Err("expected HOST:CONTAINER".into()),
+    };
+    let num = |s: &str, what: &str| {
+        s.parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| format!("{what} port `{s}` is not a number from 1 to 65535"))
+    };
+    Ok(PortMap {
+        host_ip: ip
+            .parse()
+            .map_err(|_| format!("host address `{ip}` is not an IP address"))?,
+        host: num(host, "host")?,
+        container: num(container, "container")?,
+    })
+}
+
+/// Parse `500ms`, `90s`, `2m`, `1h`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .ok_or_else(|| "a unit is missing (ms, s, m or h)".to_string())?;
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{num}` is not a number"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("unknown unit `{unit}` (ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_parse_with_loopback_default() {
+        let p = parse_port("5432:5432").unwrap();
+        assert_eq!(p.host_ip.to_string(), "127.0.0.1");
+        assert_eq!((p.host, p.container), (5432, 5432));
+        let p = parse_port("0.0.0.0:15432:5432/tcp").unwrap();
+        assert_eq!((p.host_ip.to_string().as_str(), p.host), ("0.0.0.0", 15432));
+        assert!(parse_port("5432").is_err());
+        assert!(parse_port("5432:99999").is_err());
+        assert!(parse_port("53:53/udp").is_err());
+        assert!(parse_port("x:1:1").is_err());
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("90").is_err());
+        assert!(parse_duration("9d").is_err());
+    }
+
+    #[test]
+    fn import_specs() {
+        assert!(is_import_spec("kailash.runtime.local:LocalRuntime"));
+        assert!(is_import_spec("kailash"));
+        assert!(!is_import_spec("kailash.runtime:"));
+        assert!(!is_import_spec("kailash runtime"));
+    }
+
+    fn profile(text: &str) -> Profile {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn duplicate_host_ports_name_both_services() {
+        let p = profile(
+            "[services.a]\nimage='x'\nports=['5432:5432']\n[services.b]\nimage='y'\nports=['5432:1']\n",
+        );
+        let probs = check(&p);
+        assert_eq!(probs.len(), 1, "{probs:?}");
+        assert!(probs[0].message.contains("`a` and `b`"));
+        assert_eq!(probs[0].path, ["services", "b", "ports", "0"]);
+    }
+
+    #[test]
+    fn short_neo4j_password_is_caught_before_anything_starts() {
+        let p = profile(
+            "[services.neo4j]\nimage='neo4j:5'\nports=['7687:7687']\nenv={NEO4J_AUTH='neo4j/test'}\n",
+        );
+        let probs = check(&p);
+        assert!(probs[0].message.contains("shorter than 8"), "{probs:?}");
+    }
+
+    #[test]
+    fn file_paths_must_stay_inside_the_project() {
+        let p = profile("[[files]]\ntemplate='env'\npath='../x'\n");
+        assert_eq!(check(&p)[0].path, ["files", "0", "path"]);
+        let p = profile("[[files]]\ntemplate='env'\npath='/etc/x'\nmode='999'\n");
+        assert_eq!(check(&p).len(), 2);
+    }
+}
