@@ -71,7 +71,10 @@ pub fn candidates(host: &Host, project: &Path, explicit: Option<&Path>) -> Vec<C
     }
     for name in ["python3", "python"] {
         if let Some(p) = host.which(name) {
-            push(name.into(), p, vec![]);
+            match resolve_pyenv_shim(host, project, &p) {
+                Some(real) => push(format!("{name} (pyenv)"), real, vec![]),
+                None => push(name.into(), p, vec![]),
+            }
         }
     }
     if os == Os::Windows
@@ -80,6 +83,35 @@ pub fn candidates(host: &Host, project: &Path, explicit: Option<&Path>) -> Vec<C
         push("py -3".into(), p, vec!["-3".into()]);
     }
     out
+}
+
+/// A pyenv shim is a shell script that costs tens of milliseconds per run; resolve it the way
+/// pyenv does (`PYENV_VERSION`, `.python-version` up the tree, the global `version` file) to the
+/// interpreter it would run. `None` leaves the shim in place.
+fn resolve_pyenv_shim(host: &Host, project: &Path, shim: &Path) -> Option<PathBuf> {
+    let root = host
+        .env("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| host.home().map(|h| h.join(".pyenv")))?;
+    if shim.parent()? != root.join("shims") {
+        return None;
+    }
+    let from_file = |p: PathBuf| {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|t| t.split_whitespace().next().map(str::to_string))
+    };
+    let version = host
+        .env("PYENV_VERSION")
+        .and_then(|v| v.split(':').next().map(str::to_string))
+        .or_else(|| {
+            project
+                .ancestors()
+                .find_map(|d| from_file(d.join(".python-version")))
+        })
+        .or_else(|| from_file(root.join("version")))?;
+    let real = root.join("versions").join(version).join("bin").join(shim.file_name()?);
+    real.is_file().then_some(real)
 }
 
 /// Why a candidate was not taken.
@@ -149,6 +181,31 @@ mod tests {
         assert_eq!(v, Version::parse("3.11.7").unwrap());
         assert_eq!(exe, "/usr/bin/python3");
         assert!(parse_probe("Python was not found; run without arguments").is_none());
+    }
+
+    #[test]
+    fn pyenv_shims_resolve_to_the_version_pyenv_would_run() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        std::fs::create_dir_all(r.join("shims")).unwrap();
+        std::fs::create_dir_all(r.join("versions/3.12.1/bin")).unwrap();
+        std::fs::create_dir_all(r.join("versions/3.10.4/bin")).unwrap();
+        std::fs::write(r.join("shims/python3"), "#!/bin/sh\n").unwrap();
+        std::fs::write(r.join("versions/3.12.1/bin/python3"), "").unwrap();
+        std::fs::write(r.join("versions/3.10.4/bin/python3"), "").unwrap();
+        std::fs::write(r.join("version"), "3.12.1\n").unwrap();
+        let proj = tempfile::tempdir().unwrap();
+        let root_s = r.to_str().unwrap();
+        let host = Host::with("/", &[("PYENV_ROOT", root_s)], Os::Linux);
+        let shim = r.join("shims/python3");
+        let got = resolve_pyenv_shim(&host, proj.path(), &shim).unwrap();
+        assert_eq!(got, r.join("versions/3.12.1/bin/python3"));
+        std::fs::write(proj.path().join(".python-version"), "3.10.4\n").unwrap();
+        let got = resolve_pyenv_shim(&host, proj.path(), &shim).unwrap();
+        assert_eq!(got, r.join("versions/3.10.4/bin/python3"));
+        let pinned = Host::with("/", &[("PYENV_ROOT", root_s), ("PYENV_VERSION", "9.9")], Os::Linux);
+        assert_eq!(resolve_pyenv_shim(&pinned, proj.path(), &shim), None);
+        assert_eq!(resolve_pyenv_shim(&host, proj.path(), Path::new("/usr/bin/python3")), None);
     }
 
     #[cfg(unix)]

@@ -1,0 +1,68 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_onramp"))
+}
+
+/// `onramp` in `dir`, with a clean environment for the variables onramp reads.
+pub fn onramp(dir: &Path) -> Command {
+    let mut c = Command::new(bin());
+    c.current_dir(dir);
+    for var in [
+        "ONRAMP_PROFILE",
+        "ONRAMP_SYSROOT",
+        "DOCKER_CONTEXT",
+        "CLICOLOR_FORCE",
+        "WSL_DISTRO_NAME",
+        "WSL_INTEROP",
+    ] {
+        c.env_remove(var);
+    }
+    c
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("onramp runs");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+pub fn json(r: &Run) -> serde_json::Value {
+    serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", r.stdout, r.stderr))
+}
+
+pub fn write(root: &Path, rel: &str, text: &str) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+/// Whether tests must not skip for want of infrastructure (set by `.ci/run`).
+pub fn strict() -> bool {
+    std::env::var("ONRAMP_TEST_STRICT").is_ok_and(|v| v == "1")
+}
+
+/// Skip (or, in strict mode, fail) a test whose infrastructure is missing.
+pub fn skip_or_fail(why: &str) {
+    if strict() {
+        panic!("required for the test suite: {why}");
+    }
+    eprintln!("SKIP: {why}");
+}

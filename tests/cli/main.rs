@@ -1,0 +1,5 @@
+//! Integration tests: the real `onramp` binary, real files, real processes.
+
+mod common;
+mod doctor;
+mod profiles;
