@@ -6,6 +6,7 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod errors;
+pub mod generate;
 pub mod host;
 pub mod platform;
 pub mod ports;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::host::{Cmd, Host, Os};
-use crate::version::Version;
+use crate::version::{Version, VersionReq};
 
 /// How long a candidate may take to say its version.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -110,7 +110,11 @@ fn resolve_pyenv_shim(host: &Host, project: &Path, shim: &Path) -> Option<PathBu
                 .find_map(|d| from_file(d.join(".python-version")))
         })
         .or_else(|| from_file(root.join("version")))?;
-    let real = root.join("versions").join(version).join("bin").join(shim.file_name()?);
+    let real = root
+        .join("versions")
+        .join(version)
+        .join("bin")
+        .join(shim.file_name()?);
     real.is_file().then_some(real)
 }
 
@@ -120,6 +124,35 @@ pub struct Rejected {
     pub label: String,
     pub program: PathBuf,
     pub reason: String,
+}
+
+/// The first usable interpreter, and every candidate passed over on the way.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    pub interpreter: Option<Interpreter>,
+    pub rejected: Vec<Rejected>,
+    pub out_of_range: Vec<Interpreter>,
+}
+
+/// Probe candidates in order until one is real and within `req`.
+pub async fn find(
+    host: &Host,
+    project: &Path,
+    explicit: Option<&Path>,
+    req: Option<&VersionReq>,
+) -> Found {
+    let mut found = Found::default();
+    for c in candidates(host, project, explicit) {
+        match probe(host, &c).await {
+            Ok(i) if req.is_none_or(|r| r.matches(&i.version)) => {
+                found.interpreter = Some(i);
+                return found;
+            }
+            Ok(i) => found.out_of_range.push(i),
+            Err(r) => found.rejected.push(r),
+        }
+    }
+    found
 }
 
 /// Parse the probe's two lines: version, then `sys.executable`.
@@ -203,9 +236,16 @@ mod tests {
         std::fs::write(proj.path().join(".python-version"), "3.10.4\n").unwrap();
         let got = resolve_pyenv_shim(&host, proj.path(), &shim).unwrap();
         assert_eq!(got, r.join("versions/3.10.4/bin/python3"));
-        let pinned = Host::with("/", &[("PYENV_ROOT", root_s), ("PYENV_VERSION", "9.9")], Os::Linux);
+        let pinned = Host::with(
+            "/",
+            &[("PYENV_ROOT", root_s), ("PYENV_VERSION", "9.9")],
+            Os::Linux,
+        );
         assert_eq!(resolve_pyenv_shim(&pinned, proj.path(), &shim), None);
-        assert_eq!(resolve_pyenv_shim(&host, proj.path(), Path::new("/usr/bin/python3")), None);
+        assert_eq!(
+            resolve_pyenv_shim(&host, proj.path(), Path::new("/usr/bin/python3")),
+            None
+        );
     }
 
     #[cfg(unix)]

@@ -12,37 +12,25 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
         .python
         .as_deref()
         .and_then(|r| VersionReq::parse(r).ok());
-    let mut rejected: Vec<Rejected> = Vec::new();
-    let mut too_old: Vec<Interpreter> = Vec::new();
-    for c in python::candidates(&ctx.host, &ctx.dir, None) {
-        match python::probe(&ctx.host, &c).await {
-            Ok(i) if req.as_ref().is_none_or(|r| r.matches(&i.version)) => {
-                let mut detail = format!(
-                    "Python {} at {} ({})",
-                    i.version,
-                    i.program.display(),
-                    i.label
-                );
-                if !rejected.is_empty() || !too_old.is_empty() {
-                    detail.push_str(&format!(
-                        "; passed over: {}",
-                        passed_over(&rejected, &too_old)
-                    ));
-                }
-                return vec![Outcome::new("python", Status::Pass, detail)];
-            }
-            Ok(i) => too_old.push(i),
-            Err(r) => rejected.push(r),
+    let found = python::find(&ctx.host, &ctx.dir, None, req.as_ref()).await;
+    let passed = passed_over(&found.rejected, &found.out_of_range);
+    if let Some(i) = &found.interpreter {
+        let mut detail = format!(
+            "Python {} at {} ({})",
+            i.version,
+            i.program.display(),
+            i.label
+        );
+        if !passed.is_empty() {
+            detail.push_str(&format!("; passed over: {passed}"));
         }
+        return vec![Outcome::new("python", Status::Pass, detail)];
     }
     let want = req.map(|r| r.to_string()).unwrap_or_else(|| "any".into());
-    let detail = if rejected.is_empty() && too_old.is_empty() {
+    let detail = if passed.is_empty() {
         format!("no Python interpreter found (need {want})")
     } else {
-        format!(
-            "no usable Python {want}: {}",
-            passed_over(&rejected, &too_old)
-        )
+        format!("no usable Python {want}: {passed}")
     };
     vec![Outcome::new("python", Status::Fail, detail).remedy(remedy(ctx))]
 }

@@ -1,6 +1,7 @@
 //! One file per subcommand; `dispatch` is the only place that chooses between them.
 
 mod doctor;
+mod generate;
 mod profiles;
 
 use crate::cli::Command;
@@ -33,7 +34,7 @@ pub async fn dispatch(config: &Config, host: &Host, printer: &Printer) -> Result
             Command::Doctor => doctor::run(config, host, printer).await,
             Command::Profiles(args) => profiles::run(config, printer, args.name.as_deref()),
             Command::Setup(_) => Err(Error::NotImplemented("setup")),
-            Command::Generate(_) => Err(Error::NotImplemented("generate")),
+            Command::Generate(args) => generate::run(config, host, printer, args).await,
             Command::Up(_) => Err(Error::NotImplemented("up")),
             Command::Status => Err(Error::NotImplemented("status")),
             Command::Validate(_) => Err(Error::NotImplemented("validate")),

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use load::{Choice, Loaded, Source, embedded_names, load, locate_line_col};
-pub use validate::{PortMap, parse_duration, parse_port};
+pub use validate::{PortMap, parse_duration, parse_mode, parse_port};
 
 use crate::platform::Kind as PlatformKind;
 
@@ -191,6 +191,48 @@ pub fn redact(key: &str, value: &str) -> String {
     }
 }
 
+/// Redact secrets in file text shown to the user (diffs of `.env` or a compose file):
+/// `KEY=value` and `KEY: value` lines with a secret key, and passwords in URLs.
+pub fn redact_text(text: &str) -> String {
+    text.lines().map(redact_line).collect::<Vec<_>>().join("\n")
+}
+
+fn redact_line(line: &str) -> String {
+    let body = line.trim_start_matches(['+', '-', ' ']);
+    let lead = &line[..line.len() - body.len()];
+    for sep in ['=', ':'] {
+        if let Some((k, _)) = body.split_once(sep) {
+            let key = k.trim();
+            if !key.is_empty()
+                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && is_secret_key(key)
+            {
+                return format!("{lead}{k}{sep}{}***", if sep == ':' { " " } else { "" });
+            }
+        }
+    }
+    redact_url_password(line)
+}
+
+/// `scheme://user:secret@host` becomes `scheme://user:***@host`.
+fn redact_url_password(line: &str) -> String {
+    let Some(start) = line.find("://") else {
+        return line.to_string();
+    };
+    let rest = &line[start + 3..];
+    let end = rest.find(['/', ' ', '"', '\'']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!(
+            "{}{}:***{}",
+            &line[..start + 3],
+            &authority[..colon],
+            &line[start + 3 + at..]
+        ),
+        _ => line.to_string(),
+    }
+}
+
 impl Profile {
     /// A copy safe to print: every secret replaced by `***`.
     pub fn redacted(&self) -> Profile {
@@ -221,6 +263,18 @@ mod tests {
         assert_eq!(redact("NEO4J_AUTH", "neo4j/testpassword"), "neo4j/***");
         assert_eq!(redact("POSTGRES_USER", "test_user"), "test_user");
         assert_eq!(redact("GITHUB_TOKEN", "abc"), "***");
+    }
+
+    #[test]
+    fn text_redaction_covers_env_yaml_and_urls() {
+        let text = "-POSTGRES_PASSWORD=old\n+POSTGRES_PASSWORD=new\n      POSTGRES_PASSWORD: \"x\"\nDATABASE_URL=postgresql://u:pw@h:5432/db\nPOSTGRES_USER=u";
+        let r = redact_text(text);
+        assert!(
+            !r.contains("old") && !r.contains("new") && !r.contains("pw@"),
+            "{r}"
+        );
+        assert!(r.contains("postgresql://u:***@h:5432/db"), "{r}");
+        assert!(r.contains("POSTGRES_USER=u"));
     }
 
     #[test]

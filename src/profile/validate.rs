@@ -159,6 +159,15 @@ fn check_service(name: &str, svc: &Service) -> Vec<Problem> {
             "write a duration such as \"90s\", \"2m\" or \"500ms\"",
         ));
     }
+    for (k, v) in svc.env.iter().flatten() {
+        if let Some(bad) = v.chars().find(|c| matches!(c, '$' | '\'' | '\n' | '\r')) {
+            out.push(problem(
+                &["services", name, "env", k],
+                format!("{k} of `{name}` contains {bad:?}, which Compose and .env files would interpolate or break on"),
+                "choose a value without `$`, quotes or line breaks",
+            ));
+        }
+    }
     out.extend(check_probe(name, svc));
     out.extend(check_neo4j_password(name, svc));
     out

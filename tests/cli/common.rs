@@ -44,8 +44,12 @@ pub fn run(cmd: &mut Command) -> Run {
 }
 
 pub fn json(r: &Run) -> serde_json::Value {
-    serde_json::from_str(&r.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", r.stdout, r.stderr))
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            r.stdout, r.stderr
+        )
+    })
 }
 
 pub fn write(root: &Path, rel: &str, text: &str) {

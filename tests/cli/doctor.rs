@@ -63,19 +63,28 @@ fn doctor_reports_this_machine_as_proc_nproc_and_df_do() {
     let nproc: f64 = command_stdout("nproc", &[]).trim().parse().unwrap();
     let cpus = check(&doc, "cpus");
     let logical = format!("{} logical", nproc);
-    assert!(cpus["detail"].as_str().unwrap().contains(&logical), "{cpus}");
+    assert!(
+        cpus["detail"].as_str().unwrap().contains(&logical),
+        "{cpus}"
+    );
     // The kailash profile recommends 8 CPUs: fewer is a warning, not a failure.
-    if nproc < 8.0 && nproc >= 2.0 {
+    if (2.0..8.0).contains(&nproc) {
         assert_eq!(cpus["status"], "warn");
         assert!(cpus["remedy"].is_string());
     }
 
-    let df = command_stdout("df", &["-k", "--output=avail", dir.path().to_str().unwrap()]);
+    let df = command_stdout(
+        "df",
+        &["-k", "--output=avail", dir.path().to_str().unwrap()],
+    );
     let avail_kb: f64 = df.lines().nth(1).unwrap().trim().parse().unwrap();
     let disk = check(&doc, "disk");
     let free = leading_number(disk["detail"].as_str().unwrap());
     let df_gib = avail_kb / 1024.0 / 1024.0;
-    assert!((free - df_gib).abs() < 0.5, "onramp {free} GiB, df {df_gib} GiB");
+    assert!(
+        (free - df_gib).abs() < 0.5,
+        "onramp {free} GiB, df {df_gib} GiB"
+    );
 
     // Human output went to stderr, so stdout held only the JSON parsed above.
     assert!(r.stderr.contains("onramp doctor"));
@@ -139,7 +148,10 @@ fn sysroot_platform(files: &[(&str, &str)], env: &[(&str, &str)]) -> serde_json:
 #[test]
 fn sysroot_wsl2_kernel() {
     let p = sysroot_platform(
-        &[("proc/sys/kernel/osrelease", "5.15.153.1-microsoft-standard-WSL2\n")],
+        &[(
+            "proc/sys/kernel/osrelease",
+            "5.15.153.1-microsoft-standard-WSL2\n",
+        )],
         &[],
     );
     assert_eq!(p["kind"], "wsl2");
@@ -149,7 +161,11 @@ fn sysroot_wsl2_kernel() {
 #[test]
 fn sysroot_wsl1_kernel_fails_with_the_set_version_remedy() {
     let root = tempfile::tempdir().unwrap();
-    write(root.path(), "proc/sys/kernel/osrelease", "4.4.0-19041-Microsoft\n");
+    write(
+        root.path(),
+        "proc/sys/kernel/osrelease",
+        "4.4.0-19041-Microsoft\n",
+    );
     write(
         root.path(),
         "proc/version",
@@ -196,7 +212,10 @@ fn sysroot_azure_kernel_naming_microsoft_is_plain_linux() {
                 "proc/version",
                 "Linux version 5.15.0-1073-azure (Microsoft@azure-kernel-builder) (gcc 11.4.0) #82-Ubuntu SMP\n",
             ),
-            ("etc/os-release", "PRETTY_NAME=\"Ubuntu 22.04.4 LTS\"\nID=ubuntu\nID_LIKE=debian\n"),
+            (
+                "etc/os-release",
+                "PRETTY_NAME=\"Ubuntu 22.04.4 LTS\"\nID=ubuntu\nID_LIKE=debian\n",
+            ),
         ],
         &[],
     );
@@ -230,11 +249,27 @@ fn inside_a_cgroup_memory_and_cpus_are_the_limits() {
     remove_cgroup(&name);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mem = check(&doc, "memory");
-    assert_eq!(leading_number(mem["detail"].as_str().unwrap()), 1.0, "{mem}");
-    assert!(mem["detail"].as_str().unwrap().contains("cgroup limit 1.0 GiB"));
-    assert_eq!(mem["status"], "fail", "1 GiB is under the kailash minimum of 8");
+    assert_eq!(
+        leading_number(mem["detail"].as_str().unwrap()),
+        1.0,
+        "{mem}"
+    );
+    assert!(
+        mem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("cgroup limit 1.0 GiB")
+    );
+    assert_eq!(
+        mem["status"], "fail",
+        "1 GiB is under the kailash minimum of 8"
+    );
     let cpus = check(&doc, "cpus");
-    assert_eq!(leading_number(cpus["detail"].as_str().unwrap()), 1.5, "{cpus}");
+    assert_eq!(
+        leading_number(cpus["detail"].as_str().unwrap()),
+        1.5,
+        "{cpus}"
+    );
     assert_eq!(cpus["status"], "fail");
 }
 
@@ -265,7 +300,10 @@ fn make_cgroup(name: &str) -> Option<Vec<String>> {
         remove_cgroup(name);
         return None;
     }
-    Some(vec![format!("{mem}/cgroup.procs"), format!("{cpu}/cgroup.procs")])
+    Some(vec![
+        format!("{mem}/cgroup.procs"),
+        format!("{cpu}/cgroup.procs"),
+    ])
 }
 
 fn remove_cgroup(name: &str) {

@@ -20,7 +20,9 @@ fn a_resolved_profile_never_shows_secrets() {
     assert!(!r.stdout.contains("testpassword"));
     assert!(r.stdout.contains("POSTGRES_PASSWORD = \"***\""));
     assert!(r.stdout.contains("neo4j/***"));
-    let j = json(&run(onramp(dir.path()).args(["profiles", "kailash", "--json"])));
+    let j = json(&run(
+        onramp(dir.path()).args(["profiles", "kailash", "--json"])
+    ));
     assert_eq!(j["services"]["postgres"]["env"]["POSTGRES_PASSWORD"], "***");
 }
 
@@ -65,7 +67,11 @@ fn assert_located(profile: &str, line_col: &str, says: &str) {
 
 #[test]
 fn bad_toml_syntax() {
-    assert_located("extends = \"kailash\"\n[services.redis\nimage = \"r\"\n", "2:16", "expected `]`");
+    assert_located(
+        "extends = \"kailash\"\n[services.redis\nimage = \"r\"\n",
+        "2:16",
+        "expected `]`",
+    );
 }
 
 #[test]
