@@ -45,6 +45,9 @@ pub enum Error {
     Usage(String),
     #[error("`onramp {0}` is not implemented yet")]
     NotImplemented(&'static str),
+    /// The environment is not ready (engine down, port held, a service failed): exit 1.
+    #[error("{message}")]
+    NotReady { message: String, help: String },
     #[error("interrupted")]
     Interrupted,
     #[error("internal error: {0}")]
@@ -75,6 +78,7 @@ impl Error {
             Error::NotImplemented(_) => {
                 Some("run `onramp --help` to see which commands work today".into())
             }
+            Error::NotReady { help, .. } => Some(help.clone()),
             Error::Interrupted | Error::Internal(_) => None,
         }
     }
@@ -90,6 +94,7 @@ impl Error {
             | Error::Template { .. }
             | Error::Usage(_) => EXIT_BAD_INPUT,
             Error::NotImplemented(_) | Error::Internal(_) => EXIT_INTERNAL,
+            Error::NotReady { .. } => EXIT_NOT_READY,
             Error::Interrupted => EXIT_INTERRUPTED,
         }
     }

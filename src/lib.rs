@@ -11,9 +11,12 @@ pub mod host;
 pub mod platform;
 pub mod ports;
 pub mod printer;
+pub mod probe;
 pub mod profile;
+pub mod progress;
 pub mod python;
 pub mod resources;
+pub mod stack;
 pub mod version;
 
 use std::process::ExitCode;

@@ -1,8 +1,11 @@
 //! One file per subcommand; `dispatch` is the only place that chooses between them.
 
 mod doctor;
+mod down;
 mod generate;
 mod profiles;
+mod status;
+mod up;
 
 use crate::cli::Command;
 use crate::config::Config;
@@ -35,11 +38,11 @@ pub async fn dispatch(config: &Config, host: &Host, printer: &Printer) -> Result
             Command::Profiles(args) => profiles::run(config, printer, args.name.as_deref()),
             Command::Setup(_) => Err(Error::NotImplemented("setup")),
             Command::Generate(args) => generate::run(config, host, printer, args).await,
-            Command::Up(_) => Err(Error::NotImplemented("up")),
-            Command::Status => Err(Error::NotImplemented("status")),
+            Command::Up(_) => up::run(config, host, printer).await,
+            Command::Status => status::run(config, host, printer).await,
             Command::Validate(_) => Err(Error::NotImplemented("validate")),
             Command::Gate(_) => Err(Error::NotImplemented("gate")),
-            Command::Down(_) => Err(Error::NotImplemented("down")),
+            Command::Down(args) => down::run(config, host, printer, args).await,
         }
     };
     tokio::select! {

@@ -1,6 +1,8 @@
 //! The Docker engine: finding it, reaching it, and saying plainly why not.
 
+pub mod api;
 mod discover;
+pub mod remedy;
 
 use std::time::Duration;
 
@@ -95,6 +97,64 @@ async fn reach(host: &Host, endpoint: &Endpoint) -> Reach {
             root_dir: i.docker_root_dir,
             operating_system: i.operating_system,
         }),
+    }
+}
+
+/// An engine ready for use: API version negotiated, registry credentials loaded.
+pub struct Connected {
+    pub api: api::Bollard,
+    pub endpoint: Endpoint,
+    pub info: EngineInfo,
+}
+
+/// Connect for real work, or say why the engine is not there.
+pub async fn connect_ready(host: &Host) -> Result<Connected, Probe> {
+    let p = probe(host).await;
+    let (Some(endpoint), Reach::Ready(info)) = (p.endpoint.clone(), p.reach.clone()) else {
+        return Err(p);
+    };
+    let fail = |e: String| Probe {
+        endpoint: Some(endpoint.clone()),
+        reach: Reach::Unreachable(e),
+    };
+    let docker = connect(&endpoint).map_err(|e| fail(e.to_string()))?;
+    let docker = tokio::time::timeout(PROBE_TIMEOUT, docker.negotiate_version())
+        .await
+        .map_err(|_| fail("no answer while negotiating the API version".into()))?
+        .map_err(|e| fail(e.to_string()))?;
+    let config_dir = host
+        .env("DOCKER_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| host.home().map(|h| h.join(".docker")));
+    let auths = config_dir
+        .and_then(|d| std::fs::read_to_string(d.join("config.json")).ok())
+        .map(|t| api::parse_auths(&t))
+        .unwrap_or_default();
+    Ok(Connected {
+        api: api::Bollard::new(docker, auths),
+        endpoint,
+        info,
+    })
+}
+
+/// A one-line description of why the engine cannot be used.
+pub fn describe(p: &Probe) -> String {
+    let at = p
+        .endpoint
+        .as_ref()
+        .map(|e| format!(" at {} ({})", e.endpoint, e.source))
+        .unwrap_or_default();
+    match &p.reach {
+        Reach::Ready(_) => format!("Docker engine ready{at}"),
+        Reach::NotInstalled => format!("Docker is not installed (nothing{at})"),
+        Reach::NotRunning(why) => format!("the Docker engine is not running{at}: {why}"),
+        Reach::PermissionDenied(why) => format!("permission denied{at}: {why}"),
+        Reach::Unreachable(why) => format!("the Docker engine is unreachable{at}: {why}"),
+        Reach::ApiTooOld(why) => format!("the Docker engine's API is too old{at}: {why}"),
+        Reach::Timeout => format!(
+            "the Docker engine did not answer within {} ms{at}",
+            PROBE_TIMEOUT.as_millis()
+        ),
     }
 }
 

@@ -1,0 +1,95 @@
+//! `onramp up`: ensure images, start services, wait until each answers its protocol.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use super::Verdict;
+use crate::config::Config;
+use crate::engine::{self, Connected};
+use crate::errors::{Error, Result};
+use crate::generate::context::project_name;
+use crate::host::Host;
+use crate::platform;
+use crate::printer::Printer;
+use crate::profile::{self, Profile};
+use crate::progress::Ui;
+use crate::stack::up::{ServiceReport, up};
+
+pub async fn run(config: &Config, host: &Host, printer: &Printer) -> Result<Verdict> {
+    let profile = profile::load(&config.profile)?.profile;
+    let _lock = lock(&config.dir)?;
+    let engine = connect(host).await?;
+    let project = project_name(&profile, &config.dir);
+    let reports = start(&engine, host, &project, &profile, &config.dir, printer).await?;
+    let ok = reports.iter().all(ServiceReport::ok);
+    if config.json {
+        printer.json(&report_json(ok, &engine, &reports));
+    }
+    Ok(Verdict::from_ok(ok))
+}
+
+/// Bring the services up (used by `setup` too).
+pub async fn start(
+    engine: &Connected,
+    host: &Host,
+    project: &str,
+    profile: &Profile,
+    dir: &Path,
+    printer: &Printer,
+) -> Result<Vec<ServiceReport>> {
+    let ui = Ui::new(printer);
+    up(&engine.api, host, project, profile, dir, &ui).await
+}
+
+pub fn report_json(ok: bool, engine: &Connected, reports: &[ServiceReport]) -> serde_json::Value {
+    json!({
+        "ok": ok,
+        "engine": {
+            "endpoint": engine.endpoint.endpoint,
+            "source": engine.endpoint.source,
+            "version": engine.info.version,
+        },
+        "services": reports,
+    })
+}
+
+/// Connect to the engine, or fail with the platform's remedy (exit 1).
+pub async fn connect(host: &Host) -> Result<Connected> {
+    engine::connect_ready(host).await.map_err(|p| {
+        let plat = platform::detect(&platform::collect(host));
+        let os_release = host.sys_read("/etc/os-release");
+        let fix = engine::remedy::Remedies::new(host, plat.kind, os_release.as_deref());
+        Error::NotReady {
+            message: engine::describe(&p),
+            help: fix.for_reach(&p.reach),
+        }
+    })
+}
+
+/// One run at a time per project: an exclusive lock on `.onramp/lock`.
+pub fn lock(dir: &Path) -> Result<std::fs::File> {
+    let state = dir.join(crate::generate::STATE_DIR);
+    std::fs::create_dir_all(&state).map_err(|source| Error::Write {
+        path: state.clone(),
+        source,
+    })?;
+    let path = state.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::NotReady {
+            message: format!("another onramp run is working on {}", dir.display()),
+            help: format!("wait for it to finish (the lock is {})", path.display()),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(Error::Write { path, source }),
+    }
+}

@@ -1,0 +1,557 @@
+//! A narrow view of the Docker Engine API, so `up`/`down` logic can be tested against a fake;
+//! `Bollard` is the real one. Every call has a timeout; a pull stream has an idle timeout.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, NetworkCreateRequest,
+    NetworkingConfig, PortBinding, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+
+/// How long one engine call may take.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a pull may go without a message before it counts as stalled.
+pub const PULL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Failed(String),
+    #[error("the engine did not answer within {0} s")]
+    Timeout(u64),
+}
+
+/// A port published on the host.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Published {
+    pub ip: String,
+    pub host: u16,
+    pub container: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum MountSource {
+    Volume(String),
+    Bind(String),
+}
+
+/// Everything needed to create one container.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    pub env: Vec<String>,
+    pub cmd: Option<Vec<String>>,
+    pub labels: BTreeMap<String, String>,
+    pub ports: Vec<Published>,
+    pub mounts: Vec<(MountSource, String)>,
+    pub network: String,
+    pub alias: String,
+}
+
+/// What the engine says about a container.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub running: bool,
+    pub restarting: bool,
+    pub status: String,
+    pub exit_code: i64,
+    pub oom_killed: bool,
+    pub restart_count: i64,
+    pub ports: Vec<Published>,
+}
+
+/// Progress of one image pull.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PullEvent {
+    Status(String),
+    Bytes { current: u64, total: u64 },
+}
+
+pub trait Engine {
+    fn image_exists(&self, image: &str) -> impl Future<Output = Result<bool, EngineError>>;
+    fn pull(
+        &self,
+        image: &str,
+        on: &mut (dyn FnMut(PullEvent) + Send),
+    ) -> impl Future<Output = Result<(), EngineError>>;
+    fn inspect(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<ContainerInfo>, EngineError>>;
+    fn list(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> impl Future<Output = Result<Vec<ContainerInfo>, EngineError>>;
+    fn ensure_network(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), EngineError>>;
+    fn ensure_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), EngineError>>;
+    fn networks(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> impl Future<Output = Result<Vec<String>, EngineError>>;
+    fn volumes(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> impl Future<Output = Result<Vec<String>, EngineError>>;
+    fn create(&self, spec: &ContainerSpec) -> impl Future<Output = Result<String, EngineError>>;
+    fn start(&self, id: &str) -> impl Future<Output = Result<(), EngineError>>;
+    fn remove(&self, id: &str) -> impl Future<Output = Result<(), EngineError>>;
+    fn remove_network(&self, name: &str) -> impl Future<Output = Result<(), EngineError>>;
+    fn remove_volume(&self, name: &str) -> impl Future<Output = Result<(), EngineError>>;
+    fn logs_tail(
+        &self,
+        id: &str,
+        lines: usize,
+    ) -> impl Future<Output = Result<String, EngineError>>;
+}
+
+/// The real engine.
+#[derive(Clone)]
+pub struct Bollard {
+    docker: Docker,
+    auths: BTreeMap<String, bollard::auth::DockerCredentials>,
+}
+
+impl Bollard {
+    pub fn new(
+        docker: Docker,
+        auths: BTreeMap<String, bollard::auth::DockerCredentials>,
+    ) -> Bollard {
+        Bollard { docker, auths }
+    }
+}
+
+fn classify(e: bollard::errors::Error) -> EngineError {
+    use bollard::errors::Error as B;
+    match e {
+        B::DockerResponseServerError {
+            status_code: 404,
+            message,
+        } => EngineError::NotFound(message),
+        B::DockerResponseServerError {
+            status_code: 409,
+            message,
+        } => EngineError::Conflict(message),
+        B::DockerResponseServerError { message, .. } => EngineError::Failed(message),
+        other => EngineError::Failed(other.to_string()),
+    }
+}
+
+async fn timed<T>(
+    f: impl Future<Output = Result<T, bollard::errors::Error>>,
+) -> Result<T, EngineError> {
+    match tokio::time::timeout(CALL_TIMEOUT, f).await {
+        Ok(r) => r.map_err(classify),
+        Err(_) => Err(EngineError::Timeout(CALL_TIMEOUT.as_secs())),
+    }
+}
+
+fn label_filter(labels: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
+    let values = labels
+        .iter()
+        .map(|(k, v)| {
+            if v.is_empty() {
+                k.to_string()
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect();
+    HashMap::from([("label".to_string(), values)])
+}
+
+/// The registry host of an image reference (`127.0.0.1:5000/x/y:1` -> `127.0.0.1:5000`).
+pub fn registry_of(image: &str) -> String {
+    match image.split_once('/') {
+        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first.to_string(),
+        _ => "docker.io".to_string(),
+    }
+}
+
+/// `auths` of a Docker CLI config.json, keyed by registry host.
+pub fn parse_auths(config_json: &str) -> BTreeMap<String, bollard::auth::DockerCredentials> {
+    use base64::Engine as _;
+    let v: serde_json::Value = serde_json::from_str(config_json).unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for (key, entry) in v["auths"].as_object().into_iter().flatten() {
+        let Some(decoded) = entry["auth"]
+            .as_str()
+            .and_then(|a| base64::engine::general_purpose::STANDARD.decode(a).ok())
+            .and_then(|b| String::from_utf8(b).ok())
+        else {
+            continue;
+        };
+        let Some((user, pass)) = decoded.split_once(':') else {
+            continue;
+        };
+        let host = key
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap_or(key);
+        let host = if host == "index.docker.io" {
+            "docker.io"
+        } else {
+            host
+        };
+        out.insert(
+            host.to_string(),
+            bollard::auth::DockerCredentials {
+                username: Some(user.to_string()),
+                password: Some(pass.to_string()),
+                serveraddress: Some(key.clone()),
+                ..Default::default()
+            },
+        );
+    }
+    out
+}
+
+fn info_of(c: bollard::models::ContainerInspectResponse) -> ContainerInfo {
+    let state = c.state.unwrap_or_default();
+    let labels = c
+        .config
+        .and_then(|cfg| cfg.labels)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let mut ports = Vec::new();
+    for (key, bindings) in c
+        .host_config
+        .and_then(|h| h.port_bindings)
+        .unwrap_or_default()
+    {
+        let container: u16 = key
+            .split('/')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        for b in bindings.unwrap_or_default() {
+            ports.push(Published {
+                ip: b.host_ip.unwrap_or_default(),
+                host: b.host_port.and_then(|p| p.parse().ok()).unwrap_or(0),
+                container,
+            });
+        }
+    }
+    ports.sort();
+    ContainerInfo {
+        id: c.id.unwrap_or_default(),
+        name: c
+            .name
+            .unwrap_or_default()
+            .trim_start_matches('/')
+            .to_string(),
+        labels,
+        running: state.running.unwrap_or(false),
+        restarting: state.restarting.unwrap_or(false),
+        status: state.status.map(|s| s.to_string()).unwrap_or_default(),
+        exit_code: state.exit_code.unwrap_or(0),
+        oom_killed: state.oom_killed.unwrap_or(false),
+        restart_count: c.restart_count.unwrap_or(0),
+        ports,
+    }
+}
+
+impl Engine for Bollard {
+    async fn image_exists(&self, image: &str) -> Result<bool, EngineError> {
+        match timed(self.docker.inspect_image(image)).await {
+            Ok(_) => Ok(true),
+            Err(EngineError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn pull(
+        &self,
+        image: &str,
+        on: &mut (dyn FnMut(PullEvent) + Send),
+    ) -> Result<(), EngineError> {
+        let opts = CreateImageOptionsBuilder::new().from_image(image).build();
+        let creds = self.auths.get(&registry_of(image)).cloned();
+        let mut stream = self.docker.create_image(Some(opts), None, creds);
+        let mut layers: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        loop {
+            let next = tokio::time::timeout(PULL_IDLE_TIMEOUT, stream.next())
+                .await
+                .map_err(|_| {
+                    EngineError::Failed(format!(
+                        "the pull stalled: no progress for {} s",
+                        PULL_IDLE_TIMEOUT.as_secs()
+                    ))
+                })?;
+            let Some(item) = next else { return Ok(()) };
+            let info = item.map_err(classify)?;
+            if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                return Err(EngineError::Failed(err));
+            }
+            if let (Some(id), Some(p)) = (info.id.clone(), info.progress_detail)
+                && let (Some(c), Some(t)) = (p.current, p.total)
+            {
+                layers.insert(id, (c.max(0) as u64, t.max(0) as u64));
+                let (c, t) = layers
+                    .values()
+                    .fold((0, 0), |(a, b), (c, t)| (a + c, b + t));
+                on(PullEvent::Bytes {
+                    current: c,
+                    total: t,
+                });
+            } else if let Some(s) = info.status {
+                on(PullEvent::Status(s));
+            }
+        }
+    }
+
+    async fn inspect(&self, name: &str) -> Result<Option<ContainerInfo>, EngineError> {
+        match timed(self.docker.inspect_container(name, None)).await {
+            Ok(c) => Ok(Some(info_of(c))),
+            Err(EngineError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn list(&self, labels: &[(&str, &str)]) -> Result<Vec<ContainerInfo>, EngineError> {
+        let opts = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&label_filter(labels))
+            .build();
+        let summaries = timed(self.docker.list_containers(Some(opts))).await?;
+        let mut out = Vec::new();
+        for s in summaries {
+            if let Some(id) = s.id
+                && let Some(info) = self.inspect(&id).await?
+            {
+                out.push(info);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn ensure_network(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
+        if timed(self.docker.inspect_network(
+            name,
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        ))
+        .await
+        .is_ok()
+        {
+            return Ok(());
+        }
+        let req = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".into()),
+            labels: Some(labels.clone().into_iter().collect()),
+            ..Default::default()
+        };
+        match timed(self.docker.create_network(req)).await {
+            Ok(_) | Err(EngineError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn ensure_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
+        if timed(self.docker.inspect_volume(name)).await.is_ok() {
+            return Ok(());
+        }
+        let req = VolumeCreateRequest {
+            name: Some(name.to_string()),
+            labels: Some(labels.clone().into_iter().collect()),
+            ..Default::default()
+        };
+        timed(self.docker.create_volume(req)).await.map(drop)
+    }
+
+    async fn networks(&self, labels: &[(&str, &str)]) -> Result<Vec<String>, EngineError> {
+        let opts = ListNetworksOptionsBuilder::new()
+            .filters(&label_filter(labels))
+            .build();
+        let nets = timed(self.docker.list_networks(Some(opts))).await?;
+        Ok(nets.into_iter().filter_map(|n| n.name).collect())
+    }
+
+    async fn volumes(&self, labels: &[(&str, &str)]) -> Result<Vec<String>, EngineError> {
+        let opts = ListVolumesOptionsBuilder::new()
+            .filters(&label_filter(labels))
+            .build();
+        let vols = timed(self.docker.list_volumes(Some(opts))).await?;
+        Ok(vols
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.name)
+            .collect())
+    }
+
+    async fn create(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
+        let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+        for p in &spec.ports {
+            port_bindings
+                .entry(format!("{}/tcp", p.container))
+                .or_insert_with(|| Some(Vec::new()))
+                .get_or_insert_with(Vec::new)
+                .push(PortBinding {
+                    host_ip: Some(p.ip.clone()),
+                    host_port: Some(p.host.to_string()),
+                });
+        }
+        let mounts = spec
+            .mounts
+            .iter()
+            .map(|(src, target)| {
+                let (typ, source) = match src {
+                    MountSource::Volume(v) => (MountType::VOLUME, v.clone()),
+                    MountSource::Bind(b) => (MountType::BIND, b.clone()),
+                };
+                Mount {
+                    target: Some(target.clone()),
+                    source: Some(source),
+                    typ: Some(typ),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let endpoint = EndpointSettings {
+            aliases: Some(vec![spec.alias.clone()]),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(spec.image.clone()),
+            env: Some(spec.env.clone()),
+            cmd: spec.cmd.clone(),
+            labels: Some(spec.labels.clone().into_iter().collect()),
+            exposed_ports: Some(
+                spec.ports
+                    .iter()
+                    .map(|p| format!("{}/tcp", p.container))
+                    .collect(),
+            ),
+            host_config: Some(HostConfig {
+                port_bindings: Some(port_bindings),
+                mounts: Some(mounts),
+                network_mode: Some(spec.network.clone()),
+                ..Default::default()
+            }),
+            networking_config: Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(spec.network.clone(), endpoint)])),
+            }),
+            ..Default::default()
+        };
+        let opts = CreateContainerOptionsBuilder::new()
+            .name(&spec.name)
+            .build();
+        let r = timed(self.docker.create_container(Some(opts), body)).await?;
+        Ok(r.id)
+    }
+
+    async fn start(&self, id: &str) -> Result<(), EngineError> {
+        timed(self.docker.start_container(id, None)).await
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), EngineError> {
+        let opts = RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(false)
+            .build();
+        match timed(self.docker.remove_container(id, Some(opts))).await {
+            Ok(()) | Err(EngineError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
+        match timed(self.docker.remove_network(name)).await {
+            Ok(()) | Err(EngineError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
+        match timed(
+            self.docker
+                .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>),
+        )
+        .await
+        {
+            Ok(()) | Err(EngineError::NotFound(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn logs_tail(&self, id: &str, lines: usize) -> Result<String, EngineError> {
+        let opts = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let mut stream = self.docker.logs(id, Some(opts));
+        let mut out = String::new();
+        let collect = async {
+            while let Some(item) = stream.next().await {
+                match item {
+                    Ok(chunk) => out.push_str(&String::from_utf8_lossy(&chunk.into_bytes())),
+                    Err(e) => return Err(classify(e)),
+                }
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(Duration::from_secs(5), collect).await {
+            Ok(r) => r?,
+            Err(_) => return Err(EngineError::Timeout(5)),
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registries_of_image_references() {
+        assert_eq!(registry_of("127.0.0.1:5000/onramp/pg:15"), "127.0.0.1:5000");
+        assert_eq!(registry_of("postgres:15-alpine"), "docker.io");
+        assert_eq!(registry_of("chromadb/chroma:latest"), "docker.io");
+        assert_eq!(registry_of("ghcr.io/x/y"), "ghcr.io");
+    }
+
+    #[test]
+    fn auths_are_decoded() {
+        let cfg = r#"{"auths":{"https://index.docker.io/v1/":{"auth":"dXNlcjpwYXNz"},"127.0.0.1:5000":{"auth":"YTpi"}}}"#;
+        let a = parse_auths(cfg);
+        assert_eq!(a["docker.io"].username.as_deref(), Some("user"));
+        assert_eq!(a["127.0.0.1:5000"].password.as_deref(), Some("b"));
+    }
+}

@@ -1,0 +1,387 @@
+//! `up`: check ports, pull what is missing, converge containers, then wait for every service
+//! to answer its own protocol, all in parallel.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Instant;
+
+use futures_util::future::join_all;
+use serde::Serialize;
+
+use super::ready::{self, Readiness};
+use super::{Decision, LABEL_PROJECT, decide, network_name, object_labels, spec, volumes};
+use crate::engine::api::{ContainerSpec, Engine, EngineError, PullEvent};
+use crate::errors::{Error, Result};
+use crate::host::Host;
+use crate::ports::{holder, try_bind};
+use crate::probe;
+use crate::profile::{Profile, Service};
+use crate::progress::Ui;
+
+/// How many times a pull is tried when the error looks transient.
+const PULL_TRIES: u32 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Ready,
+    Failed,
+    Timeout,
+    External,
+    Stopped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceReport {
+    pub name: String,
+    pub state: State,
+    pub ready_ms: Option<u64>,
+    pub host_ports: Vec<u16>,
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logs: Option<String>,
+    pub container: Option<String>,
+    /// What `up` did: created, recreated, started, unchanged, external.
+    pub action: String,
+}
+
+impl ServiceReport {
+    pub fn ok(&self) -> bool {
+        matches!(self.state, State::Ready)
+            || (self.state == State::External && self.error.is_none())
+    }
+}
+
+struct Managed<'a> {
+    name: &'a str,
+    svc: &'a Service,
+    spec: ContainerSpec,
+    decision: Decision,
+    existing_id: Option<String>,
+}
+
+pub async fn up<E: Engine + Sync>(
+    engine: &E,
+    host: &Host,
+    project: &str,
+    profile: &Profile,
+    dir: &Path,
+    ui: &Ui,
+) -> Result<Vec<ServiceReport>> {
+    let mut managed = Vec::new();
+    for (name, svc) in profile.services() {
+        let Some(spec) = spec(project, name, svc, dir) else {
+            continue;
+        };
+        let existing = engine.inspect(&spec.name).await.map_err(engine_err)?;
+        let decision = decide(existing.as_ref(), &spec, project);
+        if let Decision::Refuse(why) = &decision {
+            return Err(Error::NotReady {
+                message: format!("{why}; onramp will not touch it"),
+                help: format!(
+                    "if it holds nothing you need, remove it with `docker rm -f {}`; or set `project = \"another-name\"` in onramp.toml",
+                    spec.name
+                ),
+            });
+        }
+        managed.push(Managed {
+            name,
+            svc,
+            spec,
+            decision,
+            existing_id: existing.map(|c| c.id),
+        });
+    }
+    check_ports(engine, host, project, &managed).await?;
+    pull_missing(engine, &managed, ui).await?;
+    let net_labels = object_labels(project, ("com.docker.compose.network", "default"));
+    engine
+        .ensure_network(&network_name(project), &net_labels)
+        .await
+        .map_err(engine_err)?;
+    for (short, full) in volumes(project, profile) {
+        let labels = object_labels(project, ("com.docker.compose.volume", &short));
+        engine
+            .ensure_volume(&full, &labels)
+            .await
+            .map_err(engine_err)?;
+    }
+    let mut ids = Vec::new();
+    for m in &managed {
+        ids.push(converge(engine, m).await?);
+    }
+    let waits = managed
+        .iter()
+        .zip(&ids)
+        .map(|(m, (id, action))| wait_one(engine, m.name, m.svc, Some(id.as_str()), action, ui));
+    let externals = profile
+        .services()
+        .filter(|(_, s)| s.image.is_none())
+        .map(|(name, svc)| wait_one(engine, name, svc, None, "external", ui));
+    let (mut reports, ext) = tokio::join!(join_all(waits), join_all(externals));
+    reports.extend(ext);
+    Ok(reports)
+}
+
+fn engine_err(e: EngineError) -> Error {
+    Error::NotReady {
+        message: format!("the Docker engine refused: {e}"),
+        help: "check the engine (`docker info`) and run `onramp up` again".into(),
+    }
+}
+
+/// Every host port a new or restarted container will publish must be free now; ports our own
+/// running containers already publish are fine.
+async fn check_ports<E: Engine + Sync>(
+    engine: &E,
+    host: &Host,
+    project: &str,
+    managed: &[Managed<'_>],
+) -> Result<()> {
+    let ours: BTreeSet<u16> = engine
+        .list(&[(LABEL_PROJECT, project)])
+        .await
+        .map_err(engine_err)?
+        .iter()
+        .filter(|c| c.running)
+        .flat_map(|c| c.ports.iter().map(|p| p.host))
+        .collect();
+    let mut problems = Vec::new();
+    for m in managed {
+        if m.decision == Decision::Keep {
+            continue;
+        }
+        for p in &m.spec.ports {
+            if ours.contains(&p.host) {
+                continue;
+            }
+            let Ok(ip) = p.ip.parse() else { continue };
+            if let Err(e) = try_bind(ip, p.host) {
+                let who = holder(host, p.host)
+                    .map(|h| format!(" by {} (pid {})", h.command, h.pid))
+                    .unwrap_or_default();
+                let why = if e.kind() == std::io::ErrorKind::AddrInUse {
+                    format!("held{who}")
+                } else {
+                    e.to_string()
+                };
+                problems.push((m.name.to_string(), p.host, p.container, why));
+            }
+        }
+    }
+    let Some((name, host_port, container, _)) = problems.first().cloned() else {
+        return Ok(());
+    };
+    let list: Vec<String> = problems
+        .iter()
+        .map(|(n, h, _, why)| format!("port {h} for {n} is {why}"))
+        .collect();
+    let other = u32::from(host_port) + 10000;
+    let other = if other > 65535 {
+        u32::from(host_port) - 1
+    } else {
+        other
+    };
+    Err(Error::NotReady {
+        message: format!("{}; nothing was created", list.join("; ")),
+        help: format!(
+            "stop what holds it, or pick another host port in onramp.toml: [services.{name}] ports = [\"{other}:{container}\"]"
+        ),
+    })
+}
+
+fn transient(e: &EngineError) -> bool {
+    let t = e.to_string().to_ascii_lowercase();
+    let permanent = [
+        "not found",
+        "manifest unknown",
+        "unauthorized",
+        "denied",
+        "invalid reference",
+    ];
+    !permanent.iter().any(|p| t.contains(p))
+}
+
+fn pull_error(image: &str, e: &EngineError) -> String {
+    let t = e.to_string();
+    let lower = t.to_ascii_lowercase();
+    let registry = crate::engine::api::registry_of(image);
+    if lower.contains("connection refused")
+        || lower.contains("no such host")
+        || lower.contains("i/o timeout")
+    {
+        format!("cannot pull {image}: the registry {registry} is unreachable ({t})")
+    } else if lower.contains("manifest unknown") || lower.contains("not found") {
+        format!("cannot pull {image}: no such image or tag in {registry} ({t})")
+    } else {
+        format!("cannot pull {image}: {t}")
+    }
+}
+
+async fn pull_missing<E: Engine + Sync>(
+    engine: &E,
+    managed: &[Managed<'_>],
+    ui: &Ui,
+) -> Result<()> {
+    let mut images: Vec<&str> = Vec::new();
+    for m in managed {
+        let img = m.spec.image.as_str();
+        if !images.contains(&img) && !engine.image_exists(img).await.map_err(engine_err)? {
+            images.push(img);
+        }
+    }
+    let pulls = images.iter().map(|image| async move {
+        let line = ui.pull(image);
+        let started = Instant::now();
+        let mut result = Ok(());
+        for attempt in 0..PULL_TRIES {
+            let mut on = |e: PullEvent| match e {
+                PullEvent::Bytes { current, total } => line.bytes(current, total),
+                PullEvent::Status(s) => line.message(&s),
+            };
+            result = engine.pull(image, &mut on).await;
+            match &result {
+                Err(e) if transient(e) && attempt + 1 < PULL_TRIES => {
+                    line.message(&format!("retrying after: {e}"));
+                    tokio::time::sleep(std::time::Duration::from_millis(500 << attempt)).await;
+                }
+                _ => break,
+            }
+        }
+        match &result {
+            Ok(()) => line.finish(
+                true,
+                &format!("pulled in {:.1} s", started.elapsed().as_secs_f64()),
+            ),
+            Err(e) => line.finish(false, &pull_error(image, e)),
+        }
+        result.map_err(|e| pull_error(image, &e))
+    });
+    let failures: Vec<String> = join_all(pulls)
+        .await
+        .into_iter()
+        .filter_map(|r| r.err())
+        .collect();
+    if failures.is_empty() {
+        return Ok(());
+    }
+    Err(Error::NotReady {
+        message: format!("{}; nothing was created", failures.join("; ")),
+        help: "check that the registry is running and reachable (`docker pull IMAGE` shows the same), and the image name and tag in the profile".into(),
+    })
+}
+
+/// Bring one container to its spec; returns its id and what was done.
+async fn converge<E: Engine + Sync>(engine: &E, m: &Managed<'_>) -> Result<(String, String)> {
+    let create = || async {
+        let id = engine.create(&m.spec).await.map_err(engine_err)?;
+        engine.start(&id).await.map_err(|e| start_err(m, e))?;
+        Ok::<_, Error>(id)
+    };
+    Ok(match (&m.decision, &m.existing_id) {
+        (Decision::Keep, Some(id)) => (id.clone(), "unchanged".into()),
+        (Decision::Start, Some(id)) => {
+            engine.start(id).await.map_err(|e| start_err(m, e))?;
+            (id.clone(), "started".into())
+        }
+        (Decision::Recreate, Some(id)) => {
+            engine.remove(id).await.map_err(engine_err)?;
+            (create().await?, "recreated".into())
+        }
+        _ => (create().await?, "created".into()),
+    })
+}
+
+fn start_err(m: &Managed<'_>, e: EngineError) -> Error {
+    Error::NotReady {
+        message: format!("cannot start {}: {e}", m.spec.name),
+        help:
+            "`docker logs` on the container shows more; fix the profile and run `onramp up` again"
+                .into(),
+    }
+}
+
+async fn wait_one<E: Engine + Sync>(
+    engine: &E,
+    name: &str,
+    svc: &Service,
+    container: Option<&str>,
+    action: &str,
+    ui: &Ui,
+) -> ServiceReport {
+    let mut report = ServiceReport {
+        name: name.to_string(),
+        state: if container.is_some() {
+            State::Ready
+        } else {
+            State::External
+        },
+        ready_ms: None,
+        host_ports: svc.ports().iter().map(|p| p.host).collect(),
+        error: None,
+        logs: None,
+        container: container.map(|c| c.chars().take(12).collect()),
+        action: action.to_string(),
+    };
+    let Some(target) = probe::target(svc) else {
+        ui.note(&format!(
+            "  {name}: no probe configured; started without a readiness check"
+        ));
+        return report;
+    };
+    let line = ui.service(name);
+    line.message("waiting");
+    let mut on_wait = |why: &str| line.message(&format!("waiting: {why}"));
+    match ready::wait(engine, container, &target, svc.timeout(), &mut on_wait).await {
+        Readiness::Ready(d) => {
+            report.ready_ms = Some(d.as_millis() as u64);
+            let what = if container.is_some() {
+                "ready"
+            } else {
+                "external, answering"
+            };
+            line.finish(
+                true,
+                &format!("{what} in {:.2} s ({action})", d.as_secs_f64()),
+            );
+        }
+        Readiness::Failed { error, logs } => {
+            report.state = if container.is_some() {
+                State::Failed
+            } else {
+                State::External
+            };
+            line.finish(false, &error);
+            if let Some(l) = &logs {
+                ui.note(&format!(
+                    "  last {} log lines of {name}:\n{}",
+                    ready::LOG_TAIL,
+                    indent(l)
+                ));
+            }
+            report.error = Some(error);
+            report.logs = logs;
+        }
+        Readiness::Timeout { last_error } => {
+            report.state = if container.is_some() {
+                State::Timeout
+            } else {
+                State::External
+            };
+            let msg = format!(
+                "not ready after {} s; last probe error: {last_error}",
+                svc.timeout().as_secs()
+            );
+            line.finish(false, &msg);
+            report.error = Some(msg);
+        }
+    }
+    report
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
