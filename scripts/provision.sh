@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Install and start everything the test suite needs, idempotently:
-# Docker engine (Debian docker.io; dockerd started when none runs), docker-compose,
-# and a Python venv holding the real `kailash` package from the package index.
+# Docker engine (Debian docker.io; dockerd started when none runs), docker-compose, the clients
+# the tests use (psql, redis-cli, curl), a Python venv holding the real `kailash` package from
+# the package index, boltkit's Bolt stub server, and the test images in a local registry
+# (scripts/images.sh).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 state="$root/target/test-state"
 mkdir -p "$state"
 venv="${ONRAMP_TEST_VENV:-$root/target/test-venv}"
+bolt_venv="${ONRAMP_TEST_BOLT_VENV:-$root/target/bolt-venv}"
 
 log() { printf 'provision: %s\n' "$*" >&2; }
 
@@ -55,7 +58,19 @@ python_venv() {
   "$venv/bin/python" -m pip install -q --disable-pip-version-check kailash
 }
 
-apt_install docker.io docker-compose iproute2 procps
+bolt_stub() {
+  if [ -x "$bolt_venv/bin/boltstub" ]; then
+    return 0
+  fi
+  log "creating $bolt_venv with boltkit (the Neo4j drivers' Bolt stub server)"
+  python3 -m venv "$bolt_venv"
+  "$bolt_venv/bin/python" -m pip install -q --disable-pip-version-check boltkit
+}
+
+apt_install docker.io docker-compose iproute2 procps curl postgresql-client redis-tools \
+  debootstrap docker-registry
 start_engine
 python_venv
+bolt_stub
+"$root/scripts/images.sh"
 log "ready: engine $(docker version --format '{{.Server.Version}}'), venv $venv"

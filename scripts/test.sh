@@ -5,6 +5,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/provision.sh
 export ONRAMP_TEST_VENV="${ONRAMP_TEST_VENV:-$root/target/test-venv}"
+export ONRAMP_TEST_BOLT_VENV="${ONRAMP_TEST_BOLT_VENV:-$root/target/bolt-venv}"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --no-fail-fast "$@"
 else

@@ -94,11 +94,13 @@ pub async fn up<E: Engine + Sync>(
     }
     check_ports(engine, host, project, &managed).await?;
     pull_missing(engine, &managed, ui).await?;
-    let net_labels = object_labels(project, ("com.docker.compose.network", "default"));
-    engine
-        .ensure_network(&network_name(project), &net_labels)
-        .await
-        .map_err(engine_err)?;
+    if !managed.is_empty() {
+        let net_labels = object_labels(project, ("com.docker.compose.network", "default"));
+        engine
+            .ensure_network(&network_name(project), &net_labels)
+            .await
+            .map_err(engine_err)?;
+    }
     for (short, full) in volumes(project, profile) {
         let labels = object_labels(project, ("com.docker.compose.volume", &short));
         engine

@@ -4,3 +4,4 @@ mod common;
 mod doctor;
 mod generate;
 mod profiles;
+mod stack;

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Test images from Debian packages, in a local registry on 127.0.0.1, idempotently and cached:
+#   one Debian rootfs (debootstrap minbase: postgresql-15, redis-server, python3 + the Chroma
+#   server from PyPI), imported once, tagged as postgres / redis / chroma images with their own
+#   entrypoints, and pushed to the registry (Debian's docker-registry) so `onramp up` really pulls.
+# The Debian mirror is read from this machine's apt sources.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+state="$root/target/test-state"
+cache="${ONRAMP_TEST_CACHE:-/var/cache/onramp-test}"
+registry="${ONRAMP_TEST_REGISTRY:-127.0.0.1:5000}"
+chroma_version="1.5.9"
+suite="bookworm"
+packages="postgresql-15,redis-server,python3,python3-venv,ca-certificates,util-linux"
+mkdir -p "$state" "$cache"
+
+log() { printf 'images: %s\n' "$*" >&2; }
+
+mirror() {
+  local m=""
+  if compgen -G "/etc/apt/sources.list.d/*.sources" >/dev/null; then
+    m=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources)
+  fi
+  if [ -z "$m" ] && [ -f /etc/apt/sources.list ]; then
+    m=$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' /etc/apt/sources.list)
+  fi
+  [ -n "$m" ] || { log "no Debian mirror found in the apt sources"; exit 1; }
+  printf '%s' "$m"
+}
+
+start_registry() {
+  if curl -fsS "http://$registry/v2/" >/dev/null 2>&1; then
+    return 0
+  fi
+  mkdir -p "$cache/registry"
+  cat > "$state/registry.yml" <<YML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $cache/registry
+  delete:
+    enabled: true
+http:
+  addr: $registry
+YML
+  log "starting docker-registry on $registry (log: $state/registry.log)"
+  nohup docker-registry serve "$state/registry.yml" >"$state/registry.log" 2>&1 &
+  for _ in $(seq 1 50); do
+    curl -fsS "http://$registry/v2/" >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  log "the registry did not start:"; tail -20 "$state/registry.log" >&2; exit 1
+}
+
+recipe_hash() {
+  cat "$0" "$root/scripts/images/postgres-entrypoint" | sha256sum | cut -c1-16
+}
+
+build_rootfs() {
+  local tar="$1" dir="$cache/rootfs.$$"
+  log "debootstrap $suite ($packages) from $(mirror)"
+  rm -rf "$dir"
+  debootstrap --variant=minbase --include="$packages" "$suite" "$dir" "$(mirror)" >"$state/debootstrap.log" 2>&1 \
+    || { tail -30 "$state/debootstrap.log" >&2; exit 1; }
+  # Wheels are fetched on this machine, with its own package-index setup, then installed
+  # offline inside the rootfs.
+  local wheels="$cache/wheels-chromadb-$chroma_version"
+  if [ ! -f "$wheels/.complete" ]; then
+    log "fetching chromadb $chroma_version and its dependencies as wheels"
+    python3 -m pip wheel -q -w "$wheels" "chromadb==$chroma_version" >"$state/wheels.log" 2>&1 \
+      || { tail -30 "$state/wheels.log" >&2; exit 1; }
+    touch "$wheels/.complete"
+  fi
+  log "installing the Chroma server $chroma_version into the rootfs"
+  mkdir -p "$dir/tmp/wheels"
+  cp "$wheels"/*.whl "$dir/tmp/wheels/"
+  chroot "$dir" python3 -m venv /opt/chroma
+  chroot "$dir" /opt/chroma/bin/pip install -q --no-index --find-links /tmp/wheels \
+    --disable-pip-version-check "chromadb==$chroma_version"
+  rm -rf "$dir/tmp/wheels"
+  install -m 0755 "$root/scripts/images/postgres-entrypoint" "$dir/usr/local/bin/postgres-entrypoint"
+  rm -rf "$dir/var/cache/apt/archives"/*.deb "$dir/var/lib/apt/lists"/*
+  mkdir -p "$dir/data"
+  tar -C "$dir" -cf "$tar.tmp" .
+  mv "$tar.tmp" "$tar"
+  rm -rf "$dir"
+}
+
+tag_image() {
+  local name="$1" dockerfile="$2"
+  if docker image inspect "$registry/onramp-test/$name" >/dev/null 2>&1 \
+     && [ "$(docker image inspect -f '{{index .Config.Labels "dev.onramp.recipe"}}' "$registry/onramp-test/$name")" = "$hash" ]; then
+    return 0
+  fi
+  printf '%s\nLABEL dev.onramp.recipe=%s\n' "$dockerfile" "$hash" | docker build -q -t "$registry/onramp-test/$name" - >/dev/null
+}
+
+start_registry
+hash=$(recipe_hash)
+base="onramp-test/base:$hash"
+if ! docker image inspect "$base" >/dev/null 2>&1; then
+  tar="$cache/rootfs-$hash.tar"
+  [ -f "$tar" ] || build_rootfs "$tar"
+  log "importing $tar as $base"
+  docker import "$tar" "$base" >/dev/null
+fi
+tag_image postgres:15 "FROM $base
+ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin PGDATA=/var/lib/postgresql/data
+EXPOSE 5432
+ENTRYPOINT [\"/usr/local/bin/postgres-entrypoint\"]"
+tag_image redis:7 "FROM $base
+EXPOSE 6379
+CMD [\"redis-server\", \"--bind\", \"0.0.0.0\", \"--protected-mode\", \"no\", \"--save\", \"\", \"--appendonly\", \"no\", \"--dir\", \"/data\"]"
+tag_image "chroma:$chroma_version" "FROM $base
+ENV ANONYMIZED_TELEMETRY=False
+EXPOSE 8000
+CMD [\"/opt/chroma/bin/chroma\", \"run\", \"--host\", \"0.0.0.0\", \"--port\", \"8000\", \"--path\", \"/data\"]"
+for img in postgres:15 redis:7 "chroma:$chroma_version"; do
+  docker push -q "$registry/onramp-test/$img" >/dev/null
+done
+log "ready: $registry/onramp-test/{postgres:15,redis:7,chroma:$chroma_version}"
