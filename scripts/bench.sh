@@ -2,6 +2,10 @@
 # Benchmarks, one run, reported as ratios measured side by side. Not part of the test suite.
 #   scripts/bench.sh doctor   doctor (cold process) against `docker info` and `true`,
 #                             and doctor against an endpoint that accepts but never answers
+#   scripts/bench.sh up       up from nothing running (images present) to all ready, against
+#                             the physical limit (bare containers + a tight probe loop) and
+#                             against docker-compose up -d + waiting for healthy; and a no-op
+#                             re-up against docker-compose up -d with everything running
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -43,8 +47,54 @@ while True:
   printf 'doctor against a stalled endpoint: median %.0f ms (bound: 1000 ms probe timeout)\n' "$(echo "$s*1000" | bc -l)"
 }
 
+bench_up() {
+  "$root/scripts/provision.sh" >/dev/null
+  local reg="${ONRAMP_TEST_REGISTRY:-127.0.0.1:5000}" b="$root/scripts/bench"
+  cat > "$proj/onramp.toml" <<TOML
+extends = "kailash"
+project = "benchonramp"
+[services.postgres]
+image = "$reg/onramp-test/postgres:15"
+ports = ["25432:5432"]
+[services.redis]
+image = "$reg/onramp-test/redis:7"
+ports = ["26379:6379"]
+[services.chroma]
+image = "$reg/onramp-test/chroma:1.5.9"
+ports = ["28000:8000"]
+[services.neo4j]
+enabled = false
+TOML
+  (cd "$proj" && VIRTUAL_ENV=/nonexistent "$bin" generate -q >/dev/null)
+  local clean="$b/clean.sh $bin $proj"
+  hyperfine -N -i --runs "${RUNS:-5}" --export-json "$out/up.json" --prepare "$clean" --cleanup "$clean" \
+    -n onramp "$bin up -q --dir $proj" \
+    -n physical "$b/bare-up.sh $reg" \
+    -n compose "$b/compose-up.sh $proj" >/dev/null
+  local o p c
+  o=$(median "$out/up.json" 0); p=$(median "$out/up.json" 1); c=$(median "$out/up.json" 2)
+  printf 'up from nothing: onramp %.0f ms, physical limit %.0f ms (onramp - limit = %+.0f ms, ratio %.2f), compose+healthy %.0f ms (onramp/compose = %.2f)\n' \
+    "$(echo "$o*1000" | bc -l)" "$(echo "$p*1000" | bc -l)" "$(echo "($o-$p)*1000" | bc -l)" "$(echo "$o/$p" | bc -l)" \
+    "$(echo "$c*1000" | bc -l)" "$(echo "$o/$c" | bc -l)"
+  "$bin" up -q --dir "$proj" >/dev/null
+  # Compose's own project uses the same host ports, so its no-op run is timed on another copy.
+  sed -e 's/25432:5432/35432:5432/; s/26379:6379/36379:6379/; s/28000:8000/38000:8000/' \
+    "$proj/docker-compose.test.yml" > "$proj/compose-noop.yml"
+  (cd "$proj" && docker-compose -p benchnoop -f compose-noop.yml up -d >/dev/null 2>&1)
+  hyperfine -N -i --warmup 2 --runs 20 --export-json "$out/noop.json" \
+    -n onramp "$bin up -q --dir $proj" \
+    -n compose "docker-compose -p benchnoop -f $proj/compose-noop.yml up -d" >/dev/null
+  (cd "$proj" && docker-compose -p benchnoop -f compose-noop.yml down -v >/dev/null 2>&1)
+  "$bin" down --volumes -q --dir "$proj" >/dev/null
+  local no nc
+  no=$(median "$out/noop.json" 0); nc=$(median "$out/noop.json" 1)
+  printf 'no-op re-up: onramp %.0f ms, docker-compose up -d %.0f ms (onramp/compose = %.2f)\n' \
+    "$(echo "$no*1000" | bc -l)" "$(echo "$nc*1000" | bc -l)" "$(echo "$no/$nc" | bc -l)"
+}
+
 case "${1:-all}" in
   doctor) bench_doctor ;;
-  all) bench_doctor ;;
-  *) echo "usage: scripts/bench.sh [doctor|all]" >&2; exit 2 ;;
+  up) bench_up ;;
+  all) bench_doctor; bench_up ;;
+  *) echo "usage: scripts/bench.sh [doctor|up|all]" >&2; exit 2 ;;
 esac

@@ -55,8 +55,19 @@ YML
   log "the registry did not start:"; tail -20 "$state/registry.log" >&2; exit 1
 }
 
+# What the rootfs is made of; a change here rebuilds it (the build steps themselves do not).
 recipe_hash() {
-  cat "$0" "$root/scripts/images/postgres-entrypoint" | sha256sum | cut -c1-16
+  { echo "$suite $packages chromadb==$chroma_version v1"; cat "$root/scripts/images/postgres-entrypoint"; } \
+    | sha256sum | cut -c1-16
+}
+
+drop_stale() {
+  local old
+  for old in $(docker images onramp-test/base --format '{{.Tag}}'); do
+    [ "$old" = "$hash" ] || docker rmi -f "onramp-test/base:$old" >/dev/null 2>&1 || true
+  done
+  docker image prune -f --filter label=dev.onramp.recipe >/dev/null 2>&1 || true
+  find "$cache" -maxdepth 1 -name 'rootfs-*.tar' ! -name "rootfs-$hash.tar" -delete
 }
 
 build_rootfs() {
@@ -78,7 +89,7 @@ build_rootfs() {
   mkdir -p "$dir/tmp/wheels"
   cp "$wheels"/*.whl "$dir/tmp/wheels/"
   chroot "$dir" python3 -m venv /opt/chroma
-  chroot "$dir" /opt/chroma/bin/pip install -q --no-index --find-links /tmp/wheels \
+  chroot "$dir" env -u PIP_FIND_LINKS /opt/chroma/bin/pip install -q --no-index --find-links /tmp/wheels \
     --disable-pip-version-check "chromadb==$chroma_version"
   rm -rf "$dir/tmp/wheels"
   install -m 0755 "$root/scripts/images/postgres-entrypoint" "$dir/usr/local/bin/postgres-entrypoint"
@@ -95,7 +106,7 @@ tag_image() {
      && [ "$(docker image inspect -f '{{index .Config.Labels "dev.onramp.recipe"}}' "$registry/onramp-test/$name")" = "$hash" ]; then
     return 0
   fi
-  printf '%s\nLABEL dev.onramp.recipe=%s\n' "$dockerfile" "$hash" | docker build -q -t "$registry/onramp-test/$name" - >/dev/null
+  printf '%s\nLABEL dev.onramp.recipe=%s\n' "$dockerfile" "$hash" | docker build -q -t "$registry/onramp-test/$name" - >/dev/null 2>"$state/build.log"
 }
 
 start_registry
@@ -121,4 +132,5 @@ CMD [\"/opt/chroma/bin/chroma\", \"run\", \"--host\", \"0.0.0.0\", \"--port\", \
 for img in postgres:15 redis:7 "chroma:$chroma_version"; do
   docker push -q "$registry/onramp-test/$img" >/dev/null
 done
+drop_stale
 log "ready: $registry/onramp-test/{postgres:15,redis:7,chroma:$chroma_version}"

@@ -42,14 +42,16 @@ fn container_gone(c: &crate::engine::api::ContainerInfo, initial_restarts: i64) 
 }
 
 /// Probe until ready, failed or timed out; `on_wait` hears the last reason it is not ready yet.
+/// Times count from `since` (when the container was started).
 pub async fn wait<E: Engine>(
     engine: &E,
     container: Option<&str>,
     target: &Target,
     timeout: Duration,
+    since: Instant,
     on_wait: &mut (dyn FnMut(&str) + Send),
 ) -> Readiness {
-    let started = Instant::now();
+    let started = since;
     let initial_restarts = match container {
         Some(id) => engine
             .inspect(id)

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 
-use futures_util::future::join_all;
+use futures_util::future::{join_all, try_join_all};
 use serde::Serialize;
 
 use super::ready::{self, Readiness};
@@ -108,18 +108,15 @@ pub async fn up<E: Engine + Sync>(
             .await
             .map_err(engine_err)?;
     }
-    let mut ids = Vec::new();
-    for m in &managed {
-        ids.push(converge(engine, m).await?);
-    }
-    let waits = managed
-        .iter()
-        .zip(&ids)
-        .map(|(m, (id, action))| wait_one(engine, m.name, m.svc, Some(id.as_str()), action, ui));
+    let ids = try_join_all(managed.iter().map(|m| converge(engine, m))).await?;
+    let waits = managed.iter().zip(&ids).map(|(m, (id, action, since))| {
+        wait_one(engine, m.name, m.svc, Some(id.as_str()), action, *since, ui)
+    });
+    let now = Instant::now();
     let externals = profile
         .services()
         .filter(|(_, s)| s.image.is_none())
-        .map(|(name, svc)| wait_one(engine, name, svc, None, "external", ui));
+        .map(|(name, svc)| wait_one(engine, name, svc, None, "external", now, ui));
     let (mut reports, ext) = tokio::join!(join_all(waits), join_all(externals));
     reports.extend(ext);
     Ok(reports)
@@ -273,25 +270,30 @@ async fn pull_missing<E: Engine + Sync>(
     })
 }
 
-/// Bring one container to its spec; returns its id and what was done.
-async fn converge<E: Engine + Sync>(engine: &E, m: &Managed<'_>) -> Result<(String, String)> {
+/// Bring one container to its spec; returns its id, what was done, and when it was started.
+async fn converge<E: Engine + Sync>(
+    engine: &E,
+    m: &Managed<'_>,
+) -> Result<(String, String, Instant)> {
+    let since = Instant::now();
     let create = || async {
         let id = engine.create(&m.spec).await.map_err(engine_err)?;
         engine.start(&id).await.map_err(|e| start_err(m, e))?;
         Ok::<_, Error>(id)
     };
-    Ok(match (&m.decision, &m.existing_id) {
-        (Decision::Keep, Some(id)) => (id.clone(), "unchanged".into()),
+    let (id, action) = match (&m.decision, &m.existing_id) {
+        (Decision::Keep, Some(id)) => (id.clone(), "unchanged"),
         (Decision::Start, Some(id)) => {
             engine.start(id).await.map_err(|e| start_err(m, e))?;
-            (id.clone(), "started".into())
+            (id.clone(), "started")
         }
         (Decision::Recreate, Some(id)) => {
             engine.remove(id).await.map_err(engine_err)?;
-            (create().await?, "recreated".into())
+            (create().await?, "recreated")
         }
-        _ => (create().await?, "created".into()),
-    })
+        _ => (create().await?, "created"),
+    };
+    Ok((id, action.to_string(), since))
 }
 
 fn start_err(m: &Managed<'_>, e: EngineError) -> Error {
@@ -309,6 +311,7 @@ async fn wait_one<E: Engine + Sync>(
     svc: &Service,
     container: Option<&str>,
     action: &str,
+    since: Instant,
     ui: &Ui,
 ) -> ServiceReport {
     let mut report = ServiceReport {
@@ -334,7 +337,16 @@ async fn wait_one<E: Engine + Sync>(
     let line = ui.service(name);
     line.message("waiting");
     let mut on_wait = |why: &str| line.message(&format!("waiting: {why}"));
-    match ready::wait(engine, container, &target, svc.timeout(), &mut on_wait).await {
+    match ready::wait(
+        engine,
+        container,
+        &target,
+        svc.timeout(),
+        since,
+        &mut on_wait,
+    )
+    .await
+    {
         Readiness::Ready(d) => {
             report.ready_ms = Some(d.as_millis() as u64);
             let what = if container.is_some() {
