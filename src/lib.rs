@@ -16,6 +16,7 @@ pub mod profile;
 pub mod progress;
 pub mod python;
 pub mod resources;
+pub mod sdk;
 pub mod stack;
 pub mod version;
 

@@ -20,11 +20,18 @@ pub async fn run(
     args: &GenerateArgs,
 ) -> Result<Verdict> {
     let loaded = profile::load(&config.profile)?;
-    let report = generate(host, &config.dir, &loaded.profile, args, printer).await?;
+    let run = generate(host, &config.dir, &loaded.profile, args, printer).await?;
     if config.json {
-        printer.json(&report);
+        printer.json(&run.report);
     }
     Ok(Verdict::Ready)
+}
+
+/// What one generate run did, with enough to undo it.
+pub struct Run {
+    pub report: serde_json::Value,
+    pub plans: Vec<Planned>,
+    pub manifest_before: Option<String>,
 }
 
 /// Render, plan and (unless a dry run) write every file; used by `setup` too.
@@ -34,7 +41,7 @@ pub async fn generate(
     profile: &Profile,
     args: &GenerateArgs,
     printer: &Printer,
-) -> Result<serde_json::Value> {
+) -> Result<Run> {
     let packages = profile.sdk.packages.clone().unwrap_or_default();
     let wants_shim = profile
         .files
@@ -47,6 +54,7 @@ pub async fn generate(
     };
     let ctx = context::build(profile, dir, &scan);
     let manifest = generate::read_manifest(dir);
+    let manifest_before = generate::manifest_text(dir);
     let mut plans = Vec::new();
     for spec in &profile.files {
         let content = generate::render(dir, &spec.template, &ctx)?;
@@ -69,7 +77,7 @@ pub async fn generate(
     } else if args.dry_run {
         printer.info("dry run: nothing was written");
     }
-    Ok(json!({
+    let report = json!({
         "ok": true,
         "dry_run": args.dry_run,
         "project": ctx.project,
@@ -82,7 +90,12 @@ pub async fn generate(
             "all_covered": true,
             "note": scan.note,
         },
-    }))
+    });
+    Ok(Run {
+        report,
+        plans,
+        manifest_before,
+    })
 }
 
 fn report_shim(printer: &Printer, scan: &shim::Scan, ctx: &context::Context) {

@@ -2,10 +2,13 @@
 
 mod doctor;
 mod down;
+mod gate;
 mod generate;
 mod profiles;
+mod setup;
 mod status;
 mod up;
+mod validate;
 
 use crate::cli::Command;
 use crate::config::Config;
@@ -36,12 +39,12 @@ pub async fn dispatch(config: &Config, host: &Host, printer: &Printer) -> Result
         match &config.command {
             Command::Doctor => doctor::run(config, host, printer).await,
             Command::Profiles(args) => profiles::run(config, printer, args.name.as_deref()),
-            Command::Setup(_) => Err(Error::NotImplemented("setup")),
+            Command::Setup(args) => setup::run(config, host, printer, args).await,
             Command::Generate(args) => generate::run(config, host, printer, args).await,
-            Command::Up(_) => up::run(config, host, printer).await,
+            Command::Up(args) => up::run(config, host, printer, args).await,
             Command::Status => status::run(config, host, printer).await,
-            Command::Validate(_) => Err(Error::NotImplemented("validate")),
-            Command::Gate(_) => Err(Error::NotImplemented("gate")),
+            Command::Validate(args) => validate::run(config, host, printer, args).await,
+            Command::Gate(args) => gate::run(config, host, printer, &args.phase).await,
             Command::Down(args) => down::run(config, host, printer, args).await,
         }
     };

@@ -5,6 +5,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::Verdict;
+use crate::cli::UpArgs;
 use crate::config::Config;
 use crate::engine::{self, Connected};
 use crate::errors::{Error, Result};
@@ -14,22 +15,43 @@ use crate::platform;
 use crate::printer::Printer;
 use crate::profile::{self, Profile};
 use crate::progress::Ui;
-use crate::stack::up::{ServiceReport, up};
+use crate::stack::up::{Created, ServiceReport, up};
 
-pub async fn run(config: &Config, host: &Host, printer: &Printer) -> Result<Verdict> {
+pub async fn run(
+    config: &Config,
+    host: &Host,
+    printer: &Printer,
+    args: &UpArgs,
+) -> Result<Verdict> {
     let profile = profile::load(&config.profile)?.profile;
     let _lock = lock(&config.dir)?;
     let engine = connect(host).await?;
     let project = project_name(&profile, &config.dir);
-    let reports = start(&engine, host, &project, &profile, &config.dir, printer).await?;
-    let ok = reports.iter().all(ServiceReport::ok);
+    let mut created = Created::default();
+    let result = start(
+        &engine,
+        host,
+        &project,
+        &profile,
+        &config.dir,
+        printer,
+        &mut created,
+    )
+    .await;
+    let ok = result
+        .as_ref()
+        .is_ok_and(|r| r.iter().all(ServiceReport::ok));
+    if !ok && args.rollback_on_fail {
+        report_rollback(printer, &created.roll_back(&engine.api).await);
+    }
+    let reports = result?;
     if config.json {
         printer.json(&report_json(ok, &engine, &reports));
     }
     Ok(Verdict::from_ok(ok))
 }
 
-/// Bring the services up (used by `setup` too).
+/// Bring the services up (used by `setup` too); `created` collects what this run made.
 pub async fn start(
     engine: &Connected,
     host: &Host,
@@ -37,9 +59,18 @@ pub async fn start(
     profile: &Profile,
     dir: &Path,
     printer: &Printer,
+    created: &mut Created,
 ) -> Result<Vec<ServiceReport>> {
     let ui = Ui::new(printer);
-    up(&engine.api, host, project, profile, dir, &ui).await
+    up(&engine.api, host, project, profile, dir, &ui, created).await
+}
+
+pub fn report_rollback(printer: &Printer, removed: &[String]) {
+    if removed.is_empty() {
+        printer.result("rolled back: nothing had been created");
+    } else {
+        printer.result(&format!("rolled back: removed {}", removed.join(", ")));
+    }
 }
 
 pub fn report_json(ok: bool, engine: &Connected, reports: &[ServiceReport]) -> serde_json::Value {

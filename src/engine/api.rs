@@ -60,6 +60,8 @@ pub struct ContainerSpec {
     pub mounts: Vec<(MountSource, String)>,
     pub network: String,
     pub alias: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
 }
 
 /// What the engine says about a container.
@@ -99,16 +101,18 @@ pub trait Engine {
         &self,
         labels: &[(&str, &str)],
     ) -> impl Future<Output = Result<Vec<ContainerInfo>, EngineError>>;
+    /// Create the network unless it exists; `true` when this call created it.
     fn ensure_network(
         &self,
         name: &str,
         labels: &BTreeMap<String, String>,
-    ) -> impl Future<Output = Result<(), EngineError>>;
+    ) -> impl Future<Output = Result<bool, EngineError>>;
+    /// Create the volume unless it exists; `true` when this call created it.
     fn ensure_volume(
         &self,
         name: &str,
         labels: &BTreeMap<String, String>,
-    ) -> impl Future<Output = Result<(), EngineError>>;
+    ) -> impl Future<Output = Result<bool, EngineError>>;
     fn networks(
         &self,
         labels: &[(&str, &str)],
@@ -356,7 +360,7 @@ impl Engine for Bollard {
         &self,
         name: &str,
         labels: &BTreeMap<String, String>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<bool, EngineError> {
         if timed(self.docker.inspect_network(
             name,
             None::<bollard::query_parameters::InspectNetworkOptions>,
@@ -364,7 +368,7 @@ impl Engine for Bollard {
         .await
         .is_ok()
         {
-            return Ok(());
+            return Ok(false);
         }
         let req = NetworkCreateRequest {
             name: name.to_string(),
@@ -373,7 +377,8 @@ impl Engine for Bollard {
             ..Default::default()
         };
         match timed(self.docker.create_network(req)).await {
-            Ok(_) | Err(EngineError::Conflict(_)) => Ok(()),
+            Ok(_) => Ok(true),
+            Err(EngineError::Conflict(_)) => Ok(false),
             Err(e) => Err(e),
         }
     }
@@ -382,16 +387,16 @@ impl Engine for Bollard {
         &self,
         name: &str,
         labels: &BTreeMap<String, String>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<bool, EngineError> {
         if timed(self.docker.inspect_volume(name)).await.is_ok() {
-            return Ok(());
+            return Ok(false);
         }
         let req = VolumeCreateRequest {
             name: Some(name.to_string()),
             labels: Some(labels.clone().into_iter().collect()),
             ..Default::default()
         };
-        timed(self.docker.create_volume(req)).await.map(drop)
+        timed(self.docker.create_volume(req)).await.map(|_| true)
     }
 
     async fn networks(&self, labels: &[(&str, &str)]) -> Result<Vec<String>, EngineError> {
@@ -444,13 +449,14 @@ impl Engine for Bollard {
             })
             .collect();
         let endpoint = EndpointSettings {
-            aliases: Some(vec![spec.alias.clone()]),
+            aliases: (!spec.alias.is_empty()).then(|| vec![spec.alias.clone()]),
             ..Default::default()
         };
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             env: Some(spec.env.clone()),
             cmd: spec.cmd.clone(),
+            working_dir: spec.working_dir.clone(),
             labels: Some(spec.labels.clone().into_iter().collect()),
             exposed_ports: Some(
                 spec.ports
@@ -464,7 +470,7 @@ impl Engine for Bollard {
                 network_mode: Some(spec.network.clone()),
                 ..Default::default()
             }),
-            networking_config: Some(NetworkingConfig {
+            networking_config: (!spec.alias.is_empty()).then(|| NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(spec.network.clone(), endpoint)])),
             }),
             ..Default::default()

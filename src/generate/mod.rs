@@ -60,6 +60,8 @@ pub struct Planned {
     /// A unified diff from the file on disk to the new content, when they differ.
     pub diff: Option<String>,
     old: Option<String>,
+    /// Whether the `.new` or `.bak` file this action writes existed before.
+    side_existed: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -213,6 +215,11 @@ pub fn plan_file(
         .as_ref()
         .filter(|o| **o != content)
         .map(|o| unified_diff(o, &content, &spec.path));
+    let side_existed = match &action {
+        Action::KeepEdited { new_path } => dir.join(new_path).exists(),
+        Action::Replace { backup } => dir.join(backup).exists(),
+        _ => false,
+    };
     Ok(Planned {
         rel: spec.path.clone(),
         abs,
@@ -221,7 +228,58 @@ pub fn plan_file(
         action,
         diff,
         old,
+        side_existed,
     })
+}
+
+/// The manifest's text before a run, to restore on rollback.
+pub fn manifest_text(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(dir.join(STATE_DIR).join(MANIFEST)).ok()
+}
+
+/// Undo an applied plan: created files are removed, replaced ones get their old content back,
+/// side files this run wrote are removed, and the manifest is restored. Returns what was done.
+pub fn roll_back(
+    host: &Host,
+    dir: &Path,
+    plans: &[Planned],
+    manifest_before: Option<&str>,
+) -> Vec<String> {
+    let mut done = Vec::new();
+    for p in plans {
+        let side = match &p.action {
+            Action::KeepEdited { new_path } => Some(new_path),
+            Action::Replace { backup } => Some(backup),
+            _ => None,
+        };
+        if let Some(side) = side
+            && !p.side_existed
+            && std::fs::remove_file(dir.join(side)).is_ok()
+        {
+            done.push(format!("removed {side}"));
+        }
+        let undone = match (&p.action, &p.old) {
+            (Action::Create, _) => std::fs::remove_file(&p.abs).is_ok().then_some("removed"),
+            (Action::Update | Action::Replace { .. }, Some(old)) => host
+                .write_atomic(&p.abs, old.as_bytes(), p.mode)
+                .is_ok()
+                .then_some("restored"),
+            _ => None,
+        };
+        if let Some(what) = undone {
+            done.push(format!("{what} {}", p.rel));
+        }
+    }
+    let mpath = dir.join(STATE_DIR).join(MANIFEST);
+    match manifest_before {
+        Some(text) => {
+            let _ = host.write_atomic(&mpath, text.as_bytes(), None);
+        }
+        None => {
+            let _ = std::fs::remove_file(&mpath);
+        }
+    }
+    done
 }
 
 pub fn unified_diff(old: &str, new: &str, name: &str) -> String {

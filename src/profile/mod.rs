@@ -35,7 +35,45 @@ pub struct Profile {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileSpec>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub gates: BTreeMap<String, toml::Table>,
+    pub gates: BTreeMap<String, Gate>,
+}
+
+/// A phase gate: objective criteria that must all pass before the next phase.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gate {
+    pub description: Option<String>,
+    #[serde(default)]
+    pub criteria: Vec<Criterion>,
+}
+
+/// One criterion: imports that must work, services that must answer, or a command whose
+/// measured value must reach `min`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Criterion {
+    pub name: String,
+    pub imports: Option<Vec<String>>,
+    pub services: Option<Vec<String>>,
+    /// argv; `{python}` is replaced by the interpreter the SDK validated with.
+    pub command: Option<Vec<String>>,
+    pub metric: Option<Metric>,
+    /// Known total: the measured count becomes a percentage of it.
+    pub total: Option<f64>,
+    pub min: Option<f64>,
+    pub timeout: Option<String>,
+}
+
+/// How a command's result becomes a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// Tests collected, from `pytest --collect-only -q`.
+    PytestCollected,
+    /// Passed tests as a percentage of passed, failed and errored, from pytest's summary.
+    PytestPassRate,
+    /// Exit code zero passes.
+    ExitCode,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -109,6 +147,10 @@ pub enum ProbeKind {
 pub struct Sdk {
     pub packages: Option<Vec<String>>,
     pub imports: Option<Vec<String>>,
+    /// Imports that are also called with no arguments (`WorkflowBuilder()`).
+    pub instantiate: Option<Vec<String>>,
+    /// Image for the last rung of the ladder: validation inside a container.
+    pub container_image: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -80,6 +80,45 @@ pub fn check(profile: &Profile) -> Vec<Problem> {
             ));
         }
     }
+    for (phase, gate) in &profile.gates {
+        for (i, c) in gate.criteria.iter().enumerate() {
+            let idx = i.to_string();
+            let kinds = [
+                c.imports.is_some(),
+                c.services.is_some(),
+                c.command.is_some(),
+            ]
+            .iter()
+            .filter(|k| **k)
+            .count();
+            if kinds != 1 {
+                problems.push(problem(
+                    &["gates", phase, "criteria", &idx],
+                    format!("criterion `{}` of gate {phase} needs exactly one of `imports`, `services` or `command`", c.name),
+                    "give it `imports = [...]`, `services = [...]` or `command = [...]` with `metric` and `min`",
+                ));
+            }
+            if c.command.is_some() && c.metric.is_none() {
+                problems.push(problem(
+                    &["gates", phase, "criteria", &idx, "command"],
+                    format!("criterion `{}` runs a command but has no `metric`", c.name),
+                    "add metric = \"pytest_collected\", \"pytest_pass_rate\" or \"exit_code\"",
+                ));
+            }
+            for s in c.services.iter().flatten() {
+                if !profile.services().any(|(n, _)| n == s) {
+                    problems.push(problem(
+                        &["gates", phase, "criteria", &idx, "services"],
+                        format!(
+                            "criterion `{}` names service `{s}`, which the profile does not have",
+                            c.name
+                        ),
+                        "name services defined under [services]",
+                    ));
+                }
+            }
+        }
+    }
     problems
 }
 

@@ -86,6 +86,7 @@ pub fn spec(project: &str, name: &str, svc: &Service, dir: &Path) -> Option<Cont
         mounts,
         network: network_name(project),
         alias: name.to_string(),
+        working_dir: None,
     };
     let hash = sha256(&serde_json::to_string(&spec).unwrap_or_default());
     spec.labels.insert(LABEL_HASH.to_string(), hash);

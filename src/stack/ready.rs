@@ -94,6 +94,21 @@ pub async fn wait<E: Engine>(
     }
 }
 
+/// Probe until it answers, fails for good, or `window` has passed (for `validate` and `gate`).
+pub async fn within(target: &Target, window: Duration) -> Result<Duration, ProbeError> {
+    let started = Instant::now();
+    let mut n = 0;
+    loop {
+        match probe::attempt(target).await {
+            Ok(()) => return Ok(started.elapsed()),
+            Err(e) if e.is_fatal() || started.elapsed() >= window => return Err(e),
+            Err(_) => {}
+        }
+        tokio::time::sleep(probe::backoff(n)).await;
+        n += 1;
+    }
+}
+
 /// A bounded single check, for `status` and `validate`.
 pub async fn once(target: &Target) -> Result<Duration, ProbeError> {
     let started = Instant::now();

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Instant;
 
-use futures_util::future::{join_all, try_join_all};
+use futures_util::future::join_all;
 use serde::Serialize;
 
 use super::ready::{self, Readiness};
@@ -52,6 +52,41 @@ impl ServiceReport {
     }
 }
 
+/// What one `up` created, so that a rollback removes exactly that.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Created {
+    pub containers: Vec<String>,
+    pub network: Option<String>,
+    pub volumes: Vec<String>,
+}
+
+impl Created {
+    pub fn is_empty(&self) -> bool {
+        self.containers.is_empty() && self.network.is_none() && self.volumes.is_empty()
+    }
+
+    /// Remove it all again; returns what was removed, in words.
+    pub async fn roll_back<E: Engine + Sync>(&self, engine: &E) -> Vec<String> {
+        let mut done = Vec::new();
+        for c in &self.containers {
+            if engine.remove(c).await.is_ok() {
+                done.push(format!("container {}", &c[..c.len().min(12)]));
+            }
+        }
+        if let Some(n) = &self.network
+            && engine.remove_network(n).await.is_ok()
+        {
+            done.push(format!("network {n}"));
+        }
+        for v in &self.volumes {
+            if engine.remove_volume(v).await.is_ok() {
+                done.push(format!("volume {v}"));
+            }
+        }
+        done
+    }
+}
+
 struct Managed<'a> {
     name: &'a str,
     svc: &'a Service,
@@ -67,6 +102,7 @@ pub async fn up<E: Engine + Sync>(
     profile: &Profile,
     dir: &Path,
     ui: &Ui,
+    created: &mut Created,
 ) -> Result<Vec<ServiceReport>> {
     let mut managed = Vec::new();
     for (name, svc) in profile.services() {
@@ -96,10 +132,13 @@ pub async fn up<E: Engine + Sync>(
     pull_missing(engine, &managed, ui).await?;
     if !managed.is_empty() {
         let net_labels = object_labels(project, ("com.docker.compose.network", "default"));
-        engine
+        if engine
             .ensure_network(&network_name(project), &net_labels)
             .await
-            .map_err(engine_err)?;
+            .map_err(engine_err)?
+        {
+            created.network = Some(network_name(project));
+        }
     }
     for (short, full) in volumes(project, profile) {
         let labels = object_labels(project, ("com.docker.compose.volume", &short));
@@ -108,7 +147,15 @@ pub async fn up<E: Engine + Sync>(
             .await
             .map_err(engine_err)?;
     }
-    let ids = try_join_all(managed.iter().map(|m| converge(engine, m))).await?;
+    let converged = join_all(managed.iter().map(|m| converge(engine, m))).await;
+    let mut ids = Vec::new();
+    for r in converged {
+        let (id, action, since) = r?;
+        if action == "created" || action == "recreated" {
+            created.containers.push(id.clone());
+        }
+        ids.push((id, action, since));
+    }
     let waits = managed.iter().zip(&ids).map(|(m, (id, action, since))| {
         wait_one(engine, m.name, m.svc, Some(id.as_str()), action, *since, ui)
     });

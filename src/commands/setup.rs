@@ -1,0 +1,171 @@
+//! `onramp setup` (and bare `onramp`): doctor -> generate -> up -> validate, stopping at the
+//! first hard failure with its remedy; with `--rollback-on-fail`, a failure after generate
+//! removes what this run created and restores the files it replaced.
+
+use serde_json::json;
+
+use super::Verdict;
+use crate::checks::{self, Ctx, Status};
+use crate::cli::{GenerateArgs, SetupArgs, ValidateArgs};
+use crate::config::Config;
+use crate::errors::{Error, Result};
+use crate::generate;
+use crate::generate::context::project_name;
+use crate::host::Host;
+use crate::platform;
+use crate::printer::{Paint, Printer};
+use crate::profile;
+use crate::stack::up::{Created, ServiceReport};
+
+pub async fn run(
+    config: &Config,
+    host: &Host,
+    printer: &Printer,
+    args: &SetupArgs,
+) -> Result<Verdict> {
+    let profile = profile::load(&config.profile)?.profile;
+    let state_existed = config.dir.join(generate::STATE_DIR).exists();
+    let lock = super::up::lock(&config.dir)?;
+
+    step(printer, 1, "doctor");
+    let plat = platform::detect(&platform::collect(host));
+    let ctx = Ctx::new(host.clone(), profile.clone(), config.dir.clone(), plat);
+    let outcomes = checks::run_all(&ctx).await;
+    printer.result(&super::doctor::render(printer, &outcomes));
+    if outcomes.iter().any(|o| o.status == Status::Fail) {
+        return stop(
+            config,
+            printer,
+            "doctor",
+            "fix the failing checks above, then run `onramp setup` again",
+            json!(null),
+        );
+    }
+
+    step(printer, 2, "generate");
+    let generated = super::generate::generate(
+        host,
+        &config.dir,
+        &profile,
+        &GenerateArgs::default(),
+        printer,
+    )
+    .await?;
+
+    step(printer, 3, "up");
+    let mut created = Created::default();
+    let outcome = async {
+        let engine = super::up::connect(host).await?;
+        let project = project_name(&profile, &config.dir);
+        let reports = super::up::start(
+            &engine,
+            host,
+            &project,
+            &profile,
+            &config.dir,
+            printer,
+            &mut created,
+        )
+        .await?;
+        Ok::<_, Error>((engine, reports))
+    }
+    .await;
+    let (engine, reports) = match outcome {
+        Ok((e, r)) if r.iter().all(ServiceReport::ok) => (e, r),
+        failed => {
+            let why = match &failed {
+                Err(e) => e.to_string(),
+                Ok((_, r)) => r
+                    .iter()
+                    .filter(|s| !s.ok())
+                    .map(|s| format!("{}: {}", s.name, s.error.as_deref().unwrap_or("failed")))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            };
+            if args.rollback_on_fail {
+                let engine = failed.as_ref().ok().map(|(e, _)| e);
+                let mut undone = match engine {
+                    Some(e) => created.roll_back(&e.api).await,
+                    None => match super::up::connect(host).await {
+                        Ok(e) => created.roll_back(&e.api).await,
+                        Err(_) => Vec::new(),
+                    },
+                };
+                undone.extend(generate::roll_back(
+                    host,
+                    &config.dir,
+                    &generated.plans,
+                    generated.manifest_before.as_deref(),
+                ));
+                drop(lock);
+                if !state_existed {
+                    let _ = std::fs::remove_dir_all(config.dir.join(generate::STATE_DIR));
+                }
+                super::up::report_rollback(printer, &undone);
+            }
+            return stop(
+                config,
+                printer,
+                "up",
+                &format!("{why}; fix it, then run `onramp setup` again"),
+                json!(null),
+            );
+        }
+    };
+
+    step(printer, 4, "validate");
+    let (services, report) = super::validate::validate(
+        config,
+        host,
+        printer,
+        &profile,
+        &ValidateArgs::default(),
+        Some(&engine),
+    )
+    .await;
+    let ok = services.iter().all(|s| s.status == "ok") && report.ok;
+    if config.json {
+        printer.json(&json!({"ok": ok, "services": reports, "validate": {"services": services, "sdk": report}}));
+    }
+    if ok {
+        printer.result(&printer.paint(Paint::Pass, "setup: ready"));
+        Ok(Verdict::Ready)
+    } else {
+        if args.rollback_on_fail {
+            let mut undone = created.roll_back(&engine.api).await;
+            undone.extend(generate::roll_back(
+                host,
+                &config.dir,
+                &generated.plans,
+                generated.manifest_before.as_deref(),
+            ));
+            super::up::report_rollback(printer, &undone);
+        }
+        printer.result(&format!(
+            "{} setup stopped at validate: see the failures above",
+            printer.paint(Paint::Fail, "✗")
+        ));
+        Ok(Verdict::NotReady)
+    }
+}
+
+fn step(printer: &Printer, n: u8, name: &str) {
+    printer.info(&printer.paint(Paint::Bold, &format!("[{n}/4] {name}")));
+}
+
+fn stop(
+    config: &Config,
+    printer: &Printer,
+    at: &str,
+    remedy: &str,
+    detail: serde_json::Value,
+) -> Result<Verdict> {
+    printer.result(&format!(
+        "{} setup stopped at {at}: {remedy}",
+        printer.paint(Paint::Fail, "✗")
+    ));
+    if config.json {
+        printer.json(&json!({"ok": false, "stopped_at": at, "remedy": remedy, "detail": detail}));
+    }
+    Ok(Verdict::NotReady)
+}

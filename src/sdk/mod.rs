@@ -1,0 +1,677 @@
+//! SDK validation through a ladder of fallbacks: the interpreter as found, a project venv with
+//! the SDK installed, the `resource` shim preloaded, WSL2 (on Windows), and a container.
+//! Every rung tried is reported with why it was left.
+
+mod container;
+pub mod wsl;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Connected;
+use crate::generate::{context, render, shim};
+use crate::host::{Cmd, Host, Os};
+use crate::printer::Printer;
+use crate::profile::Profile;
+use crate::python::{self, Interpreter};
+use crate::version::VersionReq;
+
+pub const VALIDATE_SCRIPT: &str = include_str!("../py/validate_imports.py");
+const VALIDATE_TIMEOUT: Duration = Duration::from_secs(120);
+const PIP_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// What the validation script was asked.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Spec {
+    pub imports: Vec<String>,
+    pub instantiate: Vec<String>,
+    pub preload: Vec<String>,
+    pub path: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportResult {
+    pub name: String,
+    pub status: String,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_module: Option<String>,
+}
+
+impl ImportResult {
+    pub fn ok(&self) -> bool {
+        self.status == "ok"
+    }
+
+    pub fn summary(&self) -> String {
+        format!(
+            "{}: {}: {}",
+            self.name,
+            self.kind.as_deref().unwrap_or("error"),
+            self.error.as_deref().unwrap_or("")
+        )
+    }
+}
+
+/// The script's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Validation {
+    pub python: String,
+    pub executable: String,
+    #[serde(default)]
+    pub preload: Vec<ImportResult>,
+    pub imports: Vec<ImportResult>,
+}
+
+impl Validation {
+    pub fn ok(&self) -> bool {
+        self.preload
+            .iter()
+            .chain(&self.imports)
+            .all(ImportResult::ok)
+    }
+
+    /// Top-level names of the modules whose absence broke an import.
+    pub fn missing(&self) -> BTreeSet<String> {
+        self.imports
+            .iter()
+            .filter_map(|i| i.missing_module.as_deref())
+            .map(|m| m.split('.').next().unwrap_or(m).to_string())
+            .collect()
+    }
+
+    fn first_error(&self) -> String {
+        self.preload
+            .iter()
+            .chain(&self.imports)
+            .find(|i| !i.ok())
+            .map(ImportResult::summary)
+            .unwrap_or_default()
+    }
+}
+
+/// One rung of the ladder and how it went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rung {
+    pub rung: String,
+    pub status: String,
+    pub python: Option<String>,
+    pub detail: String,
+}
+
+/// The whole ladder's result, as `validate --json` reports it under `sdk`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub ok: bool,
+    pub python: Option<String>,
+    pub rung: Option<String>,
+    pub rungs_tried: Vec<Rung>,
+    pub imports: Vec<ImportResult>,
+    /// What to add to conftest.py when the shim was needed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conftest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<String>,
+    /// The interpreter that passed and what it preloaded, for `gate`.
+    #[serde(skip)]
+    pub runner: Option<(PathBuf, Vec<String>, Spec)>,
+}
+
+/// How the ladder may act.
+pub struct Options<'a> {
+    pub explicit_python: Option<&'a Path>,
+    pub wheelhouse: Option<&'a Path>,
+    /// Accept prompts (`--yes`, or no terminal).
+    pub yes: bool,
+    pub interactive: bool,
+}
+
+/// Import names of pip requirements: `kailash[all]>=0.9` -> `kailash`.
+pub fn import_roots(packages: &[String]) -> Vec<String> {
+    packages
+        .iter()
+        .map(|p| {
+            p.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'))
+                .next()
+                .unwrap_or(p)
+                .replace('-', "_")
+                .to_ascii_lowercase()
+        })
+        .collect()
+}
+
+/// Run the validation script with an interpreter, in the project's context.
+pub async fn validate_with(
+    host: &Host,
+    program: &Path,
+    args: &[String],
+    dir: &Path,
+    spec: &Spec,
+) -> Result<Validation, String> {
+    let spec_json = serde_json::to_string(spec).map_err(|e| e.to_string())?;
+    let mut cmd = Cmd::new(program, VALIDATE_TIMEOUT).cwd(dir);
+    for a in args {
+        cmd = cmd.arg(a);
+    }
+    let cmd = cmd.arg("-c").arg(VALIDATE_SCRIPT).arg(spec_json);
+    let out = host.run(&cmd).await.map_err(|e| e.to_string())?;
+    parse_answer(&out.stdout).ok_or_else(|| {
+        let said = out
+            .stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no output");
+        format!(
+            "the validation script did not answer (exit {:?}): {said}",
+            out.code
+        )
+    })
+}
+
+/// The last JSON line of the script's output.
+pub fn parse_answer(stdout: &str) -> Option<Validation> {
+    stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l.trim()).ok())
+}
+
+fn spec_of(profile: &Profile) -> Spec {
+    Spec {
+        imports: profile.sdk.imports.clone().unwrap_or_default(),
+        instantiate: profile.sdk.instantiate.clone().unwrap_or_default(),
+        ..Spec::default()
+    }
+}
+
+struct Ladder<'a> {
+    host: &'a Host,
+    dir: &'a Path,
+    profile: &'a Profile,
+    opts: &'a Options<'a>,
+    printer: &'a Printer,
+    rungs: Vec<Rung>,
+}
+
+impl Ladder<'_> {
+    fn record(
+        &mut self,
+        rung: &str,
+        status: &str,
+        python: Option<&str>,
+        detail: impl Into<String>,
+    ) {
+        let detail = detail.into();
+        self.printer.info(&format!(
+            "  sdk: {rung}: {status}{}{}",
+            python.map(|p| format!(" ({p})")).unwrap_or_default(),
+            if detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {detail}")
+            }
+        ));
+        self.rungs.push(Rung {
+            rung: rung.into(),
+            status: status.into(),
+            python: python.map(str::to_string),
+            detail,
+        });
+    }
+
+    fn done(
+        &mut self,
+        v: &Validation,
+        rung: &str,
+        runner: (PathBuf, Vec<String>, Spec),
+        conftest: Option<String>,
+    ) -> Report {
+        Report {
+            ok: true,
+            python: Some(v.executable.clone()),
+            rung: Some(rung.into()),
+            rungs_tried: std::mem::take(&mut self.rungs),
+            imports: v.imports.clone(),
+            conftest,
+            remedy: None,
+            runner: Some(runner),
+        }
+    }
+
+    fn failed(self, last: Option<&Validation>, remedy: String) -> Report {
+        Report {
+            ok: false,
+            python: last.map(|v| v.executable.clone()),
+            rung: None,
+            rungs_tried: self.rungs,
+            imports: last.map(|v| v.imports.clone()).unwrap_or_default(),
+            conftest: None,
+            remedy: Some(remedy),
+            runner: None,
+        }
+    }
+}
+
+/// Walk the ladder until a rung passes.
+pub async fn ladder(
+    host: &Host,
+    dir: &Path,
+    profile: &Profile,
+    opts: &Options<'_>,
+    printer: &Printer,
+    engine: Option<&Connected>,
+) -> Report {
+    let mut l = Ladder {
+        host,
+        dir,
+        profile,
+        opts,
+        printer,
+        rungs: Vec::new(),
+    };
+    let spec = spec_of(profile);
+    let req = profile
+        .requirements
+        .python
+        .as_deref()
+        .and_then(|r| VersionReq::parse(r).ok());
+    let found = python::find(host, dir, opts.explicit_python, req.as_ref()).await;
+    for r in &found.rejected {
+        l.record(
+            "interpreter",
+            "skipped",
+            Some(&r.program.display().to_string()),
+            format!("{}: {}", r.label, r.reason),
+        );
+    }
+    for i in &found.out_of_range {
+        l.record(
+            "interpreter",
+            "skipped",
+            Some(&i.program.display().to_string()),
+            format!(
+                "Python {} is outside {}",
+                i.version,
+                req.as_ref().map(|r| r.to_string()).unwrap_or_default()
+            ),
+        );
+    }
+    let mut last: Option<Validation> = None;
+    if let Some(py) = found.interpreter {
+        match climb(&mut l, py, &spec).await {
+            Climb::Passed(report) => return *report,
+            Climb::Failed(v) => last = v,
+        }
+    } else {
+        l.record(
+            "interpreter",
+            "failed",
+            None,
+            "no usable Python interpreter",
+        );
+    }
+    // Rung 4: WSL2 (Windows only).
+    if host.os() == Os::Windows {
+        if let Some(v) = wsl_rung(&mut l, &spec).await {
+            let runner = (PathBuf::from("wsl.exe"), vec![], spec.clone());
+            return l.done(&v, "wsl2", runner, None);
+        }
+    } else {
+        l.record("wsl2", "skipped", None, "not on Windows");
+    }
+    // Rung 5: a container.
+    match engine {
+        Some(e) => match container::validate(&mut l, e, &spec).await {
+            Ok(v) if v.ok() => {
+                let runner = (PathBuf::from("container"), vec![], spec.clone());
+                return l.done(&v, "container", runner, None);
+            }
+            Ok(v) => {
+                l.record("container", "failed", Some(&v.executable), v.first_error());
+                last = last.or(Some(v));
+            }
+            Err(e) => l.record("container", "failed", None, e),
+        },
+        None => l.record("container", "skipped", None, "no Docker engine reachable"),
+    }
+    let remedy = remedy(host, &l.rungs);
+    l.failed(last.as_ref(), remedy)
+}
+
+enum Climb {
+    Passed(Box<Report>),
+    Failed(Option<Validation>),
+}
+
+/// Rungs 1-3 with a real interpreter.
+async fn climb(l: &mut Ladder<'_>, py: Interpreter, spec: &Spec) -> Climb {
+    let label = py.program.display().to_string();
+    let v = match validate_with(l.host, &py.program, &py.args, l.dir, spec).await {
+        Ok(v) => v,
+        Err(e) => {
+            l.record("interpreter", "failed", Some(&label), e);
+            return Climb::Failed(None);
+        }
+    };
+    if v.ok() {
+        l.record("interpreter", "passed", Some(&label), "");
+        let runner = (py.program.clone(), py.args.clone(), spec.clone());
+        return Climb::Passed(Box::new(l.done(&v, "interpreter", runner, None)));
+    }
+    l.record("interpreter", "failed", Some(&label), v.first_error());
+    let mut current = (py.program.clone(), py.args.clone(), v);
+    let roots = import_roots(&l.profile.sdk.packages.clone().unwrap_or_default());
+    if current.2.missing().iter().any(|m| roots.contains(m)) {
+        match venv_rung(l, &py, &roots).await {
+            Some((program, v)) if v.ok() => {
+                let runner = (program, vec![], spec.clone());
+                return Climb::Passed(Box::new(l.done(&v, "venv", runner, None)));
+            }
+            Some((program, v)) => {
+                l.record(
+                    "venv",
+                    "failed",
+                    Some(&program.display().to_string()),
+                    v.first_error(),
+                );
+                current = (program, vec![], v);
+            }
+            None => {}
+        }
+    }
+    if current.2.missing().contains("resource") {
+        let (program, args, _) = &current;
+        match shim_rung(l, program, args, spec).await {
+            Ok((v, runner)) if v.ok() => {
+                let advice = "add `import windows_patch  # noqa: F401` as the first line of conftest.py (and keep windows_patch.py beside it)".to_string();
+                return Climb::Passed(Box::new(l.done(&v, "shim", runner, Some(advice))));
+            }
+            Ok((v, _)) => {
+                l.record(
+                    "shim",
+                    "failed",
+                    Some(&program.display().to_string()),
+                    v.first_error(),
+                );
+                current.2 = v;
+            }
+            Err(e) => l.record("shim", "failed", Some(&program.display().to_string()), e),
+        }
+    } else {
+        l.record(
+            "shim",
+            "skipped",
+            None,
+            "no import failed for want of `resource`",
+        );
+    }
+    Climb::Failed(Some(current.2))
+}
+
+fn venv_python(dir: &Path, os: Os) -> PathBuf {
+    if os == Os::Windows {
+        dir.join(".venv").join("Scripts").join("python.exe")
+    } else {
+        dir.join(".venv").join("bin").join("python")
+    }
+}
+
+/// Rung 2: create `.venv` (if needed) and install the profile's packages into it.
+async fn venv_rung(
+    l: &mut Ladder<'_>,
+    py: &Interpreter,
+    _roots: &[String],
+) -> Option<(PathBuf, Validation)> {
+    let packages = l.profile.sdk.packages.clone().unwrap_or_default();
+    let venv_py = venv_python(l.dir, l.host.os());
+    let question = if venv_py.exists() {
+        format!(
+            "Install {} into {}?",
+            packages.join(" "),
+            l.dir.join(".venv").display()
+        )
+    } else {
+        format!(
+            "Create {} with Python {} and install {}?",
+            l.dir.join(".venv").display(),
+            py.version,
+            packages.join(" ")
+        )
+    };
+    if !confirm(l.opts, &question) {
+        l.record(
+            "venv",
+            "skipped",
+            None,
+            "declined; run with --yes to accept",
+        );
+        return None;
+    }
+    if !venv_py.exists() {
+        let mut cmd = Cmd::new(&py.program, Duration::from_secs(120)).cwd(l.dir);
+        for a in &py.args {
+            cmd = cmd.arg(a);
+        }
+        let cmd = cmd.arg("-m").arg("venv").arg(l.dir.join(".venv"));
+        l.printer.info(&format!(
+            "  sdk: creating {}",
+            l.dir.join(".venv").display()
+        ));
+        match l.host.run(&cmd).await {
+            Ok(o) if o.code == Some(0) => {}
+            Ok(o) => {
+                l.record(
+                    "venv",
+                    "failed",
+                    None,
+                    format!("python -m venv failed: {}", tail(&o.stderr)),
+                );
+                return None;
+            }
+            Err(e) => {
+                l.record("venv", "failed", None, e.to_string());
+                return None;
+            }
+        }
+    }
+    let mut cmd = Cmd::new(&venv_py, PIP_TIMEOUT)
+        .cwd(l.dir)
+        .arg("-m")
+        .arg("pip")
+        .arg("install")
+        .arg("--disable-pip-version-check")
+        .arg("-q");
+    if let Some(w) = l.opts.wheelhouse {
+        cmd = cmd.arg("--no-index").arg("--find-links").arg(w);
+    }
+    for p in &packages {
+        cmd = cmd.arg(p);
+    }
+    l.printer.info(&format!(
+        "  sdk: pip install {} (this can take a minute)",
+        packages.join(" ")
+    ));
+    match l.host.run(&cmd).await {
+        Ok(o) if o.code == Some(0) => {}
+        Ok(o) => {
+            l.record(
+                "venv",
+                "failed",
+                Some(&venv_py.display().to_string()),
+                format!("pip install failed: {}", tail(&o.stderr)),
+            );
+            return None;
+        }
+        Err(e) => {
+            l.record(
+                "venv",
+                "failed",
+                Some(&venv_py.display().to_string()),
+                e.to_string(),
+            );
+            return None;
+        }
+    }
+    let v = match validate_with(l.host, &venv_py, &[], l.dir, &spec_of(l.profile)).await {
+        Ok(v) => v,
+        Err(e) => {
+            l.record("venv", "failed", Some(&venv_py.display().to_string()), e);
+            return None;
+        }
+    };
+    if v.ok() {
+        l.record(
+            "venv",
+            "passed",
+            Some(&venv_py.display().to_string()),
+            format!("installed {}", packages.join(" ")),
+        );
+    }
+    Some((venv_py, v))
+}
+
+/// Rung 3: preload the shim. The project's own `windows_patch.py` when it has one; otherwise
+/// one rendered into `.onramp/shim/`.
+async fn shim_rung(
+    l: &mut Ladder<'_>,
+    program: &Path,
+    args: &[String],
+    spec: &Spec,
+) -> Result<(Validation, (PathBuf, Vec<String>, Spec)), String> {
+    let mut spec = spec.clone();
+    spec.preload = vec!["windows_patch".into()];
+    if !l.dir.join("windows_patch.py").is_file() {
+        let shim_dir = l.dir.join(crate::generate::STATE_DIR).join("shim");
+        let packages = l.profile.sdk.packages.clone().unwrap_or_default();
+        let scan = shim::scan_installed(l.host, l.dir, &packages).await;
+        let ctx = context::build(l.profile, l.dir, &scan);
+        let text = render(l.dir, "windows_patch.py", &ctx).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&shim_dir).map_err(|e| e.to_string())?;
+        l.host
+            .write_atomic(&shim_dir.join("windows_patch.py"), text.as_bytes(), None)
+            .map_err(|e| e.to_string())?;
+        spec.path.push(shim_dir.display().to_string());
+    }
+    let v = validate_with(l.host, program, args, l.dir, &spec).await?;
+    if v.ok() {
+        l.record(
+            "shim",
+            "passed",
+            Some(&program.display().to_string()),
+            "imports pass with windows_patch preloaded",
+        );
+    }
+    Ok((v, (program.to_path_buf(), args.to_vec(), spec)))
+}
+
+async fn wsl_rung(l: &mut Ladder<'_>, spec: &Spec) -> Option<Validation> {
+    let list = l
+        .host
+        .run(
+            &Cmd::new("wsl.exe", Duration::from_secs(20))
+                .arg("-l")
+                .arg("-v"),
+        )
+        .await
+        .ok()
+        .map(|o| decode_utf16ish(&o.stdout))
+        .unwrap_or_default();
+    let spec_json = serde_json::to_string(spec).ok()?;
+    match wsl::plan(
+        &wsl::parse_list(&list),
+        &l.dir.display().to_string(),
+        VALIDATE_SCRIPT,
+        &spec_json,
+    ) {
+        wsl::Plan::Remedy(r) => {
+            l.record("wsl2", "failed", None, format!("no WSL2 distribution: {r}"));
+            None
+        }
+        wsl::Plan::Run(step) => {
+            let mut cmd = Cmd::new(&step.program, VALIDATE_TIMEOUT);
+            for a in &step.args {
+                cmd = cmd.arg(a);
+            }
+            let out = l.host.run(&cmd).await.ok()?;
+            match parse_answer(&out.stdout) {
+                Some(v) if v.ok() => {
+                    l.record("wsl2", "passed", Some(&v.executable), "");
+                    Some(v)
+                }
+                Some(v) => {
+                    l.record("wsl2", "failed", Some(&v.executable), v.first_error());
+                    None
+                }
+                None => {
+                    l.record("wsl2", "failed", None, tail(&out.stderr));
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// `wsl.exe` writes UTF-16LE; drop the NULs it leaves in a lossy decode.
+fn decode_utf16ish(s: &str) -> String {
+    s.replace('\0', "")
+}
+
+fn confirm(opts: &Options<'_>, question: &str) -> bool {
+    if opts.yes || !opts.interactive {
+        return true;
+    }
+    dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(true)
+        .interact()
+        .unwrap_or(false)
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(3)..].join(" | ")
+}
+
+fn remedy(host: &Host, rungs: &[Rung]) -> String {
+    let no_python = rungs
+        .iter()
+        .any(|r| r.rung == "interpreter" && r.python.is_none() && r.status == "failed");
+    if no_python {
+        return match host.os() {
+            Os::Windows => "winget install Python.Python.3.12 (and turn off the python.exe App execution alias), or pass --python PATH".into(),
+            Os::Macos => "brew install python@3.12, or pass --python PATH".into(),
+            _ => "sudo apt-get install python3 python3-venv (or your distribution's equivalent), or pass --python PATH".into(),
+        };
+    }
+    "fix the first failing import above; `onramp validate -v` shows every rung's detail".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requirement_strings_become_import_names() {
+        let p = vec![
+            "kailash[all]>=0.9".to_string(),
+            "Python-Dotenv==1".to_string(),
+        ];
+        assert_eq!(import_roots(&p), ["kailash", "python_dotenv"]);
+    }
+
+    #[test]
+    fn answers_are_parsed_from_the_last_json_line() {
+        let out = "noise\n{\"python\": \"3.11.7\", \"executable\": \"/x\", \"imports\": [{\"name\": \"a:B\", \"status\": \"error\", \"type\": \"ModuleNotFoundError\", \"error\": \"No module named 'resource'\", \"missing_module\": \"resource\"}]}\n";
+        let v = parse_answer(out).unwrap();
+        assert!(!v.ok());
+        assert!(v.missing().contains("resource"));
+        assert!(v.first_error().contains("ModuleNotFoundError"));
+    }
+}
