@@ -50,12 +50,23 @@ start_engine() {
 }
 
 python_venv() {
-  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import kailash" 2>/dev/null; then
+  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import kailash, pytest" 2>/dev/null; then
     return 0
   fi
-  log "creating $venv with kailash"
+  log "creating $venv with kailash and pytest"
   python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check kailash
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check kailash pytest
+}
+
+# Wheels of kailash and its dependencies, for the container rung of the SDK ladder, which the
+# tests run offline (`validate --wheelhouse`).
+kailash_wheels() {
+  local dir="${ONRAMP_TEST_WHEELS:-/var/cache/onramp-test/wheels-kailash}"
+  [ -f "$dir/.complete" ] && return 0
+  log "fetching kailash and its dependencies as wheels into $dir"
+  mkdir -p "$dir"
+  python3 -m pip wheel -q --disable-pip-version-check -w "$dir" kailash >/dev/null
+  touch "$dir/.complete"
 }
 
 bolt_stub() {
@@ -72,5 +83,6 @@ apt_install docker.io docker-compose iproute2 procps curl postgresql-client redi
 start_engine
 python_venv
 bolt_stub
+kailash_wheels
 "$root/scripts/images.sh"
 log "ready: engine $(docker version --format '{{.Server.Version}}'), venv $venv"

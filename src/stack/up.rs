@@ -142,10 +142,13 @@ pub async fn up<E: Engine + Sync>(
     }
     for (short, full) in volumes(project, profile) {
         let labels = object_labels(project, ("com.docker.compose.volume", &short));
-        engine
+        if engine
             .ensure_volume(&full, &labels)
             .await
-            .map_err(engine_err)?;
+            .map_err(engine_err)?
+        {
+            created.volumes.push(full);
+        }
     }
     let converged = join_all(managed.iter().map(|m| converge(engine, m))).await;
     let mut ids = Vec::new();

@@ -5,3 +5,4 @@ mod doctor;
 mod generate;
 mod profiles;
 mod stack;
+mod validate;

@@ -593,3 +593,171 @@ fn inside_a_container_limited_with_memory_and_cpus_doctor_reports_the_limits() {
         "{cpus}"
     );
 }
+
+fn venv() -> String {
+    std::env::var("ONRAMP_TEST_VENV").unwrap_or_else(|_| "/nonexistent".into())
+}
+
+#[test]
+fn validate_passes_against_running_services_and_names_one_that_stopped() {
+    if !engine_ready() {
+        return;
+    }
+    let p = Project::new("validate", &[]);
+    assert_eq!(p.onramp(&["up"]).code, 0);
+    let ok = run(onramp(p.path())
+        .args(["validate", "--json"])
+        .env("VIRTUAL_ENV", venv()));
+    let doc = json(&ok);
+    assert!(
+        doc["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "ok"),
+        "{doc}"
+    );
+    assert_eq!(ok.code, if doc["sdk"]["ok"] == true { 0 } else { 1 });
+    docker(&["stop", "-t", "1", &format!("{}-redis-1", p.name)]).expect("docker stop");
+    let r = run(onramp(p.path())
+        .args(["validate", "--json"])
+        .env("VIRTUAL_ENV", venv()));
+    assert_eq!(r.code, 1);
+    let doc = json(&r);
+    let redis = p.service(&doc, "redis");
+    assert_eq!(redis["status"], "failed");
+    let detail = redis["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&REDIS.to_string()) && detail.contains("onramp up"),
+        "{detail}"
+    );
+    assert_eq!(p.service(&doc, "postgres")["status"], "ok");
+}
+
+#[test]
+fn setup_rollback_on_fail_leaves_nothing_behind_and_restores_a_replaced_file() {
+    if !engine_ready() {
+        return;
+    }
+    let small =
+        "[requirements]\nmemory_gib = { min = 1 }\ncpus = { min = 1 }\ndisk_free_gib = { min = 1 }";
+    let p = Project::new("rollback", &[("", small)]);
+    // An earlier run wrote .env; this run changes it (a new password) and redis cannot start.
+    assert_eq!(p.onramp(&["generate"]).code, 0);
+    let env_before = std::fs::read_to_string(p.path().join(".env")).unwrap();
+    for f in ["windows_patch.py", "docker-compose.test.yml"] {
+        std::fs::remove_file(p.path().join(f)).unwrap();
+    }
+    let profile = test_profile(
+        &p.name,
+        &[
+            ("", small),
+            (
+                "postgres",
+                "env = { POSTGRES_PASSWORD = \"another-password\" }",
+            ),
+            ("redis", "command = [\"sh\", \"-c\", \"exit 1\"]"),
+        ],
+    );
+    write(p.path(), "onramp.toml", &profile);
+    let r = run(onramp(p.path())
+        .args(["setup", "--rollback-on-fail", "--yes"])
+        .env("VIRTUAL_ENV", venv()));
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("rolled back"), "{}", r.stdout);
+    assert!(r.stdout.contains("setup stopped at up"), "{}", r.stdout);
+    let filter = format!("label=com.docker.compose.project={}", p.name);
+    assert_eq!(
+        docker(&["ps", "-aq", "--filter", &filter]).unwrap().trim(),
+        ""
+    );
+    assert_eq!(
+        docker(&["network", "ls", "-q", "--filter", &filter])
+            .unwrap()
+            .trim(),
+        ""
+    );
+    assert_eq!(
+        docker(&["volume", "ls", "-q", "--filter", &filter])
+            .unwrap()
+            .trim(),
+        ""
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.path().join(".env")).unwrap(),
+        env_before,
+        ".env restored"
+    );
+    for f in [
+        "windows_patch.py",
+        "docker-compose.test.yml",
+        ".env.new",
+        ".env.bak",
+    ] {
+        assert!(!p.path().join(f).exists(), "{f} left behind");
+    }
+}
+
+#[test]
+fn setup_runs_every_step_to_ready() {
+    if !engine_ready() {
+        return;
+    }
+    let small =
+        "[requirements]\nmemory_gib = { min = 1 }\ncpus = { min = 1 }\ndisk_free_gib = { min = 1 }";
+    let p = Project::new("setup", &[("", small)]);
+    let r = run(onramp(p.path())
+        .args(["setup", "--yes"])
+        .env("VIRTUAL_ENV", venv()));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("setup: ready"), "{}", r.stdout);
+    for f in ["windows_patch.py", "docker-compose.test.yml", ".env"] {
+        assert!(p.path().join(f).exists(), "{f}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn with_no_interpreter_on_the_host_the_container_rung_validates_offline() {
+    if !engine_ready() {
+        return;
+    }
+    let Ok(wheels) = std::env::var("ONRAMP_TEST_WHEELS") else {
+        skip_or_fail("ONRAMP_TEST_WHEELS (kailash wheels, from scripts/provision.sh)");
+        return;
+    };
+    use std::os::unix::fs::PermissionsExt;
+    let bin = tempfile::tempdir().unwrap();
+    for name in ["python3", "python"] {
+        let stub = bin.path().join(name);
+        std::fs::write(&stub, "#!/bin/sh\necho 'Python was not found'\nexit 9009\n").unwrap();
+        std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let p = Project::new("container", &[]);
+    let text = format!(
+        "extends = \"minimal\"\nproject = \"{}\"\n[services.postgres]\nenabled = false\n[services.redis]\nenabled = false\n[sdk]\ncontainer_image = \"{}\"\n",
+        p.name,
+        image("redis:7")
+    );
+    write(p.path(), "onramp.toml", &text);
+    let r = run(onramp(p.path())
+        .args(["validate", "--json", "--wheelhouse", &wheels])
+        .env_remove("VIRTUAL_ENV")
+        .env("HOME", p.path())
+        .env("PATH", format!("{}:/bin:/usr/bin", bin.path().display())));
+    let doc = json(&r);
+    assert_eq!(r.code, 0, "{doc}\n{}", r.stderr);
+    assert_eq!(doc["sdk"]["rung"], "container");
+    assert!(
+        doc["sdk"]["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["status"] == "ok")
+    );
+    assert_eq!(
+        leftovers(&p.name).trim(),
+        "",
+        "the validation container is removed"
+    );
+}
