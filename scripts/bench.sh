@@ -2,6 +2,8 @@
 # Benchmarks, one run, reported as ratios measured side by side. Not part of the test suite.
 #   scripts/bench.sh doctor   doctor (cold process) against `docker info` and `true`,
 #                             and doctor against an endpoint that accepts but never answers
+#   scripts/bench.sh validate a second `validate` (venv in place) against one `python -c` of the
+#                             same imports
 #   scripts/bench.sh up       up from nothing running (images present) to all ready, against
 #                             the physical limit (bare containers + a tight probe loop) and
 #                             against docker-compose up -d + waiting for healthy; and a no-op
@@ -92,9 +94,25 @@ TOML
     "$(echo "$no*1000" | bc -l)" "$(echo "$nc*1000" | bc -l)" "$(echo "$no/$nc" | bc -l)"
 }
 
+bench_validate() {
+  "$root/scripts/provision.sh" >/dev/null
+  local venv="${ONRAMP_TEST_VENV:-$root/target/test-venv}" v="$proj/validate"
+  mkdir -p "$v"
+  printf 'extends = "kailash"\n[services.postgres]\nenabled = false\n[services.redis]\nenabled = false\n[services.chroma]\nenabled = false\n[services.neo4j]\nenabled = false\n' > "$v/onramp.toml"
+  local code="from kailash.workflow.builder import WorkflowBuilder; from kailash.runtime.local import LocalRuntime; from kailash.nodes.data import CSVReaderNode; WorkflowBuilder(); LocalRuntime()"
+  hyperfine -N -i --warmup 2 --runs 15 --export-json "$out/validate.json" \
+    -n onramp "env VIRTUAL_ENV=$venv DOCKER_HOST=unix:///nonexistent $bin validate -q --dir $v" \
+    -n python "$venv/bin/python -c '$code'" >/dev/null
+  local o p
+  o=$(median "$out/validate.json" 0); p=$(median "$out/validate.json" 1)
+  printf 'validate (SDK in place): onramp %.0f ms, python -c of the same imports %.0f ms (ratio %.2f)\n' \
+    "$(echo "$o*1000" | bc -l)" "$(echo "$p*1000" | bc -l)" "$(echo "$o/$p" | bc -l)"
+}
+
 case "${1:-all}" in
   doctor) bench_doctor ;;
   up) bench_up ;;
-  all) bench_doctor; bench_up ;;
-  *) echo "usage: scripts/bench.sh [doctor|up|all]" >&2; exit 2 ;;
+  validate) bench_validate ;;
+  all) bench_doctor; bench_up; bench_validate ;;
+  *) echo "usage: scripts/bench.sh [doctor|up|validate|all]" >&2; exit 2 ;;
 esac

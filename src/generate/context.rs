@@ -192,30 +192,13 @@ fn default_healthcheck(svc: &Service) -> Vec<String> {
     }
 }
 
-/// Host and port the tests connect to: the published port on loopback, or the external address.
-fn endpoint(svc: &Service) -> Option<(String, u16)> {
-    if let Some(addr) = &svc.address {
-        let (h, p) = addr.rsplit_once(':')?;
-        return Some((h.to_string(), p.parse().ok()?));
-    }
-    let port = svc.probe_host_port()?;
-    let ip = svc
-        .ports()
-        .iter()
-        .find(|p| p.host == port)
-        .map(|p| p.host_ip.to_string())
-        .filter(|ip| ip != "0.0.0.0" && ip != "::")
-        .unwrap_or_else(|| "127.0.0.1".into());
-    Some((ip, port))
-}
-
 fn connection(name: &str, svc: &Service, first_of_kind: bool) -> Vec<Kv> {
     let prefix: String = name
         .to_ascii_uppercase()
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
-    let Some((host, port)) = endpoint(svc) else {
+    let Some((host, port)) = svc.endpoint() else {
         return Vec::new();
     };
     let env = svc.env();

@@ -52,23 +52,7 @@ pub type ProbeResult = Result<(), ProbeError>;
 /// credentials from its probe settings or its environment.
 pub fn target(svc: &Service) -> Option<Target> {
     let probe = svc.probe.as_ref()?;
-    let (host, port) = match &svc.address {
-        Some(addr) => {
-            let (h, p) = addr.rsplit_once(':')?;
-            (h.to_string(), p.parse().ok()?)
-        }
-        None => {
-            let port = svc.probe_host_port()?;
-            let ip = svc
-                .ports()
-                .iter()
-                .find(|p| p.host == port)
-                .map(|p| p.host_ip.to_string())
-                .filter(|ip| ip != "0.0.0.0" && ip != "::")
-                .unwrap_or_else(|| "127.0.0.1".into());
-            (ip, port)
-        }
-    };
+    let (host, port) = svc.endpoint()?;
     let env = svc.env();
     let (user, password, database) = match probe.kind {
         ProbeKind::Postgres => {

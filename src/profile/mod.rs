@@ -194,6 +194,24 @@ impl Service {
             .unwrap_or(Duration::from_secs(60))
     }
 
+    /// Host and port clients connect to: the external address, or the published probe port on
+    /// loopback (an unspecified bind address is reached through 127.0.0.1).
+    pub fn endpoint(&self) -> Option<(String, u16)> {
+        if let Some(addr) = &self.address {
+            let (h, p) = addr.rsplit_once(':')?;
+            return Some((h.to_string(), p.parse().ok()?));
+        }
+        let port = self.probe_host_port()?;
+        let ip = self
+            .ports()
+            .iter()
+            .find(|p| p.host == port)
+            .map(|p| p.host_ip.to_string())
+            .filter(|ip| ip != "0.0.0.0" && ip != "::")
+            .unwrap_or_else(|| "127.0.0.1".into());
+        Some((ip, port))
+    }
+
     /// The published host port the probe talks to.
     pub fn probe_host_port(&self) -> Option<u16> {
         let ports = self.ports();
