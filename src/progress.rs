@@ -15,6 +15,7 @@ pub struct Ui {
 /// One line of progress: a pull bar or a service spinner.
 pub struct Line {
     bar: Option<ProgressBar>,
+    multi: Option<MultiProgress>,
     printer: Printer,
     label: String,
 }
@@ -41,6 +42,7 @@ impl Ui {
         }
         Line {
             bar,
+            multi: self.multi.clone(),
             printer: self.printer.clone(),
             label: label.to_string(),
         }
@@ -94,10 +96,15 @@ impl Line {
         } else {
             self.printer.paint(Paint::Fail, "✗")
         };
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
+        let line = format!("{mark} {} {text}", self.label);
+        match (&self.bar, &self.multi) {
+            // Live: print above the bars through indicatif, so redraws do not eat the line.
+            (Some(b), Some(m)) => {
+                let _ = m.println(&line);
+                b.finish_and_clear();
+                m.remove(b);
+            }
+            _ => self.printer.result(&line),
         }
-        self.printer
-            .result(&format!("{mark} {} {text}", self.label));
     }
 }

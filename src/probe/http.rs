@@ -26,6 +26,11 @@ pub async fn get_status(t: &Target, path: &str) -> Result<u16, ProbeError> {
 }
 
 pub fn parse_status(head: &str) -> Result<u16, ProbeError> {
+    if head.is_empty() {
+        return Err(ProbeError::NotYet(
+            "the server closed the connection before answering".into(),
+        ));
+    }
     let line = head.lines().next().unwrap_or("");
     let mut parts = line.split_whitespace();
     match (parts.next(), parts.next().and_then(|c| c.parse().ok())) {
