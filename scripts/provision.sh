@@ -37,11 +37,23 @@ start_engine() {
     systemctl start docker || true
   fi
   if ! docker info >/dev/null 2>&1; then
+    # A daemon that was killed leaves pid files behind, and dockerd refuses to start over them.
+    local pidfile
+    for pidfile in /var/run/docker.pid /var/run/docker/containerd/containerd.pid; do
+      if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null; then
+        log "removing stale $pidfile"
+        rm -f "$pidfile"
+      fi
+    done
     log "starting dockerd (log: $state/dockerd.log)"
     nohup dockerd >"$state/dockerd.log" 2>&1 &
+    local pid=$!
   fi
   for _ in $(seq 1 120); do
     docker info >/dev/null 2>&1 && return 0
+    if [ -n "${pid:-}" ] && ! kill -0 "$pid" 2>/dev/null; then
+      break
+    fi
     sleep 0.5
   done
   log "the Docker engine did not start; last lines of its log:"

@@ -10,6 +10,7 @@ mod ports;
 mod python;
 mod wsl;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -18,9 +19,12 @@ use serde::Serialize;
 use tokio::sync::OnceCell;
 
 use crate::engine;
+use crate::engine::api::Engine;
+use crate::generate::context::project_name;
 use crate::host::Host;
 use crate::platform::{Kind, Platform};
 use crate::profile::{Profile, Threshold};
+use crate::stack::{LABEL_PROJECT, LABEL_SERVICE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -63,6 +67,7 @@ pub struct Ctx {
     pub platform: Platform,
     pub os_release: Option<String>,
     engine: OnceCell<engine::Probe>,
+    published: OnceCell<BTreeMap<u16, String>>,
 }
 
 impl Ctx {
@@ -75,6 +80,7 @@ impl Ctx {
             platform,
             os_release,
             engine: OnceCell::new(),
+            published: OnceCell::new(),
         }
     }
 
@@ -88,6 +94,30 @@ impl Ctx {
             engine::Reach::Ready(info) => Some(info),
             _ => None,
         }
+    }
+
+    /// Host ports published by this project's own running containers, by service.
+    pub async fn published_by_project(&self) -> &BTreeMap<u16, String> {
+        self.published
+            .get_or_init(|| async {
+                if self.engine_info().await.is_none() {
+                    return BTreeMap::new();
+                }
+                let Ok(conn) = engine::connect_ready(&self.host).await else {
+                    return BTreeMap::new();
+                };
+                let project = project_name(&self.profile, &self.dir);
+                let list = conn.api.list(&[(LABEL_PROJECT, &project)]).await;
+                list.unwrap_or_default()
+                    .iter()
+                    .filter(|c| c.running)
+                    .flat_map(|c| {
+                        let svc = c.labels.get(LABEL_SERVICE).cloned().unwrap_or_default();
+                        c.ports.iter().map(move |p| (p.host, svc.clone()))
+                    })
+                    .collect()
+            })
+            .await
     }
 
     pub fn kind(&self) -> Kind {

@@ -15,7 +15,14 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
             match try_bind(p.host_ip, p.host) {
                 Ok(()) => out.push(Outcome::new(&id, Status::Pass, format!("{addr} free for {name}"))),
                 Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                    out.push(held(ctx, &id, name, &addr, p.host, p.container));
+                    match ctx.published_by_project().await.get(&p.host) {
+                        Some(owner) if owner == name => out.push(Outcome::new(
+                            &id,
+                            Status::Pass,
+                            format!("{addr} is published by this project's {name} (running)"),
+                        )),
+                        _ => out.push(held(ctx, &id, name, &addr, p.host, p.container)),
+                    }
                 }
                 Err(e) => out.push(
                     Outcome::new(&id, Status::Fail, format!("cannot bind {addr} for {name}: {e}"))

@@ -228,6 +228,23 @@ fn up_pulls_starts_converges_and_down_cleans_up() {
     assert_eq!(st["ok"], true);
     assert_eq!(p.service(&st, "redis")["state"], "ready");
 
+    // `doctor` knows the held ports are this project's own.
+    let doc = json(&p.onramp(&["doctor", "--json"]));
+    let port = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == format!("port:redis:{REDIS}"))
+        .cloned()
+        .unwrap();
+    assert_eq!(port["status"], "pass", "{port}");
+    assert!(
+        port["detail"]
+            .as_str()
+            .unwrap()
+            .contains("this project's redis")
+    );
+
     // Changing one service's env recreates only that one.
     let pg_id = p.service(&again, "postgres")["container"].clone();
     write(
