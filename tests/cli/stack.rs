@@ -778,3 +778,27 @@ fn with_no_interpreter_on_the_host_the_container_rung_validates_offline() {
         "the validation container is removed"
     );
 }
+
+#[test]
+fn up_rollback_on_fail_removes_what_this_run_created() {
+    if !engine_ready() {
+        return;
+    }
+    let p = Project::new(
+        "uprollback",
+        &[("redis", "command = [\"sh\", \"-c\", \"exit 2\"]")],
+    );
+    let r = p.onramp(&["up", "--rollback-on-fail"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.contains("rolled back: removed"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!("network {}_default", p.name)),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        leftovers(&p.name).trim(),
+        "",
+        "containers, network and volumes removed"
+    );
+}
