@@ -1,6 +1,8 @@
 //! The services of a profile as Docker objects, named and labelled as Compose names them, and
 //! the decisions that make `up` converge and `down` remove only what is ours.
 
+#[cfg(test)]
+pub mod fake;
 pub mod ready;
 pub mod up;
 

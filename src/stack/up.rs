@@ -449,3 +449,118 @@ fn indent(text: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::engine::api::ContainerInfo;
+    use crate::printer::Printer;
+    use crate::stack::fake::Fake;
+
+    fn free_port() -> u16 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    }
+
+    /// Two services without probes (so nothing is dialled), on free ports.
+    fn profile(redis_env: &str) -> Profile {
+        let text = format!(
+            "[services.db]\nimage = \"reg/pg:15\"\nports = [\"{}:5432\"]\nvolumes = [\"db_data:/var/lib/postgresql/data\"]\n\
+             [services.cache]\nimage = \"reg/redis:7\"\nports = [\"{}:6379\"]\nenv = {{ MARK = \"{redis_env}\" }}\n",
+            free_port(),
+            free_port()
+        );
+        toml::from_str(&text).unwrap()
+    }
+
+    async fn run(engine: &Fake, p: &Profile) -> (Result<Vec<ServiceReport>>, Created) {
+        let ui = Ui::new(&Printer::new(true, true, 0, (true, true, false)));
+        let mut created = Created::default();
+        let host = Host::from_process();
+        let r = up(engine, &host, "proj", p, Path::new("/p"), &ui, &mut created).await;
+        (r, created)
+    }
+
+    #[tokio::test]
+    async fn up_creates_then_converges_and_recreates_only_what_changed() {
+        let engine = Fake::default();
+        let p = profile("a");
+        let (r, created) = run(&engine, &p).await;
+        let reports = r.unwrap();
+        assert!(reports.iter().all(|r| r.action == "created"));
+        assert_eq!(created.containers.len(), 2);
+        assert_eq!(created.network.as_deref(), Some("proj_default"));
+        assert_eq!(created.volumes, ["proj_db_data"]);
+        assert_eq!(
+            engine.state.lock().unwrap().pulls.len(),
+            2,
+            "missing images are pulled"
+        );
+
+        let (r, created) = run(&engine, &p).await;
+        assert!(r.unwrap().iter().all(|r| r.action == "unchanged"));
+        assert!(created.is_empty());
+        assert_eq!(
+            engine.state.lock().unwrap().pulls.len(),
+            2,
+            "present images are not pulled again"
+        );
+
+        let mut changed = profile("b");
+        changed.services.get_mut("db").unwrap().ports = p.services["db"].ports.clone();
+        changed.services.get_mut("cache").unwrap().ports = p.services["cache"].ports.clone();
+        let (r, _) = run(&engine, &changed).await;
+        let reports = r.unwrap();
+        let action = |n: &str| reports.iter().find(|r| r.name == n).unwrap().action.clone();
+        assert_eq!(action("cache"), "recreated");
+        assert_eq!(action("db"), "unchanged");
+        assert_eq!(
+            engine.state.lock().unwrap().volumes.len(),
+            1,
+            "volumes kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_foreign_container_is_refused_before_anything_is_created() {
+        let engine = Fake::default();
+        engine.state.lock().unwrap().containers.insert(
+            "x".into(),
+            ContainerInfo {
+                id: "x".into(),
+                name: "proj-db-1".into(),
+                ..ContainerInfo::default()
+            },
+        );
+        let (r, created) = run(&engine, &profile("a")).await;
+        let err = r.unwrap_err().to_string();
+        assert!(
+            err.contains("proj-db-1") && err.contains("not created by onramp"),
+            "{err}"
+        );
+        assert!(created.is_empty());
+        let s = engine.state.lock().unwrap();
+        assert!(s.networks.is_empty() && s.volumes.is_empty() && s.containers.len() == 1);
+    }
+
+    #[tokio::test]
+    async fn rollback_removes_only_what_this_run_created() {
+        let engine = Fake::default();
+        let (r, created) = run(&engine, &profile("a")).await;
+        r.unwrap();
+        let other = BTreeMap::from([(LABEL_PROJECT.to_string(), "someone-else".to_string())]);
+        engine
+            .state
+            .lock()
+            .unwrap()
+            .volumes
+            .insert("theirs".into(), other);
+        let removed = created.roll_back(&engine).await;
+        assert_eq!(removed.len(), 4, "{removed:?}");
+        let s = engine.state.lock().unwrap();
+        assert!(s.containers.is_empty() && s.networks.is_empty());
+        assert_eq!(s.volumes.keys().collect::<Vec<_>>(), ["theirs"]);
+    }
+}
