@@ -8,7 +8,7 @@ use super::Verdict;
 use crate::checks::{self, Ctx, Status};
 use crate::cli::{GenerateArgs, SetupArgs, ValidateArgs};
 use crate::config::Config;
-use crate::errors::{Error, Result};
+use crate::errors::Result;
 use crate::generate;
 use crate::generate::context::project_name;
 use crate::host::Host;
@@ -54,22 +54,9 @@ pub async fn run(
 
     step(printer, 3, "up");
     let mut created = Created::default();
-    let outcome = async {
-        let engine = super::up::connect(host).await?;
-        let project = project_name(&profile, &config.dir);
-        let reports = super::up::start(
-            &engine,
-            host,
-            &project,
-            &profile,
-            &config.dir,
-            printer,
-            &mut created,
-        )
-        .await?;
-        Ok::<_, Error>((engine, reports))
-    }
-    .await;
+    let project = project_name(&profile, &config.dir);
+    let outcome =
+        super::up::start(host, &project, &profile, &config.dir, printer, &mut created).await;
     let (engine, reports) = match outcome {
         Ok((e, r)) if r.iter().all(ServiceReport::ok) => (e, r),
         failed => {
@@ -83,13 +70,14 @@ pub async fn run(
                     .join("; "),
             };
             if args.rollback_on_fail {
-                let engine = failed.as_ref().ok().map(|(e, _)| e);
-                let mut undone = match engine {
+                let engine = match failed {
+                    Ok((Some(e), _)) => Some(e),
+                    _ if created.is_empty() => None,
+                    _ => super::up::connect(host).await.ok(),
+                };
+                let mut undone = match &engine {
                     Some(e) => created.roll_back(&e.api).await,
-                    None => match super::up::connect(host).await {
-                        Ok(e) => created.roll_back(&e.api).await,
-                        Err(_) => Vec::new(),
-                    },
+                    None => Vec::new(),
                 };
                 undone.extend(generate::roll_back(
                     host,
@@ -112,6 +100,10 @@ pub async fn run(
             );
         }
     };
+    let engine = match engine {
+        Some(e) => Some(e),
+        None => crate::engine::connect_ready(host).await.ok(),
+    };
 
     step(printer, 4, "validate");
     let (services, report) = super::validate::validate(
@@ -120,7 +112,7 @@ pub async fn run(
         printer,
         &profile,
         &ValidateArgs::default(),
-        Some(&engine),
+        engine.as_ref(),
     )
     .await;
     let ok = services.iter().all(|s| s.status == "ok") && report.ok;
@@ -132,7 +124,10 @@ pub async fn run(
         Ok(Verdict::Ready)
     } else {
         if args.rollback_on_fail {
-            let mut undone = created.roll_back(&engine.api).await;
+            let mut undone = match &engine {
+                Some(e) => created.roll_back(&e.api).await,
+                None => Vec::new(),
+            };
             undone.extend(generate::roll_back(
                 host,
                 &config.dir,

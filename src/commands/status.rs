@@ -11,23 +11,26 @@ use crate::probe;
 use crate::profile;
 use crate::stack::container_name;
 use crate::stack::ready;
-use crate::stack::up::{ServiceReport, State};
+use crate::stack::up::{ServiceReport, State, has_managed};
 
 pub async fn run(config: &Config, host: &Host, printer: &Printer) -> Result<Verdict> {
     let profile = profile::load(&config.profile)?.profile;
-    let engine = super::up::connect(host).await?;
+    let engine = if has_managed(&profile) {
+        Some(super::up::connect(host).await?)
+    } else {
+        None
+    };
     let project = project_name(&profile, &config.dir);
     let mut reports = Vec::new();
     for (name, svc) in profile.services() {
-        let container = if svc.image.is_some() {
-            engine
+        let container = match (&engine, &svc.image) {
+            (Some(e), Some(_)) => e
                 .api
                 .inspect(&container_name(&project, name))
                 .await
                 .ok()
-                .flatten()
-        } else {
-            None
+                .flatten(),
+            _ => None,
         };
         let mut r = ServiceReport {
             name: name.clone(),
@@ -70,12 +73,13 @@ pub async fn run(config: &Config, host: &Host, printer: &Printer) -> Result<Verd
     }
     let ok = reports.iter().all(ServiceReport::ok);
     if config.json {
-        printer.json(&super::up::report_json(ok, &engine, &reports));
+        printer.json(&super::up::report_json(ok, engine.as_ref(), &reports));
     }
-    printer.result(&format!(
-        "project {project}, engine {} ({})",
-        engine.endpoint.endpoint, engine.info.version
-    ));
+    let at = engine
+        .as_ref()
+        .map(|e| format!("engine {} ({})", e.endpoint.endpoint, e.info.version))
+        .unwrap_or_else(|| "external services only".into());
+    printer.result(&format!("project {project}, {at}"));
     for r in &reports {
         let mark = if r.ok() {
             printer.paint(Paint::Pass, "✓")

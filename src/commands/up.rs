@@ -15,7 +15,7 @@ use crate::platform;
 use crate::printer::Printer;
 use crate::profile::{self, Profile};
 use crate::progress::Ui;
-use crate::stack::up::{Created, ServiceReport, up};
+use crate::stack::up::{Created, ServiceReport, has_managed, probe_externals, up};
 
 pub async fn run(
     config: &Config,
@@ -25,44 +25,49 @@ pub async fn run(
 ) -> Result<Verdict> {
     let profile = profile::load(&config.profile)?.profile;
     let _lock = lock(&config.dir)?;
-    let engine = connect(host).await?;
     let project = project_name(&profile, &config.dir);
     let mut created = Created::default();
-    let result = start(
-        &engine,
-        host,
-        &project,
-        &profile,
-        &config.dir,
-        printer,
-        &mut created,
-    )
-    .await;
-    let ok = result
-        .as_ref()
-        .is_ok_and(|r| r.iter().all(ServiceReport::ok));
-    if !ok && args.rollback_on_fail {
-        report_rollback(printer, &created.roll_back(&engine.api).await);
+    let (engine, reports) =
+        match start(host, &project, &profile, &config.dir, printer, &mut created).await {
+            Ok(done) => done,
+            Err(e) => {
+                if args.rollback_on_fail && !created.is_empty() {
+                    let engine = connect(host).await?;
+                    report_rollback(printer, &created.roll_back(&engine.api).await);
+                }
+                return Err(e);
+            }
+        };
+    let ok = reports.iter().all(ServiceReport::ok);
+    if !ok
+        && args.rollback_on_fail
+        && let Some(e) = &engine
+    {
+        report_rollback(printer, &created.roll_back(&e.api).await);
     }
-    let reports = result?;
     if config.json {
-        printer.json(&report_json(ok, &engine, &reports));
+        printer.json(&report_json(ok, engine.as_ref(), &reports));
     }
     Ok(Verdict::from_ok(ok))
 }
 
-/// Bring the services up (used by `setup` too); `created` collects what this run made.
+/// Bring the services up (used by `setup` too); `created` collects what this run made. A
+/// profile with nothing to start needs no engine: its external services are only probed.
 pub async fn start(
-    engine: &Connected,
     host: &Host,
     project: &str,
     profile: &Profile,
     dir: &Path,
     printer: &Printer,
     created: &mut Created,
-) -> Result<Vec<ServiceReport>> {
+) -> Result<(Option<Connected>, Vec<ServiceReport>)> {
     let ui = Ui::new(printer);
-    up(&engine.api, host, project, profile, dir, &ui, created).await
+    if !has_managed(profile) {
+        return Ok((None, probe_externals(profile, &ui).await));
+    }
+    let engine = connect(host).await?;
+    let reports = up(&engine.api, host, project, profile, dir, &ui, created).await?;
+    Ok((Some(engine), reports))
 }
 
 pub fn report_rollback(printer: &Printer, removed: &[String]) {
@@ -73,14 +78,18 @@ pub fn report_rollback(printer: &Printer, removed: &[String]) {
     }
 }
 
-pub fn report_json(ok: bool, engine: &Connected, reports: &[ServiceReport]) -> serde_json::Value {
+pub fn report_json(
+    ok: bool,
+    engine: Option<&Connected>,
+    reports: &[ServiceReport],
+) -> serde_json::Value {
     json!({
         "ok": ok,
-        "engine": {
-            "endpoint": engine.endpoint.endpoint,
-            "source": engine.endpoint.source,
-            "version": engine.info.version,
-        },
+        "engine": engine.map(|e| json!({
+            "endpoint": e.endpoint.endpoint,
+            "source": e.endpoint.source,
+            "version": e.info.version,
+        })),
         "services": reports,
     })
 }

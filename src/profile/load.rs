@@ -13,6 +13,7 @@ use crate::errors::{Error, Result};
 const EMBEDDED: &[(&str, &str)] = &[
     ("kailash", include_str!("../../profiles/kailash.toml")),
     ("minimal", include_str!("../../profiles/minimal.toml")),
+    ("external", include_str!("../../profiles/external.toml")),
 ];
 
 /// How deep `extends` may chain before it is taken for a cycle.

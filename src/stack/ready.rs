@@ -44,8 +44,7 @@ fn container_gone(c: &crate::engine::api::ContainerInfo, initial_restarts: i64) 
 /// Probe until ready, failed or timed out; `on_wait` hears the last reason it is not ready yet.
 /// Times count from `since` (when the container was started).
 pub async fn wait<E: Engine>(
-    engine: &E,
-    container: Option<&str>,
+    container: Option<(&E, &str)>,
     target: &Target,
     timeout: Duration,
     since: Instant,
@@ -53,7 +52,7 @@ pub async fn wait<E: Engine>(
 ) -> Readiness {
     let started = since;
     let initial_restarts = match container {
-        Some(id) => engine
+        Some((engine, id)) => engine
             .inspect(id)
             .await
             .ok()
@@ -79,7 +78,7 @@ pub async fn wait<E: Engine>(
                 last = e;
             }
         }
-        if let Some(id) = container
+        if let Some((engine, id)) = container
             && let Ok(Some(c)) = engine.inspect(id).await
             && let Some(why) = container_gone(&c, initial_restarts)
         {

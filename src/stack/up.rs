@@ -160,16 +160,40 @@ pub async fn up<E: Engine + Sync>(
         ids.push((id, action, since));
     }
     let waits = managed.iter().zip(&ids).map(|(m, (id, action, since))| {
-        wait_one(engine, m.name, m.svc, Some(id.as_str()), action, *since, ui)
+        wait_one(
+            m.name,
+            m.svc,
+            Some((engine, id.as_str())),
+            action,
+            *since,
+            ui,
+        )
     });
     let now = Instant::now();
     let externals = profile
         .services()
         .filter(|(_, s)| s.image.is_none())
-        .map(|(name, svc)| wait_one(engine, name, svc, None, "external", now, ui));
+        .map(|(name, svc)| wait_one::<E>(name, svc, None, "external", now, ui));
     let (mut reports, ext) = tokio::join!(join_all(waits), join_all(externals));
     reports.extend(ext);
     Ok(reports)
+}
+
+/// Probe only the external services: a profile with nothing to start needs no engine.
+pub async fn probe_externals(profile: &Profile, ui: &Ui) -> Vec<ServiceReport> {
+    let now = Instant::now();
+    let waits = profile
+        .services()
+        .filter(|(_, s)| s.image.is_none())
+        .map(|(name, svc)| {
+            wait_one::<crate::engine::api::Bollard>(name, svc, None, "external", now, ui)
+        });
+    join_all(waits).await
+}
+
+/// Whether the profile has services onramp starts (and so needs an engine).
+pub fn has_managed(profile: &Profile) -> bool {
+    profile.services().any(|(_, s)| s.image.is_some())
 }
 
 fn engine_err(e: EngineError) -> Error {
@@ -356,10 +380,9 @@ fn start_err(m: &Managed<'_>, e: EngineError) -> Error {
 }
 
 async fn wait_one<E: Engine + Sync>(
-    engine: &E,
     name: &str,
     svc: &Service,
-    container: Option<&str>,
+    container: Option<(&E, &str)>,
     action: &str,
     since: Instant,
     ui: &Ui,
@@ -375,7 +398,7 @@ async fn wait_one<E: Engine + Sync>(
         host_ports: svc.ports().iter().map(|p| p.host).collect(),
         error: None,
         logs: None,
-        container: container.map(|c| c.chars().take(12).collect()),
+        container: container.map(|(_, c)| c.chars().take(12).collect()),
         action: action.to_string(),
     };
     let Some(target) = probe::target(svc) else {
@@ -387,16 +410,7 @@ async fn wait_one<E: Engine + Sync>(
     let line = ui.service(name);
     line.message("waiting");
     let mut on_wait = |why: &str| line.message(&format!("waiting: {why}"));
-    match ready::wait(
-        engine,
-        container,
-        &target,
-        svc.timeout(),
-        since,
-        &mut on_wait,
-    )
-    .await
-    {
+    match ready::wait(container, &target, svc.timeout(), since, &mut on_wait).await {
         Readiness::Ready(d) => {
             report.ready_ms = Some(d.as_millis() as u64);
             let what = if container.is_some() {
