@@ -8,6 +8,7 @@ use super::Verdict;
 use crate::checks::{self, Ctx, Status};
 use crate::cli::{GenerateArgs, SetupArgs, ValidateArgs};
 use crate::config::Config;
+use crate::engine::Connected;
 use crate::errors::Result;
 use crate::generate;
 use crate::generate::context::project_name;
@@ -75,21 +76,14 @@ pub async fn run(
                     _ if created.is_empty() => None,
                     _ => super::up::connect(host).await.ok(),
                 };
-                let mut undone = match &engine {
-                    Some(e) => created.roll_back(&e.api).await,
-                    None => Vec::new(),
-                };
-                undone.extend(generate::roll_back(
-                    host,
-                    &config.dir,
-                    &generated.plans,
-                    generated.manifest_before.as_deref(),
-                ));
                 drop(lock);
-                if !state_existed {
-                    let _ = std::fs::remove_dir_all(config.dir.join(generate::STATE_DIR));
-                }
-                super::up::report_rollback(printer, &undone);
+                let undo = Undo {
+                    host,
+                    config,
+                    generated: &generated,
+                    state_existed,
+                };
+                undo.run(printer, engine.as_ref(), &created).await;
             }
             return stop(
                 config,
@@ -124,23 +118,47 @@ pub async fn run(
         Ok(Verdict::Ready)
     } else {
         if args.rollback_on_fail {
-            let mut undone = match &engine {
-                Some(e) => created.roll_back(&e.api).await,
-                None => Vec::new(),
-            };
-            undone.extend(generate::roll_back(
+            drop(lock);
+            let undo = Undo {
                 host,
-                &config.dir,
-                &generated.plans,
-                generated.manifest_before.as_deref(),
-            ));
-            super::up::report_rollback(printer, &undone);
+                config,
+                generated: &generated,
+                state_existed,
+            };
+            undo.run(printer, engine.as_ref(), &created).await;
         }
         printer.result(&format!(
             "{} setup stopped at validate: see the failures above",
             printer.paint(Paint::Fail, "✗")
         ));
         Ok(Verdict::NotReady)
+    }
+}
+
+/// Everything this run made, to remove again: objects, files, and `.onramp/` if it is new.
+struct Undo<'a> {
+    host: &'a Host,
+    config: &'a Config,
+    generated: &'a super::generate::Run,
+    state_existed: bool,
+}
+
+impl Undo<'_> {
+    async fn run(&self, printer: &Printer, engine: Option<&Connected>, created: &Created) {
+        let mut undone = match engine {
+            Some(e) => created.roll_back(&e.api).await,
+            None => Vec::new(),
+        };
+        undone.extend(generate::roll_back(
+            self.host,
+            &self.config.dir,
+            &self.generated.plans,
+            self.generated.manifest_before.as_deref(),
+        ));
+        if !self.state_existed {
+            let _ = std::fs::remove_dir_all(self.config.dir.join(generate::STATE_DIR));
+        }
+        super::up::report_rollback(printer, &undone);
     }
 }
 
