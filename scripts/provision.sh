@@ -17,7 +17,8 @@ log() { printf 'provision: %s\n' "$*" >&2; }
 apt_install() {
   local missing=()
   for pkg in "$@"; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" \
+      || missing+=("$pkg")
   done
   ((${#missing[@]})) || return 0
   log "installing ${missing[*]}"
