@@ -53,6 +53,13 @@ pub async fn run(
     )
     .await?;
 
+    let undo = Undo {
+        host,
+        config,
+        generated: &generated,
+        state_existed,
+    };
+
     step(printer, 3, "up");
     let mut created = Created::default();
     let project = project_name(&profile, &config.dir);
@@ -77,12 +84,6 @@ pub async fn run(
                     _ => super::up::connect(host).await.ok(),
                 };
                 drop(lock);
-                let undo = Undo {
-                    host,
-                    config,
-                    generated: &generated,
-                    state_existed,
-                };
                 undo.run(printer, engine.as_ref(), &created).await;
             }
             return stop(
@@ -119,12 +120,6 @@ pub async fn run(
     } else {
         if args.rollback_on_fail {
             drop(lock);
-            let undo = Undo {
-                host,
-                config,
-                generated: &generated,
-                state_existed,
-            };
             undo.run(printer, engine.as_ref(), &created).await;
         }
         printer.result(&format!(

@@ -70,3 +70,15 @@ pub fn skip_or_fail(why: &str) {
     }
     eprintln!("SKIP: {why}");
 }
+
+/// Stand-ins for the Microsoft Store's `python3`/`python` aliases: they print the Store's
+/// message and exit 9009.
+#[cfg(unix)]
+pub fn stub_python(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for name in ["python3", "python"] {
+        let p = dir.join(name);
+        std::fs::write(&p, "#!/bin/sh\necho 'Python was not found; run without arguments to install from the Microsoft Store, or disable this shortcut from Settings > Manage App Execution Aliases.'\nexit 9009\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}

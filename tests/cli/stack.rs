@@ -747,13 +747,8 @@ fn with_no_interpreter_on_the_host_the_container_rung_validates_offline() {
         skip_or_fail("ONRAMP_TEST_WHEELS (kailash wheels, from scripts/provision.sh)");
         return;
     };
-    use std::os::unix::fs::PermissionsExt;
     let bin = tempfile::tempdir().unwrap();
-    for name in ["python3", "python"] {
-        let stub = bin.path().join(name);
-        std::fs::write(&stub, "#!/bin/sh\necho 'Python was not found'\nexit 9009\n").unwrap();
-        std::fs::set_permissions(&stub, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    crate::common::stub_python(bin.path());
     let p = Project::new("container", &[]);
     let text = format!(
         "extends = \"minimal\"\nproject = \"{}\"\n[services.postgres]\nenabled = false\n[services.redis]\nenabled = false\n[sdk]\ncontainer_image = \"{}\"\n",

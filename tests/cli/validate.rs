@@ -1,9 +1,9 @@
 //! `validate`, `gate` and `setup`: the SDK ladder with real interpreters and the real `kailash`
 //! package, services probed for real, gates measured with real pytest runs.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::common::{json, onramp, run, skip_or_fail, write};
+use crate::common::{json, onramp, run, skip_or_fail, stub_python, write};
 
 fn test_venv() -> Option<PathBuf> {
     let v = PathBuf::from(std::env::var("ONRAMP_TEST_VENV").ok()?);
@@ -134,16 +134,6 @@ fn with_resource_hidden_rung_1_fails_and_the_shim_rung_passes() {
         .env("VIRTUAL_ENV", &venv)
         .env("DOCKER_HOST", "unix:///nonexistent")));
     assert_eq!(plain["sdk"]["rung"], "interpreter");
-}
-
-#[cfg(unix)]
-fn stub_python(dir: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    for name in ["python3", "python"] {
-        let p = dir.join(name);
-        std::fs::write(&p, "#!/bin/sh\necho 'Python was not found; run without arguments to install from the Microsoft Store, or disable this shortcut from Settings > Manage App Execution Aliases.'\nexit 9009\n").unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
 }
 
 #[cfg(unix)]
