@@ -43,8 +43,6 @@ pub enum Error {
     Template { name: String, message: String },
     #[error("{0}")]
     Usage(String),
-    #[error("`onramp {0}` is not implemented yet")]
-    NotImplemented(&'static str),
     /// The environment is not ready (engine down, port held, a service failed): exit 1.
     #[error("{message}")]
     NotReady { message: String, help: String },
@@ -75,9 +73,6 @@ impl Error {
                 "fix the template, or point the profile's [[files]] entry at another one".into(),
             ),
             Error::Usage(_) => Some("run `onramp --help` for usage".into()),
-            Error::NotImplemented(_) => {
-                Some("run `onramp --help` to see which commands work today".into())
-            }
             Error::NotReady { help, .. } => Some(help.clone()),
             Error::Interrupted | Error::Internal(_) => None,
         }
@@ -93,7 +88,7 @@ impl Error {
             | Error::PathEscape { .. }
             | Error::Template { .. }
             | Error::Usage(_) => EXIT_BAD_INPUT,
-            Error::NotImplemented(_) | Error::Internal(_) => EXIT_INTERNAL,
+            Error::Internal(_) => EXIT_INTERNAL,
             Error::NotReady { .. } => EXIT_NOT_READY,
             Error::Interrupted => EXIT_INTERRUPTED,
         }
@@ -110,7 +105,7 @@ mod tests {
     fn exit_codes_follow_the_design() {
         let bad = Error::Usage("x".into());
         assert_eq!(bad.exit_code(), 2);
-        assert_eq!(Error::NotImplemented("up").exit_code(), 3);
+        assert_eq!(Error::Internal("x".into()).exit_code(), 3);
         assert_eq!(Error::Interrupted.exit_code(), 130);
     }
 

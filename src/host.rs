@@ -83,6 +83,15 @@ impl Cmd {
         self
     }
 
+    pub fn args<I, A>(mut self, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
     pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Cmd {
         self.cwd = Some(dir.into());
         self

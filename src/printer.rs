@@ -43,6 +43,17 @@ impl Printer {
         }
     }
 
+    /// A printer that shows nothing but errors: for work done on another command's behalf.
+    pub fn silent() -> Printer {
+        Printer {
+            json: true,
+            quiet: true,
+            verbose: 0,
+            color: false,
+            terminal: false,
+        }
+    }
+
     /// Whether human output goes to a terminal (spinners, prompts, live progress).
     pub fn is_terminal(&self) -> bool {
         self.terminal

@@ -32,7 +32,8 @@ pub struct Interpreter {
     pub executable: String,
 }
 
-fn venv_python(dir: &Path, os: Os) -> PathBuf {
+/// The interpreter inside a virtual environment directory.
+pub fn venv_python(dir: &Path, os: Os) -> PathBuf {
     if os == Os::Windows {
         dir.join("Scripts").join("python.exe")
     } else {
@@ -118,6 +119,22 @@ fn resolve_pyenv_shim(host: &Host, project: &Path, shim: &Path) -> Option<PathBu
     real.is_file().then_some(real)
 }
 
+/// How to install Python on this machine.
+pub fn install_remedy(host: &Host) -> String {
+    let ids = host
+        .sys_read("/etc/os-release")
+        .map(|t| crate::platform::distro_ids(&t))
+        .unwrap_or_default();
+    let has = |id: &str| ids.iter().any(|i| i == id);
+    match host.os() {
+        Os::Windows => "winget install Python.Python.3.12   (and turn off the python.exe App execution alias in Settings), or pass --python PATH".into(),
+        Os::Macos => "brew install python@3.12, or pass --python PATH".into(),
+        _ if has("debian") || has("ubuntu") => "sudo apt-get install python3 python3-venv python3-pip, or pass --python PATH".into(),
+        _ if has("fedora") || has("rhel") => "sudo dnf install python3 python3-pip, or pass --python PATH".into(),
+        _ => "install Python 3.10 or newer with your package manager, or pass --python PATH".into(),
+    }
+}
+
 /// Why a candidate was not taken.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rejected {
@@ -165,11 +182,12 @@ pub fn parse_probe(stdout: &str) -> Option<(Version, String)> {
 
 /// Run a candidate to prove it is a real interpreter.
 pub async fn probe(host: &Host, c: &Candidate) -> Result<Interpreter, Rejected> {
-    let mut cmd = Cmd::new(&c.program, PROBE_TIMEOUT);
-    for a in &c.args {
-        cmd = cmd.arg(a);
-    }
-    let cmd = cmd.arg("-I").arg("-S").arg("-c").arg(PROBE_CODE);
+    let cmd = Cmd::new(&c.program, PROBE_TIMEOUT)
+        .args(&c.args)
+        .arg("-I")
+        .arg("-S")
+        .arg("-c")
+        .arg(PROBE_CODE);
     let reject = |reason: String| Rejected {
         label: c.label.clone(),
         program: c.program.clone(),

@@ -1,7 +1,6 @@
 //! Is there a real Python interpreter of the version the profile needs?
 
 use super::{Ctx, Outcome, Status};
-use crate::platform::{Kind, distro_ids};
 use crate::python::{self, Interpreter, Rejected};
 use crate::version::VersionReq;
 
@@ -32,7 +31,7 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
     } else {
         format!("no usable Python {want}: {passed}")
     };
-    vec![Outcome::new("python", Status::Fail, detail).remedy(remedy(ctx))]
+    vec![Outcome::new("python", Status::Fail, detail).remedy(python::install_remedy(&ctx.host))]
 }
 
 fn passed_over(rejected: &[Rejected], too_old: &[Interpreter]) -> String {
@@ -46,20 +45,4 @@ fn passed_over(rejected: &[Rejected], too_old: &[Interpreter]) -> String {
         )
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-fn remedy(ctx: &Ctx) -> String {
-    let ids = ctx
-        .os_release
-        .as_deref()
-        .map(distro_ids)
-        .unwrap_or_default();
-    let has = |id: &str| ids.iter().any(|i| i == id);
-    match ctx.kind() {
-        Kind::Windows => "winget install Python.Python.3.12   (and turn off the python.exe App execution alias in Settings)".into(),
-        Kind::Macos => "brew install python@3.12".into(),
-        _ if has("debian") || has("ubuntu") => "sudo apt-get install python3 python3-venv python3-pip".into(),
-        _ if has("fedora") || has("rhel") => "sudo dnf install python3 python3-pip".into(),
-        _ => "install Python 3.10 or newer with your package manager, or pass --python PATH".into(),
-    }
 }

@@ -45,7 +45,7 @@ pub async fn run(config: &Config, host: &Host, printer: &Printer, phase: &str) -
         .any(|c| c.imports.is_some() || c.command.iter().flatten().any(|a| a.contains("{python}")));
     let runner = if needs_python {
         let engine = engine::connect_ready(host).await.ok();
-        let quiet = Printer::new(true, true, 0, (true, true, false));
+        let quiet = Printer::silent();
         let opts = sdk::Options {
             explicit_python: None,
             wheelhouse: None,
@@ -112,7 +112,7 @@ async fn judge(
         return imports_met(host, &config.dir, imports, runner).await;
     }
     if let Some(services) = &c.services {
-        let quiet = Printer::new(true, true, 0, (true, true, false));
+        let quiet = Printer::silent();
         let checks = super::validate::check_services(&quiet, profile, Some(services)).await;
         let failed: Vec<String> = checks
             .iter()
@@ -228,10 +228,7 @@ async fn command_met(
         .as_deref()
         .and_then(|t| parse_duration(t).ok())
         .unwrap_or(COMMAND_TIMEOUT);
-    let mut cmd = Cmd::new(program, timeout).cwd(dir);
-    for a in rest {
-        cmd = cmd.arg(a);
-    }
+    let cmd = Cmd::new(program, timeout).cwd(dir).args(rest);
     let out = match host.run(&cmd).await {
         Ok(o) => o,
         Err(e) => return fail(e.to_string()),

@@ -193,14 +193,12 @@ pub async fn scan_installed(host: &Host, dir: &Path, packages: &[String]) -> Sca
             ..Scan::default()
         };
     };
-    let mut cmd = Cmd::new(&py.program, Duration::from_secs(20));
-    for a in &py.args {
-        cmd = cmd.arg(a);
-    }
-    cmd = cmd.arg("-c").arg(LOCATE).cwd(dir);
-    for p in packages {
-        cmd = cmd.arg(p);
-    }
+    let cmd = Cmd::new(&py.program, Duration::from_secs(20))
+        .args(&py.args)
+        .arg("-c")
+        .arg(LOCATE)
+        .cwd(dir)
+        .args(packages);
     let located: Option<BTreeMap<String, Option<serde_json::Value>>> = host
         .run(&cmd)
         .await

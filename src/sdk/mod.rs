@@ -155,11 +155,12 @@ pub async fn validate_with(
     spec: &Spec,
 ) -> Result<Validation, String> {
     let spec_json = serde_json::to_string(spec).map_err(|e| e.to_string())?;
-    let mut cmd = Cmd::new(program, VALIDATE_TIMEOUT).cwd(dir);
-    for a in args {
-        cmd = cmd.arg(a);
-    }
-    let cmd = cmd.arg("-c").arg(VALIDATE_SCRIPT).arg(spec_json);
+    let cmd = Cmd::new(program, VALIDATE_TIMEOUT)
+        .cwd(dir)
+        .args(args)
+        .arg("-c")
+        .arg(VALIDATE_SCRIPT)
+        .arg(spec_json);
     let out = host.run(&cmd).await.map_err(|e| e.to_string())?;
     parse_answer(&out.stdout).ok_or_else(|| {
         let said = out
@@ -415,14 +416,6 @@ async fn climb(l: &mut Ladder<'_>, py: Interpreter, spec: &Spec) -> Climb {
     Climb::Failed(Some(current.2))
 }
 
-fn venv_python(dir: &Path, os: Os) -> PathBuf {
-    if os == Os::Windows {
-        dir.join(".venv").join("Scripts").join("python.exe")
-    } else {
-        dir.join(".venv").join("bin").join("python")
-    }
-}
-
 /// Rung 2: create `.venv` (if needed) and install the profile's packages into it.
 async fn venv_rung(
     l: &mut Ladder<'_>,
@@ -430,7 +423,7 @@ async fn venv_rung(
     _roots: &[String],
 ) -> Option<(PathBuf, Validation)> {
     let packages = l.profile.sdk.packages.clone().unwrap_or_default();
-    let venv_py = venv_python(l.dir, l.host.os());
+    let venv_py = python::venv_python(&l.dir.join(".venv"), l.host.os());
     let question = if venv_py.exists() {
         format!(
             "Install {} into {}?",
@@ -455,11 +448,12 @@ async fn venv_rung(
         return None;
     }
     if !venv_py.exists() {
-        let mut cmd = Cmd::new(&py.program, Duration::from_secs(120)).cwd(l.dir);
-        for a in &py.args {
-            cmd = cmd.arg(a);
-        }
-        let cmd = cmd.arg("-m").arg("venv").arg(l.dir.join(".venv"));
+        let cmd = Cmd::new(&py.program, Duration::from_secs(120))
+            .cwd(l.dir)
+            .args(&py.args)
+            .arg("-m")
+            .arg("venv")
+            .arg(l.dir.join(".venv"));
         l.printer.info(&format!(
             "  sdk: creating {}",
             l.dir.join(".venv").display()
@@ -595,10 +589,7 @@ async fn wsl_rung(l: &mut Ladder<'_>, spec: &Spec) -> Option<Validation> {
             None
         }
         wsl::Plan::Run(step) => {
-            let mut cmd = Cmd::new(&step.program, VALIDATE_TIMEOUT);
-            for a in &step.args {
-                cmd = cmd.arg(a);
-            }
+            let cmd = Cmd::new(&step.program, VALIDATE_TIMEOUT).args(&step.args);
             let out = l.host.run(&cmd).await.ok()?;
             match parse_answer(&out.stdout) {
                 Some(v) if v.ok() => {
@@ -644,11 +635,7 @@ fn remedy(host: &Host, rungs: &[Rung]) -> String {
         .iter()
         .any(|r| r.rung == "interpreter" && r.python.is_none() && r.status == "failed");
     if no_python {
-        return match host.os() {
-            Os::Windows => "winget install Python.Python.3.12 (and turn off the python.exe App execution alias), or pass --python PATH".into(),
-            Os::Macos => "brew install python@3.12, or pass --python PATH".into(),
-            _ => "sudo apt-get install python3 python3-venv (or your distribution's equivalent), or pass --python PATH".into(),
-        };
+        return python::install_remedy(host);
     }
     "fix the first failing import above; `onramp validate -v` shows every rung's detail".into()
 }

@@ -490,7 +490,7 @@ mod tests {
     }
 
     async fn run(engine: &Fake, p: &Profile) -> (Result<Vec<ServiceReport>>, Created) {
-        let ui = Ui::new(&Printer::new(true, true, 0, (true, true, false)));
+        let ui = Ui::new(&Printer::silent());
         let mut created = Created::default();
         let host = Host::from_process();
         let r = up(engine, &host, "proj", p, Path::new("/p"), &ui, &mut created).await;
