@@ -100,10 +100,7 @@ impl Ctx {
     pub async fn published_by_project(&self) -> &BTreeMap<u16, String> {
         self.published
             .get_or_init(|| async {
-                if self.engine_info().await.is_none() {
-                    return BTreeMap::new();
-                }
-                let Ok(conn) = engine::connect_ready(&self.host).await else {
+                let Ok(conn) = engine::connect_probed(&self.host, self.engine().await).await else {
                     return BTreeMap::new();
                 };
                 let project = project_name(&self.profile, &self.dir);

@@ -109,9 +109,13 @@ pub struct Connected {
 
 /// Connect for real work, or say why the engine is not there.
 pub async fn connect_ready(host: &Host) -> Result<Connected, Probe> {
-    let p = probe(host).await;
+    connect_probed(host, &probe(host).await).await
+}
+
+/// Connect after a probe already found the engine ready (`doctor` probes once, then connects).
+pub async fn connect_probed(host: &Host, p: &Probe) -> Result<Connected, Probe> {
     let (Some(endpoint), Reach::Ready(info)) = (p.endpoint.clone(), p.reach.clone()) else {
-        return Err(p);
+        return Err(p.clone());
     };
     let fail = |e: String| Probe {
         endpoint: Some(endpoint.clone()),
