@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install and start everything the test suite needs, idempotently:
-# Docker engine (Debian docker.io; dockerd started when none runs), docker-compose, the clients
+# Docker engine (Debian docker.io; dockerd started when none runs), Podman's Docker-compatible API
+# service (Debian podman, rootful socket /run/podman/podman.sock), docker-compose, the clients
 # the tests use (psql, redis-cli, curl), a Python venv holding the real `kailash` package from
 # the package index, boltkit's Bolt stub server, and the test images in a local registry
 # (scripts/images.sh).
@@ -62,6 +63,44 @@ start_engine() {
   return 1
 }
 
+# Podman as a second engine: no default ulimits (the container's hard open-files limit is lower
+# than Podman's default), the local test registry over plain HTTP, and the API service
+# detached with a log file (no systemd here).
+podman_socket=/run/podman/podman.sock
+start_podman() {
+  local conf=/etc/containers/containers.conf
+  if ! grep -qs '^default_ulimits' "$conf"; then
+    log "setting default_ulimits = [] in $conf"
+    if grep -qs '^\[containers\]' "$conf"; then
+      sed -i '/^\[containers\]/a default_ulimits = []' "$conf"
+    else
+      printf '\n[containers]\ndefault_ulimits = []\n' >>"$conf"
+    fi
+  fi
+  local reg=/etc/containers/registries.conf.d/onramp-test-registry.conf
+  if [ ! -f "$reg" ]; then
+    log "allowing the test registry 127.0.0.1:5000 over HTTP for podman ($reg)"
+    mkdir -p "$(dirname "$reg")"
+    printf '[[registry]]\nlocation = "127.0.0.1:5000"\ninsecure = true\n' >"$reg"
+  fi
+  if curl -fsS --unix-socket "$podman_socket" http://d/_ping >/dev/null 2>&1; then
+    return 0
+  fi
+  log "starting podman system service on $podman_socket (log: $state/podman-service.log)"
+  mkdir -p "$(dirname "$podman_socket")"
+  rm -f "$podman_socket"
+  nohup podman system service --time=0 "unix://$podman_socket" >"$state/podman-service.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 100); do
+    curl -fsS --unix-socket "$podman_socket" http://d/_ping >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  log "podman's API service did not start; last lines of its log:"
+  tail -20 "$state/podman-service.log" >&2 || true
+  return 1
+}
+
 python_venv() {
   if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import kailash, pytest" 2>/dev/null; then
     return 0
@@ -92,8 +131,9 @@ bolt_stub() {
 }
 
 apt_install docker.io docker-compose iproute2 procps curl postgresql-client redis-tools \
-  debootstrap docker-registry
+  debootstrap docker-registry podman
 start_engine
+start_podman
 python_venv
 bolt_stub
 kailash_wheels

@@ -99,7 +99,8 @@ pub async fn connect(host: &Host) -> Result<Connected> {
     engine::connect_ready(host).await.map_err(|p| {
         let plat = platform::detect(&platform::collect(host));
         let os_release = host.sys_read("/etc/os-release");
-        let fix = engine::remedy::Remedies::new(host, plat.kind, os_release.as_deref());
+        let fix = engine::remedy::Remedies::new(host, plat.kind, os_release.as_deref())
+            .at(p.endpoint.as_ref());
         Error::NotReady {
             message: engine::describe(&p),
             help: fix.for_reach(&p.reach),

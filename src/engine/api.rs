@@ -22,6 +22,18 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a pull may go without a message before it counts as stalled.
 pub const PULL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long `remove_network` waits for an engine to let go of a network whose containers were
+/// just removed (Podman tears their network down after answering the removal).
+pub const NETWORK_RELEASE_WAIT: Duration = Duration::from_secs(15);
+
+/// Whether a network removal failed only because containers are still being detached.
+pub fn still_in_use(e: &EngineError) -> bool {
+    let t = e.to_string().to_ascii_lowercase();
+    ["active endpoints", "being used", "associated containers", "in use"]
+        .iter()
+        .any(|p| t.contains(p))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {
     #[error("{0}")]
@@ -498,9 +510,15 @@ impl Engine for Bollard {
     }
 
     async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
-        match timed(self.docker.remove_network(name)).await {
-            Ok(()) | Err(EngineError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
+        let started = std::time::Instant::now();
+        loop {
+            match timed(self.docker.remove_network(name)).await {
+                Ok(()) | Err(EngineError::NotFound(_)) => return Ok(()),
+                Err(e) if still_in_use(&e) && started.elapsed() < NETWORK_RELEASE_WAIT => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 
@@ -551,6 +569,18 @@ mod tests {
         assert_eq!(registry_of("postgres:15-alpine"), "docker.io");
         assert_eq!(registry_of("chromadb/chroma:latest"), "docker.io");
         assert_eq!(registry_of("ghcr.io/x/y"), "ghcr.io");
+    }
+
+    #[test]
+    fn a_network_still_detaching_is_waited_for() {
+        // Docker 20.10 and Podman 4.3, as they answer a removal of a network still in use.
+        let docker = EngineError::Failed(
+            "error while removing network: network x_default id 3f2a has active endpoints".into(),
+        );
+        let podman = EngineError::Failed("\"x_default\" has associated containers with it. Use -f to forcibly delete containers and pods: network is being used".into());
+        assert!(still_in_use(&docker) && still_in_use(&podman));
+        assert!(!still_in_use(&EngineError::Failed("permission denied".into())));
+        assert!(!still_in_use(&EngineError::Timeout(30)));
     }
 
     #[test]

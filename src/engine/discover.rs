@@ -21,6 +21,19 @@ impl Endpoint {
     pub fn unix_path(&self) -> Option<PathBuf> {
         self.endpoint.strip_prefix("unix://").map(PathBuf::from)
     }
+
+    /// Whether this is Podman's API socket (rootful or rootless) rather than Docker's.
+    pub fn is_podman(&self) -> bool {
+        self.unix_path().is_some_and(|p| {
+            p.file_name().is_some_and(|n| n == "podman.sock")
+                || p.components().any(|c| c.as_os_str() == "podman")
+        })
+    }
+
+    /// Whether a Podman socket lives in the user's runtime directory (rootless Podman).
+    pub fn is_rootless_podman(&self) -> bool {
+        self.is_podman() && !self.endpoint.starts_with(&format!("unix://{PODMAN_ROOTFUL}"))
+    }
 }
 
 /// What discovery may look at: the environment and a few files.
@@ -30,6 +43,10 @@ pub struct Inputs<'a> {
     pub read: &'a dyn Fn(&Path) -> Option<String>,
     pub exists: &'a dyn Fn(&Path) -> bool,
     pub home: Option<PathBuf>,
+    /// Whether a program is on `PATH` (`docker`, `dockerd`, `podman`).
+    pub installed: &'a dyn Fn(&str) -> bool,
+    /// Whether onramp runs as root (rootful Podman's socket is the one to start then).
+    pub root: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,6 +63,13 @@ pub enum DiscoverError {
 
 const DEFAULT_UNIX: &str = "/var/run/docker.sock";
 const DEFAULT_PIPE: &str = "npipe:////./pipe/docker_engine";
+/// Rootful Podman's API socket (`podman system service`, or the `podman.socket` unit).
+pub const PODMAN_ROOTFUL: &str = "/run/podman/podman.sock";
+
+/// Rootless Podman's API socket under `$XDG_RUNTIME_DIR`.
+pub fn podman_rootless(runtime_dir: &str) -> PathBuf {
+    Path::new(runtime_dir).join("podman/podman.sock")
+}
 
 pub fn discover(i: &Inputs) -> Result<Endpoint, DiscoverError> {
     if let Some(h) = (i.env)("DOCKER_HOST") {
@@ -116,15 +140,18 @@ pub fn current_context(config_json: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The well-known sockets, first existing wins; the default socket when none exists.
+/// The well-known sockets in the Docker CLI's order, then Podman's, first existing wins. When
+/// none exists: Podman's socket if Podman is installed and Docker is not (so the remedy is to
+/// start Podman's API service), otherwise Docker's default socket.
 fn default_endpoint(i: &Inputs) -> Endpoint {
     if i.os == Os::Windows {
         return ep(DEFAULT_PIPE, "default named pipe");
     }
+    let runtime = (i.env)("XDG_RUNTIME_DIR").filter(|r| !r.is_empty());
     let mut candidates: Vec<(PathBuf, &str)> = vec![(DEFAULT_UNIX.into(), "default socket")];
-    if let Some(run) = (i.env)("XDG_RUNTIME_DIR") {
+    if let Some(run) = &runtime {
         candidates.push((
-            Path::new(&run).join("docker.sock"),
+            Path::new(run).join("docker.sock"),
             "rootless Docker socket",
         ));
     }
@@ -134,20 +161,30 @@ fn default_endpoint(i: &Inputs) -> Endpoint {
             "Docker Desktop socket",
         ));
     }
-    if let Some(run) = (i.env)("XDG_RUNTIME_DIR") {
-        candidates.push((Path::new(&run).join("podman/podman.sock"), "Podman socket"));
+    if let Some(run) = &runtime {
+        candidates.push((podman_rootless(run), "rootless Podman socket"));
     }
-    candidates.push(("/run/podman/podman.sock".into(), "Podman socket"));
-    candidates
-        .iter()
-        .find(|(p, _)| (i.exists)(p))
-        .map(|(p, why)| ep(&format!("unix://{}", p.display()), why))
-        .unwrap_or_else(|| {
-            ep(
-                &format!("unix://{DEFAULT_UNIX}"),
-                "default socket (none found)",
-            )
-        })
+    candidates.push((PODMAN_ROOTFUL.into(), "Podman socket"));
+    if let Some((p, why)) = candidates.iter().find(|(p, _)| (i.exists)(p)) {
+        return ep(&format!("unix://{}", p.display()), why);
+    }
+    let docker = (i.installed)("docker") || (i.installed)("dockerd");
+    if !docker && (i.installed)("podman") {
+        return match runtime.filter(|_| !i.root) {
+            Some(run) => ep(
+                &format!("unix://{}", podman_rootless(&run).display()),
+                "rootless Podman socket (Podman is installed, its API service is not started)",
+            ),
+            None => ep(
+                &format!("unix://{PODMAN_ROOTFUL}"),
+                "Podman socket (Podman is installed, its API service is not started)",
+            ),
+        };
+    }
+    ep(
+        &format!("unix://{DEFAULT_UNIX}"),
+        "default socket (none found)",
+    )
 }
 
 /// Discovery on the real host.
@@ -155,13 +192,27 @@ pub fn discover_on(host: &Host) -> Result<Endpoint, DiscoverError> {
     let env = |k: &str| host.env(k).map(str::to_string);
     let read = |p: &Path| std::fs::read_to_string(p).ok();
     let exists = |p: &Path| p.exists();
+    let installed = |name: &str| host.which(name).is_some();
     discover(&Inputs {
         os: host.os(),
         env: &env,
         read: &read,
         exists: &exists,
         home: host.home(),
+        installed: &installed,
+        root: is_root(),
     })
+}
+
+#[cfg(unix)]
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[cfg(not(unix))]
+fn is_root() -> bool {
+    false
 }
 
 #[cfg(test)]
@@ -173,6 +224,8 @@ mod tests {
     struct Fake {
         env: BTreeMap<&'static str, &'static str>,
         files: BTreeMap<PathBuf, String>,
+        programs: Vec<&'static str>,
+        root: bool,
     }
 
     impl Fake {
@@ -180,13 +233,22 @@ mod tests {
             let env = |k: &str| self.env.get(k).map(|v| v.to_string());
             let read = |p: &Path| self.files.get(p).cloned();
             let exists = |p: &Path| self.files.contains_key(p);
+            let installed = |n: &str| self.programs.contains(&n);
             discover(&Inputs {
                 os,
                 env: &env,
                 read: &read,
                 exists: &exists,
                 home: Some("/home/dev".into()),
+                installed: &installed,
+                root: self.root,
             })
+        }
+
+        fn with_programs(mut self, programs: &[&'static str], root: bool) -> Fake {
+            self.programs = programs.to_vec();
+            self.root = root;
+            self
         }
     }
 
@@ -197,6 +259,8 @@ mod tests {
                 .iter()
                 .map(|(p, t)| (PathBuf::from(p), t.to_string()))
                 .collect(),
+            programs: Vec::new(),
+            root: false,
         }
     }
 
@@ -269,5 +333,80 @@ mod tests {
             .run(Os::Linux)
             .unwrap();
         assert!(e.source.starts_with("default socket"));
+    }
+
+    /// Sockets as they exist on real machines, each set with the endpoint the Docker CLI's
+    /// order picks: every Docker socket before any Podman socket, rootless Podman before rootful.
+    #[test]
+    fn discovery_order_over_recorded_sockets() {
+        let run = &[("XDG_RUNTIME_DIR", "/run/user/1000")];
+        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+            (
+                &[
+                    ("/var/run/docker.sock", ""),
+                    ("/run/podman/podman.sock", ""),
+                ],
+                "unix:///var/run/docker.sock",
+                "default socket",
+            ),
+            (
+                &[
+                    ("/home/dev/.docker/run/docker.sock", ""),
+                    ("/run/user/1000/podman/podman.sock", ""),
+                ],
+                "unix:///home/dev/.docker/run/docker.sock",
+                "Docker Desktop socket",
+            ),
+            (
+                &[
+                    ("/run/user/1000/podman/podman.sock", ""),
+                    ("/run/podman/podman.sock", ""),
+                ],
+                "unix:///run/user/1000/podman/podman.sock",
+                "rootless Podman socket",
+            ),
+            (
+                &[("/run/podman/podman.sock", "")],
+                "unix:///run/podman/podman.sock",
+                "Podman socket",
+            ),
+        ];
+        for (files, endpoint, source) in cases {
+            let e = fake(run, files).run(Os::Linux).unwrap();
+            assert_eq!((e.endpoint.as_str(), e.source.as_str()), (*endpoint, *source));
+        }
+        let e = fake(
+            &[("DOCKER_HOST", "unix:///run/podman/podman.sock")],
+            &[("/var/run/docker.sock", "")],
+        )
+        .run(Os::Linux)
+        .unwrap();
+        assert!(e.is_podman() && !e.is_rootless_podman());
+        assert_eq!(e.source, "DOCKER_HOST");
+    }
+
+    #[test]
+    fn podman_installed_without_docker_points_at_the_socket_to_start() {
+        let run = &[("XDG_RUNTIME_DIR", "/run/user/1000")];
+        let user = fake(run, &[]).with_programs(&["podman"], false);
+        let e = user.run(Os::Linux).unwrap();
+        assert_eq!(e.endpoint, "unix:///run/user/1000/podman/podman.sock");
+        assert!(e.is_rootless_podman());
+        assert!(e.source.contains("not started"), "{}", e.source);
+        let root = fake(run, &[]).with_programs(&["podman"], true);
+        assert_eq!(
+            root.run(Os::Linux).unwrap().endpoint,
+            "unix:///run/podman/podman.sock"
+        );
+        let both = fake(run, &[]).with_programs(&["podman", "docker"], false);
+        assert_eq!(
+            both.run(Os::Linux).unwrap().endpoint,
+            "unix:///var/run/docker.sock"
+        );
+        let docker = Endpoint {
+            endpoint: "unix:///var/run/docker.sock".into(),
+            source: String::new(),
+        };
+        assert!(!docker.is_podman());
     }
 }

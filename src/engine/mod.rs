@@ -15,6 +15,18 @@ use crate::host::Host;
 
 /// How long a dead or stalled endpoint may hold up a check.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1000);
+/// Podman's compatible API gathers `version` and `info` on demand (half a second each on a
+/// busy machine), so its socket gets longer.
+pub const PODMAN_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a probe of this endpoint may take.
+pub fn probe_timeout(endpoint: &Endpoint) -> Duration {
+    if endpoint.is_podman() {
+        PODMAN_PROBE_TIMEOUT
+    } else {
+        PROBE_TIMEOUT
+    }
+}
 
 /// What the engine says about itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -81,12 +93,8 @@ async fn reach(host: &Host, endpoint: &Endpoint) -> Reach {
         Ok(d) => d,
         Err(e) => return Reach::Unreachable(e.to_string()),
     };
-    let asked = async {
-        let version = docker.version().await?;
-        let info = docker.info().await?;
-        Ok::<_, bollard::errors::Error>((version, info))
-    };
-    match tokio::time::timeout(PROBE_TIMEOUT, asked).await {
+    let asked = async { tokio::try_join!(docker.version(), docker.info()) };
+    match tokio::time::timeout(probe_timeout(endpoint), asked).await {
         Err(_) => Reach::Timeout,
         Ok(Err(e)) => classify(host, &e),
         Ok(Ok((v, i))) => Reach::Ready(EngineInfo {
@@ -122,7 +130,7 @@ pub async fn connect_probed(host: &Host, p: &Probe) -> Result<Connected, Probe> 
         reach: Reach::Unreachable(e),
     };
     let docker = connect(&endpoint).map_err(|e| fail(e.to_string()))?;
-    let docker = tokio::time::timeout(PROBE_TIMEOUT, docker.negotiate_version())
+    let docker = tokio::time::timeout(probe_timeout(&endpoint), docker.negotiate_version())
         .await
         .map_err(|_| fail("no answer while negotiating the API version".into()))?
         .map_err(|e| fail(e.to_string()))?;
@@ -148,23 +156,31 @@ pub fn describe(p: &Probe) -> String {
         .as_ref()
         .map(|e| format!(" at {} ({})", e.endpoint, e.source))
         .unwrap_or_default();
+    let engine = if p.endpoint.as_ref().is_some_and(Endpoint::is_podman) {
+        "Podman's API service"
+    } else {
+        "the Docker engine"
+    };
     match &p.reach {
-        Reach::Ready(_) => format!("Docker engine ready{at}"),
+        Reach::Ready(_) => format!("{engine} is ready{at}"),
         Reach::NotInstalled => format!("Docker is not installed (nothing{at})"),
-        Reach::NotRunning(why) => format!("the Docker engine is not running{at}: {why}"),
+        Reach::NotRunning(why) => format!("{engine} is not running{at}: {why}"),
         Reach::PermissionDenied(why) => format!("permission denied{at}: {why}"),
-        Reach::Unreachable(why) => format!("the Docker engine is unreachable{at}: {why}"),
-        Reach::ApiTooOld(why) => format!("the Docker engine's API is too old{at}: {why}"),
+        Reach::Unreachable(why) => format!("{engine} is unreachable{at}: {why}"),
+        Reach::ApiTooOld(why) => format!("the API of {engine} is too old{at}: {why}"),
         Reach::Timeout => format!(
-            "the Docker engine did not answer within {} ms{at}",
-            PROBE_TIMEOUT.as_millis()
+            "{engine} did not answer within {} ms{at}",
+            p.endpoint.as_ref().map_or(PROBE_TIMEOUT, probe_timeout).as_millis()
         ),
     }
 }
 
-/// A bollard client for an endpoint.
+/// A bollard client for an endpoint. Its own per-request limit is the generous `CALL_TIMEOUT`:
+/// probes bound themselves with `PROBE_TIMEOUT`, and real work must not be cut short (a
+/// one-second limit here once made `down` over Podman, whose removals take longer, give up
+/// after removing the container but before removing the network).
 pub fn connect(endpoint: &Endpoint) -> Result<Docker, bollard::errors::Error> {
-    let secs = PROBE_TIMEOUT.as_secs().max(1);
+    let secs = api::CALL_TIMEOUT.as_secs();
     let uri = endpoint.endpoint.as_str();
     if uri.starts_with("unix://") {
         #[cfg(unix)]

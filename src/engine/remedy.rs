@@ -1,6 +1,6 @@
 //! What to do about an unreachable engine, on the platform at hand.
 
-use super::Reach;
+use super::{Endpoint, Reach};
 use crate::host::Host;
 use crate::platform::{Kind, distro_ids};
 
@@ -9,6 +9,7 @@ pub struct Remedies<'a> {
     host: &'a Host,
     kind: Kind,
     ids: Vec<String>,
+    podman: Option<Endpoint>,
 }
 
 impl<'a> Remedies<'a> {
@@ -17,7 +18,14 @@ impl<'a> Remedies<'a> {
             host,
             kind,
             ids: os_release.map(distro_ids).unwrap_or_default(),
+            podman: None,
         }
+    }
+
+    /// Remedies for this endpoint: Podman's socket is started the Podman way.
+    pub fn at(mut self, endpoint: Option<&Endpoint>) -> Remedies<'a> {
+        self.podman = endpoint.filter(|e| e.is_podman()).cloned();
+        self
     }
 
     fn has(&self, id: &str) -> bool {
@@ -38,6 +46,9 @@ impl<'a> Remedies<'a> {
     }
 
     pub fn start(&self) -> String {
+        if let Some(e) = &self.podman {
+            return podman_start(e, self.host.sys_exists("/run/systemd/system"));
+        }
         match self.kind {
             Kind::Windows | Kind::Macos => "start Docker Desktop and wait until it says Engine running".into(),
             Kind::Wsl2 if self.host.which("dockerd").is_none() => {
@@ -49,6 +60,9 @@ impl<'a> Remedies<'a> {
     }
 
     pub fn install(&self) -> String {
+        if self.podman.is_some() {
+            return "install Podman with your distribution's package manager (Debian/Ubuntu: `sudo apt-get install podman`), then start its API service".into();
+        }
         match self.kind {
             Kind::Windows => {
                 "winget install Docker.DockerDesktop   (then enable the WSL2 backend)".into()
@@ -84,5 +98,54 @@ impl<'a> Remedies<'a> {
 
     pub fn endpoint(&self) -> String {
         "check DOCKER_HOST / DOCKER_CONTEXT (`docker context ls`), or unset them to use the local engine".into()
+    }
+}
+
+/// How to start Podman's Docker-compatible API service on `endpoint`: the systemd socket unit
+/// where systemd runs, otherwise `podman system service` detached with a log file.
+pub fn podman_start(endpoint: &Endpoint, systemd: bool) -> String {
+    let uri = &endpoint.endpoint;
+    match (endpoint.is_rootless_podman(), systemd) {
+        (true, true) => "systemctl --user enable --now podman.socket".into(),
+        (false, true) => "sudo systemctl enable --now podman.socket".into(),
+        (true, false) => format!(
+            "nohup podman system service --time=0 {uri} > \"${{XDG_RUNTIME_DIR}}/podman-service.log\" 2>&1 &"
+        ),
+        (false, false) => format!(
+            "sudo sh -c 'nohup podman system service --time=0 {uri} > /var/log/podman-service.log 2>&1 &'"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(uri: &str) -> Endpoint {
+        Endpoint {
+            endpoint: uri.into(),
+            source: "test".into(),
+        }
+    }
+
+    #[test]
+    fn podman_is_started_as_podman_is() {
+        let rootless = at("unix:///run/user/1000/podman/podman.sock");
+        let rootful = at("unix:///run/podman/podman.sock");
+        assert_eq!(
+            podman_start(&rootless, true),
+            "systemctl --user enable --now podman.socket"
+        );
+        assert_eq!(
+            podman_start(&rootful, true),
+            "sudo systemctl enable --now podman.socket"
+        );
+        let detached = podman_start(&rootful, false);
+        assert!(
+            detached.contains("podman system service --time=0 unix:///run/podman/podman.sock"),
+            "{detached}"
+        );
+        assert!(detached.contains("/var/log/podman-service.log"));
+        assert!(podman_start(&rootless, false).contains("unix:///run/user/1000/podman/podman.sock"));
     }
 }
