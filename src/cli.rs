@@ -63,6 +63,43 @@ pub enum Command {
     Down(DownArgs),
     /// List embedded profiles, or print one fully resolved
     Profiles(ProfilesArgs),
+    /// Rebuild services from scratch: remove them with their volumes (asks), then up
+    Reset(ResetArgs),
+    /// The profile's images as one archive, for machines that cannot reach a registry
+    #[command(subcommand)]
+    Images(ImagesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Write every image the profile needs into one archive (pulling those not present)
+    Save(ImagesSaveArgs),
+    /// Load an archive and check that every image the profile needs is then present
+    Load(ImagesLoadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesSaveArgs {
+    /// The archive to write
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesLoadArgs {
+    /// The archive made by `onramp images save`
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ResetArgs {
+    /// Services to reset [default: every service onramp starts]
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// Print what would be removed and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args, Default)]
@@ -70,6 +107,9 @@ pub struct SetupArgs {
     /// When a later step fails, remove what this run created and restore replaced files
     #[arg(long)]
     pub rollback_on_fail: bool,
+    /// Load the profile's images from this archive (`onramp images save`) before starting
+    #[arg(long, value_name = "FILE")]
+    pub images: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Default)]

@@ -16,6 +16,9 @@ pub struct Config {
     pub profile: Choice,
     pub json: bool,
     pub yes: bool,
+    /// `--yes` was given on the command line (not implied by a missing terminal): the only
+    /// consent that deletes data without a prompt (`reset`).
+    pub yes_given: bool,
     pub quiet: bool,
     pub verbose: u8,
     /// (`--no-color`, `NO_COLOR` set, `CLICOLOR_FORCE` set)
@@ -44,6 +47,7 @@ pub fn resolve(cli: Cli, host: &Host) -> Result<Config> {
         profile,
         json: g.json,
         yes: g.yes || !std::io::stdin().is_terminal(),
+        yes_given: g.yes,
         quiet: g.quiet,
         verbose: g.verbose,
         color: (

@@ -67,6 +67,19 @@ impl Printer {
         self.verbose
     }
 
+    /// Ask a yes/no question on the terminal (dialoguer, on stderr); `None` when there is no
+    /// terminal to ask on, so the caller decides what silence means.
+    pub fn confirm(&self, question: &str, default: bool) -> Option<bool> {
+        if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+            return None;
+        }
+        dialoguer::Confirm::new()
+            .with_prompt(question)
+            .default(default)
+            .interact()
+            .ok()
+    }
+
     /// A result line: always shown.
     pub fn result(&self, text: &str) {
         self.human_line(text);

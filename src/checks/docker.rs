@@ -7,8 +7,8 @@ use crate::profile::Need;
 
 pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
     let probe = ctx.engine().await;
-    let fix = Remedies::new(&ctx.host, ctx.kind(), ctx.os_release.as_deref())
-        .at(probe.endpoint.as_ref());
+    let fix =
+        Remedies::new(&ctx.host, ctx.kind(), ctx.os_release.as_deref()).at(probe.endpoint.as_ref());
     let at = probe
         .endpoint
         .as_ref()

@@ -4,7 +4,9 @@ mod doctor;
 mod down;
 mod gate;
 mod generate;
+mod images;
 mod profiles;
+mod reset;
 mod setup;
 mod status;
 mod up;
@@ -46,6 +48,8 @@ pub async fn dispatch(config: &Config, host: &Host, printer: &Printer) -> Result
             Command::Validate(args) => validate::run(config, host, printer, args).await,
             Command::Gate(args) => gate::run(config, host, printer, &args.phase).await,
             Command::Down(args) => down::run(config, host, printer, args).await,
+            Command::Reset(args) => reset::run(config, host, printer, args).await,
+            Command::Images(cmd) => images::run(config, host, printer, cmd).await,
         }
     };
     tokio::select! {

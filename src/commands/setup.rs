@@ -61,6 +61,9 @@ pub async fn run(
     };
 
     step(printer, 3, "up");
+    if let Some(archive) = &args.images {
+        load_images(host, printer, &profile, archive).await?;
+    }
     let mut created = Created::default();
     let project = project_name(&profile, &config.dir);
     let outcome =
@@ -176,4 +179,18 @@ fn stop(
         printer.json(&json!({"ok": false, "stopped_at": at, "remedy": remedy, "detail": detail}));
     }
     Ok(Verdict::NotReady)
+}
+
+/// `setup --images FILE`: load the archive and check every image is there before `up`.
+async fn load_images(
+    host: &Host,
+    printer: &Printer,
+    profile: &profile::Profile,
+    archive: &std::path::Path,
+) -> Result<()> {
+    let engine = super::up::connect(host).await?;
+    let needed = crate::images::needed(profile);
+    let ui = crate::progress::Ui::new(printer);
+    crate::images::load(&engine.api, archive, &needed, &ui).await?;
+    Ok(())
 }

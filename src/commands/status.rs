@@ -39,6 +39,7 @@ pub async fn run(config: &Config, host: &Host, printer: &Printer) -> Result<Verd
             host_ports: svc.ports().iter().map(|p| p.host).collect(),
             error: None,
             logs: None,
+            remedy: None,
             container: container.as_ref().map(|c| c.id.chars().take(12).collect()),
             action: container
                 .as_ref()
@@ -68,6 +69,8 @@ pub async fn run(config: &Config, host: &Host, printer: &Printer) -> Result<Verd
             }
         } else if running {
             r.state = State::Ready;
+        } else if let (Some(e), Some(c)) = (&engine, &container) {
+            diagnose_stopped(&e.api, name, c, &mut r).await;
         }
         reports.push(r);
     }
@@ -99,6 +102,30 @@ pub async fn run(config: &Config, host: &Host, printer: &Printer) -> Result<Verd
             r.container.as_deref().unwrap_or("-"),
             r.error.as_deref().unwrap_or("")
         ));
+        if let Some(remedy) = &r.remedy {
+            printer.result(&format!("  help: {remedy}"));
+        }
     }
     Ok(Verdict::from_ok(ok))
+}
+
+/// A stopped container whose log shows a known cause gets it as its error, with the remedy.
+async fn diagnose_stopped<E: Engine + Sync>(
+    engine: &E,
+    name: &str,
+    c: &crate::engine::api::ContainerInfo,
+    r: &mut ServiceReport,
+) {
+    let logs = engine
+        .logs_tail(&c.id, ready::LOG_TAIL)
+        .await
+        .unwrap_or_default();
+    if let Some(d) = crate::stack::diagnose::from_logs(name, &logs) {
+        r.state = State::Failed;
+        r.error = Some(format!(
+            "the container exited with code {}: {}",
+            c.exit_code, d.problem
+        ));
+        r.remedy = Some(d.remedy);
+    }
 }

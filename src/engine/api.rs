@@ -29,9 +29,14 @@ pub const NETWORK_RELEASE_WAIT: Duration = Duration::from_secs(15);
 /// Whether a network removal failed only because containers are still being detached.
 pub fn still_in_use(e: &EngineError) -> bool {
     let t = e.to_string().to_ascii_lowercase();
-    ["active endpoints", "being used", "associated containers", "in use"]
-        .iter()
-        .any(|p| t.contains(p))
+    [
+        "active endpoints",
+        "being used",
+        "associated containers",
+        "in use",
+    ]
+    .iter()
+    .any(|p| t.contains(p))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -125,6 +130,7 @@ pub trait Engine {
         name: &str,
         labels: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<bool, EngineError>>;
+    fn volume_exists(&self, name: &str) -> impl Future<Output = Result<bool, EngineError>>;
     fn networks(
         &self,
         labels: &[(&str, &str)],
@@ -158,6 +164,90 @@ impl Bollard {
         auths: BTreeMap<String, bollard::auth::DockerCredentials>,
     ) -> Bollard {
         Bollard { docker, auths }
+    }
+}
+
+/// How long loading an image archive may take before the engine answers (it reads the whole
+/// archive first).
+pub const LOAD_TIMEOUT: Duration = Duration::from_secs(1800);
+/// Bytes read from an archive per chunk sent to the engine.
+const LOAD_CHUNK: usize = 1 << 20;
+
+impl Bollard {
+    /// Write one archive holding `images` (the engine's `save` of several images; shared layers
+    /// once) to `out`; returns the bytes written.
+    pub async fn export_images(
+        &self,
+        images: &[String],
+        out: &mut dyn std::io::Write,
+    ) -> Result<u64, EngineError> {
+        let names: Vec<&str> = images.iter().map(String::as_str).collect();
+        let mut stream = self.docker.export_images(&names);
+        let mut written = 0u64;
+        loop {
+            let next = tokio::time::timeout(PULL_IDLE_TIMEOUT, stream.next())
+                .await
+                .map_err(|_| EngineError::Timeout(PULL_IDLE_TIMEOUT.as_secs()))?;
+            let Some(chunk) = next else {
+                return Ok(written);
+            };
+            let chunk = chunk.map_err(classify)?;
+            out.write_all(&chunk)
+                .map_err(|e| EngineError::Failed(format!("cannot write the archive: {e}")))?;
+            written += chunk.len() as u64;
+        }
+    }
+
+    /// Load an image archive into the engine; returns the engine's `Loaded image: ...` lines.
+    pub async fn load_images(&self, archive: std::fs::File) -> Result<Vec<String>, EngineError> {
+        let chunks = futures_util::stream::iter(Chunks(archive));
+        let opts = bollard::query_parameters::ImportImageOptionsBuilder::new()
+            .quiet(true)
+            .build();
+        let docker = self.docker.clone().with_timeout(LOAD_TIMEOUT);
+        let mut stream = docker.import_image_stream(opts, chunks, None);
+        let mut loaded = Vec::new();
+        let read = async {
+            while let Some(item) = stream.next().await {
+                let info = item.map_err(classify)?;
+                if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                    return Err(EngineError::Failed(err));
+                }
+                if let Some(line) = info.stream {
+                    loaded.extend(
+                        line.lines()
+                            .map(|l| l.trim().to_string())
+                            .filter(|l| !l.is_empty()),
+                    );
+                }
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(LOAD_TIMEOUT, read).await {
+            Ok(r) => r?,
+            Err(_) => return Err(EngineError::Timeout(LOAD_TIMEOUT.as_secs())),
+        }
+        Ok(loaded)
+    }
+}
+
+/// A file read in chunks, as a request body.
+struct Chunks(std::fs::File);
+
+impl Iterator for Chunks {
+    type Item = Result<bytes::Bytes, std::io::Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        use std::io::Read;
+        let mut buf = vec![0u8; LOAD_CHUNK];
+        match self.0.read(&mut buf) {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some(Ok(bytes::Bytes::from(buf)))
+            }
+            Err(e) => Some(Err(e)),
+        }
     }
 }
 
@@ -411,6 +501,14 @@ impl Engine for Bollard {
         timed(self.docker.create_volume(req)).await.map(|_| true)
     }
 
+    async fn volume_exists(&self, name: &str) -> Result<bool, EngineError> {
+        match timed(self.docker.inspect_volume(name)).await {
+            Ok(_) => Ok(true),
+            Err(EngineError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn networks(&self, labels: &[(&str, &str)]) -> Result<Vec<String>, EngineError> {
         let opts = ListNetworksOptionsBuilder::new()
             .filters(&label_filter(labels))
@@ -579,7 +677,9 @@ mod tests {
         );
         let podman = EngineError::Failed("\"x_default\" has associated containers with it. Use -f to forcibly delete containers and pods: network is being used".into());
         assert!(still_in_use(&docker) && still_in_use(&podman));
-        assert!(!still_in_use(&EngineError::Failed("permission denied".into())));
+        assert!(!still_in_use(&EngineError::Failed(
+            "permission denied".into()
+        )));
         assert!(!still_in_use(&EngineError::Timeout(30)));
     }
 

@@ -32,7 +32,10 @@ impl Endpoint {
 
     /// Whether a Podman socket lives in the user's runtime directory (rootless Podman).
     pub fn is_rootless_podman(&self) -> bool {
-        self.is_podman() && !self.endpoint.starts_with(&format!("unix://{PODMAN_ROOTFUL}"))
+        self.is_podman()
+            && !self
+                .endpoint
+                .starts_with(&format!("unix://{PODMAN_ROOTFUL}"))
     }
 }
 
@@ -150,10 +153,7 @@ fn default_endpoint(i: &Inputs) -> Endpoint {
     let runtime = (i.env)("XDG_RUNTIME_DIR").filter(|r| !r.is_empty());
     let mut candidates: Vec<(PathBuf, &str)> = vec![(DEFAULT_UNIX.into(), "default socket")];
     if let Some(run) = &runtime {
-        candidates.push((
-            Path::new(run).join("docker.sock"),
-            "rootless Docker socket",
-        ));
+        candidates.push((Path::new(run).join("docker.sock"), "rootless Docker socket"));
     }
     if let Some(home) = &i.home {
         candidates.push((
@@ -340,7 +340,8 @@ mod tests {
     #[test]
     fn discovery_order_over_recorded_sockets() {
         let run = &[("XDG_RUNTIME_DIR", "/run/user/1000")];
-        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case] = &[
             (
                 &[
                     ("/var/run/docker.sock", ""),
@@ -373,7 +374,10 @@ mod tests {
         ];
         for (files, endpoint, source) in cases {
             let e = fake(run, files).run(Os::Linux).unwrap();
-            assert_eq!((e.endpoint.as_str(), e.source.as_str()), (*endpoint, *source));
+            assert_eq!(
+                (e.endpoint.as_str(), e.source.as_str()),
+                (*endpoint, *source)
+            );
         }
         let e = fake(
             &[("DOCKER_HOST", "unix:///run/podman/podman.sock")],

@@ -170,7 +170,10 @@ pub fn describe(p: &Probe) -> String {
         Reach::ApiTooOld(why) => format!("the API of {engine} is too old{at}: {why}"),
         Reach::Timeout => format!(
             "{engine} did not answer within {} ms{at}",
-            p.endpoint.as_ref().map_or(PROBE_TIMEOUT, probe_timeout).as_millis()
+            p.endpoint
+                .as_ref()
+                .map_or(PROBE_TIMEOUT, probe_timeout)
+                .as_millis()
         ),
     }
 }

@@ -146,6 +146,8 @@ mod tests {
             "{detached}"
         );
         assert!(detached.contains("/var/log/podman-service.log"));
-        assert!(podman_start(&rootless, false).contains("unix:///run/user/1000/podman/podman.sock"));
+        assert!(
+            podman_start(&rootless, false).contains("unix:///run/user/1000/podman/podman.sock")
+        );
     }
 }

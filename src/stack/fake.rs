@@ -90,6 +90,10 @@ impl Engine for Fake {
         }))
     }
 
+    async fn volume_exists(&self, name: &str) -> Result<bool, EngineError> {
+        Ok(self.with(|s| s.volumes.contains_key(name)))
+    }
+
     async fn networks(&self, labels: &[(&str, &str)]) -> Result<Vec<String>, EngineError> {
         Ok(self.with(|s| {
             s.networks
@@ -143,7 +147,8 @@ impl Engine for Fake {
     }
 
     async fn remove(&self, id: &str) -> Result<(), EngineError> {
-        self.with(|s| s.containers.remove(id));
+        // Like the engine: by id or by name.
+        self.with(|s| s.containers.retain(|k, c| k != id && c.name != id));
         Ok(())
     }
 

@@ -1,9 +1,11 @@
 //! The services of a profile as Docker objects, named and labelled as Compose names them, and
 //! the decisions that make `up` converge and `down` remove only what is ours.
 
+pub mod diagnose;
 #[cfg(test)]
 pub mod fake;
 pub mod ready;
+pub mod reset;
 pub mod up;
 
 use std::collections::BTreeMap;

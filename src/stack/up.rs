@@ -8,6 +8,7 @@ use std::time::Instant;
 use futures_util::future::join_all;
 use serde::Serialize;
 
+use super::diagnose;
 use super::ready::{self, Readiness};
 use super::{Decision, LABEL_PROJECT, decide, network_name, object_labels, spec, volumes};
 use crate::engine::api::{ContainerSpec, Engine, EngineError, PullEvent};
@@ -40,6 +41,9 @@ pub struct ServiceReport {
     pub error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logs: Option<String>,
+    /// The command that repairs a recognised failure (`onramp reset postgres`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remedy: Option<String>,
     pub container: Option<String>,
     /// What `up` did: created, recreated, started, unchanged, external.
     pub action: String,
@@ -275,14 +279,30 @@ fn transient(e: &EngineError) -> bool {
     !permanent.iter().any(|p| t.contains(p))
 }
 
-fn pull_error(image: &str, e: &EngineError) -> String {
+/// Whether a pull failed because the registry cannot be reached at all (as Docker and Podman
+/// word it), rather than because it refused.
+pub fn registry_unreachable(e: &EngineError) -> bool {
+    let lower = e.to_string().to_ascii_lowercase();
+    [
+        "connection refused",
+        "no such host",
+        "i/o timeout",
+        "network is unreachable",
+        "no route to host",
+        "tls handshake timeout",
+        "request canceled while waiting for connection",
+        "server misbehaving",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+}
+
+/// One line saying why a pull failed, naming the image and its registry.
+pub fn pull_error(image: &str, e: &EngineError) -> String {
     let t = e.to_string();
     let lower = t.to_ascii_lowercase();
     let registry = crate::engine::api::registry_of(image);
-    if lower.contains("connection refused")
-        || lower.contains("no such host")
-        || lower.contains("i/o timeout")
-    {
+    if registry_unreachable(e) {
         format!("cannot pull {image}: the registry {registry} is unreachable ({t})")
     } else if lower.contains("manifest unknown") || lower.contains("not found") {
         format!("cannot pull {image}: no such image or tag in {registry} ({t})")
@@ -328,9 +348,13 @@ async fn pull_missing<E: Engine + Sync>(
             ),
             Err(e) => line.finish(false, &pull_error(image, e)),
         }
-        result.map_err(|e| pull_error(image, &e))
+        result.map_err(|e| {
+            let unreachable =
+                registry_unreachable(&e).then(|| crate::engine::api::registry_of(image));
+            (pull_error(image, &e), unreachable)
+        })
     });
-    let failures: Vec<String> = join_all(pulls)
+    let failures: Vec<(String, Option<String>)> = join_all(pulls)
         .await
         .into_iter()
         .filter_map(|r| r.err())
@@ -338,9 +362,21 @@ async fn pull_missing<E: Engine + Sync>(
     if failures.is_empty() {
         return Ok(());
     }
+    let message = failures
+        .iter()
+        .map(|(m, _)| m.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut unreachable: Vec<String> = failures.into_iter().filter_map(|(_, r)| r).collect();
+    unreachable.dedup();
+    let help = if unreachable.is_empty() {
+        "check the image name and tag in the profile, and the registry's credentials (`docker login REGISTRY`); `docker pull IMAGE` shows the same".into()
+    } else {
+        crate::images::unreachable_help(&unreachable.join(", "))
+    };
     Err(Error::NotReady {
-        message: format!("{}; nothing was created", failures.join("; ")),
-        help: "check that the registry is running and reachable (`docker pull IMAGE` shows the same), and the image name and tag in the profile".into(),
+        message: format!("{message}; nothing was created"),
+        help,
     })
 }
 
@@ -398,6 +434,7 @@ async fn wait_one<E: Engine + Sync>(
         host_ports: svc.ports().iter().map(|p| p.host).collect(),
         error: None,
         logs: None,
+        remedy: None,
         container: container.map(|(_, c)| c.chars().take(12).collect()),
         action: action.to_string(),
     };
@@ -423,12 +460,17 @@ async fn wait_one<E: Engine + Sync>(
                 &format!("{what} in {:.2} s ({action})", d.as_secs_f64()),
             );
         }
-        Readiness::Failed { error, logs } => {
+        Readiness::Failed { mut error, logs } => {
             report.state = if container.is_some() {
                 State::Failed
             } else {
                 State::External
             };
+            if let Some(d) = logs.as_deref().and_then(|l| diagnose::from_logs(name, l)) {
+                error = format!("{error}: {}", d.problem);
+                ui.note(&format!("  help: {}", d.remedy));
+                report.remedy = Some(d.remedy);
+            }
             line.finish(false, &error);
             if let Some(l) = &logs {
                 ui.note(&format!(

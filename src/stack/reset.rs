@@ -1,0 +1,285 @@
+//! `reset`: which services a rebuild takes down with their data, what of theirs exists in the
+//! engine, and removing exactly that. Starting them again is `up`'s work.
+
+use serde::Serialize;
+
+use super::{LABEL_HASH, LABEL_PROJECT, container_name, volume_name};
+use crate::engine::api::{Engine, EngineError};
+use crate::errors::{Error, Result};
+use crate::generate::context::named_volume;
+use crate::profile::Profile;
+
+/// The services to reset and the named volumes whose data goes with them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Selection {
+    pub services: Vec<String>,
+    /// (name in the profile, engine name)
+    pub volumes: Vec<(String, String)>,
+    /// Services added because they share a volume with a named one: (service, volume).
+    pub sharing: Vec<(String, String)>,
+}
+
+/// Choose what `reset SERVICE...` takes down: the named services (every service onramp starts
+/// when none is named), plus any service that mounts one of their volumes, since a volume in
+/// use cannot be deleted and its data is theirs too.
+pub fn select(project: &str, profile: &Profile, requested: &[String]) -> Result<Selection> {
+    let managed: Vec<&String> = profile
+        .services()
+        .filter(|(_, s)| s.image.is_some())
+        .map(|(n, _)| n)
+        .collect();
+    for name in requested {
+        match profile.services().find(|(n, _)| *n == name) {
+            None => {
+                return Err(Error::Usage(format!(
+                    "no service `{name}` in the profile; its services: {}",
+                    profile
+                        .services()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            Some((_, s)) if s.image.is_none() => {
+                return Err(Error::Usage(format!(
+                    "`{name}` is an external service: onramp neither starts it nor owns its data, so it cannot reset it"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    let mut services: Vec<String> = if requested.is_empty() {
+        managed.iter().map(|n| n.to_string()).collect()
+    } else {
+        let mut v: Vec<String> = Vec::new();
+        for r in requested {
+            if !v.contains(r) {
+                v.push(r.clone());
+            }
+        }
+        v
+    };
+    let mut sharing = Vec::new();
+    loop {
+        let vols = volumes_of(profile, &services);
+        let extra = managed.iter().find_map(|n| {
+            if services.contains(n) {
+                return None;
+            }
+            volumes_of(profile, &[n.to_string()])
+                .into_iter()
+                .find(|v| vols.contains(v))
+                .map(|v| (n.to_string(), v))
+        });
+        match extra {
+            Some((n, v)) => {
+                services.push(n.clone());
+                sharing.push((n, v));
+            }
+            None => break,
+        }
+    }
+    let volumes = volumes_of(profile, &services)
+        .into_iter()
+        .map(|v| {
+            let full = volume_name(project, &v);
+            (v, full)
+        })
+        .collect();
+    Ok(Selection {
+        services,
+        volumes,
+        sharing,
+    })
+}
+
+fn volumes_of(profile: &Profile, services: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for (name, svc) in profile.services() {
+        if !services.contains(name) {
+            continue;
+        }
+        for v in svc.volumes.iter().flatten() {
+            if let Some(n) = named_volume(v)
+                && !out.iter().any(|x| x == n)
+            {
+                out.push(n.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// What a reset will remove, as it exists in the engine now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub services: Vec<String>,
+    /// Container names.
+    pub containers: Vec<String>,
+    /// Volume engine names; their data is deleted.
+    pub volumes: Vec<String>,
+}
+
+/// Look up the selection's containers and volumes; a same-named container that is not this
+/// project's is refused before anything is removed.
+pub async fn plan<E: Engine + Sync>(engine: &E, project: &str, sel: &Selection) -> Result<Plan> {
+    let mut plan = Plan {
+        services: sel.services.clone(),
+        ..Plan::default()
+    };
+    for s in &sel.services {
+        let name = container_name(project, s);
+        let Some(c) = engine.inspect(&name).await.map_err(engine_err)? else {
+            continue;
+        };
+        let ours = c.labels.get(LABEL_PROJECT).map(String::as_str) == Some(project)
+            && c.labels.contains_key(LABEL_HASH);
+        if !ours {
+            return Err(Error::NotReady {
+                message: format!(
+                    "a container named {name} exists and was not created by onramp; nothing was removed"
+                ),
+                help: format!(
+                    "remove it yourself if it holds nothing you need (`docker rm -f {name}`), then run `onramp reset` again"
+                ),
+            });
+        }
+        plan.containers.push(name);
+    }
+    for (_, full) in &sel.volumes {
+        if engine.volume_exists(full).await.map_err(engine_err)? {
+            plan.volumes.push(full.clone());
+        }
+    }
+    Ok(plan)
+}
+
+/// Remove the plan's containers, then its volumes; returns what was removed, in words.
+pub async fn apply<E: Engine + Sync>(engine: &E, plan: &Plan) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    for c in &plan.containers {
+        engine.remove(c).await.map_err(engine_err)?;
+        done.push(format!("container {c}"));
+    }
+    for v in &plan.volumes {
+        engine.remove_volume(v).await.map_err(|e| Error::NotReady {
+            message: format!("cannot delete volume {v}: {e}"),
+            help: format!(
+                "another container still uses it: `docker ps -a --filter volume={v}` names it"
+            ),
+        })?;
+        done.push(format!("volume {v}"));
+    }
+    Ok(done)
+}
+
+fn engine_err(e: EngineError) -> Error {
+    Error::NotReady {
+        message: format!("the engine refused: {e}"),
+        help: "check the engine (`docker info`) and run `onramp reset` again".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::stack::fake::Fake;
+
+    fn profile(extra: &str) -> Profile {
+        let text = format!(
+            r#"name = "t"
+[services.postgres]
+image = "pg:15"
+volumes = ["pgdata:/var/lib/postgresql/data"]
+probe = {{ kind = "postgres" }}
+env = {{ POSTGRES_PASSWORD = "x" }}
+[services.redis]
+image = "redis:7"
+volumes = ["redisdata:/data"]
+[services.ext]
+address = "127.0.0.1:9"
+probe = {{ kind = "tcp" }}
+{extra}"#
+        );
+        toml::from_str(&text).unwrap()
+    }
+
+    fn names(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn one_named_service_takes_only_its_own_volume() {
+        let s = select("p", &profile(""), &["postgres".into()]).unwrap();
+        assert_eq!(names(&s.services), ["postgres"]);
+        assert_eq!(s.volumes, [("pgdata".to_string(), "p_pgdata".to_string())]);
+        assert!(s.sharing.is_empty());
+    }
+
+    #[test]
+    fn none_named_means_every_started_service_never_an_external_one() {
+        let s = select("p", &profile(""), &[]).unwrap();
+        assert_eq!(names(&s.services), ["postgres", "redis"]);
+        assert_eq!(s.volumes.len(), 2);
+    }
+
+    #[test]
+    fn a_service_sharing_the_volume_is_taken_down_too_and_said_so() {
+        let p = profile(
+            "[services.backup]\nimage = \"pg:15\"\nvolumes = [\"pgdata:/backup\"]\ncommand = [\"sleep\", \"1d\"]\n",
+        );
+        let s = select("p", &p, &["postgres".into()]).unwrap();
+        assert_eq!(names(&s.services), ["postgres", "backup"]);
+        assert_eq!(s.sharing, [("backup".to_string(), "pgdata".to_string())]);
+        assert_eq!(s.volumes.len(), 1);
+    }
+
+    #[test]
+    fn unknown_and_external_services_are_bad_input() {
+        let e = select("p", &profile(""), &["mysql".into()]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("postgres, redis"), "{e}");
+        let e = select("p", &profile(""), &["ext".into()]).unwrap_err();
+        assert!(e.to_string().contains("external"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn the_plan_holds_what_exists_and_apply_removes_only_that() {
+        let p = profile("");
+        let engine = Fake::default();
+        let spec =
+            crate::stack::spec("p", "postgres", &p.services["postgres"], Path::new("/d")).unwrap();
+        let id = engine.create(&spec).await.unwrap();
+        let redis =
+            crate::stack::spec("p", "redis", &p.services["redis"], Path::new("/d")).unwrap();
+        engine.create(&redis).await.unwrap();
+        for v in ["p_pgdata", "p_redisdata"] {
+            engine.ensure_volume(v, &BTreeMap::new()).await.unwrap();
+        }
+        let sel = select("p", &p, &["postgres".into()]).unwrap();
+        let plan = plan(&engine, "p", &sel).await.unwrap();
+        assert_eq!(names(&plan.containers), ["p-postgres-1"]);
+        assert_eq!(names(&plan.volumes), ["p_pgdata"]);
+        apply(&engine, &plan).await.unwrap();
+        let st = engine.state.lock().unwrap();
+        assert!(!st.containers.contains_key(&id));
+        assert_eq!(st.containers.len(), 1, "redis stays");
+        assert!(st.volumes.contains_key("p_redisdata") && !st.volumes.contains_key("p_pgdata"));
+    }
+
+    #[tokio::test]
+    async fn a_foreign_container_of_that_name_stops_the_plan() {
+        let p = profile("");
+        let engine = Fake::default();
+        let mut spec =
+            crate::stack::spec("p", "postgres", &p.services["postgres"], Path::new("/d")).unwrap();
+        spec.labels.clear();
+        engine.create(&spec).await.unwrap();
+        let sel = select("p", &p, &[]).unwrap();
+        let e = plan(&engine, "p", &sel).await.unwrap_err();
+        assert!(e.to_string().contains("not created by onramp"), "{e}");
+    }
+}
