@@ -183,7 +183,7 @@ pub async fn save(engine: &Bollard, images: &[String], path: &Path, ui: &Ui) -> 
             path: partial.clone(),
             source,
         })?;
-    let line = ui.pull(&format!("archive {}", path.display()));
+    let line = ui.service(&format!("archive {}", path.display()));
     line.message(&format!("writing {} image(s)", images.len()));
     let written = engine.export_images(images, &mut file).await;
     let finished = written.and_then(|n| {
@@ -283,7 +283,7 @@ pub async fn load(engine: &Bollard, path: &Path, needed: &[String], ui: &Ui) -> 
             path: path.to_path_buf(),
             source,
         })?;
-    let line = ui.pull(&format!("archive {}", path.display()));
+    let line = ui.service(&format!("archive {}", path.display()));
     line.message(&format!("loading {} image(s)", archive.len()));
     let started = Instant::now();
     let loaded = match engine.load_images(file).await {

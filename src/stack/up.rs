@@ -468,10 +468,12 @@ async fn wait_one<E: Engine + Sync>(
             };
             if let Some(d) = logs.as_deref().and_then(|l| diagnose::from_logs(name, l)) {
                 error = format!("{error}: {}", d.problem);
-                ui.note(&format!("  help: {}", d.remedy));
                 report.remedy = Some(d.remedy);
             }
             line.finish(false, &error);
+            if let Some(remedy) = &report.remedy {
+                ui.note(&format!("  help: {remedy}"));
+            }
             if let Some(l) = &logs {
                 ui.note(&format!(
                     "  last {} log lines of {name}:\n{}",

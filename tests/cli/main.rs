@@ -3,6 +3,8 @@
 mod common;
 mod doctor;
 mod generate;
+mod podman;
 mod profiles;
+mod repair;
 mod stack;
 mod validate;
