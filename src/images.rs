@@ -10,8 +10,46 @@ use serde::Serialize;
 
 use crate::engine::api::{Bollard, Engine, EngineError, PullEvent};
 use crate::errors::{Error, Result};
+use crate::host::Host;
+use crate::printer::Printer;
 use crate::profile::Profile;
 use crate::progress::Ui;
+use crate::project::Project;
+
+/// `images save`: connect, then write every image the project's profile needs to `path`.
+pub async fn save_for(
+    host: &Host,
+    project: &Project,
+    path: &Path,
+    printer: &Printer,
+) -> Result<Saved> {
+    let engine = crate::engine::connect_or_remedy(host).await?;
+    save(
+        &engine.api,
+        &needed(&project.profile),
+        path,
+        &Ui::new(printer),
+    )
+    .await
+}
+
+/// `images load` and `setup --images`: connect, load `path`, and verify every image the
+/// project's profile needs is present.
+pub async fn load_for(
+    host: &Host,
+    project: &Project,
+    path: &Path,
+    printer: &Printer,
+) -> Result<Loaded> {
+    let engine = crate::engine::connect_or_remedy(host).await?;
+    load(
+        &engine.api,
+        path,
+        &needed(&project.profile),
+        &Ui::new(printer),
+    )
+    .await
+}
 
 /// The images of the services onramp starts, each once, in profile order.
 pub fn needed(profile: &Profile) -> Vec<String> {

@@ -3,11 +3,123 @@
 
 use serde::Serialize;
 
-use super::{LABEL_HASH, LABEL_PROJECT, container_name, volume_name};
+use super::up::{Created, ServiceReport};
+use super::{LABEL_HASH, LABEL_PROJECT, container_name, named_volume, ops, volume_name};
 use crate::engine::api::{Engine, EngineError};
+use crate::engine::{self, Connected};
 use crate::errors::{Error, Result};
-use crate::generate::context::named_volume;
+use crate::host::Host;
+use crate::printer::Printer;
 use crate::profile::Profile;
+use crate::project::Project;
+
+/// The engine, the selection and what exists of it: everything a reset decides before asking.
+pub struct Prepared {
+    pub engine: Connected,
+    pub selection: Selection,
+    pub plan: Plan,
+}
+
+/// Select the services, connect, and look up what of theirs exists.
+pub async fn prepare(host: &Host, project: &Project, requested: &[String]) -> Result<Prepared> {
+    let selection = select(&project.name, &project.profile, requested)?;
+    let engine = engine::connect_or_remedy(host).await?;
+    let plan = plan(&engine.api, &project.name, &selection).await?;
+    Ok(Prepared {
+        engine,
+        selection,
+        plan,
+    })
+}
+
+/// The plan in words, one line each: what goes, and why a service not named is included.
+pub fn describe(sel: &Selection, plan: &Plan, dry_run: bool) -> Vec<String> {
+    let verb = if dry_run {
+        "would remove"
+    } else {
+        "will remove"
+    };
+    let mut out = vec![format!("reset {}:", plan.services.join(", "))];
+    for (service, volume) in &sel.sharing {
+        out.push(format!(
+            "  {service} is included: it mounts the volume `{volume}` too"
+        ));
+    }
+    out.extend(
+        plan.containers
+            .iter()
+            .map(|c| format!("  {verb} container {c}")),
+    );
+    out.extend(
+        plan.volumes
+            .iter()
+            .map(|v| format!("  {verb} volume {v} (its data is deleted)")),
+    );
+    if plan.containers.is_empty() && plan.volumes.is_empty() {
+        out.push("  nothing of them exists yet; only `up` runs".into());
+    }
+    out.push(format!(
+        "  then `up`{}",
+        if dry_run { " (not run now)" } else { "" }
+    ));
+    out
+}
+
+/// Deleting volumes needs a person's consent: `--yes` given on the command line, or yes at
+/// the prompt. No terminal is not consent here, whatever it means elsewhere.
+pub fn consent(yes_given: bool, printer: &Printer, plan: &Plan, named: &[String]) -> Result<()> {
+    if plan.volumes.is_empty() || yes_given {
+        return Ok(());
+    }
+    let question = format!(
+        "Delete the data in {}? It cannot be recovered",
+        plan.volumes.join(", ")
+    );
+    match printer.ask(&question, false) {
+        Some(true) => Ok(()),
+        Some(false) => Err(Error::NotReady {
+            message: "reset declined; nothing was removed".into(),
+            help: "`onramp reset --dry-run` shows what it would delete".into(),
+        }),
+        None => Err(Error::NotReady {
+            message: format!(
+                "reset deletes the data in {} and there is no terminal to ask; nothing was removed",
+                plan.volumes.join(", ")
+            ),
+            help: format!(
+                "to delete it, say so: `{}`",
+                format!("onramp reset --yes {}", named.join(" ")).trim_end()
+            ),
+        }),
+    }
+}
+
+/// What a reset did.
+pub struct Rebuilt {
+    pub removed: Vec<String>,
+    pub engine: Option<Connected>,
+    pub reports: Vec<ServiceReport>,
+}
+
+/// Remove the plan's containers and volumes, then bring the whole stack up again.
+pub async fn rebuild(
+    host: &Host,
+    project: &Project,
+    prepared: &Prepared,
+    printer: &Printer,
+) -> Result<Rebuilt> {
+    let removed = apply(&prepared.engine.api, &prepared.plan).await?;
+    if !removed.is_empty() {
+        printer.result(&format!("removed {}", removed.join(", ")));
+    }
+    let mut created = Created::default();
+    let (engine, reports) = ops::start(host, project, printer, &mut created).await?;
+    Ok(Rebuilt {
+        removed,
+        engine,
+        reports,
+    })
+}
 
 /// The services to reset and the named volumes whose data goes with them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
