@@ -77,11 +77,12 @@ start_podman() {
       printf '\n[containers]\ndefault_ulimits = []\n' >>"$conf"
     fi
   fi
-  local reg=/etc/containers/registries.conf.d/onramp-test-registry.conf
+  local registry="${ONRAMP_TEST_REGISTRY:-127.0.0.1:5000}"
+  local reg="/etc/containers/registries.conf.d/onramp-test-${registry//[^0-9A-Za-z]/-}.conf"
   if [ ! -f "$reg" ]; then
-    log "allowing the test registry 127.0.0.1:5000 over HTTP for podman ($reg)"
+    log "allowing the test registry $registry over HTTP for podman ($reg)"
     mkdir -p "$(dirname "$reg")"
-    printf '[[registry]]\nlocation = "127.0.0.1:5000"\ninsecure = true\n' >"$reg"
+    printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$registry" >"$reg"
   fi
   if curl -fsS --unix-socket "$podman_socket" http://d/_ping >/dev/null 2>&1; then
     return 0
