@@ -45,7 +45,7 @@ pub fn judge(line: &str, expect: &str) -> ProbeResult {
     }
     let upper = line.to_ascii_uppercase();
     if let Some((_, fix)) = REFUSALS.iter().find(|(p, _)| upper.starts_with(p)) {
-        let words = line.strip_prefix('-').unwrap_or(line);
+        let words = first_sentence(line.strip_prefix('-').unwrap_or(line));
         return Err(ProbeError::Fatal(format!(
             "Redis refused the connection: {words}; fix: {fix}"
         )));
@@ -54,6 +54,15 @@ pub fn judge(line: &str, expect: &str) -> ProbeResult {
         return Err(ProbeError::NotYet("Redis is loading its dataset".into()));
     }
     Err(ProbeError::NotYet(format!("Redis answered {line:?}")))
+}
+
+/// The server's words up to the end of the first sentence (Redis's `-DENIED` goes on for a
+/// paragraph of advice; the first sentence says what is wrong).
+fn first_sentence(words: &str) -> &str {
+    match words.find(". ") {
+        Some(i) => &words[..i],
+        None => words.trim_end_matches('.'),
+    }
 }
 
 pub async fn probe(t: &Target) -> ProbeResult {
@@ -109,7 +118,7 @@ mod tests {
     fn permanent_refusals_are_fatal_with_the_servers_words_and_a_fix() {
         let cases = [
             (
-                "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user.\r\n",
+                "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface.\r\n",
                 "+PONG",
                 "--protected-mode no",
             ),
@@ -130,10 +139,17 @@ mod tests {
                 "remove REDIS_PASSWORD",
             ),
         ];
+        let denied = judge(cases[0].0, "+PONG").unwrap_err().to_string();
+        assert!(
+            denied.contains(
+                "no password is set for the default user; fix: add `--protected-mode no`"
+            ) && !denied.contains("CONFIG SET"),
+            "{denied}"
+        );
         for (reply, expect, fix) in cases {
             let e = judge(reply, expect).unwrap_err();
             let text = e.to_string();
-            let words = reply.trim_end().trim_start_matches('-');
+            let words = first_sentence(reply.trim_end().trim_start_matches('-'));
             assert!(e.is_fatal(), "{reply}");
             assert!(text.contains(words), "{text}");
             assert!(text.contains(fix), "{text}");

@@ -4,5 +4,6 @@ mod common;
 mod doctor;
 mod generate;
 mod profiles;
+mod refusals;
 mod stack;
 mod validate;
