@@ -3,6 +3,7 @@
 //! Every rung tried is reported with why it was left.
 
 mod container;
+pub mod deps;
 pub mod wsl;
 
 use std::collections::BTreeSet;
@@ -21,7 +22,6 @@ use crate::version::VersionReq;
 
 pub const VALIDATE_SCRIPT: &str = include_str!("../py/validate_imports.py");
 const VALIDATE_TIMEOUT: Duration = Duration::from_secs(120);
-const PIP_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// What the validation script was asked.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -369,7 +369,12 @@ async fn climb(l: &mut Ladder<'_>, py: Interpreter, spec: &Spec) -> Climb {
     l.record("interpreter", "failed", Some(&label), v.first_error());
     let mut current = (py.program.clone(), py.args.clone(), v);
     let roots = import_roots(&l.profile.sdk.packages.clone().unwrap_or_default());
-    if current.2.missing().iter().any(|m| roots.contains(m)) {
+    let missing = current.2.missing();
+    let declares = {
+        let f = deps::read_facts(l.host, l.dir);
+        f.pyproject.is_some() || f.setup_py || !f.requirements.is_empty()
+    };
+    if missing.iter().any(|m| roots.contains(m)) || (declares && !missing.is_empty()) {
         match venv_rung(l, &py, &roots).await {
             Some((program, v)) if v.ok() => {
                 let runner = (program, vec![], spec.clone());
@@ -416,26 +421,35 @@ async fn climb(l: &mut Ladder<'_>, py: Interpreter, spec: &Spec) -> Climb {
     Climb::Failed(Some(current.2))
 }
 
-/// Rung 2: create `.venv` (if needed) and install the profile's packages into it.
+/// Rung 2: create `.venv` (if needed) and install what the project declares, then the
+/// profile's packages (`deps::plan`).
 async fn venv_rung(
     l: &mut Ladder<'_>,
     py: &Interpreter,
     _roots: &[String],
 ) -> Option<(PathBuf, Validation)> {
     let packages = l.profile.sdk.packages.clone().unwrap_or_default();
-    let venv_py = python::venv_python(&l.dir.join(".venv"), l.host.os());
+    let extras = l.profile.sdk.extras.clone().unwrap_or_default();
+    let venv = l.dir.join(".venv");
+    let venv_py = python::venv_python(&venv, l.host.os());
+    let scripts = venv_py.parent().map(Path::to_path_buf).unwrap_or_default();
+    let facts = deps::read_facts(l.host, l.dir);
+    let plan = deps::plan(
+        &facts,
+        &venv,
+        &scripts,
+        &packages,
+        &extras,
+        l.opts.wheelhouse,
+    );
+    let what = plan.summary();
     let question = if venv_py.exists() {
-        format!(
-            "Install {} into {}?",
-            packages.join(" "),
-            l.dir.join(".venv").display()
-        )
+        format!("Run {what} in {}?", venv.display())
     } else {
         format!(
-            "Create {} with Python {} and install {}?",
-            l.dir.join(".venv").display(),
-            py.version,
-            packages.join(" ")
+            "Create {} with Python {} and run {what}?",
+            venv.display(),
+            py.version
         )
     };
     if !confirm(l.opts, &question) {
@@ -453,11 +467,9 @@ async fn venv_rung(
             .args(&py.args)
             .arg("-m")
             .arg("venv")
-            .arg(l.dir.join(".venv"));
-        l.printer.info(&format!(
-            "  sdk: creating {}",
-            l.dir.join(".venv").display()
-        ));
+            .arg(&venv);
+        l.printer
+            .info(&format!("  sdk: creating {}", venv.display()));
         match l.host.run(&cmd).await {
             Ok(o) if o.code == Some(0) => {}
             Ok(o) => {
@@ -475,43 +487,13 @@ async fn venv_rung(
             }
         }
     }
-    let mut cmd = Cmd::new(&venv_py, PIP_TIMEOUT)
-        .cwd(l.dir)
-        .arg("-m")
-        .arg("pip")
-        .arg("install")
-        .arg("--disable-pip-version-check")
-        .arg("-q");
-    if let Some(w) = l.opts.wheelhouse {
-        cmd = cmd.arg("--no-index").arg("--find-links").arg(w);
-    }
-    for p in &packages {
-        cmd = cmd.arg(p);
-    }
-    l.printer.info(&format!(
-        "  sdk: pip install {} (this can take a minute)",
-        packages.join(" ")
-    ));
-    match l.host.run(&cmd).await {
-        Ok(o) if o.code == Some(0) => {}
-        Ok(o) => {
-            l.record(
-                "venv",
-                "failed",
-                Some(&venv_py.display().to_string()),
-                format!("pip install failed: {}", tail(&o.stderr)),
-            );
-            return None;
-        }
-        Err(e) => {
-            l.record(
-                "venv",
-                "failed",
-                Some(&venv_py.display().to_string()),
-                e.to_string(),
-            );
-            return None;
-        }
+    let printer = l.printer;
+    let mut on_step = |s: &deps::Step| {
+        printer.info(&format!("  sdk: {} (this can take a minute)", s.summary));
+    };
+    if let Err(e) = deps::run(l.host, l.dir, &venv_py, &plan, &mut on_step).await {
+        l.record("venv", "failed", Some(&venv_py.display().to_string()), e);
+        return None;
     }
     let v = match validate_with(l.host, &venv_py, &[], l.dir, &spec_of(l.profile)).await {
         Ok(v) => v,
@@ -525,7 +507,7 @@ async fn venv_rung(
             "venv",
             "passed",
             Some(&venv_py.display().to_string()),
-            format!("installed {}", packages.join(" ")),
+            format!("installed: {what}"),
         );
     }
     Some((venv_py, v))
