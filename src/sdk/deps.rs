@@ -2,7 +2,7 @@
 //! declares, then the profile's packages (DESIGN.md section 5, "Project dependencies").
 //!
 //! `plan` is a pure function of the project's files (read once into `Facts`) and the profile;
-//! it decides a list of argv steps. `run` executes them in order and stops at the first failure.
+//! it decides a list of argv steps, which the venv rung (`super::venv_plan`) runs in order.
 //!
 //! - `uv.lock`: `uv sync --frozen --inexact` (the lock as written, never rewritten; packages
 //!   already in the venv are kept), after installing uv into the venv when none is on PATH;
@@ -19,13 +19,11 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use crate::host::{Cmd, Host};
+use crate::host::Host;
 
 /// Project files larger than this are not read (a pyproject.toml is a few kilobytes).
 const MAX_FILE: u64 = 1 << 20;
-pub const STEP_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// What the plan is decided from: the project's files, and which tools are on PATH.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -73,6 +71,13 @@ impl Plan {
             .map(|s| s.summary.as_str())
             .collect::<Vec<_>>()
             .join("; ")
+    }
+}
+
+impl Facts {
+    /// Whether the project declares dependencies of its own.
+    pub fn declares(&self) -> bool {
+        self.pyproject.is_some() || self.setup_py || !self.requirements.is_empty()
     }
 }
 
@@ -313,41 +318,6 @@ pub fn plan(
         project: name,
         steps,
     }
-}
-
-/// Run the plan's steps in order with the venv's Python; the first failure ends it, with the
-/// step and the last lines it printed.
-pub async fn run(
-    host: &Host,
-    dir: &Path,
-    venv_python: &Path,
-    plan: &Plan,
-    on_step: &mut dyn FnMut(&Step),
-) -> Result<(), String> {
-    for step in &plan.steps {
-        on_step(step);
-        let program = match &step.program {
-            Program::VenvPython => venv_python.to_path_buf(),
-            Program::Tool(p) => p.clone(),
-        };
-        let mut cmd = Cmd::new(&program, STEP_TIMEOUT).cwd(dir).args(&step.args);
-        for (k, v) in &step.env {
-            cmd = cmd.env(k, v);
-        }
-        match host.run(&cmd).await {
-            Ok(o) if o.code == Some(0) => {}
-            Ok(o) => {
-                let text = if o.stderr.trim().is_empty() {
-                    &o.stdout
-                } else {
-                    &o.stderr
-                };
-                return Err(format!("{} failed: {}", step.summary, super::tail(text)));
-            }
-            Err(e) => return Err(format!("{}: {e}", step.summary)),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
