@@ -7,6 +7,7 @@ scripts/provision.sh
 export ONRAMP_TEST_VENV="${ONRAMP_TEST_VENV:-$root/target/test-venv}"
 export ONRAMP_TEST_BOLT_VENV="${ONRAMP_TEST_BOLT_VENV:-$root/target/bolt-venv}"
 export ONRAMP_TEST_WHEELS="${ONRAMP_TEST_WHEELS:-/var/cache/onramp-test/wheels-kailash}"
+export ONRAMP_TEST_TOOL_WHEELS="${ONRAMP_TEST_TOOL_WHEELS:-/var/cache/onramp-test/wheels-tools}"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --no-fail-fast "$@"
 else

@@ -1,8 +1,11 @@
 //! Integration tests: the real `onramp` binary, real files, real processes.
 
 mod common;
+mod deps;
 mod doctor;
 mod generate;
+mod images;
 mod profiles;
+mod refusals;
 mod stack;
 mod validate;
