@@ -1,5 +1,6 @@
 //! One file per subcommand; `dispatch` is the only place that chooses between them.
 
+mod completions;
 mod doctor;
 mod down;
 mod gate;
@@ -46,6 +47,7 @@ pub async fn dispatch(config: &Config, host: &Host, printer: &Printer) -> Result
             Command::Validate(args) => validate::run(config, host, printer, args).await,
             Command::Gate(args) => gate::run(config, host, printer, &args.phase).await,
             Command::Down(args) => down::run(config, host, printer, args).await,
+            Command::Completions(args) => completions::run(printer, args.shell),
         }
     };
     tokio::select! {
