@@ -26,7 +26,7 @@ mod tests {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "onramp", &mut script);
             let text = String::from_utf8(script).unwrap();
-            for sub in ["doctor", "validate", "completions", "--profile"] {
+            for sub in ["doctor", "validate", "completions", "profile"] {
                 assert!(text.contains(sub), "{shell}: no {sub}");
             }
         }

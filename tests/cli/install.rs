@@ -162,7 +162,7 @@ fn completions_for_every_shell_name_the_subcommands() {
     for shell in ["bash", "zsh", "fish", "powershell"] {
         let r = run(onramp(&root()).args(["completions", shell]));
         assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
-        for word in ["doctor", "validate", "gate", "completions", "--profile"] {
+        for word in ["doctor", "validate", "gate", "completions", "profile"] {
             assert!(r.stdout.contains(word), "{shell} completions lack {word}");
         }
     }
