@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The release archive for this platform, onramp-<version>-<target>.tar.gz (a directory holding
-# the binary, README.md and the completion scripts), and SHA256SUMS over every archive and wheel
+# The release archive for this platform, onramp-<version>-<target>.tar.gz (.zip for Windows; a
+# directory holding the binary, README.md and the completion scripts), and SHA256SUMS over every archive and wheel
 # in the output directory: what scripts/install.sh downloads and verifies.
 #
 #   scripts/dist.sh [--out DIR] [--binary PATH]
@@ -48,9 +48,14 @@ out=$(cd "$out" && pwd)
 stage=$(mktemp -d "$out/.stage.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 
+# Windows archives are .zip holding onramp.exe (what scripts/install.ps1 expects).
+exe=onramp
+ext=tar.gz
+case "$target" in *windows*) exe=onramp.exe; ext=zip ;; esac
+
 mkdir "$stage/$name"
-cp "$binary" "$stage/$name/onramp"
-chmod 755 "$stage/$name/onramp"
+cp "$binary" "$stage/$name/$exe"
+chmod 755 "$stage/$name/$exe"
 cp "$root/README.md" "$stage/$name/README.md"
 mkdir "$stage/$name/completions"
 "$binary" completions bash >"$stage/$name/completions/onramp.bash"
@@ -58,17 +63,28 @@ mkdir "$stage/$name/completions"
 "$binary" completions fish >"$stage/$name/completions/onramp.fish"
 "$binary" completions powershell >"$stage/$name/completions/onramp.ps1"
 
-# Reproducible: sorted names, fixed owner and times (the commit's time when there is one).
-epoch=${SOURCE_DATE_EPOCH:-$(git -C "$root" log -1 --format=%ct 2>/dev/null || echo 0)}
-tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch" \
-  -C "$stage" -cf - "$name" | gzip -n >"$stage/$name.tar.gz"
-mv -f "$stage/$name.tar.gz" "$out/$name.tar.gz"
+if [ "$ext" = zip ]; then
+  (cd "$stage" && python3 -m zipfile -c "$name.zip" "$name")
+else
+  # Reproducible with GNU tar: sorted names, fixed owner and times (the commit's time).
+  epoch=${SOURCE_DATE_EPOCH:-$(git -C "$root" log -1 --format=%ct 2>/dev/null || echo 0)}
+  repro=()
+  if tar --version 2>/dev/null | grep -q 'GNU tar'; then
+    repro=(--sort=name --owner=0 --group=0 --numeric-owner --mtime="@$epoch")
+  fi
+  tar ${repro[@]+"${repro[@]}"} -C "$stage" -cf - "$name" | gzip -n >"$stage/$name.tar.gz"
+fi
+mv -f "$stage/$name.$ext" "$out/$name.$ext"
 
 (
   cd "$out"
   shopt -s nullglob
   files=(onramp-*.tar.gz onramp-*.zip onramp-*.whl)
-  sha256sum "${files[@]}" >.SHA256SUMS.tmp
+  if command -v sha256sum >/dev/null; then
+    sha256sum "${files[@]}" >.SHA256SUMS.tmp
+  else
+    shasum -a 256 "${files[@]}" >.SHA256SUMS.tmp # macOS
+  fi
   mv -f .SHA256SUMS.tmp SHA256SUMS
 )
-printf 'dist: %s\n' "$out/$name.tar.gz" "$out/SHA256SUMS"
+printf 'dist: %s\n' "$out/$name.$ext" "$out/SHA256SUMS"
