@@ -19,7 +19,10 @@ fn root() -> PathBuf {
 }
 
 fn host_target() -> String {
-    let out = Command::new("rustc").arg("-vV").output().expect("rustc runs");
+    let out = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .expect("rustc runs");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .find_map(|l| l.strip_prefix("host: "))
@@ -170,10 +173,13 @@ fn completions_for_every_shell_name_the_subcommands() {
     let script = run(onramp(&root()).args(["completions", "bash"])).stdout;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("c.bash"), &script).unwrap();
-    let r = run(Command::new("bash").arg("-c").arg(
-        "source ./c.bash && COMP_WORDS=(onramp do) COMP_CWORD=1 COMP_LINE='onramp do' \
+    let r = run(Command::new("bash")
+        .arg("-c")
+        .arg(
+            "source ./c.bash && COMP_WORDS=(onramp do) COMP_CWORD=1 COMP_LINE='onramp do' \
          COMP_POINT=9 && _onramp onramp do onramp && printf '%s\\n' \"${COMPREPLY[@]}\"",
-    ).current_dir(dir.path()));
+        )
+        .current_dir(dir.path()));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout.lines().any(|l| l == "doctor"),
@@ -189,7 +195,11 @@ fn completions_for_every_shell_name_the_subcommands() {
 fn help_shows_the_first_day_examples() {
     let r = run(onramp(&root()).arg("--help"));
     assert_eq!(r.code, 0);
-    let examples = r.stdout.split("Examples:").nth(1).expect("an Examples section");
+    let examples = r
+        .stdout
+        .split("Examples:")
+        .nth(1)
+        .expect("an Examples section");
     for cmd in ["onramp doctor", "onramp status", "onramp completions bash"] {
         assert!(examples.contains(cmd), "no `{cmd}` in:\n{examples}");
     }
@@ -205,7 +215,10 @@ fn dist_archive_holds_the_binary_and_its_checksum() {
         .find(|l| l.ends_with(&format!("  {name}")))
         .unwrap_or_else(|| panic!("SHA256SUMS has no {name}:\n{sums}"));
     let r = run(Command::new("sha256sum").arg(rel.a.join(&name)));
-    assert_eq!(r.stdout.split_whitespace().next(), line.split_whitespace().next());
+    assert_eq!(
+        r.stdout.split_whitespace().next(),
+        line.split_whitespace().next()
+    );
     let r = run(Command::new("tar").arg("-tzf").arg(rel.a.join(&name)));
     let dir = name.trim_end_matches(".tar.gz");
     for member in ["onramp", "README.md", "completions/onramp.bash"] {
@@ -229,7 +242,7 @@ fn install_from_archive_and_replace_atomically() {
     assert!(r.stdout.contains("checksum: ok"), "{}", r.stdout);
     assert!(r.stdout.contains("is not on your PATH"), "{}", r.stdout);
     assert!(r.stdout.contains("fish_add_path"), "{}", r.stdout);
-    let v = run(&mut Command::new(&dest).arg("--version"));
+    let v = run(Command::new(&dest).arg("--version"));
     assert_eq!(v.code, 0);
     assert!(v.stdout.starts_with(&format!("onramp {VERSION} ")));
     let mode = std::fs::metadata(&dest).unwrap().mode();
@@ -263,14 +276,22 @@ fn install_from_archive_and_replace_atomically() {
     stop.store(true, Ordering::Relaxed);
     let reads = watcher.join().expect("the watcher saw only whole files");
     assert!(reads > 0);
-    assert_eq!(r.code, 0, "second install failed:\n{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code, 0,
+        "second install failed:\n{}{}",
+        r.stdout, r.stderr
+    );
     assert!(r.stdout.contains("replacing onramp"), "{}", r.stdout);
     let new = std::fs::read(&dest).unwrap();
     assert_eq!(new.len(), b_len);
-    assert_ne!(std::fs::metadata(&dest).unwrap().ino(), ino, "replaced in place");
+    assert_ne!(
+        std::fs::metadata(&dest).unwrap().ino(),
+        ino,
+        "replaced in place"
+    );
     let names: Vec<_> = listing(&target).into_iter().map(|e| e.0).collect();
     assert_eq!(names, ["onramp"], "temporary files left behind");
-    assert_eq!(run(&mut Command::new(&dest).arg("--version")).code, 0);
+    assert_eq!(run(Command::new(&dest).arg("--version")).code, 0);
 }
 
 #[test]
@@ -323,8 +344,14 @@ fn dry_run_changes_nothing() {
     let fresh = dir.path().join("fresh");
     let r = install_archive(&rel.a, &fresh, &["--dry-run"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    assert!(r.stdout.contains("dry run: nothing was downloaded, written or changed"));
-    assert!(r.stdout.contains(&format!("{}", fresh.join("onramp").display())));
+    assert!(
+        r.stdout
+            .contains("dry run: nothing was downloaded, written or changed")
+    );
+    assert!(
+        r.stdout
+            .contains(&format!("{}", fresh.join("onramp").display()))
+    );
     assert!(!fresh.exists(), "dry run created the directory");
 
     let target = dir.path().join("bin");
@@ -368,10 +395,18 @@ fn checksum_file_is_required_and_may_be_named() {
 
     // A checksum file that does not list the archive.
     let other = dir.path().join("OTHER");
-    std::fs::write(&other, format!("{}  something-else.tar.gz\n", "0".repeat(64))).unwrap();
+    std::fs::write(
+        &other,
+        format!("{}  something-else.tar.gz\n", "0".repeat(64)),
+    )
+    .unwrap();
     let r = install_archive(&alone, &target, &["--sha256", other.to_str().unwrap()]);
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains(&format!("has no checksum for {name}")), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("has no checksum for {name}")),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -387,15 +422,25 @@ fn bad_input_gets_a_clear_error() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("plain http"), "{}", r.stderr);
     // An archive for another platform.
-    let wrong = dir.path().join("onramp-1.0.0-riscv64gc-unknown-linux-gnu.tar.gz");
+    let wrong = dir
+        .path()
+        .join("onramp-1.0.0-riscv64gc-unknown-linux-gnu.tar.gz");
     std::fs::write(&wrong, b"x").unwrap();
     let r = run(install_sh().arg("--archive").arg(&wrong).args(["--dir", d]));
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("not an onramp archive for this machine"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not an onramp archive for this machine"),
+        "{}",
+        r.stderr
+    );
     // Usage.
     let r = run(install_sh().arg("--frobnicate"));
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("unknown option: --frobnicate"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("unknown option: --frobnicate"),
+        "{}",
+        r.stderr
+    );
     let r = run(install_sh().arg("--dir"));
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--dir needs a value"), "{}", r.stderr);
@@ -460,11 +505,19 @@ fn downloads_from_the_release_location_and_verifies() {
         .arg(&target));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("checksum: ok"));
-    assert_eq!(run(&mut Command::new(target.join("onramp")).arg("--version")).code, 0);
+    assert_eq!(
+        run(Command::new(target.join("onramp")).arg("--version")).code,
+        0
+    );
 
     // A version the release does not have.
     let r = run(install_sh()
-        .args(["--base", &format!("http://127.0.0.1:{port}"), "--version", "0.0.0-none"])
+        .args([
+            "--base",
+            &format!("http://127.0.0.1:{port}"),
+            "--version",
+            "0.0.0-none",
+        ])
         .arg("--dir")
         .arg(&target));
     assert_eq!(r.code, 1);
@@ -478,7 +531,12 @@ fn downloads_from_the_release_location_and_verifies() {
     let evil_port = serve(evil);
     let before = listing(&target);
     let r = run(install_sh()
-        .args(["--base", &format!("http://127.0.0.1:{evil_port}"), "--version", VERSION])
+        .args([
+            "--base",
+            &format!("http://127.0.0.1:{evil_port}"),
+            "--version",
+            VERSION,
+        ])
         .arg("--dir")
         .arg(&target));
     assert_eq!(r.code, 1);
@@ -488,14 +546,20 @@ fn downloads_from_the_release_location_and_verifies() {
 
 #[test]
 fn shellcheck_passes_on_the_scripts() {
-    if Command::new("shellcheck").arg("--version").output().is_err() {
+    if Command::new("shellcheck")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         return skip_or_fail("shellcheck is not installed (scripts/provision.sh installs it)");
     }
     let mut scripts = Vec::new();
     for sub in ["scripts", "scripts/bench", "scripts/images", ".ci"] {
         for entry in std::fs::read_dir(root().join(sub)).unwrap() {
             let path = entry.unwrap().path();
-            let head = std::fs::read(&path).map(|b| b.starts_with(b"#!")).unwrap_or(false);
+            let head = std::fs::read(&path)
+                .map(|b| b.starts_with(b"#!"))
+                .unwrap_or(false);
             let text = std::fs::read_to_string(&path).unwrap_or_default();
             let first = text.lines().next().unwrap_or("");
             if head && (first.contains("sh") && !first.contains("python")) {
@@ -560,7 +624,11 @@ fn wheel_installs_and_runs_without_rust() {
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "whl"))
         .collect();
-    assert_eq!(found.len(), 1, "expected one wheel in {wheels:?}: {found:?}");
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one wheel in {wheels:?}: {found:?}"
+    );
     let wheel = &found[0];
 
     // onramp-<version>-py3-none-<platform tags>.whl, manylinux for this machine's architecture.
@@ -591,16 +659,23 @@ fn wheel_installs_and_runs_without_rust() {
             .expect("python3 runs");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
-    let meta = run(Command::new(&python).arg("-c").arg(
-        "import sys, zipfile\n\
+    let meta = run(Command::new(&python)
+        .arg("-c")
+        .arg(
+            "import sys, zipfile\n\
          z = zipfile.ZipFile(sys.argv[1])\n\
          names = z.namelist()\n\
          w = [n for n in names if n.endswith('.dist-info/WHEEL')][0]\n\
          print(z.read(w).decode())\n\
          print('\\n'.join('MEMBER ' + n for n in names))",
-    ).arg(wheel));
+        )
+        .arg(wheel));
     assert_eq!(meta.code, 0, "{}", meta.stderr);
-    assert!(meta.stdout.contains("Root-Is-Purelib: false"), "{}", meta.stdout);
+    assert!(
+        meta.stdout.contains("Root-Is-Purelib: false"),
+        "{}",
+        meta.stdout
+    );
     let tags: Vec<&str> = meta
         .stdout
         .lines()
@@ -621,7 +696,13 @@ fn wheel_installs_and_runs_without_rust() {
     let path = path_without_rust();
     let strip = |c: &mut Command| {
         c.env("PATH", &path);
-        for var in ["CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "CARGO", "RUSTC"] {
+        for var in [
+            "CARGO_HOME",
+            "RUSTUP_HOME",
+            "RUSTUP_TOOLCHAIN",
+            "CARGO",
+            "RUSTC",
+        ] {
             c.env_remove(var);
         }
     };
@@ -657,7 +738,10 @@ fn wheel_installs_and_runs_without_rust() {
     let r = run(&mut c);
     assert!(r.code == 0 || r.code == 1, "doctor: {}{}", r.code, r.stderr);
     let doc = json(&r);
-    assert!(doc["checks"].as_array().is_some_and(|c| !c.is_empty()), "{doc}");
+    assert!(
+        doc["checks"].as_array().is_some_and(|c| !c.is_empty()),
+        "{doc}"
+    );
     assert_eq!(doc["platform"]["arch"], arch);
 
     // The tag is honest: the binary needs no newer glibc than the tag promises, and this
@@ -667,7 +751,10 @@ fn wheel_installs_and_runs_without_rust() {
         .max()
         .expect("a glibc-linked binary");
     let tag = glibc_tags.iter().copied().max().unwrap();
-    assert!(needed <= tag, "binary needs glibc 2.{needed}, tag says 2.{tag}");
+    assert!(
+        needed <= tag,
+        "binary needs glibc 2.{needed}, tag says 2.{tag}"
+    );
     let host = run(Command::new("getconf").arg("GNU_LIBC_VERSION"));
     let host_minor: u32 = host
         .stdout
@@ -676,5 +763,8 @@ fn wheel_installs_and_runs_without_rust() {
         .next()
         .and_then(|n| n.parse().ok())
         .expect("getconf names the glibc version");
-    assert!(tag <= host_minor, "tag 2.{tag} is newer than this glibc 2.{host_minor}");
+    assert!(
+        tag <= host_minor,
+        "tag 2.{tag} is newer than this glibc 2.{host_minor}"
+    );
 }
