@@ -47,6 +47,7 @@ pub enum Action {
     Reset(ResetSettings),
     ImagesSave { output: PathBuf },
     ImagesLoad { file: PathBuf },
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -117,6 +118,7 @@ impl Action {
                 Action::ImagesSave { output: a.output }
             }
             Some(Command::Images(ImagesCommand::Load(a))) => Action::ImagesLoad { file: a.file },
+            Some(Command::Completions(a)) => Action::Completions { shell: a.shell },
         }
     }
 }

@@ -479,10 +479,14 @@ mod tests {
 
     #[test]
     fn the_profile_needs_the_images_of_the_services_it_starts() {
-        let p = crate::profile::load(&crate::profile::Choice::Named("minimal".into()))
-            .unwrap()
-            .profile;
-        assert_eq!(needed(&p), ["postgres:15-alpine", "redis:7-alpine"]);
+        let p: Profile = toml::from_str(
+            "[services.db]\nimage = \"pg:15\"\n[services.ext]\naddress = \"127.0.0.1:9\"\n\
+             [services.replica]\nimage = \"pg:15\"\n[services.cache]\nimage = \"redis:7\"\n",
+        )
+        .unwrap();
+        let mut got = needed(&p);
+        got.sort();
+        assert_eq!(got, ["pg:15", "redis:7"], "each once, no external service");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! One file per subcommand; `dispatch` is the only place that chooses between them.
 
+mod completions;
 mod doctor;
 mod down;
 mod gate;
@@ -53,6 +54,7 @@ pub async fn dispatch(config: &Config, host: &Host, printer: &Printer) -> Result
             Action::Reset(s) => reset::run(&project()?, s, config.output, host, printer).await,
             Action::ImagesSave { output } => images::save(&project()?, output, host, printer).await,
             Action::ImagesLoad { file } => images::load(&project()?, file, host, printer).await,
+            Action::Completions { shell } => completions::run(printer, *shell),
         }
     };
     tokio::select! {

@@ -1,10 +1,14 @@
 //! Integration tests: the real `onramp` binary, real files, real processes.
 
 mod common;
+mod deps;
 mod doctor;
 mod generate;
+mod images;
+mod install;
 mod podman;
 mod profiles;
+mod refusals;
 mod repair;
 mod stack;
 mod validate;
