@@ -20,7 +20,12 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
         Reach::Ready(i) => Outcome::new(
             "docker",
             Status::Pass,
-            format!("Docker {} (API {}) at {at}", i.version, i.api_version),
+            format!(
+                "{} {} (API {}) at {at}",
+                crate::engine::product(probe.endpoint.as_ref()),
+                i.version,
+                i.api_version
+            ),
         ),
         Reach::NotInstalled => {
             Outcome::new("docker", bad, format!("not installed (nothing at {at})"))

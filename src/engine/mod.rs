@@ -19,6 +19,15 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1000);
 /// busy machine), so its socket gets longer.
 pub const PODMAN_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The engine's name for people: `Podman` on Podman's socket, `Docker` elsewhere.
+pub fn product(endpoint: Option<&Endpoint>) -> &'static str {
+    if endpoint.is_some_and(Endpoint::is_podman) {
+        "Podman"
+    } else {
+        "Docker"
+    }
+}
+
 /// How long a probe of this endpoint may take.
 pub fn probe_timeout(endpoint: &Endpoint) -> Duration {
     if endpoint.is_podman() {
