@@ -617,4 +617,25 @@ mod tests {
         assert!(s.containers.is_empty() && s.networks.is_empty());
         assert_eq!(s.volumes.keys().collect::<Vec<_>>(), ["theirs"]);
     }
+
+    /// Errors of a pull from a registry nobody listens on, as the engines word them (recorded).
+    #[test]
+    fn unreachable_registries_are_told_apart_from_refusals() {
+        let podman = EngineError::Failed("initializing source docker://127.0.0.1:5999/repair/redis:7: pinging container registry 127.0.0.1:5999: Get \"https://127.0.0.1:5999/v2/\": dial tcp 127.0.0.1:5999: connect: connection refused".into());
+        let docker = EngineError::Failed("Get \"http://127.0.0.1:5999/v2/\": dial tcp 127.0.0.1:5999: connect: connection refused".into());
+        let dns = EngineError::Failed(
+            "Get \"https://registry.invalid/v2/\": dial tcp: lookup registry.invalid: no such host"
+                .into(),
+        );
+        for e in [&podman, &docker, &dns] {
+            assert!(registry_unreachable(e), "{e}");
+        }
+        let missing = EngineError::NotFound("manifest unknown: manifest unknown".into());
+        assert!(!registry_unreachable(&missing));
+        let line = pull_error("127.0.0.1:5999/repair/redis:7", &docker);
+        assert!(
+            line.contains("the registry 127.0.0.1:5999 is unreachable"),
+            "{line}"
+        );
+    }
 }
