@@ -241,14 +241,14 @@ async fn command_met(
                 required,
                 actual: json!(ok),
                 passed: ok,
-                detail: format!("exit code {:?}", out.code),
+                detail: format!("exit code {}", exit_text(out.code)),
             }
         }
         Metric::PytestCollected => {
             let Some(n) = pytest_collected(&text) else {
                 return fail(format!(
-                    "no pytest collection summary (exit {:?})",
-                    out.code
+                    "no pytest collection summary (exit {})",
+                    exit_text(out.code)
                 ));
             };
             let actual = c.total.map_or(
@@ -264,7 +264,10 @@ async fn command_met(
         }
         Metric::PytestPassRate => {
             let Some((passed, total)) = pytest_outcomes(&text) else {
-                return fail(format!("no pytest result summary (exit {:?})", out.code));
+                return fail(format!(
+                    "no pytest result summary (exit {})",
+                    exit_text(out.code)
+                ));
             };
             let rate = if total == 0 {
                 0.0
@@ -335,6 +338,11 @@ pub fn pytest_outcomes(text: &str) -> Option<(u64, u64)> {
         }
     }
     None
+}
+
+/// An exit status as people write it: `1`, or `killed by a signal`.
+fn exit_text(code: Option<i32>) -> String {
+    code.map_or_else(|| "killed by a signal".into(), |c| c.to_string())
 }
 
 #[cfg(test)]

@@ -20,6 +20,12 @@ pub async fn run(
     args: &GenerateArgs,
 ) -> Result<Verdict> {
     let loaded = profile::load(&config.profile)?;
+    // One run at a time per project; a dry run changes nothing and creates no lock.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(super::up::lock(&config.dir)?)
+    };
     let run = generate(host, &config.dir, &loaded.profile, args, printer).await?;
     if config.json {
         printer.json(&run.report);
@@ -53,7 +59,7 @@ pub async fn generate(
         shim::Scan::default()
     };
     let ctx = context::build(profile, dir, &scan);
-    let manifest = generate::read_manifest(dir);
+    let manifest = generate::load_manifest(dir)?;
     let manifest_before = generate::manifest_text(dir);
     let mut plans = Vec::new();
     for spec in &profile.files {
@@ -150,6 +156,13 @@ fn report_file(printer: &Printer, p: &Planned, dry: bool) {
             printer.paint(Paint::Warn, "!"),
             p.rel
         )),
+    }
+    if let Some(old) = p.loosened {
+        printer.warn(&format!(
+            "{} holds secrets but was mode {old:04o}; {}set back to 0600",
+            p.rel,
+            if dry { "it would be " } else { "" }
+        ));
     }
     let show_diff = dry || matches!(p.action, Action::KeepEdited { .. });
     if show_diff && let Some(d) = &p.diff {

@@ -109,21 +109,9 @@ pub async fn connect(host: &Host) -> Result<Connected> {
 
 /// One run at a time per project: an exclusive lock on `.onramp/lock`.
 pub fn lock(dir: &Path) -> Result<std::fs::File> {
-    let state = dir.join(crate::generate::STATE_DIR);
-    std::fs::create_dir_all(&state).map_err(|source| Error::Write {
-        path: state.clone(),
-        source,
-    })?;
-    let path = state.join("lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|source| Error::Write {
-            path: path.clone(),
-            source,
-        })?;
+    let rel = format!("{}/lock", crate::generate::STATE_DIR);
+    let path = dir.join(&rel);
+    let file = crate::fsx::Root::new(dir).open_lock(&rel)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(Error::NotReady {

@@ -170,16 +170,26 @@ fn default_healthcheck(svc: &Service) -> Vec<String> {
         .or_else(|| svc.ports().first().map(|p| p.container))
         .unwrap_or(0);
     let shell = |cmd: String| vec!["CMD-SHELL".to_string(), cmd];
+    // Exec form: profile values are arguments, never parsed by a shell.
     let http_get = |path: &str| {
-        shell(format!(
-            "bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port} && printf \"GET {path} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n\" >&3 && head -n 1 <&3 | grep -q \" 200 \"'"
-        ))
+        vec![
+            "CMD".to_string(),
+            "bash".into(),
+            "-c".into(),
+            "exec 3<>/dev/tcp/127.0.0.1/\"$1\" && printf 'GET %s HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' \"$2\" >&3 && head -n 1 <&3 | grep -q ' 200 '".into(),
+            "healthcheck".into(),
+            port.to_string(),
+            path.to_string(),
+        ]
     };
     match probe.kind {
         ProbeKind::Postgres => {
             let user = env.get("POSTGRES_USER").map_or("postgres", String::as_str);
             let db = env.get("POSTGRES_DB").map_or(user, String::as_str);
-            shell(format!("pg_isready -h 127.0.0.1 -U {user} -d {db}"))
+            ["CMD", "pg_isready", "-h", "127.0.0.1", "-U", user, "-d", db]
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
         }
         ProbeKind::Redis => vec!["CMD".into(), "redis-cli".into(), "ping".into()],
         ProbeKind::Neo4j => shell(
