@@ -188,8 +188,14 @@ fn mask_key_value(line: &str) -> String {
     } else {
         ""
     };
-    let masked = mask_value(key, value.trim_end_matches(',').trim_matches(['"', '\'']));
-    format!("{lead}{raw_key}{sep}{space}{masked}")
+    let comma = if value.ends_with(',') { "," } else { "" };
+    let bare = value.trim_end_matches(',');
+    let quote = match bare.chars().next() {
+        Some(q @ ('"' | '\'')) => q.to_string(),
+        _ => String::new(),
+    };
+    let masked = mask_value(key, bare.trim_matches(['"', '\'']));
+    format!("{lead}{raw_key}{sep}{space}{quote}{masked}{quote}{comma}")
 }
 
 /// The userinfo of every `scheme://userinfo@host` in a line: `user:***@` or `***@`.
