@@ -79,10 +79,10 @@ pub fn load(choice: &Choice) -> Result<Loaded> {
         message: crate::secrets::strip_error_value(e.message()),
         help: "the merged profile is inconsistent; check the keys the overlay overrides".into(),
     })?;
+    profile.register_secrets();
     if let Some(problem) = validate::check(&profile).into_iter().next() {
         return Err(problem_error(&sources, problem));
     }
-    profile.register_secrets();
     Ok(Loaded { profile, sources })
 }
 
