@@ -234,18 +234,8 @@ pub fn plan_file(
                     backup: fsx::free_name(&root, &format!("{}.bak", spec.path))?,
                 }
             } else {
-                let base = format!("{}.new", spec.path);
-                side_ours = manifest.sides.get(&base).is_some_and(|sha| {
-                    root.read_text(&base)
-                        .ok()
-                        .flatten()
-                        .is_some_and(|t| sha256(&t) == *sha)
-                });
-                let new_path = if side_ours {
-                    base
-                } else {
-                    fsx::free_name(&root, &base)?
-                };
+                let (new_path, ours) = side_name(&root, manifest, &format!("{}.new", spec.path))?;
+                side_ours = ours;
                 Action::KeepEdited { new_path }
             }
         }
@@ -268,6 +258,26 @@ pub fn plan_file(
         old_mode,
         side_ours,
     })
+}
+
+/// Where the `.new` version of a file goes: onramp's own earlier `.new` (recorded in the
+/// manifest with the hash it still has), else the first free name among `NAME.new`,
+/// `NAME.new.1`, ...; a file the user made there is never replaced.
+fn side_name(root: &Root, manifest: &Manifest, base: &str) -> Result<(String, bool)> {
+    for (name, sha) in &manifest.sides {
+        let candidate = name == base
+            || name
+                .strip_prefix(base)
+                .and_then(|r| r.strip_prefix('.'))
+                .is_some_and(|n| n.parse::<u32>().is_ok());
+        if candidate
+            && let Ok(Some(text)) = root.read_text(name)
+            && sha256(&text) == *sha
+        {
+            return Ok((name.clone(), true));
+        }
+    }
+    Ok((fsx::free_name(root, base)?, false))
 }
 
 /// The manifest's text before a run, to restore on rollback.

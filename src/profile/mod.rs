@@ -275,6 +275,11 @@ impl Profile {
             }
             if let Some(addr) = &svc.address {
                 register_from_text(addr);
+                if let Some((info, _)) = addr.rsplit_once('@') {
+                    let info = info.rsplit("//").next().unwrap_or(info);
+                    register(info);
+                    register(info.split_once(':').map_or(info, |(_, p)| p));
+                }
             }
         }
     }
