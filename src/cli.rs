@@ -84,7 +84,8 @@ pub enum Command {
     Profiles(ProfilesArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell)
     Completions(CompletionsArgs),
-    /// Rebuild services from scratch: remove them with their volumes (asks), then up
+    /// Rebuild services from scratch: remove them with their volumes, then up. Deleting data
+    /// asks on a terminal; elsewhere only an explicit --yes consents
     Reset(ResetArgs),
     /// The profile's images as one archive, for machines that cannot reach a registry
     #[command(subcommand)]
