@@ -187,7 +187,9 @@ fn a_redis_that_wants_a_password_fails_at_once_with_noauth() {
         "noauth",
         &redis(
             33511,
-            "command = [\"redis-server\", \"--requirepass\", \"s3cret-value\"]",
+            // A password set where onramp cannot see it (a shell command line): the probe
+            // has none to send.
+            "command = [\"sh\", \"-c\", \"exec redis-server --requirepass s3cret-value\"]",
         ),
     );
     let (r, elapsed) = p.up();
