@@ -179,15 +179,19 @@ fn redis_in_protected_mode_fails_at_once_naming_denied_and_the_fix() {
 }
 
 #[test]
-fn a_redis_that_wants_a_password_fails_at_once_with_noauth() {
+fn a_redis_password_that_does_not_match_fails_at_once_with_wrongpass() {
     if !engine_ready() {
         return;
     }
     let p = Project::new(
-        "noauth",
+        "wrongpass",
         &redis(
             33511,
             "command = [\"redis-server\", \"--requirepass\", \"s3cret-value\"]",
+        )
+        .replace(
+            "probe = { kind = \"redis\" }",
+            "probe = { kind = \"redis\", password = \"other-value\" }",
         ),
     );
     let (r, elapsed) = p.up();
@@ -197,11 +201,16 @@ fn a_redis_that_wants_a_password_fails_at_once_with_noauth() {
         .unwrap()
         .to_string();
     assert!(
-        err.contains("NOAUTH") && err.contains("REDIS_PASSWORD"),
+        err.contains("WRONGPASS") && err.contains("--requirepass"),
         "{err}"
     );
-    assert!(!r.stdout.contains("s3cret-value") && !r.stderr.contains("s3cret-value"));
-    assert_fast(elapsed, "redis -NOAUTH");
+    for secret in ["s3cret-value", "other-value"] {
+        assert!(
+            !r.stdout.contains(secret) && !r.stderr.contains(secret),
+            "{secret} printed"
+        );
+    }
+    assert_fast(elapsed, "redis -WRONGPASS");
 }
 
 #[test]
