@@ -3,7 +3,8 @@
 # Docker engine (Debian docker.io; dockerd started when none runs), docker-compose, the clients
 # the tests use (psql, redis-cli, curl), a Python venv holding the real `kailash` package from
 # the package index and psycopg 3 (a client the test images must satisfy), boltkit's Bolt stub
-# server, and the test images in a local registry (scripts/images.sh).
+# server, the test images in a local registry (scripts/images.sh); shellcheck and maturin (in a
+# venv) for the packaging tests.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,6 +12,7 @@ state="$root/target/test-state"
 mkdir -p "$state"
 venv="${ONRAMP_TEST_VENV:-$root/target/test-venv}"
 bolt_venv="${ONRAMP_TEST_BOLT_VENV:-$root/target/bolt-venv}"
+maturin_venv="${ONRAMP_MATURIN_VENV:-$root/target/maturin-venv}"
 
 log() { printf 'provision: %s\n' "$*" >&2; }
 
@@ -63,12 +65,12 @@ start_engine() {
 }
 
 python_venv() {
-  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import kailash, pytest, psycopg" 2>/dev/null; then
+  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import kailash, pytest, psycopg, redis" 2>/dev/null; then
     return 0
   fi
-  log "creating $venv with kailash, pytest and psycopg 3"
+  log "creating $venv with kailash, pytest, psycopg 3 and redis-py"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check kailash pytest "psycopg[binary]"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check kailash pytest "psycopg[binary]" redis
 }
 
 # Wheels of kailash and its dependencies, for the container rung of the SDK ladder, which the
@@ -102,8 +104,19 @@ bolt_stub() {
   "$bolt_venv/bin/python" -m pip install -q --disable-pip-version-check boltkit
 }
 
+# maturin builds the wheel (scripts/wheel.sh); pinned to the major version pyproject.toml names.
+maturin_tool() {
+  if "$maturin_venv/bin/maturin" --version >/dev/null 2>&1; then
+    return 0
+  fi
+  log "creating $maturin_venv with maturin"
+  python3 -m venv "$maturin_venv"
+  "$maturin_venv/bin/python" -m pip install -q --disable-pip-version-check "maturin>=1.5,<2"
+}
+
 apt_install docker.io docker-compose iproute2 procps curl postgresql-client redis-tools \
-  debootstrap docker-registry
+  debootstrap docker-registry shellcheck binutils
+maturin_tool
 start_engine
 python_venv
 bolt_stub

@@ -41,6 +41,7 @@ pub enum Action {
     Gate { phase: String },
     Down(DownSettings),
     Profiles { name: Option<String> },
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -93,6 +94,7 @@ impl Action {
             Some(Command::Gate(a)) => Action::Gate { phase: a.phase },
             Some(Command::Down(a)) => Action::Down(DownSettings { volumes: a.volumes }),
             Some(Command::Profiles(a)) => Action::Profiles { name: a.name },
+            Some(Command::Completions(a)) => Action::Completions { shell: a.shell },
         }
     }
 }

@@ -121,6 +121,14 @@ impl Printer {
         let _ = writeln!(out);
     }
 
+    /// A document meant for a file or another program (a completion script): stdout, as is,
+    /// whatever `--json` or `-q` say.
+    pub fn document(&self, bytes: &[u8]) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(bytes);
+        let _ = out.flush();
+    }
+
     /// An error with its `help:` line, always on stderr.
     pub fn error(&self, err: &Error) {
         let mut e = std::io::stderr().lock();

@@ -5,6 +5,7 @@ mod deps;
 mod doctor;
 mod generate;
 mod images;
+mod install;
 mod profiles;
 mod refusals;
 mod stack;
