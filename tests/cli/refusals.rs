@@ -273,14 +273,15 @@ fn a_fresh_postgres_with_a_wrong_password_fails_soon_after_initialising() {
     );
     let (r, elapsed) = p.up();
     assert_eq!(r.code, 1, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
-    let err = p.service(&r, "postgres")["error"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let svc = p.service(&r, "postgres");
+    let err = svc["error"].as_str().unwrap().to_string();
+    assert_eq!(svc["state"], "failed", "a refusal, not a timeout: {svc}");
     assert!(err.contains("28P01"), "{err}");
+    assert!(!err.contains("not ready after"), "{err}");
+    // How long initialising takes depends on the machine; the refusal itself ends the wait.
     eprintln!(
         "fresh postgres 28P01: failed after {} ms",
         elapsed.as_millis()
     );
-    assert!(elapsed < TIMEOUT / 2, "{elapsed:?}: waited out the timeout");
+    assert!(elapsed < TIMEOUT, "{elapsed:?}: waited out the timeout");
 }
