@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::cli::{Cli, Command};
 use crate::errors::{Error, Result};
 use crate::host::Host;
-use crate::profile::Choice;
+use crate::profile::{self, Choice, ComposeOptions, Loaded};
 
 /// Everything a command needs to know about how it was asked to run.
 #[derive(Debug)]
@@ -20,6 +20,28 @@ pub struct Config {
     pub verbose: u8,
     /// (`--no-color`, `NO_COLOR` set, `CLICOLOR_FORCE` set)
     pub color: (bool, bool, bool),
+    /// `--compose FILE`: services from this Compose file.
+    pub compose: Option<PathBuf>,
+    /// `--compose-profile` names.
+    pub compose_profiles: Vec<String>,
+}
+
+impl Config {
+    /// Load the profile, with the Compose file it or `--compose` names; `named` are the
+    /// services given on the command line.
+    pub fn load(&self, host: &Host, named: &[String]) -> Result<Loaded> {
+        let env = |k: &str| host.env(k).map(String::from);
+        profile::load_with(
+            &self.profile,
+            &ComposeOptions {
+                dir: &self.dir,
+                file: self.compose.clone(),
+                profiles: self.compose_profiles.clone(),
+                named: named.to_vec(),
+                env: &env,
+            },
+        )
+    }
 }
 
 /// The project's own profile file.
@@ -46,6 +68,8 @@ pub fn resolve(cli: Cli, host: &Host) -> Result<Config> {
         yes: g.yes || !std::io::stdin().is_terminal(),
         quiet: g.quiet,
         verbose: g.verbose,
+        compose: g.compose,
+        compose_profiles: g.compose_profiles,
         color: (
             g.no_color,
             host.env("NO_COLOR").is_some(),

@@ -11,10 +11,9 @@ use crate::errors::Result;
 use crate::host::Host;
 use crate::platform::{self, Platform};
 use crate::printer::{Paint, Printer};
-use crate::profile;
 
 pub async fn run(config: &Config, host: &Host, printer: &Printer) -> Result<Verdict> {
-    let loaded = profile::load(&config.profile)?;
+    let loaded = config.load(host, &[])?;
     let platform = platform::detect(&platform::collect(host));
     let ctx = Ctx::new(host.clone(), loaded.profile, config.dir.clone(), platform);
     let outcomes = checks::run_all(&ctx).await;

@@ -12,7 +12,7 @@ use crate::engine;
 use crate::errors::{Error, Result};
 use crate::host::{Cmd, Host};
 use crate::printer::{Paint, Printer};
-use crate::profile::{self, Criterion, Metric, Profile, parse_duration};
+use crate::profile::{Criterion, Metric, Profile, parse_duration};
 use crate::sdk::{self, Spec};
 
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(600);
@@ -26,7 +26,7 @@ struct Met {
 }
 
 pub async fn run(config: &Config, host: &Host, printer: &Printer, phase: &str) -> Result<Verdict> {
-    let profile = profile::load(&config.profile)?.profile;
+    let profile = config.load(host, &[])?.profile;
     let Some(gate) = profile.gates.get(phase) else {
         let known: Vec<&str> = profile.gates.keys().map(String::as_str).collect();
         return Err(Error::Usage(format!(

@@ -19,7 +19,7 @@ pub async fn run(
     printer: &Printer,
     args: &GenerateArgs,
 ) -> Result<Verdict> {
-    let loaded = profile::load(&config.profile)?;
+    let loaded = config.load(host, &[])?;
     let run = generate(host, &config.dir, &loaded.profile, args, printer).await?;
     if config.json {
         printer.json(&run.report);

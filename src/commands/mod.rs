@@ -38,11 +38,11 @@ pub async fn dispatch(config: &Config, host: &Host, printer: &Printer) -> Result
     let work = async {
         match &config.command {
             Command::Doctor => doctor::run(config, host, printer).await,
-            Command::Profiles(args) => profiles::run(config, printer, args.name.as_deref()),
+            Command::Profiles(args) => profiles::run(config, host, printer, args),
             Command::Setup(args) => setup::run(config, host, printer, args).await,
             Command::Generate(args) => generate::run(config, host, printer, args).await,
             Command::Up(args) => up::run(config, host, printer, args).await,
-            Command::Status => status::run(config, host, printer).await,
+            Command::Status(args) => status::run(config, host, printer, &args.services).await,
             Command::Validate(args) => validate::run(config, host, printer, args).await,
             Command::Gate(args) => gate::run(config, host, printer, &args.phase).await,
             Command::Down(args) => down::run(config, host, printer, args).await,

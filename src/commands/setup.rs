@@ -15,7 +15,7 @@ use crate::generate::context::project_name;
 use crate::host::Host;
 use crate::platform;
 use crate::printer::{Paint, Printer};
-use crate::profile;
+use crate::stack::Origin;
 use crate::stack::up::{Created, ServiceReport};
 
 pub async fn run(
@@ -24,7 +24,8 @@ pub async fn run(
     printer: &Printer,
     args: &SetupArgs,
 ) -> Result<Verdict> {
-    let profile = profile::load(&config.profile)?.profile;
+    let loaded = config.load(host, &[])?;
+    let profile = loaded.profile.clone();
     let state_existed = config.dir.join(generate::STATE_DIR).exists();
     let lock = super::up::lock(&config.dir)?;
 
@@ -63,8 +64,15 @@ pub async fn run(
     step(printer, 3, "up");
     let mut created = Created::default();
     let project = project_name(&profile, &config.dir);
-    let outcome =
-        super::up::start(host, &project, &profile, &config.dir, printer, &mut created).await;
+    let outcome = super::up::start(
+        host,
+        &Origin::new(&project, &config.dir, loaded.compose.as_deref()),
+        &profile,
+        &[],
+        printer,
+        &mut created,
+    )
+    .await;
     let (engine, reports) = match outcome {
         Ok((e, r)) if r.iter().all(ServiceReport::ok) => (e, r),
         failed => {

@@ -2,34 +2,40 @@
 
 use super::Verdict;
 use crate::config::Config;
-use crate::engine::api::Engine;
 use crate::errors::Result;
 use crate::generate::context::project_name;
 use crate::host::Host;
 use crate::printer::{Paint, Printer};
 use crate::probe;
-use crate::profile;
-use crate::stack::container_name;
 use crate::stack::ready;
 use crate::stack::up::{ServiceReport, State, has_managed};
+use crate::stack::{existing, select};
 
-pub async fn run(config: &Config, host: &Host, printer: &Printer) -> Result<Verdict> {
-    let profile = profile::load(&config.profile)?.profile;
-    let engine = if has_managed(&profile) {
+pub async fn run(
+    config: &Config,
+    host: &Host,
+    printer: &Printer,
+    only: &[String],
+) -> Result<Verdict> {
+    let profile = config.load(host, only)?.profile;
+    let selected = select(&profile, only)?;
+    let engine = if has_managed(&profile, &selected) {
         Some(super::up::connect(host).await?)
     } else {
         None
     };
     let project = project_name(&profile, &config.dir);
     let mut reports = Vec::new();
-    for (name, svc) in profile.services() {
+    for (name, svc) in profile.services().filter(|(n, _)| selected.contains(n)) {
+        // The service's container, whoever made it (onramp, or Compose v1 or v2 naming).
         let container = match (&engine, &svc.image) {
-            (Some(e), Some(_)) => e
-                .api
-                .inspect(&container_name(&project, name))
+            (Some(e), Some(_)) => existing(&e.api, &project, name)
                 .await
                 .ok()
-                .flatten(),
+                .and_then(|found| {
+                    let running = found.iter().find(|c| c.running).cloned();
+                    running.or_else(|| found.into_iter().next())
+                }),
             _ => None,
         };
         let mut r = ServiceReport {

@@ -13,9 +13,10 @@ use crate::generate::context::project_name;
 use crate::host::Host;
 use crate::platform;
 use crate::printer::Printer;
-use crate::profile::{self, Profile};
+use crate::profile::Profile;
 use crate::progress::Ui;
 use crate::stack::up::{Created, ServiceReport, has_managed, probe_externals, up};
+use crate::stack::{Origin, select};
 
 pub async fn run(
     config: &Config,
@@ -23,21 +24,34 @@ pub async fn run(
     printer: &Printer,
     args: &UpArgs,
 ) -> Result<Verdict> {
-    let profile = profile::load(&config.profile)?.profile;
+    let loaded = config.load(host, &args.services)?;
+    for note in &loaded.notes {
+        printer.info(note);
+    }
+    let profile = loaded.profile;
     let _lock = lock(&config.dir)?;
     let project = project_name(&profile, &config.dir);
+    let origin = Origin::new(&project, &config.dir, loaded.compose.as_deref());
     let mut created = Created::default();
-    let (engine, reports) =
-        match start(host, &project, &profile, &config.dir, printer, &mut created).await {
-            Ok(done) => done,
-            Err(e) => {
-                if args.rollback_on_fail && !created.is_empty() {
-                    let engine = connect(host).await?;
-                    report_rollback(printer, &created.roll_back(&engine.api).await);
-                }
-                return Err(e);
+    let (engine, reports) = match start(
+        host,
+        &origin,
+        &profile,
+        &args.services,
+        printer,
+        &mut created,
+    )
+    .await
+    {
+        Ok(done) => done,
+        Err(e) => {
+            if args.rollback_on_fail && !created.is_empty() {
+                let engine = connect(host).await?;
+                report_rollback(printer, &created.roll_back(&engine.api).await);
             }
-        };
+            return Err(e);
+        }
+    };
     let ok = reports.iter().all(ServiceReport::ok);
     if !ok
         && args.rollback_on_fail
@@ -55,18 +69,19 @@ pub async fn run(
 /// profile with nothing to start needs no engine: its external services are only probed.
 pub async fn start(
     host: &Host,
-    project: &str,
+    origin: &Origin<'_>,
     profile: &Profile,
-    dir: &Path,
+    only: &[String],
     printer: &Printer,
     created: &mut Created,
 ) -> Result<(Option<Connected>, Vec<ServiceReport>)> {
     let ui = Ui::new(printer);
-    if !has_managed(profile) {
-        return Ok((None, probe_externals(profile, &ui).await));
+    let selected = select(profile, only)?;
+    if !has_managed(profile, &selected) {
+        return Ok((None, probe_externals(profile, &selected, &ui).await));
     }
     let engine = connect(host).await?;
-    let reports = up(&engine.api, host, project, profile, dir, &ui, created).await?;
+    let reports = up(&engine.api, host, origin, profile, only, &ui, created).await?;
     Ok((Some(engine), reports))
 }
 

@@ -14,7 +14,7 @@ use crate::errors::Result;
 use crate::host::Host;
 use crate::printer::{Paint, Printer};
 use crate::probe;
-use crate::profile::{self, Profile};
+use crate::profile::Profile;
 use crate::sdk;
 use crate::stack::ready;
 
@@ -34,7 +34,7 @@ pub async fn run(
     printer: &Printer,
     args: &ValidateArgs,
 ) -> Result<Verdict> {
-    let profile = profile::load(&config.profile)?.profile;
+    let profile = config.load(host, &[])?.profile;
     let engine = engine::connect_ready(host).await.ok();
     let (services, report) = validate(config, host, printer, &profile, args, engine.as_ref()).await;
     let ok = services.iter().all(|s| s.status == "ok") && report.ok;
