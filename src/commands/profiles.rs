@@ -55,6 +55,12 @@ fn from_compose(
     )?;
     let converted = loaded.profile.redacted();
     let mut services = converted.services;
+    for svc in services.values_mut() {
+        // The image a build is tagged with is derived; the profile needs only the build.
+        if svc.build.is_some() {
+            svc.image = None;
+        }
+    }
     // Saved as onramp.toml (which extends the default profile), the base's other services
     // would come back: switch them off.
     let base = profile::load(&Choice::Default)?.profile;

@@ -251,10 +251,25 @@ fn apply_compose(
     }
     merged.insert("services".into(), toml::Value::Table(services));
     merged.remove("compose");
-    if !merged.contains_key("project")
-        && let Some(name) = converted.name.or_else(|| vars("COMPOSE_PROJECT_NAME"))
+    // The project name is the one Compose would use for this file: the profile file's own
+    // `project`, else the file's `name`, else COMPOSE_PROJECT_NAME, else the directory's name;
+    // an embedded base profile's name does not apply.
+    let own_project = sources
+        .iter()
+        .filter(|s| s.base_dir.is_some())
+        .filter_map(|s| parse_typed(s).ok())
+        .filter_map(|(p, _)| p.project)
+        .next_back();
+    match own_project
+        .or(converted.name)
+        .or_else(|| vars("COMPOSE_PROJECT_NAME"))
     {
-        merged.insert("project".into(), name.into());
+        Some(name) => {
+            merged.insert("project".into(), name.into());
+        }
+        None => {
+            merged.remove("project");
+        }
     }
     drop_rendered_compose(merged, opts.dir, &path);
     let mut notes = Vec::new();

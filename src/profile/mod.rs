@@ -438,6 +438,29 @@ fn redact_url_password(line: &str) -> String {
     }
 }
 
+/// Arguments that follow a password flag (`--requirepass`, `-a`, `--password`) become `***`,
+/// and so do passwords in URLs.
+pub fn redact_args(argv: &mut [String]) {
+    let mut secret_next = false;
+    for a in argv.iter_mut() {
+        if secret_next {
+            *a = "***".into();
+            secret_next = false;
+            continue;
+        }
+        secret_next = matches!(
+            a.as_str(),
+            "--requirepass" | "-a" | "--password" | "--masterauth"
+        );
+        if let Some((flag, _)) = a.split_once('=')
+            && matches!(flag, "--requirepass" | "--password" | "--masterauth")
+        {
+            *a = format!("{flag}=***");
+        }
+        *a = redact_url_password(a);
+    }
+}
+
 impl Profile {
     /// A copy safe to print: every secret replaced by `***`.
     pub fn redacted(&self) -> Profile {
@@ -445,8 +468,19 @@ impl Profile {
         for svc in p.services.values_mut() {
             if let Some(env) = svc.env.as_mut() {
                 for (k, v) in env.iter_mut() {
-                    *v = redact(k, v);
+                    *v = redact_url_password(&redact(k, v));
                 }
+            }
+            if let Some(args) = svc.build.as_mut().and_then(|b| b.args.as_mut()) {
+                for (k, v) in args.iter_mut() {
+                    *v = redact_url_password(&redact(k, v));
+                }
+            }
+            for argv in [svc.command.as_mut(), svc.entrypoint.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                redact_args(argv);
             }
             if let Some(probe) = svc.probe.as_mut()
                 && probe.password.is_some()
@@ -480,6 +514,19 @@ mod tests {
         );
         assert!(r.contains("postgresql://u:***@h:5432/db"), "{r}");
         assert!(r.contains("POSTGRES_USER=u"));
+    }
+
+    #[test]
+    fn commands_and_urls_in_a_profile_are_redacted() {
+        let p: Profile = toml::from_str(
+            "[services.r]\nimage='redis'\ncommand=['redis-server','--requirepass','hunter2','--masterauth=pw2']\nenv={DATABASE_URL='postgresql://u:pw3@h/db'}\nbuild={context='.',args={TOKEN='t0k'}}\n",
+        )
+        .unwrap();
+        let shown = toml::to_string(&p.redacted()).unwrap();
+        for secret in ["hunter2", "pw2", "pw3", "t0k"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("postgresql://u:***@h/db"), "{shown}");
     }
 
     #[test]
