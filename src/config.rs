@@ -6,41 +6,117 @@ use std::path::PathBuf;
 use crate::cli::{Cli, Command};
 use crate::errors::{Error, Result};
 use crate::host::Host;
-use crate::profile::{self, Choice, ComposeOptions, Loaded};
+use crate::profile::Choice;
+use crate::project::Selection;
 
 /// Everything a command needs to know about how it was asked to run.
 #[derive(Debug)]
 pub struct Config {
-    pub command: Command,
+    pub action: Action,
     pub dir: PathBuf,
     pub profile: Choice,
+    pub output: Output,
+    /// `--compose`, `--compose-profile` and the services named on the command line.
+    pub selection: Selection,
+}
+
+/// How output and prompts behave.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Output {
     pub json: bool,
+    /// Accept every prompt (`--yes`, or stdin is not a terminal).
     pub yes: bool,
     pub quiet: bool,
     pub verbose: u8,
     /// (`--no-color`, `NO_COLOR` set, `CLICOLOR_FORCE` set)
     pub color: (bool, bool, bool),
-    /// `--compose FILE`: services from this Compose file.
-    pub compose: Option<PathBuf>,
-    /// `--compose-profile` names.
-    pub compose_profiles: Vec<String>,
 }
 
-impl Config {
-    /// Load the profile, with the Compose file it or `--compose` names; `named` are the
-    /// services given on the command line.
-    pub fn load(&self, host: &Host, named: &[String]) -> Result<Loaded> {
-        let env = |k: &str| host.env(k).map(String::from);
-        profile::load_with(
-            &self.profile,
-            &ComposeOptions {
-                dir: &self.dir,
-                file: self.compose.clone(),
-                profiles: self.compose_profiles.clone(),
-                named: named.to_vec(),
-                env: &env,
+/// The command to run with its typed settings: commands never see clap's types.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Setup(SetupSettings),
+    Doctor,
+    Generate(GenerateSettings),
+    Up(UpSettings),
+    Status {
+        services: Vec<String>,
+    },
+    Validate(ValidateSettings),
+    Gate {
+        phase: String,
+    },
+    Down(DownSettings),
+    Profiles {
+        name: Option<String>,
+        from_compose: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SetupSettings {
+    pub rollback_on_fail: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GenerateSettings {
+    pub force: bool,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpSettings {
+    pub rollback_on_fail: bool,
+    /// Only these services and what they depend on; empty means all.
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ValidateSettings {
+    pub python: Option<PathBuf>,
+    pub wheelhouse: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DownSettings {
+    pub volumes: bool,
+    /// Only these services' containers; empty means the whole project.
+    pub services: Vec<String>,
+}
+
+impl Action {
+    fn from_cli(command: Option<Command>) -> Action {
+        match command {
+            None => Action::Setup(SetupSettings::default()),
+            Some(Command::Setup(a)) => Action::Setup(SetupSettings {
+                rollback_on_fail: a.rollback_on_fail,
+            }),
+            Some(Command::Doctor) => Action::Doctor,
+            Some(Command::Generate(a)) => Action::Generate(GenerateSettings {
+                force: a.force,
+                dry_run: a.dry_run,
+            }),
+            Some(Command::Up(a)) => Action::Up(UpSettings {
+                rollback_on_fail: a.rollback_on_fail,
+                services: a.services,
+            }),
+            Some(Command::Status(a)) => Action::Status {
+                services: a.services,
             },
-        )
+            Some(Command::Validate(a)) => Action::Validate(ValidateSettings {
+                python: a.python,
+                wheelhouse: a.wheelhouse,
+            }),
+            Some(Command::Gate(a)) => Action::Gate { phase: a.phase },
+            Some(Command::Down(a)) => Action::Down(DownSettings {
+                volumes: a.volumes,
+                services: a.services,
+            }),
+            Some(Command::Profiles(a)) => Action::Profiles {
+                name: a.name,
+                from_compose: a.from_compose,
+            },
+        }
     }
 }
 
@@ -60,21 +136,33 @@ pub fn resolve(cli: Cli, host: &Host) -> Result<Config> {
         )));
     }
     let profile = choose_profile(g.profile, host.env("ONRAMP_PROFILE"), &dir);
-    Ok(Config {
-        command: cli.command.unwrap_or(Command::Setup(Default::default())),
-        dir,
-        profile,
-        json: g.json,
-        yes: g.yes || !std::io::stdin().is_terminal(),
-        quiet: g.quiet,
-        verbose: g.verbose,
+    let action = Action::from_cli(cli.command);
+    let selection = Selection {
         compose: g.compose,
         compose_profiles: g.compose_profiles,
-        color: (
-            g.no_color,
-            host.env("NO_COLOR").is_some(),
-            host.env("CLICOLOR_FORCE").is_some_and(|v| v != "0"),
-        ),
+        services: match &action {
+            Action::Up(s) => s.services.clone(),
+            Action::Down(s) => s.services.clone(),
+            Action::Status { services } => services.clone(),
+            _ => Vec::new(),
+        },
+    };
+    Ok(Config {
+        action,
+        selection,
+        dir,
+        profile,
+        output: Output {
+            json: g.json,
+            yes: g.yes || !std::io::stdin().is_terminal(),
+            quiet: g.quiet,
+            verbose: g.verbose,
+            color: (
+                g.no_color,
+                host.env("NO_COLOR").is_some(),
+                host.env("CLICOLOR_FORCE").is_some_and(|v| v != "0"),
+            ),
+        },
     })
 }
 

@@ -1,28 +1,19 @@
 //! `onramp profiles [NAME]`: list the embedded profiles, or print one fully resolved.
 
 use super::Verdict;
-use crate::cli::ProfilesArgs;
 use crate::config::Config;
 use crate::errors::{Error, Result};
 use crate::host::Host;
 use crate::printer::Printer;
 use crate::profile::{self, Choice, ComposeOptions};
 
-pub fn run(
-    config: &Config,
-    host: &Host,
-    printer: &Printer,
-    args: &ProfilesArgs,
-) -> Result<Verdict> {
-    if let Some(file) = &args.from_compose {
-        return from_compose(config, host, printer, file);
-    }
-    let Some(name) = args.name.as_deref() else {
-        return list(config, printer);
+pub fn run(printer: &Printer, name: Option<&str>) -> Result<Verdict> {
+    let Some(name) = name else {
+        return list(printer);
     };
     let loaded = profile::load(&Choice::Named(name.to_string()))?;
     let shown = loaded.profile.redacted();
-    if config.json {
+    if printer.json_mode() {
         let v = serde_json::to_value(&shown).map_err(|e| Error::Internal(e.to_string()))?;
         printer.json(&v);
     } else {
@@ -36,7 +27,7 @@ pub fn run(
 
 /// The profile TOML equivalent to a Compose file: its services with the probes onramp infers,
 /// ready to save as `onramp.toml` (secrets masked: copy them from the Compose file or `.env`).
-fn from_compose(
+pub fn from_compose(
     config: &Config,
     host: &Host,
     printer: &Printer,
@@ -48,7 +39,7 @@ fn from_compose(
         &ComposeOptions {
             dir: &config.dir,
             file: Some(file.to_path_buf()),
-            profiles: config.compose_profiles.clone(),
+            profiles: config.selection.compose_profiles.clone(),
             named: Vec::new(),
             env: &env,
         },
@@ -78,7 +69,7 @@ fn from_compose(
         services,
         ..profile::Profile::default()
     };
-    if config.json {
+    if printer.json_mode() {
         let v = serde_json::to_value(&shown).map_err(|e| Error::Internal(e.to_string()))?;
         printer.json(&v);
         return Ok(Verdict::Ready);
@@ -95,7 +86,7 @@ fn from_compose(
     Ok(Verdict::Ready)
 }
 
-fn list(config: &Config, printer: &Printer) -> Result<Verdict> {
+fn list(printer: &Printer) -> Result<Verdict> {
     let mut rows = Vec::new();
     for name in profile::embedded_names() {
         let p = profile::load(&Choice::Named(name.clone()))?.profile;
@@ -103,7 +94,7 @@ fn list(config: &Config, printer: &Printer) -> Result<Verdict> {
         let services = services.join(", ");
         rows.push((name, p.description.unwrap_or_default(), services));
     }
-    if config.json {
+    if printer.json_mode() {
         let list: Vec<_> = rows
             .iter()
             .map(|(n, d, s)| serde_json::json!({"name": n, "description": d, "services": s.split(", ").collect::<Vec<_>>()}))

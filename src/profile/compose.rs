@@ -1139,9 +1139,10 @@ fn infer_probe(t: &mut toml::Table) {
     let Some(first) = published.first().copied() else {
         return;
     };
-    let (kind, port) = match kind_of_image(image) {
+    let (kind, port) = match crate::kinds::kind_of_image(image) {
         Some(kind) => {
-            let port = default_port(kind)
+            let port = crate::kinds::of(kind)
+                .default_port
                 .filter(|p| published.contains(p))
                 .unwrap_or(first);
             (kind, port)
@@ -1161,43 +1162,6 @@ fn infer_probe(t: &mut toml::Table) {
         probe.insert("password".into(), pw.into());
     }
     t.insert("probe".into(), toml::Value::Table(probe));
-}
-
-/// The probe kind an image stands for, from its repository name: the official images and the
-/// common derivatives (pgvector, PostGIS, TimescaleDB; Valkey, Redis Stack).
-pub fn kind_of_image(image: &str) -> Option<crate::profile::ProbeKind> {
-    use crate::profile::ProbeKind;
-    let repo = image.rsplit('/').next().unwrap_or(image);
-    let repo = repo
-        .split([':', '@'])
-        .next()
-        .unwrap_or(repo)
-        .to_ascii_lowercase();
-    let table: &[(&[&str], ProbeKind)] = &[
-        (
-            &["postgres", "pgvector", "postgis", "timescale"],
-            ProbeKind::Postgres,
-        ),
-        (&["redis", "valkey"], ProbeKind::Redis),
-        (&["neo4j"], ProbeKind::Neo4j),
-        (&["chroma"], ProbeKind::Chroma),
-    ];
-    table
-        .iter()
-        .find(|(names, _)| names.iter().any(|n| repo.contains(n)))
-        .map(|(_, k)| *k)
-}
-
-/// The port the official image of a kind listens on.
-fn default_port(kind: crate::profile::ProbeKind) -> Option<u16> {
-    use crate::profile::ProbeKind;
-    match kind {
-        ProbeKind::Postgres => Some(5432),
-        ProbeKind::Redis => Some(6379),
-        ProbeKind::Neo4j => Some(7687),
-        ProbeKind::Chroma => Some(8000),
-        ProbeKind::Http | ProbeKind::Tcp => None,
-    }
 }
 
 /// The password of `redis-server --requirepass X`.
@@ -1461,27 +1425,6 @@ volumes:
             c.services["web"]["volumes"].as_array().unwrap()[0].as_str(),
             Some("./data:/data:ro")
         );
-    }
-
-    #[test]
-    fn kinds_are_inferred_from_images() {
-        use crate::profile::ProbeKind as K;
-        for (image, kind) in [
-            ("postgres:16-alpine", Some(K::Postgres)),
-            ("pgvector/pgvector:pg16", Some(K::Postgres)),
-            ("postgis/postgis:16-3.4", Some(K::Postgres)),
-            ("timescale/timescaledb:latest-pg16", Some(K::Postgres)),
-            ("127.0.0.1:5000/onramp-test/postgres:15", Some(K::Postgres)),
-            ("redis:7", Some(K::Redis)),
-            ("redis/redis-stack:latest", Some(K::Redis)),
-            ("valkey/valkey:8", Some(K::Redis)),
-            ("neo4j:5", Some(K::Neo4j)),
-            ("chromadb/chroma:1.5.9", Some(K::Chroma)),
-            ("nginx:1.27", None),
-            ("ghcr.io/org/postgres-exporter@sha256:ab", Some(K::Postgres)),
-        ] {
-            assert_eq!(kind_of_image(image), kind, "{image}");
-        }
     }
 
     #[test]

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use compose::kind_of_image;
 pub use load::{
     Choice, ComposeOptions, Loaded, Source, embedded_names, load, load_with, locate_line_col,
 };

@@ -15,6 +15,7 @@ use super::{
 use crate::engine::api::{BuildSpec, ContainerInfo, ContainerSpec, Engine, EngineError, PullEvent};
 use crate::errors::{Error, Result};
 use crate::host::Host;
+use crate::outcome::{ServiceState as State, StackAction};
 use crate::ports::{holder, try_bind};
 use crate::probe;
 use crate::profile::Condition;
@@ -23,16 +24,6 @@ use crate::progress::Ui;
 
 /// How many times a pull is tried when the error looks transient.
 const PULL_TRIES: u32 = 3;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum State {
-    Ready,
-    Failed,
-    Timeout,
-    External,
-    Stopped,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceReport {
@@ -44,8 +35,9 @@ pub struct ServiceReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logs: Option<String>,
     pub container: Option<String>,
-    /// What `up` did: created, recreated, started, unchanged, external.
-    pub action: String,
+    /// What `up` did: created, recreated, started, unchanged, external; for `status`, the
+    /// container's state.
+    pub action: StackAction,
 }
 
 impl ServiceReport {
@@ -208,7 +200,7 @@ async fn up_inner<E: Engine + Sync>(
         .collect();
     let runs = managed.iter().map(|m| run_managed(engine, m, &phases, ui));
     let ext = externals.iter().map(|(name, svc)| async {
-        let r = wait_one::<E>(name, svc, None, "external", now, ui).await;
+        let r = wait_one::<E>(name, svc, None, StackAction::External, now, ui).await;
         signal(
             &phases,
             name,
@@ -289,7 +281,7 @@ async fn run_managed<E: Engine + Sync>(
                 error: Some(error),
                 logs: None,
                 container: None,
-                action: "not started".into(),
+                action: StackAction::NotStarted,
             },
             None,
         ));
@@ -302,12 +294,12 @@ async fn run_managed<E: Engine + Sync>(
         }
     };
     signal(phases, m.name, Phase::Started);
-    let new_id = matches!(action.as_str(), "created" | "recreated").then(|| id.clone());
+    let new_id = action.made_by_this_run().then(|| id.clone());
     let report = wait_one(
         m.name,
         m.svc,
         Some((engine, id.as_str())),
-        &action,
+        action,
         since,
         ui,
     )
@@ -335,7 +327,7 @@ pub async fn probe_externals(
         .services()
         .filter(|(n, s)| s.image.is_none() && selected.contains(n))
         .map(|(name, svc)| {
-            wait_one::<crate::engine::api::Bollard>(name, svc, None, "external", now, ui)
+            wait_one::<crate::engine::api::Bollard>(name, svc, None, StackAction::External, now, ui)
         });
     join_all(waits).await
 }
@@ -548,7 +540,7 @@ async fn pull_missing<E: Engine + Sync>(
 async fn converge<E: Engine + Sync>(
     engine: &E,
     m: &Managed<'_>,
-) -> Result<(String, String, Instant)> {
+) -> Result<(String, StackAction, Instant)> {
     let since = Instant::now();
     let create = || async {
         let id = engine.create(&m.spec).await.map_err(engine_err)?;
@@ -560,19 +552,19 @@ async fn converge<E: Engine + Sync>(
     };
     let existing_id = m.existing.as_ref().map(|c| c.id.clone());
     let (id, action) = match (&m.decision, existing_id) {
-        (Decision::Keep, Some(id)) => (id, "unchanged"),
-        (Decision::Adopt { running: true }, Some(id)) => (id, "adopted"),
+        (Decision::Keep, Some(id)) => (id, StackAction::Unchanged),
+        (Decision::Adopt { running: true }, Some(id)) => (id, StackAction::Adopted),
         (Decision::Start | Decision::Adopt { running: false }, Some(id)) => {
             engine.start(&id).await.map_err(|e| start_err(m, e))?;
-            (id, "started")
+            (id, StackAction::Started)
         }
         (Decision::Recreate, Some(id)) => {
             engine.remove(&id).await.map_err(engine_err)?;
-            (create().await?, "recreated")
+            (create().await?, StackAction::Recreated)
         }
-        _ => (create().await?, "created"),
+        _ => (create().await?, StackAction::Created),
     };
-    Ok((id, action.to_string(), since))
+    Ok((id, action, since))
 }
 
 fn start_err(m: &Managed<'_>, e: EngineError) -> Error {
@@ -588,7 +580,7 @@ async fn wait_one<E: Engine + Sync>(
     name: &str,
     svc: &Service,
     container: Option<(&E, &str)>,
-    action: &str,
+    action: StackAction,
     since: Instant,
     ui: &Ui,
 ) -> ServiceReport {
@@ -604,7 +596,7 @@ async fn wait_one<E: Engine + Sync>(
         error: None,
         logs: None,
         container: container.map(|(_, c)| c.chars().take(12).collect()),
-        action: action.to_string(),
+        action: action.clone(),
     };
     let Some(target) = probe::target(svc) else {
         ui.note(&format!(
@@ -754,7 +746,10 @@ mod tests {
         }
         let (r, created) = run(&engine, &p).await;
         let reports = r.unwrap();
-        assert!(reports.iter().all(|r| r.action == "adopted"), "{reports:?}");
+        assert!(
+            reports.iter().all(|r| r.action == StackAction::Adopted),
+            "{reports:?}"
+        );
         assert!(created.is_empty());
         assert_eq!(engine.state.lock().unwrap().containers.len(), 2);
     }
@@ -826,7 +821,7 @@ mod tests {
             toml::from_str("[services.app]\nimage = \"proj-app\"\nbuild = { context = \"app\" }\n")
                 .unwrap();
         let (r, _) = run_in(&engine, &p, dir.path(), &[]).await;
-        assert_eq!(r.unwrap()[0].action, "created");
+        assert_eq!(r.unwrap()[0].action, StackAction::Created);
         let s = engine.state.lock().unwrap();
         assert_eq!(s.builds, ["proj-app"]);
         assert!(s.pulls.is_empty());
@@ -838,7 +833,7 @@ mod tests {
         let p = profile("a");
         let (r, created) = run(&engine, &p).await;
         let reports = r.unwrap();
-        assert!(reports.iter().all(|r| r.action == "created"));
+        assert!(reports.iter().all(|r| r.action == StackAction::Created));
         assert_eq!(created.containers.len(), 2);
         assert_eq!(created.network.as_deref(), Some("proj_default"));
         assert_eq!(created.volumes, ["proj_db_data"]);
@@ -849,7 +844,11 @@ mod tests {
         );
 
         let (r, created) = run(&engine, &p).await;
-        assert!(r.unwrap().iter().all(|r| r.action == "unchanged"));
+        assert!(
+            r.unwrap()
+                .iter()
+                .all(|r| r.action == StackAction::Unchanged)
+        );
         assert!(created.is_empty());
         assert_eq!(
             engine.state.lock().unwrap().pulls.len(),
@@ -863,8 +862,8 @@ mod tests {
         let (r, _) = run(&engine, &changed).await;
         let reports = r.unwrap();
         let action = |n: &str| reports.iter().find(|r| r.name == n).unwrap().action.clone();
-        assert_eq!(action("cache"), "recreated");
-        assert_eq!(action("db"), "unchanged");
+        assert_eq!(action("cache"), StackAction::Recreated);
+        assert_eq!(action("db"), StackAction::Unchanged);
         assert_eq!(
             engine.state.lock().unwrap().volumes.len(),
             1,
