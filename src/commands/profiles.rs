@@ -76,7 +76,7 @@ pub fn from_compose(
     }
     let text = toml::to_string(&shown).map_err(|e| Error::Internal(e.to_string()))?;
     for note in &loaded.notes {
-        printer.info(note);
+        printer.result(&format!("# {note}"));
     }
     printer.result(&format!(
         "# The profile equivalent to {}; secrets are shown as ***.",

@@ -488,7 +488,11 @@ async fn pull_missing<E: Engine + Sync>(
     ui: &Ui,
 ) -> Result<()> {
     let mut images: Vec<&str> = Vec::new();
-    for m in managed {
+    // Built images are never pulled; containers kept or adopted as they are need no image.
+    let needs_pull = |m: &&Managed<'_>| {
+        m.svc.build.is_none() && !matches!(m.decision, Decision::Keep | Decision::Adopt { .. })
+    };
+    for m in managed.iter().filter(needs_pull) {
         let img = m.spec.image.as_str();
         if !images.contains(&img) && !engine.image_exists(img).await.map_err(engine_err)? {
             images.push(img);
