@@ -505,6 +505,7 @@ fn locate(text: &str, path: &[&str]) -> Option<Range<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::ProbeKind;
 
     fn src(text: &str) -> Source {
         Source {
@@ -521,6 +522,97 @@ mod tests {
             assert_eq!(loaded.profile.name.as_deref(), Some(name.as_str()));
             assert!(loaded.profile.services().count() >= 2);
         }
+    }
+
+    fn load_in(dir: &Path, env: &[(&str, &str)], file: Option<PathBuf>) -> Result<Loaded> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        load_with(
+            &Choice::ProjectFile(dir.join("onramp.toml")),
+            &ComposeOptions {
+                dir,
+                file,
+                profiles: Vec::new(),
+                named: Vec::new(),
+                env: &lookup,
+            },
+        )
+    }
+
+    #[test]
+    fn a_compose_file_replaces_the_services_and_the_profile_merges_over_it() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        std::fs::write(
+            dir.join("compose.yml"),
+            "services:\n  db:\n    image: postgres:16\n    ports: [\"${DB_PORT}:5432\"]\n  web:\n    build: ./web\n    ports: [\"8080:80\"]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(".env"),
+            "DB_PORT=15432\nCOMPOSE_PROJECT_NAME=team\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("onramp.toml"),
+            "extends = \"kailash\"\ncompose = \"compose.yml\"\n[services.db]\ntimeout = \"120s\"\n[services.web]\nprobe = { kind = \"http\", port = 80, path = \"/health\" }\n[services.neo4j]\nenabled = false\n",
+        )
+        .unwrap();
+        let loaded = load_in(dir, &[("DB_PORT", "25432")], None).unwrap();
+        let p = &loaded.profile;
+        let names: Vec<&String> = p.services.keys().collect();
+        assert_eq!(
+            names,
+            ["db", "web"],
+            "the base profile's services do not carry over"
+        );
+        assert_eq!(
+            p.services["db"].ports.as_ref().unwrap()[0],
+            "25432:5432",
+            "environment first"
+        );
+        assert_eq!(p.services["db"].timeout.as_deref(), Some("120s"));
+        assert_eq!(
+            p.services["db"].probe.as_ref().unwrap().kind,
+            ProbeKind::Postgres
+        );
+        assert_eq!(
+            p.services["web"].probe.as_ref().unwrap().kind,
+            ProbeKind::Http
+        );
+        assert_eq!(
+            p.project.as_deref(),
+            Some("team"),
+            "COMPOSE_PROJECT_NAME from .env"
+        );
+        assert_eq!(p.services["web"].image.as_deref(), Some("team-web"));
+        assert!(
+            p.files
+                .iter()
+                .all(|f| f.template != "docker-compose.test.yml")
+        );
+        assert_eq!(loaded.compose, Some(dir.join("compose.yml")));
+
+        std::fs::write(
+            dir.join("onramp.toml"),
+            "compose = \"compose.yml\"\n[services.cache]\nprobe = { kind = \"redis\" }\n",
+        )
+        .unwrap();
+        let err = load_in(dir, &[], None).unwrap_err().to_string();
+        assert!(
+            err.contains("onramp.toml:2:1") && err.contains("does not have"),
+            "{err}"
+        );
+
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("c.yml"), "services: {}\n").unwrap();
+        let rel = format!("{}/c.yml", outside.path().display());
+        std::fs::write(dir.join("onramp.toml"), format!("compose = \"{rel}\"\n")).unwrap();
+        let err = load_in(dir, &[], None).unwrap_err().to_string();
+        assert!(err.contains("outside the project directory"), "{err}");
     }
 
     #[test]

@@ -315,6 +315,15 @@ fn check_compose_keys(name: &str, svc: &Service) -> Vec<Problem> {
             "name a file inside the context, e.g. \"Dockerfile\"",
         ));
     }
+    for n in svc.ulimits.iter().flatten().map(|(n, _)| n) {
+        if n.is_empty() || !n.chars().all(|c| c.is_ascii_lowercase()) {
+            out.push(problem(
+                &["services", name, "ulimits", n],
+                format!("ulimit `{n}` of `{name}` is not a limit name"),
+                "use Docker's names, e.g. `nofile`, `nproc`, `memlock`",
+            ));
+        }
+    }
     for t in svc.tmpfs.iter().flatten() {
         if !t.starts_with('/') {
             out.push(problem(
@@ -612,6 +621,33 @@ mod tests {
         );
         let probs = check(&p);
         assert!(probs[0].message.contains("shorter than 8"), "{probs:?}");
+    }
+
+    #[test]
+    fn compose_keys_are_checked_where_they_are() {
+        let p = profile(
+            "[services.a]\nimage='x'\nrestart='sometimes'\nshm_size='1q'\nresources={memory='2g',cpus=-1.0}\nbuild={context='../out'}\ntmpfs=['run']\nulimits={'no file'=1}\nhealthcheck={test=['CMD','true'],interval='5'}\ndepends_on=['ghost']\n",
+        );
+        let paths: Vec<String> = check(&p).iter().map(|p| p.path.join(".")).collect();
+        for want in [
+            "services.a.restart",
+            "services.a.shm_size",
+            "services.a.resources.cpus",
+            "services.a.build.context",
+            "services.a.tmpfs",
+            "services.a.ulimits.no file",
+            "services.a.healthcheck.interval",
+            "services.a.depends_on",
+        ] {
+            assert!(paths.iter().any(|p| p == want), "{want} in {paths:?}");
+        }
+        let cycle = profile(
+            "[services.a]\nimage='x'\ndepends_on=['b']\n[services.b]\nimage='y'\ndepends_on={a={condition='service_healthy'}}\n",
+        );
+        assert!(check(&cycle).iter().any(|p| p.message.contains("cycle")));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert_eq!(parse_size("512mb"), Ok(512 << 20));
+        assert_eq!(parse_size("1024"), Ok(1024));
     }
 
     #[test]
