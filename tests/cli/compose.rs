@@ -396,3 +396,76 @@ fn profiles_from_compose_prints_the_equivalent_profile_without_secrets() {
     assert_eq!(services["neo4j"]["enabled"].as_bool(), Some(false));
     assert!(!services.contains_key("debug"));
 }
+
+#[test]
+fn compose_keys_of_a_profile_render_into_a_compose_file_that_docker_compose_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("app")).unwrap();
+    std::fs::write(d.join("app/Dockerfile"), "FROM scratch\n").unwrap();
+    std::fs::write(
+        d.join("onramp.toml"),
+        r#"extends = "minimal"
+project = "keys"
+
+[services.app]
+build = { context = "app", dockerfile = "Dockerfile", args = { BASE = "x" } }
+ports = ["33097:8080"]
+entrypoint = ["/bin/sh", "-c"]
+command = ["exec server"]
+user = "1000:1000"
+working_dir = "/srv"
+resources = { memory = "2g", cpus = 1.5 }
+shm_size = "256m"
+tmpfs = ["/run:size=64m"]
+ulimits = { nofile = { soft = 1024, hard = 4096 }, nproc = 512 }
+restart = "on-failure:3"
+depends_on = { postgres = { condition = "service_healthy" }, redis = { condition = "service_started" } }
+labels = { "com.example.team" = "data" }
+healthcheck = { test = ["CMD", "true"], interval = "2s", timeout = "1s", retries = 4, start_period = "10s" }
+"#,
+    )
+    .unwrap();
+    let r = run(onramp(d).arg("generate").env("VIRTUAL_ENV", "/nonexistent"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let Ok(out) = Command::new("docker-compose")
+        .args(["-f", "docker-compose.test.yml", "config"])
+        .current_dir(d)
+        .output()
+    else {
+        skip_or_fail("docker-compose (Debian package docker-compose) is not installed");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let app = &doc["services"]["app"];
+    assert_eq!(app["image"].as_str(), Some("keys-app"));
+    assert!(
+        app["build"]["context"].as_str().unwrap().ends_with("/app"),
+        "{text}"
+    );
+    assert_eq!(app["build"]["args"]["BASE"].as_str(), Some("x"));
+    assert_eq!(app["user"].as_str(), Some("1000:1000"));
+    assert_eq!(app["working_dir"].as_str(), Some("/srv"));
+    assert_eq!(app["restart"].as_str(), Some("on-failure:3"));
+    assert_eq!(app["ulimits"]["nofile"]["hard"].as_i64(), Some(4096));
+    assert_eq!(app["ulimits"]["nproc"]["soft"].as_i64(), Some(512));
+    assert_eq!(
+        app["deploy"]["resources"]["limits"]["memory"].as_str(),
+        Some("2g")
+    );
+    assert_eq!(
+        app["depends_on"]["postgres"]["condition"].as_str(),
+        Some("service_healthy")
+    );
+    assert_eq!(app["healthcheck"]["start_period"].as_str(), Some("10s"));
+    assert_eq!(app["labels"]["com.example.team"].as_str(), Some("data"));
+    assert!(text.contains("/run:size=64m"), "{text}");
+    assert!(text.contains("shm_size"), "{text}");
+    assert_eq!(app["entrypoint"][0].as_str(), Some("/bin/sh"));
+}
