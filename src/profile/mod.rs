@@ -287,6 +287,8 @@ pub struct Sdk {
     pub instantiate: Option<Vec<String>>,
     /// Image for the last rung of the ladder: validation inside a container.
     pub container_image: Option<String>,
+    /// Extras of the project's own package installed by the venv rung (`pip install -e .[X]`).
+    pub extras: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -369,125 +371,64 @@ impl Service {
 
 /// Whether an environment key holds a secret that must never be printed.
 pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_uppercase();
-    [
-        "PASSWORD",
-        "PASSWD",
-        "SECRET",
-        "TOKEN",
-        "AUTH",
-        "API_KEY",
-        "PRIVATE_KEY",
-    ]
-    .iter()
-    .any(|s| k.contains(s))
+    crate::secrets::is_secret_key(key)
 }
 
-/// The printable form of an environment value: secrets become `***`
-/// (`NEO4J_AUTH=user/pass` keeps the user).
+/// The printable form of an environment value (see [`crate::secrets::mask_value`]).
 pub fn redact(key: &str, value: &str) -> String {
-    if !is_secret_key(key) {
-        return value.to_string();
-    }
-    match value.split_once('/') {
-        Some((user, _)) if key.to_ascii_uppercase().ends_with("_AUTH") => format!("{user}/***"),
-        _ => "***".to_string(),
-    }
+    crate::secrets::mask_value(key, value)
 }
 
-/// Redact secrets in file text shown to the user (diffs of `.env` or a compose file):
-/// `KEY=value` and `KEY: value` lines with a secret key, and passwords in URLs.
+/// Secrets masked in file text shown to the user (see [`crate::secrets::mask_text`]).
 pub fn redact_text(text: &str) -> String {
-    text.lines().map(redact_line).collect::<Vec<_>>().join("\n")
-}
-
-fn redact_line(line: &str) -> String {
-    let body = line.trim_start_matches(['+', '-', ' ']);
-    let lead = &line[..line.len() - body.len()];
-    for sep in ['=', ':'] {
-        if let Some((k, _)) = body.split_once(sep) {
-            let key = k.trim();
-            if !key.is_empty()
-                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && is_secret_key(key)
-            {
-                return format!("{lead}{k}{sep}{}***", if sep == ':' { " " } else { "" });
-            }
-        }
-    }
-    redact_url_password(line)
-}
-
-/// `scheme://user:secret@host` becomes `scheme://user:***@host`.
-fn redact_url_password(line: &str) -> String {
-    let Some(start) = line.find("://") else {
-        return line.to_string();
-    };
-    let rest = &line[start + 3..];
-    let end = rest.find(['/', ' ', '"', '\'']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => format!(
-            "{}{}:***{}",
-            &line[..start + 3],
-            &authority[..colon],
-            &line[start + 3 + at..]
-        ),
-        _ => line.to_string(),
-    }
-}
-
-/// Arguments that follow a password flag (`--requirepass`, `-a`, `--password`) become `***`,
-/// and so do passwords in URLs.
-pub fn redact_args(argv: &mut [String]) {
-    let mut secret_next = false;
-    for a in argv.iter_mut() {
-        if secret_next {
-            *a = "***".into();
-            secret_next = false;
-            continue;
-        }
-        secret_next = matches!(
-            a.as_str(),
-            "--requirepass" | "-a" | "--password" | "--masterauth"
-        );
-        if let Some((flag, _)) = a.split_once('=')
-            && matches!(flag, "--requirepass" | "--password" | "--masterauth")
-        {
-            *a = format!("{flag}=***");
-        }
-        *a = redact_url_password(a);
-    }
+    crate::secrets::mask_text(text)
 }
 
 impl Profile {
-    /// A copy safe to print: every secret replaced by `***`.
-    pub fn redacted(&self) -> Profile {
-        let mut p = self.clone();
-        for svc in p.services.values_mut() {
-            if let Some(env) = svc.env.as_mut() {
-                for (k, v) in env.iter_mut() {
-                    *v = redact_url_password(&redact(k, v));
+    /// The profile as JSON, safe to print: every secret replaced by `***`.
+    pub fn redacted_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        crate::secrets::mask_json(&mut v);
+        v
+    }
+
+    /// Tell the masker about every secret value in the profile, so that it is hidden wherever
+    /// it appears in output: secret env values, probe passwords, URL userinfo, and arguments
+    /// after secret flags in commands and healthchecks.
+    pub fn register_secrets(&self) {
+        use crate::secrets::{SECRET_FLAGS, register, register_from_text};
+        for svc in self.services.values() {
+            for (k, v) in svc.env.iter().flatten() {
+                if is_secret_key(k) {
+                    register(
+                        v.split_once('/')
+                            .filter(|_| k.ends_with("AUTH"))
+                            .map_or(v, |(_, p)| p),
+                    );
+                }
+                register_from_text(&format!("X={v}"));
+            }
+            if let Some(pw) = svc.probe.as_ref().and_then(|p| p.password.as_ref()) {
+                register(pw);
+            }
+            let test = svc.healthcheck.as_ref().and_then(|h| h.spec().test);
+            for argv in [&svc.command, &svc.entrypoint, &test].into_iter().flatten() {
+                let words: Vec<&str> = argv.iter().flat_map(|a| a.split_whitespace()).collect();
+                for pair in words.windows(2) {
+                    if SECRET_FLAGS.contains(&pair[0]) {
+                        register(pair[1].trim_matches(['"', '\'']));
+                    }
                 }
             }
-            if let Some(args) = svc.build.as_mut().and_then(|b| b.args.as_mut()) {
-                for (k, v) in args.iter_mut() {
-                    *v = redact_url_password(&redact(k, v));
+            if let Some(addr) = &svc.address {
+                register_from_text(addr);
+                if let Some((info, _)) = addr.rsplit_once('@') {
+                    let info = info.rsplit("//").next().unwrap_or(info);
+                    register(info);
+                    register(info.split_once(':').map_or(info, |(_, p)| p));
                 }
-            }
-            for argv in [svc.command.as_mut(), svc.entrypoint.as_mut()]
-                .into_iter()
-                .flatten()
-            {
-                redact_args(argv);
-            }
-            if let Some(probe) = svc.probe.as_mut()
-                && probe.password.is_some()
-            {
-                probe.password = Some("***".into());
             }
         }
-        p
     }
 }
 
@@ -513,19 +454,6 @@ mod tests {
         );
         assert!(r.contains("postgresql://u:***@h:5432/db"), "{r}");
         assert!(r.contains("POSTGRES_USER=u"));
-    }
-
-    #[test]
-    fn commands_and_urls_in_a_profile_are_redacted() {
-        let p: Profile = toml::from_str(
-            "[services.r]\nimage='redis'\ncommand=['redis-server','--requirepass','hunter2','--masterauth=pw2']\nenv={DATABASE_URL='postgresql://u:pw3@h/db'}\nbuild={context='.',args={TOKEN='t0k'}}\n",
-        )
-        .unwrap();
-        let shown = toml::to_string(&p.redacted()).unwrap();
-        for secret in ["hunter2", "pw2", "pw3", "t0k"] {
-            assert!(!shown.contains(secret), "{secret} in {shown}");
-        }
-        assert!(shown.contains("postgresql://u:***@h/db"), "{shown}");
     }
 
     #[test]

@@ -2,8 +2,13 @@
 
 mod common;
 mod compose;
+mod deps;
 mod doctor;
 mod generate;
+mod hostile;
+mod images;
+mod install;
 mod profiles;
+mod refusals;
 mod stack;
 mod validate;
