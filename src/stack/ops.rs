@@ -226,6 +226,69 @@ mod tests {
     use super::*;
     use crate::profile::{Probe, ProbeKind};
 
+    #[tokio::test]
+    async fn down_removes_what_onramp_manages_compose_made_included_and_only_that() {
+        use std::collections::BTreeMap;
+        let engine = crate::stack::fake::Fake::default();
+        let labels = |service: &str, extra: &[(&str, &str)]| {
+            let mut l = BTreeMap::from([
+                (LABEL_PROJECT.to_string(), "p".to_string()),
+                (LABEL_SERVICE.to_string(), service.to_string()),
+            ]);
+            l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            l
+        };
+        for (id, name, l) in [
+            ("a", "p-redis-1", labels("redis", &[(LABEL_HASH, "h")])),
+            ("b", "p_postgres_1", labels("postgres", &[])),
+            ("c", "p_other_1", labels("other", &[])),
+            (
+                "d",
+                "p_postgres_run_1",
+                labels("postgres", &[(LABEL_ONEOFF, "True")]),
+            ),
+        ] {
+            engine.state.lock().unwrap().containers.insert(
+                id.into(),
+                ContainerInfo {
+                    id: id.into(),
+                    name: name.into(),
+                    labels: l,
+                    ..ContainerInfo::default()
+                },
+            );
+        }
+        let profile: crate::profile::Profile =
+            toml::from_str("[services.redis]\nimage='r'\n[services.postgres]\nimage='p'\n")
+                .unwrap();
+        let mut project = Project::new(std::path::Path::new("/p"), profile, Vec::new());
+        project.name = "p".into();
+        project.only = vec!["postgres".into()];
+        let removed = down(&engine, &project, false).await.unwrap();
+        assert_eq!(removed.containers, ["p_postgres_1"]);
+        project.only.clear();
+        let removed = down(&engine, &project, false).await.unwrap();
+        assert_eq!(removed.containers, ["p-redis-1"]);
+        let left: Vec<String> = engine
+            .state
+            .lock()
+            .unwrap()
+            .containers
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(
+            left,
+            ["c", "d"],
+            "other services and one-off containers stay"
+        );
+        project.only = vec!["nope".into()];
+        assert!(matches!(
+            down(&engine, &project, false).await,
+            Err(Error::Usage(_))
+        ));
+    }
+
     fn managed() -> Service {
         Service {
             image: Some("redis:7".into()),
