@@ -426,7 +426,7 @@ async fn build_missing<E: Engine + Sync>(
             dockerfile: b.dockerfile.clone(),
             args: b.args.clone().unwrap_or_default(),
         };
-        let line = ui.pull(&format!("{} (build)", m.spec.image));
+        let line = ui.build(&m.spec.image);
         let started = Instant::now();
         let mut on = |e: PullEvent| {
             if let PullEvent::Status(s) = e {
