@@ -68,9 +68,7 @@ pub async fn status<E: Engine + Sync>(engine: Option<&E>, project: &Project) -> 
         };
         let running = container.as_ref().is_some_and(|c| c.running);
         let probed = match probe::target(svc) {
-            Some(t) if running || svc.image.is_none() => {
-                Some(ready::once(&t).await.map_err(|e| e.to_string()))
-            }
+            Some(t) if running || svc.image.is_none() => Some(ready::once(&t).await),
             _ => None,
         };
         reports.push(status_of(name, svc, container.as_ref(), probed));
@@ -84,7 +82,7 @@ pub fn status_of(
     name: &str,
     svc: &Service,
     container: Option<&ContainerInfo>,
-    probed: Option<std::result::Result<Duration, String>>,
+    probed: Option<std::result::Result<Duration, probe::ProbeError>>,
 ) -> ServiceReport {
     let external = svc.image.is_none();
     let running = container.is_some_and(|c| c.running);
@@ -113,7 +111,7 @@ pub fn status_of(
             if !external {
                 r.state = ServiceState::Failed;
             }
-            r.error = Some(e);
+            r.error = Some(e.to_string());
         }
         // A running container without a probe is as ready as onramp can tell.
         None if running => r.state = ServiceState::Ready,
@@ -240,7 +238,12 @@ mod tests {
         );
         assert_eq!((r.state, r.ready_ms), (ServiceState::Ready, Some(3)));
         assert_eq!(r.container.as_deref(), Some("0123456789ab"));
-        let r = status_of("redis", &managed(), Some(&c), Some(Err("NOAUTH".into())));
+        let r = status_of(
+            "redis",
+            &managed(),
+            Some(&c),
+            Some(Err(probe::ProbeError::Fatal("NOAUTH".into()))),
+        );
         assert_eq!(r.state, ServiceState::Failed);
         assert_eq!(r.error.as_deref(), Some("NOAUTH"));
     }
@@ -271,7 +274,12 @@ mod tests {
             (ServiceState::External, StackAction::External)
         );
         assert!(r.ok());
-        let r = status_of("ext", &svc, None, Some(Err("refused".into())));
+        let r = status_of(
+            "ext",
+            &svc,
+            None,
+            Some(Err(probe::ProbeError::NotYet("refused".into()))),
+        );
         assert_eq!(r.state, ServiceState::External);
         assert!(!r.ok());
     }
