@@ -48,6 +48,16 @@ fn releases() -> Releases {
     let key = format!("{}-{}", meta.len(), meta.mtime_nsec() ^ meta.mtime());
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("install-releases-{key}"));
     if !cache.join("b/SHA256SUMS").exists() {
+        // Those of earlier builds of the binary are of no more use.
+        for entry in std::fs::read_dir(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("install-releases-") && entry.path() != cache {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
         let work = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         let a_bin = work.path().join("onramp-a");
         std::fs::copy(bin(), &a_bin).unwrap();
@@ -368,6 +378,32 @@ fn dry_run_changes_nothing() {
         .arg(&fresh));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!fresh.exists());
+}
+
+#[test]
+fn default_directory_is_local_bin_in_home() {
+    let rel = releases();
+    let home = tempfile::tempdir().unwrap();
+    let r = run(install_sh()
+        .env("HOME", home.path())
+        .arg("--archive")
+        .arg(rel.a.join(archive_name()))
+        .arg("--dry-run"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let dest = home.path().join(".local/bin/onramp");
+    assert!(
+        r.stdout.contains(&format!("install:  {}", dest.display())),
+        "{}",
+        r.stdout
+    );
+    let r = run(install_sh()
+        .env("HOME", home.path())
+        .env("XDG_BIN_HOME", home.path().join("xdg"))
+        .arg("--archive")
+        .arg(rel.a.join(archive_name())));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(home.path().join("xdg/onramp").is_file());
+    assert!(!dest.exists());
 }
 
 #[test]
