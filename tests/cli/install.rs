@@ -804,3 +804,48 @@ fn wheel_installs_and_runs_without_rust() {
         "tag 2.{tag} is newer than this glibc 2.{host_minor}"
     );
 }
+
+/// install.ps1 cannot run here (no PowerShell on this machine): at least hold it to the same
+/// steps, variables, placeholder and messages as install.sh, so the two do not drift apart.
+#[test]
+fn powershell_installer_mirrors_the_shell_one() {
+    let sh = std::fs::read_to_string(root().join("scripts/install.sh")).unwrap();
+    let ps = std::fs::read_to_string(root().join("scripts/install.ps1")).unwrap();
+    for step in 1..=6 {
+        let marker = format!("# Step {step}:");
+        let title = |text: &str| {
+            text.lines()
+                .find(|l| l.trim_start().starts_with(&marker))
+                .map(|l| l.trim().to_string())
+        };
+        let (a, b) = (title(&sh), title(&ps));
+        assert!(a.is_some() && b.is_some(), "{marker} missing: {a:?} {b:?}");
+    }
+    let placeholder = |text: &str| {
+        text.lines()
+            .find(|l| l.contains("DefaultBase =") || l.starts_with("DEFAULT_BASE="))
+            .and_then(|l| l.split(['"', '\'']).nth(1))
+            .map(str::to_string)
+    };
+    assert_eq!(placeholder(&sh), placeholder(&ps));
+    for shared in [
+        "ONRAMP_INSTALL_BASE",
+        "ONRAMP_INSTALL_DIR",
+        "ONRAMP_VERSION",
+        "ONRAMP_INSTALL_TARGET",
+        "SHA256SUMS",
+        "the file is corrupt or was tampered with",
+        "nothing was installed",
+        "dry run: nothing was downloaded, written or changed",
+        "is not on your PATH",
+        "no release location is configured",
+    ] {
+        assert!(sh.contains(shared), "install.sh lacks {shared:?}");
+        assert!(ps.contains(shared), "install.ps1 lacks {shared:?}");
+    }
+    assert!(ps.contains("%LOCALAPPDATA%\\onramp\\bin") || ps.contains("'onramp\\bin'"));
+    assert!(
+        ps.lines().count() < sh.lines().count(),
+        "install.ps1 should stay short"
+    );
+}
