@@ -650,9 +650,12 @@ async fn shim_rung(
         let ctx = context::build(l.profile, l.dir, &scan);
         let write = |e: String| SdkError::Write(e);
         let text = render(l.dir, "windows_patch.py", &ctx).map_err(|e| write(e.to_string()))?;
-        std::fs::create_dir_all(&shim_dir).map_err(|e| write(e.to_string()))?;
-        l.host
-            .write_atomic(&shim_dir.join("windows_patch.py"), text.as_bytes(), None)
+        crate::fsx::Root::new(l.dir)
+            .write(
+                &format!("{}/shim/windows_patch.py", crate::project::STATE_DIR),
+                text.as_bytes(),
+                0o644,
+            )
             .map_err(|e| write(e.to_string()))?;
         spec.path.push(shim_dir.display().to_string());
     }

@@ -4,6 +4,7 @@ mod common;
 mod deps;
 mod doctor;
 mod generate;
+mod hostile;
 mod images;
 mod install;
 mod profiles;
