@@ -43,7 +43,7 @@ pub fn resolve(cli: Cli, host: &Host) -> Result<Config> {
         dir,
         profile,
         json: g.json,
-        yes: g.yes || !std::io::stdin().is_terminal(),
+        yes: g.yes || host.env("CI").is_some() || !std::io::stdin().is_terminal(),
         quiet: g.quiet,
         verbose: g.verbose,
         color: (

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod errors;
 pub mod generate;
 pub mod host;
+pub mod install;
 pub mod platform;
 pub mod ports;
 pub mod printer;

@@ -103,6 +103,18 @@ impl Printer {
         }
     }
 
+    /// Ask one yes/no question on the terminal (stderr); `false` when it cannot be asked.
+    pub fn confirm(&self, question: &str) -> bool {
+        if !self.terminal {
+            return false;
+        }
+        dialoguer::Confirm::new()
+            .with_prompt(question)
+            .default(true)
+            .interact_on(&console::Term::stderr())
+            .unwrap_or(false)
+    }
+
     /// A warning on stderr, never on stdout.
     pub fn warn(&self, text: &str) {
         let _ = writeln!(

@@ -1,4 +1,5 @@
-//! `onramp doctor`: platform and requirement checks, each with a remedy.
+//! `onramp doctor`: platform and requirement checks, each with a remedy; with `--fix`, the
+//! installer's plan for what failed, applied with consent (`install::fix`).
 
 use std::path::Path;
 
@@ -6,31 +7,58 @@ use serde_json::json;
 
 use super::Verdict;
 use crate::checks::{self, Ctx, Outcome, Status};
+use crate::cli::DoctorArgs;
 use crate::config::Config;
 use crate::errors::Result;
 use crate::host::Host;
+use crate::install;
 use crate::platform::{self, Platform};
 use crate::printer::{Paint, Printer};
 use crate::profile;
 
-pub async fn run(config: &Config, host: &Host, printer: &Printer) -> Result<Verdict> {
+pub async fn run(
+    config: &Config,
+    host: &Host,
+    printer: &Printer,
+    args: &DoctorArgs,
+) -> Result<Verdict> {
     let loaded = profile::load(&config.profile)?;
     let platform = platform::detect(&platform::collect(host));
     let ctx = Ctx::new(host.clone(), loaded.profile, config.dir.clone(), platform);
-    let outcomes = checks::run_all(&ctx).await;
-    let ok = !outcomes.iter().any(|o| o.status == Status::Fail);
-    if config.json {
-        printer.json(&json!({
-            "ok": ok,
-            "profile": ctx.profile.display_name(),
-            "platform": &ctx.platform,
-            "checks": &outcomes,
-        }));
-    }
+    let mut outcomes = checks::run_all(&ctx).await;
     if !(config.json && config.quiet) {
         let header = header(&ctx.platform, ctx.profile.display_name(), &config.dir);
         printer.result(&printer.paint(Paint::Bold, &header));
         printer.result(&render(printer, &outcomes));
+    }
+    let fixed = if args.fix || args.install.dry_run {
+        let opts = install::fix::Options {
+            dry_run: args.install.dry_run,
+            yes: config.yes,
+            accept_docker_desktop_license: args.install.accept_docker_desktop_license,
+        };
+        let fixed = install::fix::fix(host, printer, &ctx.profile, &config.dir, opts).await;
+        if fixed.changed {
+            outcomes = checks::run_all(&ctx.again()).await;
+            printer.result(&render(printer, &outcomes));
+        }
+        Some(fixed)
+    } else {
+        None
+    };
+    let checks_ok = !outcomes.iter().any(|o| o.status == Status::Fail);
+    let ok = checks_ok && fixed.as_ref().is_none_or(|f| f.ok);
+    if config.json {
+        let mut doc = json!({
+            "ok": ok,
+            "profile": ctx.profile.display_name(),
+            "platform": &ctx.platform,
+            "checks": &outcomes,
+        });
+        if let Some(f) = &fixed {
+            doc["fix"] = json!(f);
+        }
+        printer.json(&doc);
     }
     Ok(Verdict::from_ok(ok))
 }

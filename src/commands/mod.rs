@@ -37,7 +37,7 @@ impl Verdict {
 pub async fn dispatch(config: &Config, host: &Host, printer: &Printer) -> Result<Verdict> {
     let work = async {
         match &config.command {
-            Command::Doctor => doctor::run(config, host, printer).await,
+            Command::Doctor(args) => doctor::run(config, host, printer, args).await,
             Command::Profiles(args) => profiles::run(config, printer, args.name.as_deref()),
             Command::Setup(args) => setup::run(config, host, printer, args).await,
             Command::Generate(args) => generate::run(config, host, printer, args).await,

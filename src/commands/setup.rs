@@ -1,4 +1,5 @@
-//! `onramp setup` (and bare `onramp`): doctor -> generate -> up -> validate, stopping at the
+//! `onramp setup` (and bare `onramp`): doctor (with the installer's fix) -> generate -> up ->
+//! validate, stopping at the
 //! first hard failure with its remedy; with `--rollback-on-fail`, a failure after generate
 //! removes what this run created and restores the files it replaced.
 
@@ -13,6 +14,7 @@ use crate::errors::Result;
 use crate::generate;
 use crate::generate::context::project_name;
 use crate::host::Host;
+use crate::install;
 use crate::platform;
 use crate::printer::{Paint, Printer};
 use crate::profile;
@@ -31,15 +33,31 @@ pub async fn run(
     step(printer, 1, "doctor");
     let plat = platform::detect(&platform::collect(host));
     let ctx = Ctx::new(host.clone(), profile.clone(), config.dir.clone(), plat);
-    let outcomes = checks::run_all(&ctx).await;
+    let mut outcomes = checks::run_all(&ctx).await;
     printer.result(&super::doctor::render(printer, &outcomes));
-    if outcomes.iter().any(|o| o.status == Status::Fail) {
+    let opts = install::fix::Options {
+        dry_run: args.install.dry_run,
+        yes: config.yes,
+        accept_docker_desktop_license: args.install.accept_docker_desktop_license,
+    };
+    let fixed = install::fix::fix(host, printer, &profile, &config.dir, opts).await;
+    if opts.dry_run {
+        if config.json {
+            printer.json(&json!({"ok": fixed.ok, "dry_run": true, "fix": &fixed}));
+        }
+        return Ok(Verdict::from_ok(fixed.ok));
+    }
+    if fixed.changed {
+        outcomes = checks::run_all(&ctx.again()).await;
+        printer.result(&super::doctor::render(printer, &outcomes));
+    }
+    if !fixed.ok || outcomes.iter().any(|o| o.status == Status::Fail) {
         return stop(
             config,
             printer,
             "doctor",
             "fix the failing checks above, then run `onramp setup` again",
-            json!(null),
+            json!({"fix": &fixed}),
         );
     }
 
@@ -112,7 +130,7 @@ pub async fn run(
     .await;
     let ok = services.iter().all(|s| s.status == "ok") && report.ok;
     if config.json {
-        printer.json(&json!({"ok": ok, "services": reports, "validate": {"services": services, "sdk": report}}));
+        printer.json(&json!({"ok": ok, "services": reports, "validate": {"services": services, "sdk": report}, "fix": &fixed}));
     }
     if ok {
         printer.result(&printer.paint(Paint::Pass, "setup: ready"));

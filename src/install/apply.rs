@@ -1,0 +1,274 @@
+//! The executor: each step is checked, changed only when the check fails, then verified. Every
+//! command goes through `Host::run` (with its timeout) and its output into
+//! `.onramp/logs/install-<step>.log`, whose path a failure names.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{Action, Plan, Probe, State, Step, pkg};
+use crate::host::{Cmd, Host};
+
+/// What happened to one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Done {
+    /// The check passed: nothing was changed.
+    Satisfied,
+    /// Changed, and the verify passed.
+    Changed,
+    Failed,
+    /// Needs a person; onramp did what it could and says what is left.
+    Manual,
+    /// Not attempted because an earlier step failed.
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    pub id: String,
+    pub done: Done,
+    /// Every command run as the change, in order.
+    pub ran: Vec<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Applied {
+    fn new(id: &str, done: Done) -> Applied {
+        Applied {
+            id: id.into(),
+            done,
+            ran: Vec::new(),
+            log: None,
+            error: None,
+        }
+    }
+}
+
+/// Apply the plan's steps in order; stop changing things after the first failure.
+pub async fn apply(host: &Host, plan: &Plan, dir: &Path, progress: &dyn Fn(&str)) -> Vec<Applied> {
+    let logs = dir.join(crate::generate::STATE_DIR).join("logs");
+    let mut out = Vec::new();
+    let mut failed = false;
+    for s in &plan.steps {
+        if failed {
+            out.push(Applied::new(&s.id, Done::Skipped));
+            continue;
+        }
+        let a = apply_step(host, s, &logs, progress).await;
+        failed = a.done == Done::Failed;
+        out.push(a);
+    }
+    out
+}
+
+async fn apply_step(host: &Host, s: &Step, logs: &Path, progress: &dyn Fn(&str)) -> Applied {
+    if s.check != Probe::Manual && holds(host, &s.check, false).await {
+        return Applied::new(&s.id, Done::Satisfied);
+    }
+    if s.state == State::Manual {
+        let mut a = Applied::new(&s.id, Done::Manual);
+        a.error = Some(manual_text(s));
+        return a;
+    }
+    progress(&format!("{}: {}", s.id, s.why));
+    let log_path = logs.join(format!("install-{}.log", s.id));
+    let mut log = Log::open(&log_path);
+    let mut a = Applied::new(&s.id, Done::Changed);
+    a.log = Some(log_path.clone());
+    for action in &s.change {
+        if let Err(e) = act(host, action, &mut log, &mut a).await {
+            let hint = pkg::known_error(&format!("{e}\n{}", log.tail()))
+                .map(|r| format!("; {r}"))
+                .unwrap_or_default();
+            a.done = Done::Failed;
+            a.error = Some(format!("{e}{hint} (log: {})", log_path.display()));
+            return a;
+        }
+    }
+    if s.verify != Probe::Manual && !holds(host, &s.verify, true).await {
+        let hint = pkg::known_error(&log.tail())
+            .map(|r| format!("; {r}"))
+            .unwrap_or_default();
+        a.done = Done::Failed;
+        a.error = Some(format!(
+            "changed, but the verify ({}) still fails{hint} (log: {})",
+            describe(&s.verify),
+            log_path.display()
+        ));
+        return a;
+    }
+    if s.change.iter().any(|c| matches!(c, Action::Manual { .. })) {
+        a.error = Some(manual_text(s));
+    }
+    a
+}
+
+fn manual_text(s: &Step) -> String {
+    s.change
+        .iter()
+        .filter_map(|c| match c {
+            Action::Manual { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+async fn act(host: &Host, action: &Action, log: &mut Log, a: &mut Applied) -> Result<(), String> {
+    match action {
+        Action::Run { argv, timeout_secs } => {
+            let Some((program, args)) = argv.split_first() else {
+                return Ok(());
+            };
+            a.ran.push(argv.clone());
+            log.line(&format!("$ {}", super::shell_line(argv)));
+            let cmd = Cmd::new(program, Duration::from_secs(*timeout_secs)).args(args);
+            let out = host.run(&cmd).await.map_err(|e| e.to_string())?;
+            log.text(&out.stdout);
+            log.text(&out.stderr);
+            if out.code != Some(0) {
+                let last = out.stderr.lines().rev().find(|l| !l.trim().is_empty());
+                return Err(format!(
+                    "`{}` exited with {}{}",
+                    super::shell_line(argv),
+                    out.code.map_or("a signal".into(), |c| c.to_string()),
+                    last.map(|l| format!(": {}", l.trim())).unwrap_or_default()
+                ));
+            }
+            Ok(())
+        }
+        Action::Remove { path } => {
+            log.line(&format!("remove {path}"));
+            let p = Path::new(path);
+            let r = if p.is_dir() && !p.is_symlink() {
+                std::fs::remove_dir_all(p)
+            } else {
+                std::fs::remove_file(p)
+            };
+            match r {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(format!("cannot remove {path}: {e}"))
+                }
+                _ => Ok(()),
+            }
+        }
+        Action::Manual { text } => {
+            log.line(&format!("left to you: {text}"));
+            Ok(())
+        }
+    }
+}
+
+/// Whether a probe holds now; `wait` polls the engine's `_ping` up to its limit.
+pub async fn holds(host: &Host, p: &Probe, wait: bool) -> bool {
+    match p {
+        Probe::Command { argv } => {
+            let Some((program, args)) = argv.split_first() else {
+                return false;
+            };
+            let cmd = Cmd::new(program, Duration::from_secs(30)).args(args);
+            host.run(&cmd).await.is_ok_and(|o| o.code == Some(0))
+        }
+        Probe::OnPath { program } => host.which(program).is_some(),
+        Probe::EnginePing { wait_secs } => {
+            let limit = if wait { *wait_secs } else { 0 };
+            let deadline = host.now() + Duration::from_secs(limit);
+            loop {
+                if matches!(
+                    crate::engine::probe(host).await.reach,
+                    crate::engine::Reach::Ready(_)
+                ) {
+                    return true;
+                }
+                if host.now() >= deadline {
+                    return false;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        Probe::InGroup { user, group } => {
+            let cmd = Cmd::new("id", Duration::from_secs(5)).args(["-nG", user]);
+            host.run(&cmd)
+                .await
+                .is_ok_and(|o| o.stdout.split_whitespace().any(|g| g == group))
+        }
+        Probe::FileHas { path, line } => std::fs::read_to_string(path)
+            .is_ok_and(|t| t.lines().any(|l| l.replace(' ', "") == *line)),
+        Probe::Absent { path } => !Path::new(path).exists(),
+        Probe::VenvUsable { path } => {
+            let python = crate::python::venv_python(Path::new(path), host.os());
+            let cmd = Cmd::new(python, Duration::from_secs(10)).args(["-c", "import pip"]);
+            host.run(&cmd).await.is_ok_and(|o| o.code == Some(0))
+        }
+        Probe::Manual => false,
+    }
+}
+
+/// A probe in words, for plans and errors.
+pub fn describe(p: &Probe) -> String {
+    match p {
+        Probe::Command { argv } => format!("`{}` succeeds", super::shell_line(argv)),
+        Probe::OnPath { program } => format!("{program} is on PATH"),
+        Probe::EnginePing { wait_secs } => {
+            format!("the engine answers _ping (waiting up to {wait_secs} s)")
+        }
+        Probe::InGroup { user, group } => format!("{user} is in group {group}"),
+        Probe::FileHas { path, line } => format!("{path} has `{line}`"),
+        Probe::Absent { path } => format!("{path} is gone"),
+        Probe::VenvUsable { path } => format!("{path}'s python imports pip"),
+        Probe::Manual => "you confirm it".into(),
+    }
+}
+
+/// A step's log file; when it cannot be written the output is only kept in memory.
+struct Log {
+    file: Option<std::fs::File>,
+    kept: String,
+}
+
+impl Log {
+    fn open(path: &Path) -> Log {
+        let file = path
+            .parent()
+            .and_then(|d| std::fs::create_dir_all(d).ok())
+            .and_then(|_| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .ok()
+            });
+        Log {
+            file,
+            kept: String::new(),
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        self.text(&format!("{text}\n"));
+    }
+
+    fn text(&mut self, text: &str) {
+        if let Some(f) = &mut self.file {
+            let _ = f.write_all(text.as_bytes());
+        }
+        self.kept.push_str(text);
+        if self.kept.len() > 64 * 1024 {
+            let cut = self.kept.len() - 32 * 1024;
+            let cut = (cut..self.kept.len())
+                .find(|i| self.kept.is_char_boundary(*i))
+                .unwrap_or(0);
+            self.kept.drain(..cut);
+        }
+    }
+
+    fn tail(&self) -> String {
+        self.kept.clone()
+    }
+}
