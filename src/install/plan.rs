@@ -445,10 +445,7 @@ impl Builder<'_> {
             return;
         }
         let user = f.user.clone().unwrap_or_else(|| "$USER".into());
-        let member = f
-            .docker_group
-            .as_ref()
-            .is_some_and(|m| m.contains(&user));
+        let member = f.docker_group.as_ref().is_some_and(|m| m.contains(&user));
         let mut change = Vec::new();
         if f.docker_group.is_none() {
             change.push(self.root_cmd(&["groupadd", "-f", "docker"], SHORT_SECS));
@@ -475,7 +472,7 @@ impl Builder<'_> {
         .note("the docker group is root-equivalent; the socket's mode is never changed");
         if !member {
             self.notes.push(
-                "you were added to the docker group: log out and in again (or `newgrp docker`) for new shells; this run reaches the engine through `sg docker`"
+                "you are being added to the docker group: a new login is needed (log out and in); until then run onramp through `sg docker -c 'onramp setup'`"
                     .into(),
             );
         }

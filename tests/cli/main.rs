@@ -3,6 +3,7 @@
 mod common;
 mod doctor;
 mod generate;
+mod install_plans;
 mod profiles;
 mod stack;
 mod validate;
