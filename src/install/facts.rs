@@ -176,9 +176,14 @@ async fn live(host: &Host, dir: &Path, python_req: Option<&str>, f: &mut Facts) 
         Reach::PermissionDenied(_) => EngineState::PermissionDenied,
         Reach::Unreachable(_) | Reach::ApiTooOld(_) => EngineState::Unreachable,
     };
-    if f.engine == EngineState::NotInstalled && (f.has("dockerd") || !f.packages.is_empty()) {
-        f.engine = EngineState::NotRunning;
-    }
+    // The probe counts any engine program (Podman too) as installed; the plan needs to know
+    // whether the engine it would start is there.
+    let ours = f.has("dockerd") || !f.packages.is_empty();
+    f.engine = match f.engine {
+        EngineState::NotInstalled if ours => EngineState::NotRunning,
+        EngineState::NotRunning if !ours => EngineState::NotInstalled,
+        other => other,
+    };
     if f.uid != Some(0) && f.has("sudo") {
         let cmd = Cmd::new("sudo", Duration::from_secs(5)).args(["-n", "true"]);
         f.sudo_ok = host.run(&cmd).await.is_ok_and(|o| o.code == Some(0));

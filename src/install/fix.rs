@@ -105,11 +105,11 @@ pub fn render(printer: &Printer, plan: &Plan) -> String {
         }
         let pad = " ".repeat(width + 6);
         let dim = |t: &str| printer.paint(Paint::Dim, t);
-        lines.push(format!(
-            "{pad}{} {}",
-            dim("check "),
-            apply::describe(&s.check)
-        ));
+        let check = match &s.check {
+            super::Probe::EnginePing { .. } => "the engine answers _ping".to_string(),
+            p => apply::describe(p),
+        };
+        lines.push(format!("{pad}{} {check}", dim("check ")));
         for a in &s.change {
             let text = match a {
                 Action::Run { argv, .. } => super::shell_line(argv),

@@ -266,8 +266,9 @@ impl Builder<'_> {
             self.desktop_integration();
             return;
         }
-        let podman_only = !f.has("dockerd") && f.has("podman");
-        let present = !f.packages.is_empty() || f.has("dockerd") || podman_only;
+        // podman-docker makes Podman the `docker` of this machine: that is the engine then.
+        let podman_only = !f.has("dockerd") && f.packages.iter().any(|p| p == "podman-docker");
+        let present = !f.packages.is_empty() || f.has("dockerd");
         self.engine_package(family, present);
         if podman_only {
             self.podman_start();
@@ -335,10 +336,8 @@ impl Builder<'_> {
         let f = self.f;
         let why = if present {
             let mut have: Vec<String> = f.packages.clone();
-            for p in ["dockerd", "podman"] {
-                if let Some(path) = f.which.get(p) {
-                    have.push(path.clone());
-                }
+            if let Some(path) = f.which.get("dockerd") {
+                have.push(path.clone());
             }
             format!(
                 "an engine is installed ({}): no second one",

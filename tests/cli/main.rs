@@ -4,6 +4,7 @@ mod common;
 mod doctor;
 mod generate;
 mod install_plans;
+mod installer;
 mod profiles;
 mod stack;
 mod validate;
