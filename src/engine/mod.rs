@@ -121,7 +121,11 @@ pub async fn connect_probed(host: &Host, p: &Probe) -> Result<Connected, Probe> 
         endpoint: Some(endpoint.clone()),
         reach: Reach::Unreachable(e),
     };
-    let docker = connect(&endpoint).map_err(|e| fail(e.to_string()))?;
+    // Real work (creating and starting containers on a daemon that just started) can take
+    // longer than a probe may: each call is bounded by `api::CALL_TIMEOUT` instead.
+    let docker = connect(&endpoint)
+        .map_err(|e| fail(e.to_string()))?
+        .with_timeout(api::CALL_TIMEOUT);
     let docker = tokio::time::timeout(PROBE_TIMEOUT, docker.negotiate_version())
         .await
         .map_err(|_| fail("no answer while negotiating the API version".into()))?

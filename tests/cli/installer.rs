@@ -75,8 +75,8 @@ struct Project {
 impl Project {
     fn new() -> Project {
         let name = format!("install{}", std::process::id());
-        let dir = state_dir().join("installer-project");
-        let _ = std::fs::remove_dir_all(&dir);
+        // Not removed afterwards: the daemon this test starts keeps writing its log here.
+        let dir = state_dir().join(format!("installer-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let registry =
             std::env::var("ONRAMP_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into());
