@@ -126,7 +126,7 @@ fn from_files(host: &Host, plat: &Platform) -> Facts {
         wsl_conf_systemd: host
             .sys_read("/etc/wsl.conf")
             .is_some_and(|t| wsl_conf_systemd(&t)),
-        stale_pidfile: stale_pidfile(host),
+        stale_pidfiles: stale_pidfiles(host),
         ..Facts::default()
     }
 }
@@ -296,13 +296,17 @@ pub fn wsl_conf_systemd(text: &str) -> bool {
     false
 }
 
-fn stale_pidfile(host: &Host) -> Option<String> {
-    ["/var/run/docker.pid", "/run/docker.pid"]
-        .iter()
-        .find_map(|p| {
-            let pid = host.sys_read(p)?.trim().parse::<u32>().ok()?;
-            (!host.sys_exists(&format!("/proc/{pid}"))).then(|| p.to_string())
-        })
+fn stale_pidfiles(host: &Host) -> Vec<String> {
+    [
+        "/var/run/docker.pid",
+        "/var/run/docker/containerd/containerd.pid",
+    ]
+    .iter()
+    .filter_map(|p| {
+        let pid = host.sys_read(p)?.trim().parse::<u32>().ok()?;
+        (!host.sys_exists(&format!("/proc/{pid}"))).then(|| p.to_string())
+    })
+    .collect()
 }
 
 #[cfg(test)]

@@ -100,8 +100,8 @@ pub struct Facts {
     /// `python -c "import ensurepip, venv"` works for that interpreter.
     pub ensurepip: bool,
     pub project_venv: VenvState,
-    /// A `docker.pid` left by a daemon that is gone.
-    pub stale_pidfile: Option<String>,
+    /// Pid files (`docker.pid`, containerd's) left by daemons that are gone.
+    pub stale_pidfiles: Vec<String>,
     /// Windows: `wsl.exe --status` answered (WSL is installed and current).
     pub wsl_ready: bool,
 }

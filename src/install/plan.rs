@@ -274,17 +274,25 @@ impl Builder<'_> {
             self.podman_start();
             return;
         }
-        if !self.ready()
-            && let Some(pid) = f.stale_pidfile.clone()
-        {
+        if !self.ready() && !f.stale_pidfiles.is_empty() {
+            let files = f.stale_pidfiles.clone();
+            let mut argv = vec!["rm", "-f"];
+            argv.extend(files.iter().map(String::as_str));
             let s = step(
-                "stale-pidfile",
-                format!("{pid} names a daemon that is gone; dockerd refuses to start over it"),
+                "stale-pidfiles",
+                format!(
+                    "{} name daemons that are gone; dockerd refuses to start over them",
+                    files.join(", ")
+                ),
                 false,
             )
-            .check(Probe::Absent { path: pid.clone() })
-            .change(vec![self.root_cmd(&["rm", "-f", &pid], SHORT_SECS)])
-            .verify(Probe::Absent { path: pid });
+            .check(Probe::Absent {
+                path: files[0].clone(),
+            })
+            .change(vec![self.root_cmd(&argv, SHORT_SECS)])
+            .verify(Probe::Absent {
+                path: files[0].clone(),
+            });
             self.push(s);
         }
         if kind == Kind::Wsl2 && f.nf_tables_failed {

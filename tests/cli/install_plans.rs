@@ -99,7 +99,7 @@ fn ubuntu_22_04_plan() {
 #[test]
 fn ubuntu_24_04_starts_the_installed_engine_and_never_installs_a_second() {
     let p = snapshot("ubuntu-24.04");
-    assert_eq!(ids(&p, "todo"), vec!["engine-start"]);
+    assert_eq!(ids(&p, "todo"), vec!["stale-pidfiles", "engine-start"]);
     assert!(!commands(&p).iter().any(|c| c.contains("apt-get")));
 }
 
