@@ -52,12 +52,12 @@ start_engine() {
 }
 
 python_venv() {
-  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import kailash, pytest" 2>/dev/null; then
+  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import kailash, pytest, redis" 2>/dev/null; then
     return 0
   fi
-  log "creating $venv with kailash and pytest"
+  log "creating $venv with kailash, pytest and redis-py"
   python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check kailash pytest
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check kailash pytest redis
 }
 
 # Wheels of kailash and its dependencies, for the container rung of the SDK ladder, which the

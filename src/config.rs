@@ -11,15 +11,120 @@ use crate::profile::Choice;
 /// Everything a command needs to know about how it was asked to run.
 #[derive(Debug)]
 pub struct Config {
-    pub command: Command,
+    pub action: Action,
     pub dir: PathBuf,
     pub profile: Choice,
+    pub output: Output,
+}
+
+/// How output and prompts behave.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Output {
     pub json: bool,
+    /// Accept every prompt (`--yes`, `CI` set, or stdin is not a terminal).
     pub yes: bool,
     pub quiet: bool,
     pub verbose: u8,
     /// (`--no-color`, `NO_COLOR` set, `CLICOLOR_FORCE` set)
     pub color: (bool, bool, bool),
+}
+
+/// The command to run with its typed settings: commands never see clap's types.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Setup(SetupSettings),
+    Doctor(DoctorSettings),
+    Generate(GenerateSettings),
+    Up(UpSettings),
+    Status,
+    Validate(ValidateSettings),
+    Gate { phase: String },
+    Down(DownSettings),
+    Profiles { name: Option<String> },
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SetupSettings {
+    pub rollback_on_fail: bool,
+    pub install: InstallSettings,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DoctorSettings {
+    /// Show the installer's plan for what failed and apply it.
+    pub fix: bool,
+    pub install: InstallSettings,
+}
+
+/// How the installer (`doctor --fix`, `setup`) may act.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct InstallSettings {
+    /// Print the plan and change nothing.
+    pub dry_run: bool,
+    /// Docker Desktop may be installed (its licence binds larger companies).
+    pub accept_docker_desktop_license: bool,
+}
+
+impl From<crate::cli::InstallArgs> for InstallSettings {
+    fn from(a: crate::cli::InstallArgs) -> InstallSettings {
+        InstallSettings {
+            dry_run: a.dry_run,
+            accept_docker_desktop_license: a.accept_docker_desktop_license,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GenerateSettings {
+    pub force: bool,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpSettings {
+    pub rollback_on_fail: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ValidateSettings {
+    pub python: Option<PathBuf>,
+    pub wheelhouse: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DownSettings {
+    pub volumes: bool,
+}
+
+impl Action {
+    fn from_cli(command: Option<Command>) -> Action {
+        match command {
+            None => Action::Setup(SetupSettings::default()),
+            Some(Command::Setup(a)) => Action::Setup(SetupSettings {
+                rollback_on_fail: a.rollback_on_fail,
+                install: a.install.into(),
+            }),
+            Some(Command::Doctor(a)) => Action::Doctor(DoctorSettings {
+                fix: a.fix || a.install.dry_run,
+                install: a.install.into(),
+            }),
+            Some(Command::Generate(a)) => Action::Generate(GenerateSettings {
+                force: a.force,
+                dry_run: a.dry_run,
+            }),
+            Some(Command::Up(a)) => Action::Up(UpSettings {
+                rollback_on_fail: a.rollback_on_fail,
+            }),
+            Some(Command::Status) => Action::Status,
+            Some(Command::Validate(a)) => Action::Validate(ValidateSettings {
+                python: a.python,
+                wheelhouse: a.wheelhouse,
+            }),
+            Some(Command::Gate(a)) => Action::Gate { phase: a.phase },
+            Some(Command::Down(a)) => Action::Down(DownSettings { volumes: a.volumes }),
+            Some(Command::Profiles(a)) => Action::Profiles { name: a.name },
+        }
+    }
 }
 
 /// The project's own profile file.
@@ -39,18 +144,20 @@ pub fn resolve(cli: Cli, host: &Host) -> Result<Config> {
     }
     let profile = choose_profile(g.profile, host.env("ONRAMP_PROFILE"), &dir);
     Ok(Config {
-        command: cli.command.unwrap_or(Command::Setup(Default::default())),
+        action: Action::from_cli(cli.command),
         dir,
         profile,
-        json: g.json,
-        yes: g.yes || host.env("CI").is_some() || !std::io::stdin().is_terminal(),
-        quiet: g.quiet,
-        verbose: g.verbose,
-        color: (
-            g.no_color,
-            host.env("NO_COLOR").is_some(),
-            host.env("CLICOLOR_FORCE").is_some_and(|v| v != "0"),
-        ),
+        output: Output {
+            json: g.json,
+            yes: g.yes || host.env("CI").is_some() || !std::io::stdin().is_terminal(),
+            quiet: g.quiet,
+            verbose: g.verbose,
+            color: (
+                g.no_color,
+                host.env("NO_COLOR").is_some(),
+                host.env("CLICOLOR_FORCE").is_some_and(|v| v != "0"),
+            ),
+        },
     })
 }
 

@@ -16,6 +16,8 @@ pub struct Printer {
     verbose: u8,
     color: bool,
     terminal: bool,
+    /// Accept every prompt (`--yes`, or no terminal).
+    yes: bool,
 }
 
 /// Colour choice from flags, environment and whether the stream is a terminal.
@@ -40,7 +42,27 @@ impl Printer {
             verbose,
             color: color_enabled(flag, no_color, force, terminal),
             terminal,
+            yes: false,
         }
+    }
+
+    /// Accept every prompt without asking.
+    pub fn with_yes(mut self, yes: bool) -> Printer {
+        self.yes = yes;
+        self
+    }
+
+    /// Ask a yes/no question on the terminal (default yes). With `--yes`, without a terminal,
+    /// or in JSON mode, the answer is yes without asking.
+    pub fn confirm(&self, question: &str) -> bool {
+        if self.yes || !self.terminal || self.json {
+            return true;
+        }
+        dialoguer::Confirm::new()
+            .with_prompt(question)
+            .default(true)
+            .interact()
+            .unwrap_or(false)
     }
 
     /// A printer that shows nothing but errors: for work done on another command's behalf.
@@ -51,6 +73,7 @@ impl Printer {
             verbose: 0,
             color: false,
             terminal: false,
+            yes: true,
         }
     }
 
@@ -61,6 +84,10 @@ impl Printer {
 
     pub fn json_mode(&self) -> bool {
         self.json
+    }
+
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
     }
 
     pub fn verbose(&self) -> u8 {
@@ -101,18 +128,6 @@ impl Printer {
         if let Some(help) = err.help() {
             let _ = writeln!(e, "{} {help}", self.paint(Paint::Bold, "help:"));
         }
-    }
-
-    /// Ask one yes/no question on the terminal (stderr); `false` when it cannot be asked.
-    pub fn confirm(&self, question: &str) -> bool {
-        if !self.terminal {
-            return false;
-        }
-        dialoguer::Confirm::new()
-            .with_prompt(question)
-            .default(true)
-            .interact_on(&console::Term::stderr())
-            .unwrap_or(false)
     }
 
     /// A warning on stderr, never on stdout.
@@ -168,6 +183,7 @@ mod tests {
             verbose: 0,
             color: false,
             terminal: false,
+            yes: true,
         };
         assert_eq!(p.paint(Paint::Fail, "x"), "x");
         let c = Printer { color: true, ..p };

@@ -8,6 +8,7 @@ mod memory;
 mod platform;
 mod ports;
 mod python;
+pub mod report;
 mod wsl;
 
 use std::collections::BTreeMap;
@@ -20,10 +21,10 @@ use tokio::sync::OnceCell;
 
 use crate::engine;
 use crate::engine::api::Engine;
-use crate::generate::context::project_name;
 use crate::host::Host;
 use crate::platform::{Kind, Platform};
 use crate::profile::{Profile, Threshold};
+use crate::project::project_name;
 use crate::stack::{LABEL_PROJECT, LABEL_SERVICE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

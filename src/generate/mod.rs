@@ -2,6 +2,7 @@
 //! manifest of what onramp wrote, never over a file the user changed (unless `--force`).
 
 pub mod context;
+pub mod run;
 pub mod shim;
 
 use std::collections::BTreeMap;
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::errors::{Error, Result};
 use crate::host::Host;
 use crate::profile::{FileSpec, parse_mode};
+use crate::project::STATE_DIR;
 
 const EMBEDDED: &[(&str, &str)] = &[
     (
@@ -27,8 +29,6 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("env", include_str!("../../templates/env")),
 ];
 
-/// Where onramp keeps its state in the project.
-pub const STATE_DIR: &str = ".onramp";
 const MANIFEST: &str = "manifest.json";
 
 /// What happens to one file.

@@ -52,7 +52,7 @@ impl Applied {
 
 /// Apply the plan's steps in order; stop changing things after the first failure.
 pub async fn apply(host: &Host, plan: &Plan, dir: &Path, progress: &dyn Fn(&str)) -> Vec<Applied> {
-    let logs = dir.join(crate::generate::STATE_DIR).join("logs");
+    let logs = dir.join(crate::project::STATE_DIR).join("logs");
     let mut out = Vec::new();
     let mut failed = false;
     for s in &plan.steps {

@@ -1,23 +1,13 @@
 //! `doctor --fix` as one call that `doctor` and `setup` share: facts -> plan -> shown -> consent
 //! -> applied -> reported.
 
-use std::path::Path;
-
 use serde::Serialize;
 
 use super::{Action, Applied, Done, Plan, State, Wants, apply, facts, plan};
+use crate::config::InstallSettings;
 use crate::host::Host;
 use crate::printer::{Paint, Printer};
-use crate::profile::Profile;
-
-/// How the fix was asked for.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Options {
-    pub dry_run: bool,
-    /// Proceed without asking (`--yes`, `CI`, or no terminal).
-    pub yes: bool,
-    pub accept_docker_desktop_license: bool,
-}
+use crate::project::Project;
 
 /// The plan and what became of it.
 #[derive(Debug, Clone, Serialize)]
@@ -34,10 +24,10 @@ pub struct Fixed {
 pub async fn fix(
     host: &Host,
     printer: &Printer,
-    profile: &Profile,
-    dir: &Path,
-    opts: Options,
+    project: &Project,
+    opts: InstallSettings,
 ) -> Fixed {
+    let (profile, dir) = (&project.profile, project.dir.as_path());
     let facts = facts::collect(host, dir, profile.requirements.python.as_deref()).await;
     let wants = Wants::from_profile(profile, dir, opts.accept_docker_desktop_license);
     let plan = plan(&facts, &wants);
@@ -62,7 +52,8 @@ pub async fn fix(
         return fixed;
     }
     let to_change = fixed.plan.todo().any(|s| s.state == State::Todo);
-    if to_change && !opts.yes && !printer.confirm("Apply this plan?") {
+    // One question for the whole plan; `--yes`, `CI` or no terminal answer it.
+    if to_change && !printer.confirm("Apply this plan?") {
         printer.result("nothing was changed (declined)");
         fixed.ok = false;
         return fixed;

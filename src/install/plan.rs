@@ -229,7 +229,7 @@ impl Builder<'_> {
         format!(
             "{}/{}/{rel}",
             self.w.dir.trim_end_matches('/'),
-            crate::generate::STATE_DIR
+            crate::project::STATE_DIR
         )
     }
 

@@ -45,7 +45,7 @@ pub async fn probe(t: &Target) -> ProbeResult {
                         let server_first = String::from_utf8_lossy(&body[4..]).into_owned();
                         let (fin, _sig) = c
                             .finish(t.password.as_deref().unwrap_or(""), &server_first)
-                            .map_err(|e| fatal(&e))?;
+                            .map_err(|e| fatal(&e.to_string()))?;
                         s.write_all(&frame(b'p', fin.as_bytes()))
                             .await
                             .map_err(io_not_yet)?;
