@@ -274,3 +274,103 @@ impl Log {
         self.kept.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::install::State;
+
+    fn plan(steps: Vec<Step>) -> Plan {
+        Plan {
+            platform: "linux".into(),
+            family: None,
+            manager: None,
+            refused: None,
+            steps,
+            notes: Vec::new(),
+        }
+    }
+
+    fn step(id: &str, check: Probe, script: &str, verify: Probe) -> Step {
+        Step {
+            id: id.into(),
+            why: "test".into(),
+            state: State::Todo,
+            check,
+            change: vec![Action::Run {
+                argv: vec!["sh".into(), "-c".into(), script.into()],
+                timeout_secs: 10,
+            }],
+            verify,
+            note: None,
+        }
+    }
+
+    fn sh(script: &str) -> Probe {
+        Probe::Command {
+            argv: vec!["sh".into(), "-c".into(), script.into()],
+        }
+    }
+
+    fn run(p: &Plan, dir: &Path) -> Vec<Applied> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(apply(&Host::from_process(), p, dir, &|_| {}))
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn check_change_verify_then_a_second_run_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("made");
+        let m = marker.display().to_string();
+        let p = plan(vec![step(
+            "make",
+            sh(&format!("test -e {m}")),
+            &format!("echo making; touch {m}"),
+            sh(&format!("test -e {m}")),
+        )]);
+        let first = run(&p, dir.path());
+        assert_eq!(first[0].done, Done::Changed, "{first:?}");
+        assert_eq!(first[0].ran.len(), 1);
+        let log =
+            std::fs::read_to_string(dir.path().join(".onramp/logs/install-make.log")).unwrap();
+        assert!(log.contains("making"), "{log}");
+        let second = run(&p, dir.path());
+        assert_eq!(second[0].done, Done::Satisfied);
+        assert!(second[0].ran.is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_failure_names_its_log_and_the_known_remedy_and_stops_the_plan() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = plan(vec![
+            step(
+                "engine-start",
+                sh("false"),
+                "echo 'iptables: RULE_APPEND failed (No such file or directory)' >&2; exit 1",
+                sh("true"),
+            ),
+            step("later", sh("false"), "true", sh("true")),
+        ]);
+        let out = run(&p, dir.path());
+        assert_eq!(out[0].done, Done::Failed);
+        let err = out[0].error.as_deref().unwrap();
+        assert!(err.contains("install-engine-start.log"), "{err}");
+        assert!(err.contains("iptables-legacy"), "{err}");
+        assert_eq!(out[1].done, Done::Skipped);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_change_whose_verify_fails_is_a_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = plan(vec![step("nothing", sh("false"), "true", sh("false"))]);
+        let out = run(&p, dir.path());
+        assert_eq!(out[0].done, Done::Failed);
+        assert!(out[0].error.as_deref().unwrap().contains("still fails"));
+    }
+}

@@ -816,3 +816,122 @@ impl Builder<'_> {
         self.push(s);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn debian_user() -> Facts {
+        let mut f = Facts {
+            kind: Some(Kind::Linux),
+            os_release: Some("ID=debian\n".into()),
+            pid1: Some("systemd".into()),
+            systemd_running: true,
+            uid: Some(1000),
+            user: Some("dev".into()),
+            home: Some("/home/dev".into()),
+            home_uid: Some(1000),
+            sudo_ok: true,
+            ..Facts::default()
+        };
+        f.which.insert("sudo".into(), "/usr/bin/sudo".into());
+        f
+    }
+
+    fn docker() -> Wants {
+        Wants {
+            docker: true,
+            dir: "/p".into(),
+            ..Wants::default()
+        }
+    }
+
+    fn all_commands(p: &Plan) -> String {
+        p.commands()
+            .iter()
+            .map(|c| c.join(" "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn never_a_second_engine_beside_an_installed_one() {
+        for pkg in ["docker-ce", "moby-engine", "docker.io"] {
+            let mut f = debian_user();
+            f.packages = vec![pkg.into()];
+            f.engine = EngineState::NotRunning;
+            let p = plan(&f, &docker());
+            assert!(!all_commands(&p).contains("install"), "{pkg}: {p:?}");
+            assert!(all_commands(&p).contains("systemctl enable --now docker"));
+        }
+    }
+
+    #[test]
+    fn podman_docker_makes_podman_the_engine() {
+        let mut f = debian_user();
+        f.packages = vec!["podman-docker".into()];
+        f.engine = EngineState::NotRunning;
+        let p = plan(&f, &docker());
+        assert!(all_commands(&p).contains("podman.socket"), "{p:?}");
+        assert!(!all_commands(&p).contains("docker.io"));
+    }
+
+    #[test]
+    fn sudo_that_wants_a_password_is_still_never_asked_and_the_plan_says_so() {
+        let mut f = debian_user();
+        f.sudo_ok = false;
+        let p = plan(&f, &docker());
+        assert!(p.commands().iter().all(|c| c[..2] == ["sudo", "-n"]));
+        assert!(
+            p.notes.iter().any(|n| n.contains("sudo -v")),
+            "{:?}",
+            p.notes
+        );
+    }
+
+    #[test]
+    fn without_sudo_a_user_gets_instructions_not_commands() {
+        let mut f = debian_user();
+        f.which.clear();
+        let p = plan(&f, &docker());
+        assert!(p.commands().is_empty());
+        assert_eq!(p.steps[0].state, State::Manual);
+    }
+
+    #[test]
+    fn a_remote_docker_host_is_not_fixed_by_installing_locally() {
+        let mut f = debian_user();
+        f.docker_host = Some("tcp://10.0.0.5:2376".into());
+        f.engine = EngineState::Unreachable;
+        let p = plan(&f, &docker());
+        assert_eq!(p.steps.len(), 1);
+        assert_eq!(p.steps[0].id, "engine-endpoint");
+    }
+
+    #[test]
+    fn docker_desktop_only_with_the_licence_flag() {
+        let f = Facts {
+            kind: Some(Kind::Windows),
+            ..Facts::default()
+        };
+        let p = plan(&f, &docker());
+        assert!(!all_commands(&p).contains("Docker.DockerDesktop"));
+        let w = Wants {
+            accept_docker_desktop_license: true,
+            ..docker()
+        };
+        let p = plan(&f, &w);
+        assert!(all_commands(&p).contains("winget install -e --id Docker.DockerDesktop"));
+    }
+
+    #[test]
+    fn a_ready_engine_gives_a_plan_with_nothing_to_do() {
+        let mut f = debian_user();
+        f.which.insert("dockerd".into(), "/usr/sbin/dockerd".into());
+        f.engine = EngineState::Ready;
+        f.docker_group = Some(vec!["dev".into()]);
+        let p = plan(&f, &docker());
+        assert!(p.all_satisfied(), "{p:?}");
+        assert!(p.commands().is_empty());
+    }
+}
