@@ -32,6 +32,8 @@ pub struct Applied {
     pub done: Done,
     /// Every command run as the change, in order.
     pub ran: Vec<Vec<String>>,
+    /// How long the step took (check, change and verify).
+    pub ms: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -44,6 +46,7 @@ impl Applied {
             id: id.into(),
             done,
             ran: Vec::new(),
+            ms: 0,
             log: None,
             error: None,
         }
@@ -60,7 +63,9 @@ pub async fn apply(host: &Host, plan: &Plan, dir: &Path, progress: &dyn Fn(&str)
             out.push(Applied::new(&s.id, Done::Skipped));
             continue;
         }
-        let a = apply_step(host, s, &logs, progress).await;
+        let started = host.now();
+        let mut a = apply_step(host, s, &logs, progress).await;
+        a.ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         failed = a.done == Done::Failed;
         out.push(a);
     }

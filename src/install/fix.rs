@@ -134,7 +134,7 @@ fn render_applied(printer: &Printer, f: &Fixed) -> String {
             Done::Manual => (printer.paint(Paint::Warn, "!"), "left to you"),
             Done::Skipped => (printer.paint(Paint::Dim, "-"), "skipped"),
         };
-        let mut line = format!("  {mark} {} {word}", a.id);
+        let mut line = format!("  {mark} {} {word} ({:.1} s)", a.id, a.ms as f64 / 1000.0);
         if let Some(e) = &a.error {
             line.push_str(&format!(": {e}"));
         }
