@@ -1,7 +1,8 @@
 //! The installer for real, on this Debian machine: stop the engine and remove `docker.io`, then
 //! `setup --dry-run` shows the plan, `setup --yes` installs and starts the engine and brings every
 //! service up, running exactly the commands the dry run printed, and a second `setup` finds every
-//! step satisfied. A guard puts a running engine back whatever happens. Serial with the other
+//! step satisfied; then a stopped daemon with a stale pid file is repaired by `doctor --fix`. A
+//! guard puts a running engine back whatever happens. Serial with the other
 //! engine tests (`.config/nextest.toml`).
 
 use std::path::{Path, PathBuf};
@@ -234,4 +235,31 @@ fn setup_installs_and_starts_the_engine_on_bare_debian_and_a_second_run_changes_
         "{}",
         second.stderr
     );
+
+    // Repair: a stopped daemon that left a pid file naming a process that is gone.
+    stop_engine();
+    std::fs::write("/var/run/docker.pid", "4194000\n").unwrap();
+    let fixed = project.onramp(&["doctor", "--fix", "--yes", "--json"], &venv);
+    assert_eq!(fixed.code, 0, "{}\n{}", fixed.stdout, fixed.stderr);
+    let doc = json(&fixed);
+    let done: Vec<(String, String)> = doc["fix"]["applied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["done"] != "satisfied")
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap().into(),
+                a["done"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        done,
+        vec![
+            ("stale-pidfiles".to_string(), "changed".to_string()),
+            ("engine-start".to_string(), "changed".to_string())
+        ]
+    );
+    assert!(engine_up());
 }
