@@ -159,6 +159,25 @@ fn on_path(p: &str) -> Probe {
     Probe::OnPath { program: p.into() }
 }
 
+/// `python -c` that exits 0 only for an interpreter at or above the requirement's lower bound
+/// (`>=3.10` -> `(3, 10)`); without one, that the interpreter runs.
+fn in_range(python: &str, req: &str) -> Probe {
+    let lower = req.split(',').find_map(|part| {
+        let v = part.trim().strip_prefix(">=")?.trim();
+        let mut it = v.split('.').map(|n| n.parse::<u32>().ok());
+        Some((it.next()??, it.next().flatten().unwrap_or(0)))
+    });
+    let code = match lower {
+        Some((major, minor)) => {
+            format!("import sys; sys.exit(sys.version_info[:2] < ({major}, {minor}))")
+        }
+        None => "import sys".to_string(),
+    };
+    Probe::Command {
+        argv: vec![python.into(), "-c".into(), code],
+    }
+}
+
 fn engine_why(f: &Facts) -> String {
     match f.engine {
         EngineState::Ready => "docker: ready".into(),
@@ -552,14 +571,11 @@ impl Builder<'_> {
             (Some(p), Some(v)) => format!("python: {v} at {p}"),
             _ => format!("python: no interpreter in {want}"),
         };
+        let probe = in_range(f.python.as_deref().unwrap_or("python3"), &want);
         let s = step("python", why, have)
-            .check(Probe::Command {
-                argv: strings(&["python3", "--version"]),
-            })
+            .check(probe.clone())
             .change(change)
-            .verify(Probe::Command {
-                argv: strings(&["python3", "--version"]),
-            });
+            .verify(probe);
         self.push(s);
         let Some(venv_pattern) = family.and_then(|fam| fam.venv) else {
             return;
@@ -762,13 +778,9 @@ impl Builder<'_> {
                 },
                 have,
             )
-            .check(Probe::Command {
-                argv: strings(&["python3", "--version"]),
-            })
+            .check(in_range("python3", self.w.python.as_deref().unwrap_or("")))
             .change(self.install(&pkg::BREW, &[pkg::BREW_PYTHON]))
-            .verify(Probe::Command {
-                argv: strings(&["python3", "--version"]),
-            });
+            .verify(in_range("python3", self.w.python.as_deref().unwrap_or("")));
             self.push(s);
         }
     }
@@ -922,6 +934,17 @@ mod tests {
         };
         let p = plan(&f, &w);
         assert!(all_commands(&p).contains("winget install -e --id Docker.DockerDesktop"));
+    }
+
+    #[test]
+    fn the_python_probe_checks_the_lower_bound() {
+        let Probe::Command { argv } = in_range("python3", ">=3.10,<3.14") else {
+            panic!("a command");
+        };
+        assert_eq!(
+            argv[2],
+            "import sys; sys.exit(sys.version_info[:2] < (3, 10))"
+        );
     }
 
     #[test]
