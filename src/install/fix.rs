@@ -126,7 +126,7 @@ pub fn render(printer: &Printer, plan: &Plan) -> String {
 
 fn render_applied(printer: &Printer, f: &Fixed) -> String {
     let mut lines = Vec::new();
-    for a in &f.applied {
+    for a in f.applied.iter().filter(|a| a.done != Done::Satisfied) {
         let (mark, word) = match a.done {
             Done::Satisfied => (printer.paint(Paint::Pass, "✓"), "satisfied"),
             Done::Changed => (printer.paint(Paint::Pass, "✓"), "changed"),
