@@ -41,6 +41,7 @@ pub enum Action {
     Gate { phase: String },
     Down(DownSettings),
     Profiles { name: Option<String> },
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -123,6 +124,7 @@ impl Action {
             Some(Command::Gate(a)) => Action::Gate { phase: a.phase },
             Some(Command::Down(a)) => Action::Down(DownSettings { volumes: a.volumes }),
             Some(Command::Profiles(a)) => Action::Profiles { name: a.name },
+            Some(Command::Completions(a)) => Action::Completions { shell: a.shell },
         }
     }
 }
@@ -134,13 +136,26 @@ pub fn resolve(cli: Cli, host: &Host) -> Result<Config> {
     let g = cli.global;
     let dir = match g.dir {
         Some(d) => d,
-        None => std::env::current_dir().map_err(|e| Error::Internal(e.to_string()))?,
+        None => std::env::current_dir().map_err(|e| {
+            Error::Usage(format!(
+                "the current directory cannot be used ({e}); it may have been deleted: cd into the project, or pass --dir PATH"
+            ))
+        })?,
     };
-    if !dir.is_dir() {
-        return Err(Error::Usage(format!(
-            "project directory {} does not exist",
-            dir.display()
-        )));
+    match std::fs::metadata(&dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::Usage(format!(
+                "project directory {} is a file, not a directory",
+                dir.display()
+            )));
+        }
+        Err(_) => {
+            return Err(Error::Usage(format!(
+                "project directory {} does not exist",
+                dir.display()
+            )));
+        }
     }
     let profile = choose_profile(g.profile, host.env("ONRAMP_PROFILE"), &dir);
     Ok(Config {
@@ -170,7 +185,7 @@ pub fn choose_profile(flag: Option<String>, env: Option<&str>, dir: &std::path::
         return Choice::Named(p.to_string());
     }
     let file = dir.join(PROJECT_FILE);
-    if file.is_file() {
+    if std::fs::symlink_metadata(&file).is_ok() {
         return Choice::ProjectFile(file);
     }
     Choice::Default

@@ -37,6 +37,9 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A path onramp refuses to read or write: a link, a device, something too large.
+    #[error("{} {message}", path.display())]
+    Unsafe { path: PathBuf, message: String },
     #[error("{path} is outside the project directory {}", dir.display())]
     PathEscape { path: String, dir: PathBuf },
     #[error("template {name}: {message}")]
@@ -66,6 +69,9 @@ impl Error {
                 "make {} writable, or choose another project directory with --dir",
                 path.parent().unwrap_or(path).display()
             )),
+            Error::Unsafe { .. } => Some(
+                "onramp reads and writes project files only as regular files inside the project: replace the link or special file with a regular file, or remove it".into(),
+            ),
             Error::PathEscape { .. } => {
                 Some("give [[files]] paths relative to the project directory, without `..`".into())
             }
@@ -86,6 +92,7 @@ impl Error {
             | Error::Read { .. }
             | Error::Write { .. }
             | Error::PathEscape { .. }
+            | Error::Unsafe { .. }
             | Error::Template { .. }
             | Error::Usage(_) => EXIT_BAD_INPUT,
             Error::Internal(_) => EXIT_INTERNAL,

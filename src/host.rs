@@ -157,7 +157,8 @@ impl Host {
 
     /// Read a system file as text; `None` when it is missing or unreadable.
     pub fn sys_read(&self, abs: &str) -> Option<String> {
-        std::fs::read_to_string(self.sys_path(abs)).ok()
+        let bytes = crate::fsx::read_regular(&self.sys_path(abs), crate::fsx::SYSTEM_CAP).ok()?;
+        String::from_utf8(bytes).ok()
     }
 
     pub fn sys_exists(&self, abs: &str) -> bool {
@@ -266,47 +267,6 @@ impl Host {
     }
 }
 
-impl Host {
-    /// Write a file atomically: a temporary file beside it, fsync, rename, fsync the directory.
-    /// `mode` sets exact permissions (unaffected by umask); without it an existing file's
-    /// permissions are kept and a new file gets the umask's default.
-    pub fn write_atomic(
-        &self,
-        path: &Path,
-        bytes: &[u8],
-        mode: Option<u32>,
-    ) -> std::io::Result<()> {
-        use std::io::Write;
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(".{name}.onramp-{}.tmp", std::process::id()));
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        set_create_mode(&mut opts, mode);
-        let result = (|| {
-            let mut f = opts.open(&tmp)?;
-            let keep = std::fs::metadata(path).ok().map(|m| m.permissions());
-            match (mode, keep) {
-                (Some(m), _) => set_mode(&f, m)?,
-                (None, Some(p)) => f.set_permissions(p)?,
-                (None, None) => {}
-            }
-            f.write_all(bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)?;
-            sync_dir(dir);
-            Ok(())
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
-    }
-}
-
 #[cfg(unix)]
 fn euid() -> Option<u32> {
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -328,37 +288,6 @@ fn owner_of(path: &Path) -> Option<u32> {
 fn owner_of(_path: &Path) -> Option<u32> {
     None
 }
-
-#[cfg(unix)]
-fn set_create_mode(opts: &mut std::fs::OpenOptions, mode: Option<u32>) {
-    use std::os::unix::fs::OpenOptionsExt;
-    opts.mode(mode.unwrap_or(0o666));
-}
-
-#[cfg(not(unix))]
-fn set_create_mode(_opts: &mut std::fs::OpenOptions, _mode: Option<u32>) {}
-
-#[cfg(unix)]
-fn set_mode(f: &std::fs::File, mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    f.set_permissions(std::fs::Permissions::from_mode(mode))
-}
-
-#[cfg(not(unix))]
-fn set_mode(_f: &std::fs::File, _mode: u32) -> std::io::Result<()> {
-    // Windows has no mode bits; the file inherits the directory's ACL.
-    Ok(())
-}
-
-#[cfg(unix)]
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_dir: &Path) {}
 
 #[cfg(unix)]
 fn new_process_group(command: &mut tokio::process::Command) {

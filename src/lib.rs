@@ -6,6 +6,8 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod errors;
+pub mod escape;
+pub mod fsx;
 pub mod gate;
 pub mod generate;
 pub mod host;
@@ -22,6 +24,7 @@ pub mod project;
 pub mod python;
 pub mod resources;
 pub mod sdk;
+pub mod secrets;
 pub mod stack;
 pub mod validation;
 pub mod version;
@@ -41,7 +44,14 @@ pub fn run() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_BAD_INPUT } else { 0 });
+            let code = if e.use_stderr() { EXIT_BAD_INPUT } else { 0 };
+            if code != 0 && std::env::args().skip(1).any(|a| a == "--json") {
+                let text = e.to_string();
+                let first = text.lines().next().unwrap_or_default();
+                let usage = errors::Error::Usage(first.trim_start_matches("error: ").to_string());
+                Printer::new(true, false, 0, (true, true, false)).error(&usage);
+            }
+            return ExitCode::from(code);
         }
     };
     let json = cli.global.json;
@@ -66,12 +76,19 @@ pub fn run() -> ExitCode {
             return ExitCode::from(EXIT_INTERNAL);
         }
     };
-    match runtime.block_on(commands::dispatch(&config, &host, &printer)) {
-        Ok(commands::Verdict::Ready) => ExitCode::SUCCESS,
-        Ok(commands::Verdict::NotReady) => ExitCode::from(EXIT_NOT_READY),
+    let code = match runtime.block_on(commands::dispatch(&config, &host, &printer)) {
+        Ok(commands::Verdict::Ready) => 0,
+        Ok(commands::Verdict::NotReady) => EXIT_NOT_READY,
         Err(e) => {
             printer.error(&e);
-            ExitCode::from(e.exit_code())
+            e.exit_code()
         }
+    };
+    if printer::write_failed() {
+        printer.error(&errors::Error::Internal(
+            "cannot write the output to stdout (disk full or pipe closed)".into(),
+        ));
+        return ExitCode::from(EXIT_INTERNAL);
     }
+    ExitCode::from(code)
 }

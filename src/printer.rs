@@ -3,10 +3,29 @@
 //! With `--json`, stdout carries exactly one JSON document and human output moves to stderr.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use console::Style;
 
 use crate::errors::Error;
+use crate::secrets;
+
+/// Whether a JSON document has gone to stdout (so an error adds none).
+static JSON_PRINTED: AtomicBool = AtomicBool::new(false);
+/// Whether writing to stdout failed (a full disk, a closed pipe): the run must not exit 0.
+static WRITE_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// The first failure to write output, if any: `run` turns it into exit 3.
+pub fn write_failed() -> bool {
+    let flushed = std::io::stdout().lock().flush();
+    flushed.is_err() || WRITE_FAILED.load(Ordering::SeqCst)
+}
+
+fn note(result: std::io::Result<()>) {
+    if result.is_err() {
+        WRITE_FAILED.store(true, Ordering::SeqCst);
+    }
+}
 
 /// Which stream human-readable lines go to and how they look.
 #[derive(Debug, Clone)]
@@ -107,26 +126,49 @@ impl Printer {
     }
 
     fn human_line(&self, text: &str) {
+        let text = secrets::mask_text(text);
         if self.json {
             let _ = writeln!(std::io::stderr().lock(), "{text}");
         } else {
-            let _ = writeln!(std::io::stdout().lock(), "{text}");
+            note(writeln!(std::io::stdout().lock(), "{text}"));
         }
     }
 
-    /// The machine-readable document (only with `--json`).
+    /// The machine-readable document (only with `--json`), secrets masked.
     pub fn json(&self, value: &serde_json::Value) {
+        let mut value = value.clone();
+        secrets::mask_json(&mut value);
         let mut out = std::io::stdout().lock();
-        let _ = serde_json::to_writer_pretty(&mut out, value);
-        let _ = writeln!(out);
+        note(serde_json::to_writer_pretty(&mut out, &value).map_err(std::io::Error::other));
+        note(writeln!(out));
+        JSON_PRINTED.store(true, Ordering::SeqCst);
     }
 
-    /// An error with its `help:` line, always on stderr.
+    /// A document meant for a file or another program (a completion script): stdout, as is,
+    /// whatever `--json` or `-q` say.
+    pub fn document(&self, bytes: &[u8]) {
+        let mut out = std::io::stdout().lock();
+        note(out.write_all(bytes));
+        note(out.flush());
+    }
+
+    /// An error with its `help:` line, always on stderr; with `--json` and no document printed
+    /// yet, also as the one JSON document on stdout (`ok: false`).
     pub fn error(&self, err: &Error) {
+        let message = secrets::mask_text(&err.to_string());
+        let help = err.help().map(|h| secrets::mask_text(&h));
         let mut e = std::io::stderr().lock();
-        let _ = writeln!(e, "{} {err}", self.paint(Paint::Fail, "error:"));
-        if let Some(help) = err.help() {
+        let _ = writeln!(e, "{} {message}", self.paint(Paint::Fail, "error:"));
+        if let Some(help) = &help {
             let _ = writeln!(e, "{} {help}", self.paint(Paint::Bold, "help:"));
+        }
+        if self.json && !JSON_PRINTED.load(Ordering::SeqCst) {
+            self.json(&serde_json::json!({
+                "ok": false,
+                "error": message,
+                "help": help,
+                "exit_code": err.exit_code(),
+            }));
         }
     }
 
@@ -134,8 +176,9 @@ impl Printer {
     pub fn warn(&self, text: &str) {
         let _ = writeln!(
             std::io::stderr().lock(),
-            "{} {text}",
-            self.paint(Paint::Warn, "warning:")
+            "{} {}",
+            self.paint(Paint::Warn, "warning:"),
+            secrets::mask_text(text)
         );
     }
 

@@ -40,20 +40,10 @@ impl Project {
 
     /// One run at a time per project: an exclusive lock on `.onramp/lock`, held until dropped.
     pub fn lock(&self) -> Result<Lock> {
-        std::fs::create_dir_all(&self.state_dir).map_err(|source| Error::Write {
-            path: self.state_dir.clone(),
-            source,
-        })?;
-        let path = self.state_dir.join("lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|source| Error::Write {
-                path: path.clone(),
-                source,
-            })?;
+        let rel = format!("{STATE_DIR}/lock");
+        let path = self.dir.join(&rel);
+        // Never through a symlink out of the project (`.onramp` planted as a link).
+        let file = crate::fsx::Root::new(&self.dir).open_lock(&rel)?;
         match file.try_lock() {
             Ok(()) => Ok(Lock { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => Err(Error::NotReady {

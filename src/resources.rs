@@ -107,13 +107,17 @@ pub fn parse_cfs(quota: &str, period: &str) -> Option<f64> {
 pub fn count_cpu_list(list: &str) -> Option<u32> {
     let mut n = 0u32;
     for part in list.trim().split(',').filter(|p| !p.is_empty()) {
-        n += match part.split_once('-') {
-            Some((a, b)) => b.parse::<u32>().ok()? - a.parse::<u32>().ok()? + 1,
+        n = n.checked_add(match part.split_once('-') {
+            Some((a, b)) => b
+                .parse::<u32>()
+                .ok()?
+                .checked_sub(a.parse::<u32>().ok()?)?
+                .checked_add(1)?,
             None => {
                 part.parse::<u32>().ok()?;
                 1
             }
-        };
+        })?;
     }
     (n > 0).then_some(n)
 }
@@ -267,6 +271,12 @@ pub fn gib(bytes: u64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reversed_cpu_ranges_are_refused_not_wrapped() {
+        assert_eq!(count_cpu_list("5-0"), None);
+        assert_eq!(count_cpu_list("0-3,8"), Some(5));
+    }
 
     #[test]
     fn meminfo_in_bytes() {

@@ -4,6 +4,7 @@
 mod cpus;
 mod disk;
 mod docker;
+mod images;
 mod memory;
 mod platform;
 mod ports;
@@ -146,6 +147,7 @@ const ALL: &[CheckFn] = &[
     |c| Box::pin(docker::check(c)),
     |c| Box::pin(python::check(c)),
     |c| Box::pin(ports::check(c)),
+    |c| Box::pin(images::check(c)),
 ];
 
 /// Run every check concurrently; outcomes come back in registration order.

@@ -14,6 +14,12 @@ pub async fn run(
     host: &Host,
     printer: &Printer,
 ) -> Result<Verdict> {
+    // One run at a time per project; a dry run changes nothing and creates no lock.
+    let _lock = if settings.dry_run {
+        None
+    } else {
+        Some(project.lock()?)
+    };
     let run = generate::run::run(host, project, settings, printer).await?;
     if printer.json_mode() {
         printer.json(&run.report);

@@ -1,5 +1,6 @@
 //! One file per subcommand; `dispatch` is the only place that chooses between them.
 
+mod completions;
 mod doctor;
 mod down;
 mod gate;
@@ -48,6 +49,7 @@ pub async fn dispatch(config: &Config, host: &Host, printer: &Printer) -> Result
             Action::Validate(s) => validate::run(&project()?, s, host, printer).await,
             Action::Gate { phase } => gate::run(&project()?, phase, host, printer).await,
             Action::Down(s) => down::run(&project()?, s, host, printer).await,
+            Action::Completions { shell } => completions::run(printer, *shell),
         }
     };
     tokio::select! {

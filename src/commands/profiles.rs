@@ -10,12 +10,12 @@ pub fn run(printer: &Printer, name: Option<&str>) -> Result<Verdict> {
         return list(printer);
     };
     let loaded = profile::load(&Choice::Named(name.to_string()))?;
-    let shown = loaded.profile.redacted();
+    let shown = loaded.profile.redacted_json();
     if printer.json_mode() {
-        let v = serde_json::to_value(&shown).map_err(|e| Error::Internal(e.to_string()))?;
-        printer.json(&v);
+        printer.json(&shown);
     } else {
-        let text = toml::to_string(&shown).map_err(|e| Error::Internal(e.to_string()))?;
+        let text =
+            toml::to_string(&without_nulls(shown)).map_err(|e| Error::Internal(e.to_string()))?;
         let from: Vec<&str> = loaded.sources.iter().map(|s| s.label.as_str()).collect();
         printer.result(&format!("# resolved from: {}", from.join(" <- ")));
         printer.result(text.trim_end());
@@ -52,4 +52,19 @@ fn list(printer: &Printer) -> Result<Verdict> {
         ));
     }
     Ok(Verdict::Ready)
+}
+
+/// TOML has no null: drop them (unset optional keys) before printing.
+fn without_nulls(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::errors::{Error, Result};
+use crate::fsx::{self, Root};
 use crate::host::Host;
 use crate::profile::{FileSpec, parse_mode};
 use crate::project::STATE_DIR;
@@ -30,6 +31,10 @@ const EMBEDDED: &[(&str, &str)] = &[
 ];
 
 const MANIFEST: &str = "manifest.json";
+/// Mode of a file that holds a secret, whatever the profile says.
+pub const SECRET_MODE: u32 = 0o600;
+/// Mode of any other file the profile gives no mode for, whatever the umask.
+pub const DEFAULT_MODE: u32 = 0o644;
 
 /// What happens to one file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -55,23 +60,41 @@ pub struct Planned {
     pub rel: String,
     pub abs: PathBuf,
     pub content: String,
+    /// The mode the file gets (0600 for a file holding a secret).
     pub mode: Option<u32>,
     pub action: Action,
     /// A unified diff from the file on disk to the new content, when they differ.
     pub diff: Option<String>,
+    /// The mode a secret file on disk had when it was looser than 0600 (it is tightened).
+    pub loosened: Option<u32>,
     old: Option<String>,
-    /// Whether the `.new` or `.bak` file this action writes existed before.
-    side_existed: bool,
+    /// The mode of the file on disk, kept by its backup.
+    old_mode: u32,
+    /// Whether the `.new` file this action writes is onramp's own earlier one.
+    side_ours: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Manifest {
     pub files: BTreeMap<String, ManifestEntry>,
+    /// `.new` files onramp wrote beside files the user changed, with their hashes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sides: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ManifestEntry {
     pub sha256: String,
+    /// While a run is writing: the hash the file had before, also onramp's (so a run killed
+    /// between the manifest and the file never takes onramp's own file for the user's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<String>,
+}
+
+impl ManifestEntry {
+    fn is(&self, sha: &str) -> bool {
+        self.sha256 == sha || self.pending.iter().any(|p| p == sha)
+    }
 }
 
 pub fn sha256(text: &str) -> String {
@@ -81,7 +104,13 @@ pub fn sha256(text: &str) -> String {
         .collect()
 }
 
-/// A template environment with strict undefined, kept trailing newlines and no escaping.
+/// Whether `name` is one of the templates compiled into onramp.
+pub fn is_embedded(name: &str) -> bool {
+    EMBEDDED.iter().any(|(n, _)| *n == name)
+}
+
+/// A template environment with strict undefined, kept trailing newlines and no escaping; values
+/// reach the output only through the escaping filters of [`crate::escape`].
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -92,38 +121,29 @@ fn environment() -> Environment<'static> {
         env.set_syntax(syntax);
     }
     env.set_auto_escape_callback(|_| AutoEscape::None);
-    env.add_filter("yaml", yaml_scalar);
-    env.add_filter("dotenv", dotenv_value);
-    env.add_filter("pystr", py_string);
+    env.add_filter("yaml", |v: String| crate::escape::yaml(&v));
+    env.add_filter("dotenv", |v: String| {
+        crate::escape::dotenv(&v).ok_or_else(|| {
+            minijinja::Error::new(
+                minijinja::ErrorKind::InvalidOperation,
+                "a value with both a single quote and a double quote, backslash, `$` or backtick cannot be written to .env literally",
+            )
+        })
+    });
+    env.add_filter("pystr", |v: String| crate::escape::python(&v));
+    env.add_filter("shell", |v: String| crate::escape::shell(&v));
     env
 }
 
-/// A double-quoted YAML scalar, with `$` doubled so Compose does not interpolate it.
-fn yaml_scalar(value: String) -> String {
-    serde_json::to_string(&value.replace('$', "$$")).unwrap_or_default()
-}
-
-/// A `.env` value: bare when plain, single-quoted (literal for Compose) otherwise.
-fn dotenv_value(value: String) -> String {
-    let plain = value
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "_./:@%+,=-".contains(c));
-    if plain { value } else { format!("'{value}'") }
-}
-
-fn py_string(value: String) -> String {
-    serde_json::to_string(&value).unwrap_or_default()
-}
-
-/// The source of a template: embedded by name, or a path relative to the project.
+/// The source of a template: embedded by name, or a regular file inside the project.
 fn template_source(dir: &Path, name: &str) -> Result<(String, String)> {
     if let Some((_, text)) = EMBEDDED.iter().find(|(n, _)| *n == name) {
         return Ok((name.to_string(), text.to_string()));
     }
     let path = dir.join(name);
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::Read {
+    let text = Root::new(dir).read_text(name)?.ok_or_else(|| Error::Read {
         path: path.clone(),
-        source,
+        source: std::io::ErrorKind::NotFound.into(),
     })?;
     Ok((path.display().to_string(), text))
 }
@@ -144,39 +164,31 @@ pub fn render(dir: &Path, template: &str, ctx: &context::Context) -> Result<Stri
     Ok(out.replace("\r\n", "\n"))
 }
 
-pub fn read_manifest(dir: &Path) -> Manifest {
-    std::fs::read_to_string(dir.join(STATE_DIR).join(MANIFEST))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
+fn manifest_rel() -> String {
+    format!("{STATE_DIR}/{MANIFEST}")
 }
 
-/// Resolve a `[[files]]` path inside the project, refusing anything that escapes it (`..`,
-/// absolute paths, or a symlinked parent pointing elsewhere).
-fn target(dir: &Path, rel: &str) -> Result<PathBuf> {
-    let escape = || Error::PathEscape {
-        path: rel.to_string(),
-        dir: dir.to_path_buf(),
-    };
-    let p = Path::new(rel);
-    if p.is_absolute()
-        || p.components()
-            .any(|c| matches!(c, std::path::Component::ParentDir))
-    {
-        return Err(escape());
-    }
-    let abs = dir.join(p);
-    let root = dir.canonicalize().map_err(|source| Error::Read {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let parent_real = abs
-        .parent()
-        .and_then(|d| d.ancestors().find_map(|a| a.canonicalize().ok()));
-    if parent_real.is_some_and(|p| !p.starts_with(&root)) {
-        return Err(escape());
-    }
-    Ok(abs)
+/// The manifest, read safely; an unreadable or linked `.onramp/` is an error.
+pub fn load_manifest(dir: &Path) -> Result<Manifest> {
+    Ok(Root::new(dir)
+        .read_text(&manifest_rel())?
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default())
+}
+
+pub fn read_manifest(dir: &Path) -> Manifest {
+    load_manifest(dir).unwrap_or_default()
+}
+
+/// Whether a rendered file holds a secret: a `.env` file, or content the masker would change.
+fn holds_secret(spec: &FileSpec, content: &str) -> bool {
+    let name = Path::new(&spec.path)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    name.starts_with(".env")
+        || spec.template == "env"
+        || crate::secrets::mask_text(content) != content
 }
 
 /// Decide what to do with one rendered file.
@@ -187,9 +199,26 @@ pub fn plan_file(
     content: String,
     force: bool,
 ) -> Result<Planned> {
-    let abs = target(dir, &spec.path)?;
-    let mode = spec.mode.as_deref().and_then(parse_mode);
-    let old = std::fs::read_to_string(&abs).ok();
+    let root = Root::new(dir);
+    let abs = dir.join(&spec.path);
+    let secret = holds_secret(spec, &content);
+    let mode = if secret {
+        SECRET_MODE
+    } else {
+        spec.mode
+            .as_deref()
+            .and_then(parse_mode)
+            .unwrap_or(DEFAULT_MODE)
+    };
+    let old = root.read_text(&spec.path)?;
+    if let Some(o) = &old {
+        crate::secrets::register_from_text(o);
+    }
+    let old_mode = match root.kind(&spec.path)? {
+        fsx::Kind::File { mode } => mode,
+        _ => mode,
+    };
+    let mut side_ours = false;
     let action = match &old {
         None => Action::Create,
         Some(o) if *o == content => Action::Unchanged,
@@ -197,17 +226,17 @@ pub fn plan_file(
             let ours = manifest
                 .files
                 .get(&spec.path)
-                .is_some_and(|e| e.sha256 == sha256(o));
+                .is_some_and(|e| e.is(&sha256(o)));
             if ours {
                 Action::Update
             } else if force {
                 Action::Replace {
-                    backup: format!("{}.bak", spec.path),
+                    backup: fsx::free_name(&root, &format!("{}.bak", spec.path))?,
                 }
             } else {
-                Action::KeepEdited {
-                    new_path: format!("{}.new", spec.path),
-                }
+                let (new_path, ours) = side_name(&root, manifest, &format!("{}.new", spec.path))?;
+                side_ours = ours;
+                Action::KeepEdited { new_path }
             }
         }
     };
@@ -215,53 +244,77 @@ pub fn plan_file(
         .as_ref()
         .filter(|o| **o != content)
         .map(|o| unified_diff(o, &content, &spec.path));
-    let side_existed = match &action {
-        Action::KeepEdited { new_path } => dir.join(new_path).exists(),
-        Action::Replace { backup } => dir.join(backup).exists(),
-        _ => false,
-    };
+    let keeps_old = matches!(action, Action::Unchanged | Action::KeepEdited { .. });
+    let loosened = (secret && keeps_old && old_mode & 0o077 != 0).then_some(old_mode);
     Ok(Planned {
         rel: spec.path.clone(),
         abs,
         content,
-        mode,
+        mode: Some(mode),
         action,
         diff,
+        loosened,
         old,
-        side_existed,
+        old_mode,
+        side_ours,
     })
+}
+
+/// Where the `.new` version of a file goes: onramp's own earlier `.new` (recorded in the
+/// manifest with the hash it still has), else the first free name among `NAME.new`,
+/// `NAME.new.1`, ...; a file the user made there is never replaced.
+fn side_name(root: &Root, manifest: &Manifest, base: &str) -> Result<(String, bool)> {
+    for (name, sha) in &manifest.sides {
+        let candidate = name == base
+            || name
+                .strip_prefix(base)
+                .and_then(|r| r.strip_prefix('.'))
+                .is_some_and(|n| n.parse::<u32>().is_ok());
+        if candidate
+            && let Ok(Some(text)) = root.read_text(name)
+            && sha256(&text) == *sha
+        {
+            return Ok((name.clone(), true));
+        }
+    }
+    Ok((fsx::free_name(root, base)?, false))
 }
 
 /// The manifest's text before a run, to restore on rollback.
 pub fn manifest_text(dir: &Path) -> Option<String> {
-    std::fs::read_to_string(dir.join(STATE_DIR).join(MANIFEST)).ok()
+    Root::new(dir).read_text(&manifest_rel()).ok().flatten()
 }
 
 /// Undo an applied plan: created files are removed, replaced ones get their old content back,
 /// side files this run wrote are removed, and the manifest is restored. Returns what was done.
 pub fn roll_back(
-    host: &Host,
+    _host: &Host,
     dir: &Path,
     plans: &[Planned],
     manifest_before: Option<&str>,
 ) -> Vec<String> {
+    let root = Root::new(dir);
     let mut done = Vec::new();
     for p in plans {
         let side = match &p.action {
-            Action::KeepEdited { new_path } => Some(new_path),
+            Action::KeepEdited { new_path } if !p.side_ours => Some(new_path),
             Action::Replace { backup } => Some(backup),
             _ => None,
         };
         if let Some(side) = side
-            && !p.side_existed
-            && std::fs::remove_file(dir.join(side)).is_ok()
+            && root.remove(side).is_ok()
         {
             done.push(format!("removed {side}"));
         }
+        let mode = p.mode.unwrap_or(DEFAULT_MODE);
         let undone = match (&p.action, &p.old) {
-            (Action::Create, _) => std::fs::remove_file(&p.abs).is_ok().then_some("removed"),
-            (Action::Update | Action::Replace { .. }, Some(old)) => host
-                .write_atomic(&p.abs, old.as_bytes(), p.mode)
+            (Action::Create, _) => root.remove(&p.rel).is_ok().then_some("removed"),
+            (Action::Update, Some(old)) => root
+                .write(&p.rel, old.as_bytes(), mode)
+                .is_ok()
+                .then_some("restored"),
+            (Action::Replace { .. }, Some(old)) => root
+                .write(&p.rel, old.as_bytes(), p.old_mode)
                 .is_ok()
                 .then_some("restored"),
             _ => None,
@@ -270,13 +323,12 @@ pub fn roll_back(
             done.push(format!("{what} {}", p.rel));
         }
     }
-    let mpath = dir.join(STATE_DIR).join(MANIFEST);
     match manifest_before {
         Some(text) => {
-            let _ = host.write_atomic(&mpath, text.as_bytes(), None);
+            let _ = root.write(&manifest_rel(), text.as_bytes(), DEFAULT_MODE);
         }
         None => {
-            let _ = std::fs::remove_file(&mpath);
+            let _ = root.remove(&manifest_rel());
         }
     }
     done
@@ -290,57 +342,124 @@ pub fn unified_diff(old: &str, new: &str, name: &str) -> String {
         .to_string()
 }
 
-/// Carry out a plan and record what onramp wrote.
-pub fn apply(host: &Host, dir: &Path, plans: &[Planned], manifest: &mut Manifest) -> Result<()> {
-    let werr = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| Error::Write { path, source }
-    };
+fn write_manifest(root: &Root, manifest: &Manifest) -> Result<()> {
+    let text =
+        serde_json::to_string_pretty(manifest).map_err(|e| Error::Internal(e.to_string()))?;
+    let current = root.read_text(&manifest_rel())?.unwrap_or_default();
+    if current.trim_end() != text {
+        root.write(
+            &manifest_rel(),
+            format!("{text}\n").as_bytes(),
+            DEFAULT_MODE,
+        )?;
+    }
+    Ok(())
+}
+
+/// Remove what a killed run left: temporary files beside the targets and in `.onramp/`.
+fn clean_temps(root: &Root, plans: &[Planned]) {
+    let mut dirs: Vec<String> = vec![String::new(), STATE_DIR.to_string()];
     for p in plans {
-        if let Some(parent) = p.abs.parent()
-            && p.action != Action::Unchanged
-        {
-            std::fs::create_dir_all(parent).map_err(werr(parent))?;
+        let parent = Path::new(&p.rel)
+            .parent()
+            .map(|d| d.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !dirs.contains(&parent) {
+            dirs.push(parent);
         }
+    }
+    for d in dirs {
+        root.clean_temps(&d);
+    }
+}
+
+/// Carry out a plan and record what onramp wrote. The manifest is written first with both the
+/// old and the new hash of every file about to change, then the files, then the manifest with
+/// the new hashes only: wherever a run is killed, each file is onramp's by one of the hashes.
+pub fn apply(_host: &Host, dir: &Path, plans: &[Planned], manifest: &mut Manifest) -> Result<()> {
+    let root = Root::new(dir);
+    clean_temps(&root, plans);
+    let changes = plans.iter().any(|p| {
+        matches!(
+            p.action,
+            Action::Create | Action::Update | Action::Replace { .. }
+        )
+    });
+    if changes {
+        let mut during = manifest.clone();
+        for p in plans {
+            let ours_before = match p.action {
+                Action::Update => p.old.as_deref().map(sha256),
+                Action::Create | Action::Replace { .. } => None,
+                _ => continue,
+            };
+            let entry = during.files.entry(p.rel.clone()).or_insert(ManifestEntry {
+                sha256: sha256(&p.content),
+                pending: Vec::new(),
+            });
+            entry.pending = ours_before
+                .into_iter()
+                .chain([entry.sha256.clone()])
+                .collect();
+            entry.sha256 = sha256(&p.content);
+        }
+        write_manifest(&root, &during)?;
+    }
+    for p in plans {
+        let mode = p.mode.unwrap_or(DEFAULT_MODE);
         match &p.action {
-            Action::Unchanged => {}
-            Action::Create | Action::Update => {
-                host.write_atomic(&p.abs, p.content.as_bytes(), p.mode)
-                    .map_err(werr(&p.abs))?;
+            Action::Unchanged => {
+                if p.loosened.is_some() {
+                    root.set_mode(&p.rel, mode)?;
+                }
+                continue;
             }
+            Action::Create | Action::Update => root.write(&p.rel, p.content.as_bytes(), mode)?,
             Action::KeepEdited { new_path } => {
-                let new_abs = dir.join(new_path);
-                host.write_atomic(&new_abs, p.content.as_bytes(), p.mode)
-                    .map_err(werr(&new_abs))?;
+                if p.loosened.is_some() {
+                    root.set_mode(&p.rel, mode)?;
+                }
+                if p.side_ours {
+                    root.write(new_path, p.content.as_bytes(), mode)?;
+                } else if !root.create_new(new_path, p.content.as_bytes(), mode)? {
+                    return Err(taken(dir, new_path));
+                }
+                manifest.sides.insert(new_path.clone(), sha256(&p.content));
                 continue;
             }
             Action::Replace { backup } => {
-                let bak = dir.join(backup);
                 let old = p.old.as_deref().unwrap_or_default();
-                host.write_atomic(&bak, old.as_bytes(), p.mode)
-                    .map_err(werr(&bak))?;
-                host.write_atomic(&p.abs, p.content.as_bytes(), p.mode)
-                    .map_err(werr(&p.abs))?;
+                let bak_mode = if mode == SECRET_MODE {
+                    SECRET_MODE
+                } else {
+                    p.old_mode & 0o777
+                };
+                if !root.create_new(backup, old.as_bytes(), bak_mode)? {
+                    return Err(taken(dir, backup));
+                }
+                root.write(&p.rel, p.content.as_bytes(), mode)?;
             }
         }
         manifest.files.insert(
             p.rel.clone(),
             ManifestEntry {
                 sha256: sha256(&p.content),
+                pending: Vec::new(),
             },
         );
     }
-    let state = dir.join(STATE_DIR);
-    std::fs::create_dir_all(&state).map_err(werr(&state))?;
-    let text =
-        serde_json::to_string_pretty(manifest).map_err(|e| Error::Internal(e.to_string()))?;
-    let mpath = state.join(MANIFEST);
-    let current = std::fs::read_to_string(&mpath).unwrap_or_default();
-    if current.trim_end() != text {
-        host.write_atomic(&mpath, format!("{text}\n").as_bytes(), None)
-            .map_err(werr(&mpath))?;
+    for e in manifest.files.values_mut() {
+        e.pending.clear();
     }
-    Ok(())
+    write_manifest(&root, manifest)
+}
+
+fn taken(dir: &Path, rel: &str) -> Error {
+    Error::Unsafe {
+        path: dir.join(rel),
+        message: "appeared while onramp was writing; it is kept, run `onramp generate` again"
+            .into(),
+    }
 }
 
 #[cfg(test)]
@@ -381,18 +500,18 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[test]
     fn paths_may_not_escape_through_a_symlink() {
         let dir = tempfile::tempdir().unwrap();
         let outside = tempfile::tempdir().unwrap();
-        #[cfg(unix)]
         std::os::unix::fs::symlink(outside.path(), dir.path().join("out")).unwrap();
-        #[cfg(unix)]
+        let m = Manifest::default();
         assert!(matches!(
-            target(dir.path(), "out/x"),
-            Err(Error::PathEscape { .. })
+            plan_file(dir.path(), &m, &spec("out/x"), "x\n".into(), false),
+            Err(Error::Unsafe { .. })
         ));
-        assert!(target(dir.path(), "sub/x").is_ok());
+        assert!(plan_file(dir.path(), &m, &spec("sub/x"), "x\n".into(), false).is_ok());
     }
 
     #[test]
@@ -439,12 +558,5 @@ mod tests {
                 insta::assert_snapshot!(format!("{name}__{}", f.path.trim_start_matches('.')), out);
             }
         }
-    }
-
-    #[test]
-    fn env_values_quote_only_when_needed() {
-        assert_eq!(dotenv_value("test_password".into()), "test_password");
-        assert_eq!(dotenv_value("a b#c".into()), "'a b#c'");
-        assert_eq!(yaml_scalar("a$b".into()), "\"a$$b\"");
     }
 }

@@ -37,7 +37,7 @@ pub async fn run(
         shim::Scan::default()
     };
     let ctx = context::build(profile, dir, &scan);
-    let manifest = super::read_manifest(dir);
+    let manifest = super::load_manifest(dir)?;
     let manifest_before = super::manifest_text(dir);
     let mut plans = Vec::new();
     for spec in &profile.files {
@@ -138,6 +138,13 @@ fn report_file(printer: &Printer, p: &Planned, dry: bool) {
             printer.paint(Paint::Warn, "!"),
             p.rel
         )),
+    }
+    if let Some(old) = p.loosened {
+        printer.warn(&format!(
+            "{} holds secrets but was mode {old:04o}; {}set back to 0600",
+            p.rel,
+            if dry { "it would be " } else { "" }
+        ));
     }
     let show_diff = dry || matches!(p.action, Action::KeepEdited { .. });
     if show_diff && let Some(d) = &p.diff {

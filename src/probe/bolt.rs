@@ -275,7 +275,8 @@ async fn read_message(s: &mut TcpStream) -> Result<Value, ProbeError> {
     decode(&mut body.as_slice()).map_err(|e| ProbeError::Fatal(format!("Neo4j: {e}")))
 }
 
-/// The failure a FAILURE message carries, fatal when it is about credentials.
+/// The failure a FAILURE message carries: fatal for `Neo.ClientError.Security.*` (wrong
+/// credentials, too many attempts, forbidden), which waiting will not fix.
 fn failure(meta: Option<&Value>) -> ProbeError {
     let code = meta
         .and_then(|m| m.get("code"))
@@ -285,8 +286,16 @@ fn failure(meta: Option<&Value>) -> ProbeError {
         .and_then(|m| m.get("message"))
         .and_then(Value::as_str)
         .unwrap_or("");
-    if code.contains("Security.Unauthorized") || code.contains("AuthenticationRateLimit") {
-        ProbeError::Fatal(format!("Neo4j: authentication failed: {msg} ({code})"))
+    if code.starts_with("Neo.ClientError.Security.") {
+        let what = if code.ends_with(".Unauthorized") || code.ends_with(".AuthenticationRateLimit")
+        {
+            "authentication failed"
+        } else {
+            "not allowed"
+        };
+        ProbeError::Fatal(format!(
+            "Neo4j refused the connection ({what}): {msg} ({code}); fix: make NEO4J_AUTH (`user/password`) or the probe's `user`/`password` match the server's; a data volume keeps the password it was initialised with (`onramp down --volumes` starts afresh, losing its data)"
+        ))
     } else {
         ProbeError::NotYet(format!("Neo4j: {msg} ({code})"))
     }
@@ -400,7 +409,31 @@ mod tests {
             ),
         ]);
         let e = failure(Some(&meta));
-        assert!(e.is_fatal() && e.to_string().contains("authentication failed"));
+        let text = e.to_string();
+        assert!(e.is_fatal(), "{text}");
+        assert!(
+            text.contains("authentication failure") && text.contains("NEO4J_AUTH"),
+            "{text}"
+        );
+        let meta = |code: &str| {
+            Value::Map(vec![
+                ("code".into(), str_val(code)),
+                ("message".into(), str_val("m")),
+            ])
+        };
+        assert!(failure(Some(&meta("Neo.ClientError.Security.Forbidden"))).is_fatal());
+        assert!(
+            failure(Some(&meta(
+                "Neo.ClientError.Security.AuthenticationRateLimit"
+            )))
+            .is_fatal()
+        );
+        assert!(
+            !failure(Some(&meta(
+                "Neo.TransientError.General.DatabaseUnavailable"
+            )))
+            .is_fatal()
+        );
     }
 
     #[test]

@@ -65,8 +65,8 @@ pub fn load(choice: &Choice) -> Result<Loaded> {
     };
     let sources = follow_extends(first)?;
     let mut merged = toml::Table::new();
-    for src in &sources {
-        let mut table: toml::Table = parse_typed(src).map(|(_, t)| t)?;
+    for (i, src) in sources.iter().enumerate() {
+        let mut table: toml::Table = parse_typed(src, i > 0).map(|(_, t)| t)?;
         table.remove("extends");
         merge(&mut merged, table);
     }
@@ -76,9 +76,10 @@ pub fn load(choice: &Choice) -> Result<Loaded> {
         file: last,
         line: 1,
         col: 1,
-        message: e.message().to_string(),
+        message: crate::secrets::strip_error_value(e.message()),
         help: "the merged profile is inconsistent; check the keys the overlay overrides".into(),
     })?;
+    profile.register_secrets();
     if let Some(problem) = validate::check(&profile).into_iter().next() {
         return Err(problem_error(&sources, problem));
     }
@@ -103,6 +104,11 @@ fn read_reference(reference: &str, relative_to: Option<&Path>) -> Result<Source>
                 available: embedded_names(),
             });
     }
+    if reference.contains('\0') {
+        return Err(Error::Usage(
+            "a profile path may not contain a NUL byte".into(),
+        ));
+    }
     let path = match relative_to {
         Some(dir) => dir.join(reference),
         None => PathBuf::from(reference),
@@ -110,13 +116,44 @@ fn read_reference(reference: &str, relative_to: Option<&Path>) -> Result<Source>
     read_file(&path)
 }
 
+/// A profile file: a regular file of at most 1 MiB, UTF-8, not empty.
 fn read_file(path: &Path) -> Result<Source> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
+    let bytes = crate::fsx::read_regular(path, crate::fsx::FILE_CAP)?;
+    let label = path.display().to_string();
+    let located = |offset: usize, message: String, help: &str| {
+        let (line, col) = locate_line_col(&String::from_utf8_lossy(&bytes), offset);
+        Error::Profile {
+            file: label.clone(),
+            line,
+            col,
+            message,
+            help: help.into(),
+        }
+    };
+    let text = String::from_utf8(bytes.clone()).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let prefix = String::from_utf8_lossy(&bytes[..at]).into_owned();
+        let (line, col) = locate_line_col(&prefix, prefix.len());
+        Error::Profile {
+            file: label.clone(),
+            line,
+            col,
+            message: "the profile is not UTF-8 text (TOML files must be UTF-8)".into(),
+            help: "save the file as UTF-8".into(),
+        }
     })?;
+    let meaningful = text
+        .lines()
+        .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+    if !meaningful {
+        return Err(located(
+            0,
+            "the profile is empty".into(),
+            "write `extends = \"kailash\"` (or another embedded profile) and the keys to change, or delete the file",
+        ));
+    }
     Ok(Source {
-        label: path.display().to_string(),
+        label,
         text,
         base_dir: path.parent().map(Path::to_path_buf),
     })
@@ -127,7 +164,7 @@ fn follow_extends(first: Source) -> Result<Vec<Source>> {
     let mut chain = vec![first];
     loop {
         let current = chain.last().expect("chain starts non-empty");
-        let (profile, _) = parse_typed(current)?;
+        let (profile, _) = parse_typed(current, false)?;
         let Some(base) = profile.extends else { break };
         if chain.len() > MAX_EXTENDS {
             return Err(at_key(
@@ -137,7 +174,31 @@ fn follow_extends(first: Source) -> Result<Vec<Source>> {
                 "make the chain end at an embedded profile such as `kailash`".into(),
             ));
         }
-        let next = read_reference(&base, current.base_dir.as_deref())?;
+        let next = match read_reference(&base, current.base_dir.as_deref()) {
+            Err(Error::UnknownProfile { name, available }) => {
+                return Err(at_key(
+                    current,
+                    &["extends"],
+                    format!("`extends = \"{name}\"`: no embedded profile has that name"),
+                    format!(
+                        "known profiles: {}; or give a path such as \"./base.toml\"",
+                        available.join(", ")
+                    ),
+                ));
+            }
+            Err(Error::Read { path, source }) => {
+                return Err(at_key(
+                    current,
+                    &["extends"],
+                    format!("`extends`: cannot read {}: {source}", path.display()),
+                    format!(
+                        "known profiles: {}; or give the path of an existing file",
+                        embedded_names().join(", ")
+                    ),
+                ));
+            }
+            other => other?,
+        };
         if chain.iter().any(|s| s.label == next.label) {
             return Err(at_key(
                 current,
@@ -153,17 +214,33 @@ fn follow_extends(first: Source) -> Result<Vec<Source>> {
 }
 
 /// Parse one document on its own: syntax, unknown keys and types are reported here, in the
-/// document that has them.
-fn parse_typed(src: &Source) -> Result<(Profile, toml::Table)> {
-    let profile: Profile = toml::from_str(&src.text).map_err(|e| toml_error(src, &e))?;
+/// document that has them. An overlay may leave out required keys (`probe = { port = 7474 }`
+/// merges into the base's probe), so a missing field is only an error in the merged profile.
+fn parse_typed(src: &Source, partial: bool) -> Result<(Profile, toml::Table)> {
     let table: toml::Table = toml::from_str(&src.text).map_err(|e| toml_error(src, &e))?;
+    let profile: Profile = match toml::from_str(&src.text) {
+        Ok(p) => p,
+        Err(e)
+            if (partial || table.contains_key("extends"))
+                && e.message().starts_with("missing field") =>
+        {
+            Profile {
+                extends: table
+                    .get("extends")
+                    .and_then(toml::Value::as_str)
+                    .map(str::to_string),
+                ..Profile::default()
+            }
+        }
+        Err(e) => return Err(toml_error(src, &e)),
+    };
     Ok((profile, table))
 }
 
 fn toml_error(src: &Source, e: &toml::de::Error) -> Error {
     let offset = e.span().map(|r| r.start).unwrap_or(0);
     let (line, col) = locate_line_col(&src.text, offset);
-    let message = e.message().trim().to_string();
+    let message = crate::secrets::strip_error_value(e.message().trim());
     Error::Profile {
         file: src.label.clone(),
         line,
@@ -318,7 +395,7 @@ mod tests {
 
     #[test]
     fn syntax_errors_point_at_the_line() {
-        let err = parse_typed(&src("name = \"x\"\n[services.redis\n")).unwrap_err();
+        let err = parse_typed(&src("name = \"x\"\n[services.redis\n"), false).unwrap_err();
         let Error::Profile { line, file, .. } = err else {
             panic!("{err:?}")
         };
@@ -327,8 +404,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_named_with_their_position() {
-        let err =
-            parse_typed(&src("name = \"x\"\n\n[services.redis]\nimgae = \"r\"\n")).unwrap_err();
+        let err = parse_typed(
+            &src("name = \"x\"\n\n[services.redis]\nimgae = \"r\"\n"),
+            false,
+        )
+        .unwrap_err();
         let Error::Profile {
             line, col, message, ..
         } = err

@@ -151,6 +151,8 @@ pub struct Sdk {
     pub instantiate: Option<Vec<String>>,
     /// Image for the last rung of the ladder: validation inside a container.
     pub container_image: Option<String>,
+    /// Extras of the project's own package installed by the venv rung (`pip install -e .[X]`).
+    pub extras: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -225,91 +227,63 @@ impl Service {
 
 /// Whether an environment key holds a secret that must never be printed.
 pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_uppercase();
-    [
-        "PASSWORD",
-        "PASSWD",
-        "SECRET",
-        "TOKEN",
-        "AUTH",
-        "API_KEY",
-        "PRIVATE_KEY",
-    ]
-    .iter()
-    .any(|s| k.contains(s))
+    crate::secrets::is_secret_key(key)
 }
 
-/// The printable form of an environment value: secrets become `***`
-/// (`NEO4J_AUTH=user/pass` keeps the user).
+/// The printable form of an environment value (see [`crate::secrets::mask_value`]).
 pub fn redact(key: &str, value: &str) -> String {
-    if !is_secret_key(key) {
-        return value.to_string();
-    }
-    match value.split_once('/') {
-        Some((user, _)) if key.to_ascii_uppercase().ends_with("_AUTH") => format!("{user}/***"),
-        _ => "***".to_string(),
-    }
+    crate::secrets::mask_value(key, value)
 }
 
-/// Redact secrets in file text shown to the user (diffs of `.env` or a compose file):
-/// `KEY=value` and `KEY: value` lines with a secret key, and passwords in URLs.
+/// Secrets masked in file text shown to the user (see [`crate::secrets::mask_text`]).
 pub fn redact_text(text: &str) -> String {
-    text.lines().map(redact_line).collect::<Vec<_>>().join("\n")
-}
-
-fn redact_line(line: &str) -> String {
-    let body = line.trim_start_matches(['+', '-', ' ']);
-    let lead = &line[..line.len() - body.len()];
-    for sep in ['=', ':'] {
-        if let Some((k, _)) = body.split_once(sep) {
-            let key = k.trim();
-            if !key.is_empty()
-                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                && is_secret_key(key)
-            {
-                return format!("{lead}{k}{sep}{}***", if sep == ':' { " " } else { "" });
-            }
-        }
-    }
-    redact_url_password(line)
-}
-
-/// `scheme://user:secret@host` becomes `scheme://user:***@host`.
-fn redact_url_password(line: &str) -> String {
-    let Some(start) = line.find("://") else {
-        return line.to_string();
-    };
-    let rest = &line[start + 3..];
-    let end = rest.find(['/', ' ', '"', '\'']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => format!(
-            "{}{}:***{}",
-            &line[..start + 3],
-            &authority[..colon],
-            &line[start + 3 + at..]
-        ),
-        _ => line.to_string(),
-    }
+    crate::secrets::mask_text(text)
 }
 
 impl Profile {
-    /// A copy safe to print: every secret replaced by `***`.
-    pub fn redacted(&self) -> Profile {
-        let mut p = self.clone();
-        for svc in p.services.values_mut() {
-            if let Some(env) = svc.env.as_mut() {
-                for (k, v) in env.iter_mut() {
-                    *v = redact(k, v);
+    /// The profile as JSON, safe to print: every secret replaced by `***`.
+    pub fn redacted_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        crate::secrets::mask_json(&mut v);
+        v
+    }
+
+    /// Tell the masker about every secret value in the profile, so that it is hidden wherever
+    /// it appears in output: secret env values, probe passwords, URL userinfo, and arguments
+    /// after secret flags in commands and healthchecks.
+    pub fn register_secrets(&self) {
+        use crate::secrets::{SECRET_FLAGS, register, register_from_text};
+        for svc in self.services.values() {
+            for (k, v) in svc.env.iter().flatten() {
+                if is_secret_key(k) {
+                    register(
+                        v.split_once('/')
+                            .filter(|_| k.ends_with("AUTH"))
+                            .map_or(v, |(_, p)| p),
+                    );
+                }
+                register_from_text(&format!("X={v}"));
+            }
+            if let Some(pw) = svc.probe.as_ref().and_then(|p| p.password.as_ref()) {
+                register(pw);
+            }
+            for argv in [&svc.command, &svc.healthcheck].into_iter().flatten() {
+                let words: Vec<&str> = argv.iter().flat_map(|a| a.split_whitespace()).collect();
+                for pair in words.windows(2) {
+                    if SECRET_FLAGS.contains(&pair[0]) {
+                        register(pair[1].trim_matches(['"', '\'']));
+                    }
                 }
             }
-            if let Some(probe) = svc.probe.as_mut()
-                && probe.password.is_some()
-            {
-                probe.password = Some("***".into());
+            if let Some(addr) = &svc.address {
+                register_from_text(addr);
+                if let Some((info, _)) = addr.rsplit_once('@') {
+                    let info = info.rsplit("//").next().unwrap_or(info);
+                    register(info);
+                    register(info.split_once(':').map_or(info, |(_, p)| p));
+                }
             }
         }
-        p
     }
 }
 

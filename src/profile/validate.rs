@@ -35,18 +35,21 @@ fn problem(path: &[&str], message: impl Into<String>, help: impl Into<String>) -
 
 /// Every problem in a merged profile, in document order of the keys checked.
 pub fn check(profile: &Profile) -> Vec<Problem> {
-    let mut problems = check_requirements(profile);
+    let mut problems = check_strings(profile);
+    problems.extend(check_names(profile));
+    problems.extend(check_requirements(profile));
     let mut host_ports: BTreeMap<(std::net::IpAddr, u16), String> = BTreeMap::new();
     for (name, svc) in profile.services() {
         problems.extend(check_service(name, svc));
         for (i, p) in svc.ports.iter().flatten().enumerate() {
             let Ok(map) = parse_port(p) else { continue };
-            let unspecified = std::net::IpAddr::from([0, 0, 0, 0]);
             let clash = host_ports
                 .iter()
                 .find(|((ip, port), _)| {
                     *port == map.host
-                        && (*ip == map.host_ip || *ip == unspecified || map.host_ip == unspecified)
+                        && (*ip == map.host_ip
+                            || ip.is_unspecified()
+                            || map.host_ip.is_unspecified())
                 })
                 .map(|(_, owner)| owner.clone());
             if let Some(owner) = clash {
@@ -67,8 +70,19 @@ pub fn check(profile: &Profile) -> Vec<Problem> {
             host_ports.insert((map.host_ip, map.host), name.clone());
         }
     }
+    let mut seen_paths: Vec<String> = Vec::new();
     for (i, f) in profile.files.iter().enumerate() {
         problems.extend(check_file(i, f));
+        let norm = normal_path(&f.path);
+        if seen_paths.contains(&norm) {
+            let idx = i.to_string();
+            problems.push(problem(
+                &["files", &idx, "path"],
+                format!("file path `{}` is given twice in [[files]]", f.path),
+                "keep one [[files]] entry per path",
+            ));
+        }
+        seen_paths.push(norm);
     }
     for (i, imp) in profile.sdk.imports.iter().flatten().enumerate() {
         if !is_import_spec(imp) {
@@ -130,6 +144,15 @@ fn check_requirements(profile: &Profile) -> Vec<Problem> {
         ("cpus", r.cpus),
         ("disk_free_gib", r.disk_free_gib),
     ] {
+        let values = t.iter().flat_map(|t| [t.min, t.recommended]).flatten();
+        if let Some(bad) = values.into_iter().find(|v| !v.is_finite() || *v < 0.0) {
+            out.push(problem(
+                &["requirements", key],
+                format!("`{key}`: {bad} is not a finite number of at least 0"),
+                "give `min` and `recommended` as numbers such as 8 or 16.5",
+            ));
+            continue;
+        }
         if let Some(Threshold {
             min: Some(min),
             recommended: Some(rec),
@@ -199,11 +222,29 @@ fn check_service(name: &str, svc: &Service) -> Vec<Problem> {
         ));
     }
     for (k, v) in svc.env.iter().flatten() {
-        if let Some(bad) = v.chars().find(|c| matches!(c, '$' | '\'' | '\n' | '\r')) {
+        if crate::escape::dotenv(v).is_none() {
             out.push(problem(
                 &["services", name, "env", k],
-                format!("{k} of `{name}` contains {bad:?}, which Compose and .env files would interpolate or break on"),
-                "choose a value without `$`, quotes or line breaks",
+                format!("{k} of `{name}` has both a `'` and one of `\"`, `\\`, `$` or a backtick, which no .env form keeps literal"),
+                "drop the single quote or the other character from the value",
+            ));
+        }
+    }
+    let probe_strings = svc.probe.iter().flat_map(|p| {
+        [
+            ("user", &p.user),
+            ("password", &p.password),
+            ("database", &p.database),
+        ]
+    });
+    for (key, v) in probe_strings {
+        if let Some(v) = v
+            && crate::escape::dotenv(v).is_none()
+        {
+            out.push(problem(
+                &["services", name, "probe", key],
+                format!("probe {key} of `{name}` has both a `'` and one of `\"`, `\\`, `$` or a backtick, which no .env form keeps literal"),
+                "drop the single quote or the other character from the value",
             ));
         }
     }
@@ -271,21 +312,170 @@ fn check_file(i: usize, f: &super::FileSpec) -> Vec<Problem> {
         || path
             .components()
             .any(|c| matches!(c, std::path::Component::ParentDir));
-    if escapes || f.path.is_empty() {
+    if escapes || f.path.is_empty() || normal_path(&f.path).is_empty() {
         out.push(problem(
             &["files", &idx, "path"],
             format!("file path `{}` is outside the project directory", f.path),
             "give a path relative to the project directory, without `..`",
         ));
     }
-    if let Some(mode) = &f.mode
-        && parse_mode(mode).is_none()
+    let first = normal_path(&f.path);
+    let first = first.split('/').next().unwrap_or("");
+    let reserved = [".onramp", ".git"]
+        .iter()
+        .any(|r| first.eq_ignore_ascii_case(r))
+        || normal_path(&f.path)
+            .split('/')
+            .any(|c| c.eq_ignore_ascii_case(".git"));
+    if reserved {
+        out.push(problem(
+            &["files", &idx, "path"],
+            format!(
+                "file path `{}` is inside `.onramp/` or `.git/`, which onramp never writes",
+                f.path
+            ),
+            "choose a path in the project outside `.onramp/` and `.git/`",
+        ));
+    }
+    if !crate::generate::is_embedded(&f.template) {
+        let t = std::path::Path::new(&f.template);
+        let outside = t.is_absolute()
+            || f.template.starts_with(['/', '\\'])
+            || f.template.contains(':')
+            || t.components()
+                .any(|c| matches!(c, std::path::Component::ParentDir));
+        if outside || f.template.is_empty() {
+            out.push(problem(
+                &["files", &idx, "template"],
+                format!(
+                    "template `{}` is neither an embedded template nor a path inside the project",
+                    f.template
+                ),
+                "use an embedded template (env, docker-compose.test.yml, windows_patch.py) or a relative path without `..`",
+            ));
+        }
+    }
+    if let Some(mode) = &f.mode {
+        match parse_mode(mode) {
+            None => out.push(problem(
+                &["files", &idx, "mode"],
+                format!("mode `{mode}` is not an octal permission"),
+                "write it as a quoted octal string such as \"0600\" or \"0644\"",
+            )),
+            Some(m) if m & 0o7000 != 0 || m & 0o002 != 0 => out.push(problem(
+                &["files", &idx, "mode"],
+                format!("mode `{mode}` is setuid, setgid, sticky or world-writable"),
+                "use a plain permission such as \"0600\", \"0644\" or \"0755\"",
+            )),
+            Some(_) => {}
+        }
+    }
+    out
+}
+
+/// A `[[files]]` path without `.` components or repeated separators, for comparison.
+fn normal_path(path: &str) -> String {
+    path.split(['/', '\\'])
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// No control character (NUL, newline, escape, ...) in any key or string of the profile.
+fn check_strings(profile: &Profile) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let value = serde_json::to_value(profile).unwrap_or_default();
+    walk_strings(&value, &mut Vec::new(), &mut out);
+    out
+}
+
+fn walk_strings(v: &serde_json::Value, path: &mut Vec<String>, out: &mut Vec<Problem>) {
+    use serde_json::Value;
+    let report = |out: &mut Vec<Problem>, path: &[String], c: char| {
+        let p: Vec<&str> = path.iter().map(String::as_str).collect();
+        out.push(problem(
+            &p,
+            format!(
+                "`{}` contains the control character {c:?}",
+                path.join(".").escape_debug()
+            ),
+            "remove it: profile strings may not hold control characters (NUL, line breaks, escapes)",
+        ));
+    };
+    match v {
+        Value::String(s) => {
+            if let Some(c) = crate::escape::control_char(s) {
+                report(out, path, c);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(i.to_string());
+                walk_strings(item, path, out);
+                path.pop();
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map {
+                path.push(k.clone());
+                if let Some(c) = crate::escape::control_char(k) {
+                    report(out, path, c);
+                } else {
+                    walk_strings(item, path, out);
+                }
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Service, volume and profile names, and env keys, through the one name validator.
+fn check_names(profile: &Profile) -> Vec<Problem> {
+    use crate::escape::{is_env_key, is_name};
+    let mut out = Vec::new();
+    if let Some(n) = &profile.name
+        && !is_name(n)
     {
         out.push(problem(
-            &["files", &idx, "mode"],
-            format!("mode `{mode}` is not an octal permission"),
-            "write it as a quoted octal string such as \"0600\" or \"0644\"",
+            &["name"],
+            format!("profile name `{}` is not a name", n.escape_debug()),
+            "use letters, digits, `_`, `.` and `-`, starting with a letter or digit",
         ));
+    }
+    for (name, svc) in &profile.services {
+        if !is_name(name) {
+            out.push(problem(
+                &["services", name],
+                format!("service name `{}` is not a name", name.escape_debug()),
+                "name services with letters, digits, `_`, `.` and `-`, starting with a letter or digit",
+            ));
+            continue;
+        }
+        for k in svc.env.iter().flatten().map(|(k, _)| k) {
+            if !is_env_key(k) {
+                out.push(problem(
+                    &["services", name, "env", k],
+                    format!(
+                        "env key `{}` of `{name}` is not a variable name",
+                        k.escape_debug()
+                    ),
+                    "use letters, digits and `_`, not starting with a digit",
+                ));
+            }
+        }
+        for (i, v) in svc.volumes.iter().flatten().enumerate() {
+            if let Some(vol) = crate::stack::named_volume(v)
+                && !is_name(vol)
+            {
+                let idx = i.to_string();
+                out.push(problem(
+                    &["services", name, "volumes", &idx],
+                    format!("volume name `{}` is not a name", vol.escape_debug()),
+                    "name volumes with letters, digits, `_`, `.` and `-`, or mount a path (./dir:/x)",
+                ));
+            }
+        }
     }
     out
 }

@@ -3,6 +3,7 @@
 //! Every rung tried is reported with why it was left.
 
 mod container;
+pub mod deps;
 pub mod wsl;
 
 use std::collections::BTreeSet;
@@ -427,12 +428,9 @@ async fn climb(l: &mut Ladder<'_>, py: Interpreter, spec: &Spec) -> Climb {
         validation: v,
     };
     let roots = import_roots(&l.profile.sdk.packages.clone().unwrap_or_default());
-    if current
-        .validation
-        .missing()
-        .iter()
-        .any(|m| roots.contains(m))
-    {
+    let missing = current.validation.missing();
+    let declares = deps::read_facts(l.host, l.dir).declares();
+    if missing.iter().any(|m| roots.contains(m)) || (declares && !missing.is_empty()) {
         match venv_rung(l, &py).await {
             Some((program, v)) if v.ok() => {
                 let runner = Runner::new(&program, &[], spec);
@@ -493,7 +491,8 @@ pub struct VenvPlan {
     pub python: PathBuf,
     pub question: String,
     pub steps: Vec<VenvStep>,
-    pub packages: Vec<String>,
+    /// What the steps install, for the report (`pip install -e .[fast]; pip install pytest`).
+    pub installed: String,
 }
 
 /// One command of the venv rung.
@@ -505,24 +504,32 @@ pub struct VenvStep {
     pub what: String,
     pub program: PathBuf,
     pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
     pub timeout: Duration,
 }
 
-/// Rung 2, decided: create `.venv` when it is missing, then `pip install` the profile's
-/// packages into it (offline from a wheelhouse when one is given).
+/// Rung 2, decided: create `.venv` when it is missing, then install what the project declares
+/// with the tool it declares, then the profile's packages (`deps::plan`; offline from a
+/// wheelhouse when one is given).
 pub fn venv_plan(
     dir: &Path,
     py: &Interpreter,
-    packages: &[String],
+    facts: &deps::Facts,
+    sdk: &crate::profile::Sdk,
     wheelhouse: Option<&Path>,
     venv_exists: bool,
     os: Os,
 ) -> VenvPlan {
+    let packages = sdk.packages.clone().unwrap_or_default();
+    let extras = sdk.extras.clone().unwrap_or_default();
     let venv = dir.join(".venv");
     let venv_py = python::venv_python(&venv, os);
+    let scripts = venv_py.parent().map(Path::to_path_buf).unwrap_or_default();
+    let deps = deps::plan(facts, &venv, &scripts, &packages, &extras, wheelhouse);
+    let what = deps.summary();
     let mut steps = Vec::new();
     let question = if venv_exists {
-        format!("Install {} into {}?", packages.join(" "), venv.display())
+        format!("Run {what} in {}?", venv.display())
     } else {
         let mut args = py.args.clone();
         args.extend(["-m".into(), "venv".into(), venv.display().to_string()]);
@@ -531,50 +538,50 @@ pub fn venv_plan(
             what: "python -m venv".into(),
             program: py.program.clone(),
             args,
+            env: Vec::new(),
             timeout: Duration::from_secs(120),
         });
         format!(
-            "Create {} with Python {} and install {}?",
+            "Create {} with Python {} and run {what}?",
             venv.display(),
             py.version,
-            packages.join(" ")
         )
     };
-    let mut args: Vec<String> = ["-m", "pip", "install", "--disable-pip-version-check", "-q"]
-        .map(String::from)
-        .to_vec();
-    if let Some(w) = wheelhouse {
-        args.extend([
-            "--no-index".into(),
-            "--find-links".into(),
-            w.display().to_string(),
-        ]);
+    for step in deps.steps {
+        steps.push(VenvStep {
+            say: format!("{} (this can take a minute)", step.summary),
+            what: step.summary,
+            program: match step.program {
+                deps::Program::VenvPython => venv_py.clone(),
+                deps::Program::Tool(p) => p,
+            },
+            args: step.args,
+            env: step.env,
+            timeout: PIP_TIMEOUT,
+        });
     }
-    args.extend(packages.iter().cloned());
-    steps.push(VenvStep {
-        say: format!(
-            "pip install {} (this can take a minute)",
-            packages.join(" ")
-        ),
-        what: "pip install".into(),
-        program: venv_py.clone(),
-        args,
-        timeout: PIP_TIMEOUT,
-    });
     VenvPlan {
         venv,
         python: venv_py,
         question,
         steps,
-        packages: packages.to_vec(),
+        installed: what,
     }
 }
 
 /// Rung 2, done: ask once, run the plan's commands, then validate with the venv's interpreter.
 async fn venv_rung(l: &mut Ladder<'_>, py: &Interpreter) -> Option<(PathBuf, Validation)> {
-    let packages = l.profile.sdk.packages.clone().unwrap_or_default();
     let exists = python::venv_python(&l.dir.join(".venv"), l.host.os()).exists();
-    let plan = venv_plan(l.dir, py, &packages, l.opts.wheelhouse, exists, l.host.os());
+    let facts = deps::read_facts(l.host, l.dir);
+    let plan = venv_plan(
+        l.dir,
+        py,
+        &facts,
+        &l.profile.sdk,
+        l.opts.wheelhouse,
+        exists,
+        l.host.os(),
+    );
     if !l.printer.confirm(&plan.question) {
         l.record(
             "venv",
@@ -587,12 +594,22 @@ async fn venv_rung(l: &mut Ladder<'_>, py: &Interpreter) -> Option<(PathBuf, Val
     let label = plan.python.display().to_string();
     for step in &plan.steps {
         l.printer.info(&format!("  sdk: {}", step.say));
-        let cmd = Cmd::new(&step.program, step.timeout)
+        let mut cmd = Cmd::new(&step.program, step.timeout)
             .cwd(l.dir)
             .args(&step.args);
+        for (k, v) in &step.env {
+            cmd = cmd.env(k, v);
+        }
         let failure = match l.host.run(&cmd).await {
             Ok(o) if o.code == Some(0) => continue,
-            Ok(o) => format!("{} failed: {}", step.what, tail(&o.stderr)),
+            Ok(o) => {
+                let said = if o.stderr.trim().is_empty() {
+                    &o.stdout
+                } else {
+                    &o.stderr
+                };
+                format!("{} failed: {}", step.what, tail(said))
+            }
             Err(e) => e.to_string(),
         };
         l.record("venv", RungStatus::Failed, Some(&label), failure);
@@ -610,7 +627,7 @@ async fn venv_rung(l: &mut Ladder<'_>, py: &Interpreter) -> Option<(PathBuf, Val
             "venv",
             RungStatus::Passed,
             Some(&label),
-            format!("installed {}", plan.packages.join(" ")),
+            format!("installed: {}", plan.installed),
         );
     }
     Some((plan.python, v))
@@ -633,9 +650,12 @@ async fn shim_rung(
         let ctx = context::build(l.profile, l.dir, &scan);
         let write = |e: String| SdkError::Write(e);
         let text = render(l.dir, "windows_patch.py", &ctx).map_err(|e| write(e.to_string()))?;
-        std::fs::create_dir_all(&shim_dir).map_err(|e| write(e.to_string()))?;
-        l.host
-            .write_atomic(&shim_dir.join("windows_patch.py"), text.as_bytes(), None)
+        crate::fsx::Root::new(l.dir)
+            .write(
+                &format!("{}/shim/windows_patch.py", crate::project::STATE_DIR),
+                text.as_bytes(),
+                0o644,
+            )
             .map_err(|e| write(e.to_string()))?;
         spec.path.push(shim_dir.display().to_string());
     }

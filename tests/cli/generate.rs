@@ -203,11 +203,7 @@ fn unwritable_targets_escapes_and_template_errors_exit_2_naming_the_file() {
         std::os::unix::fs::symlink(other.path(), d.join("sub")).unwrap();
         let r = run(onramp(d).arg("generate").env("VIRTUAL_ENV", "/nonexistent"));
         assert_eq!(r.code, 2, "{}", r.stderr);
-        assert!(
-            r.stderr.contains("outside the project directory"),
-            "{}",
-            r.stderr
-        );
+        assert!(r.stderr.contains("sub is a symbolic link"), "{}", r.stderr);
         assert!(!other.path().join(".env").exists());
     }
 

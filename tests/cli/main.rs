@@ -1,10 +1,15 @@
 //! Integration tests: the real `onramp` binary, real files, real processes.
 
 mod common;
+mod deps;
 mod doctor;
 mod generate;
+mod hostile;
+mod images;
+mod install;
 mod install_plans;
 mod installer;
 mod profiles;
+mod refusals;
 mod stack;
 mod validate;

@@ -1,0 +1,97 @@
+//! One escaping function per output format (YAML, `.env`, POSIX shell) and the one name
+//! validator: profile values reach generated files only through these.
+
+/// A double-quoted YAML scalar, with `$` doubled so Compose does not interpolate it.
+pub fn yaml(value: &str) -> String {
+    serde_json::to_string(&value.replace('$', "$$")).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// A `.env` value read back literally by Compose, python-dotenv and dotenvy: bare when plain,
+/// single-quoted when it has no `'`, double-quoted when it has `'` but nothing those readers
+/// interpret inside double quotes. `None` when no form is literal for all of them.
+pub fn dotenv(value: &str) -> Option<String> {
+    if value.chars().any(char::is_control) {
+        return None;
+    }
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:@%+,=-".contains(c));
+    if plain {
+        Some(value.to_string())
+    } else if !value.contains('\'') {
+        Some(format!("'{value}'"))
+    } else if !value.contains(['"', '\\', '$', '`']) {
+        Some(format!("\"{value}\""))
+    } else {
+        None
+    }
+}
+
+/// A word for a POSIX shell: bare when it has only safe characters, single-quoted otherwise.
+pub fn shell(value: &str) -> String {
+    let safe = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:@%+,=-".contains(c));
+    if safe {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', "'\\''"))
+    }
+}
+
+/// A Python string literal.
+pub fn python(value: &str) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "\"\"".into())
+}
+
+/// Service, volume and profile names: `[A-Za-z0-9][A-Za-z0-9_.-]*`.
+pub fn is_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// Environment variable names: `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn is_env_key(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The first control character (NUL, newline, escape, ...) in a string.
+pub fn control_char(s: &str) -> Option<char> {
+    s.chars().find(|c| c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotenv_forms() {
+        assert_eq!(dotenv("test_password").unwrap(), "test_password");
+        assert_eq!(dotenv("a b#c").unwrap(), "'a b#c'");
+        assert_eq!(dotenv("it's").unwrap(), "\"it's\"");
+        assert_eq!(dotenv("it's $x"), None);
+        assert_eq!(dotenv("a\nb"), None);
+        assert_eq!(dotenv("").unwrap(), "''");
+    }
+
+    #[test]
+    fn shell_and_yaml() {
+        assert_eq!(shell("u;touch /tmp/x;#"), "'u;touch /tmp/x;#'");
+        assert_eq!(shell("it's"), "'it'\\''s'");
+        assert_eq!(yaml("a$b\n"), "\"a$$b\\n\"");
+    }
+
+    #[test]
+    fn names() {
+        assert!(is_name("postgres") && is_name("pg-15.a_b") && is_name("0x"));
+        assert!(!is_name("") && !is_name("-x") && !is_name("a b") && !is_name("a\nb"));
+        assert!(is_env_key("_A1") && !is_env_key("1A") && !is_env_key("A-B"));
+    }
+}
