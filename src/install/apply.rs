@@ -2,7 +2,6 @@
 //! command goes through `Host::run` (with its timeout) and its output into
 //! `.onramp/logs/install-<step>.log`, whose path a failure names.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -55,7 +54,6 @@ impl Applied {
 
 /// Apply the plan's steps in order; stop changing things after the first failure.
 pub async fn apply(host: &Host, plan: &Plan, dir: &Path, progress: &dyn Fn(&str)) -> Vec<Applied> {
-    let logs = dir.join(crate::project::STATE_DIR).join("logs");
     let mut out = Vec::new();
     let mut failed = false;
     for s in &plan.steps {
@@ -64,7 +62,7 @@ pub async fn apply(host: &Host, plan: &Plan, dir: &Path, progress: &dyn Fn(&str)
             continue;
         }
         let started = host.now();
-        let mut a = apply_step(host, s, &logs, progress).await;
+        let mut a = apply_step(host, s, dir, progress).await;
         a.ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         failed = a.done == Done::Failed;
         out.push(a);
@@ -72,7 +70,7 @@ pub async fn apply(host: &Host, plan: &Plan, dir: &Path, progress: &dyn Fn(&str)
     out
 }
 
-async fn apply_step(host: &Host, s: &Step, logs: &Path, progress: &dyn Fn(&str)) -> Applied {
+async fn apply_step(host: &Host, s: &Step, dir: &Path, progress: &dyn Fn(&str)) -> Applied {
     // The facts behind the plan were read a moment ago: a step they found satisfied is not
     // touched, so nothing runs that the plan did not show.
     if s.state == State::Satisfied
@@ -86,12 +84,15 @@ async fn apply_step(host: &Host, s: &Step, logs: &Path, progress: &dyn Fn(&str))
         return a;
     }
     progress(&format!("{}: {}", s.id, s.why));
-    let log_path = logs.join(format!("install-{}.log", s.id));
-    let mut log = Log::open(&log_path);
+    let rel = format!("{}/logs/install-{}.log", crate::project::STATE_DIR, s.id);
+    let log_path = dir.join(&rel);
+    let mut log = Log::open(dir, rel);
     let mut a = Applied::new(&s.id, Done::Changed);
     a.log = Some(log_path.clone());
     for action in &s.change {
-        if let Err(e) = act(host, action, &mut log, &mut a).await {
+        let done = act(host, action, &mut log, &mut a).await;
+        log.flush();
+        if let Err(e) = done {
             let hint = pkg::known_error(&format!("{e}\n{}", log.tail()))
                 .map(|r| format!("; {r}"))
                 .unwrap_or_default();
@@ -237,26 +238,22 @@ pub fn describe(p: &Probe) -> String {
     }
 }
 
-/// A step's log file; when it cannot be written the output is only kept in memory.
+/// A step's log: kept in memory and written (secrets masked) through the project's safe-write
+/// path after every action, so a link planted at `.onramp/` or the log is refused, not followed.
 struct Log {
-    file: Option<std::fs::File>,
+    root: crate::fsx::Root,
+    rel: String,
     kept: String,
 }
 
+/// The most of a step's output a log keeps (the end of it).
+const LOG_CAP: usize = 1 << 20;
+
 impl Log {
-    fn open(path: &Path) -> Log {
-        let file = path
-            .parent()
-            .and_then(|d| std::fs::create_dir_all(d).ok())
-            .and_then(|_| {
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .ok()
-            });
+    fn open(dir: &Path, rel: String) -> Log {
         Log {
-            file,
+            root: crate::fsx::Root::new(dir),
+            rel,
             kept: String::new(),
         }
     }
@@ -266,12 +263,9 @@ impl Log {
     }
 
     fn text(&mut self, text: &str) {
-        if let Some(f) = &mut self.file {
-            let _ = f.write_all(text.as_bytes());
-        }
         self.kept.push_str(text);
-        if self.kept.len() > 64 * 1024 {
-            let cut = self.kept.len() - 32 * 1024;
+        if self.kept.len() > LOG_CAP {
+            let cut = self.kept.len() - LOG_CAP / 2;
             let cut = (cut..self.kept.len())
                 .find(|i| self.kept.is_char_boundary(*i))
                 .unwrap_or(0);
@@ -279,8 +273,17 @@ impl Log {
         }
     }
 
+    fn flush(&self) {
+        let text = crate::secrets::mask_text(&self.kept);
+        let _ = self.root.write(&self.rel, text.as_bytes(), 0o600);
+    }
+
     fn tail(&self) -> String {
-        self.kept.clone()
+        let start = self.kept.len().saturating_sub(16 * 1024);
+        let start = (start..self.kept.len())
+            .find(|i| self.kept.is_char_boundary(*i))
+            .unwrap_or(0);
+        self.kept[start..].to_string()
     }
 }
 
@@ -371,6 +374,17 @@ mod tests {
         assert!(err.contains("install-engine-start.log"), "{err}");
         assert!(err.contains("iptables-legacy"), "{err}");
         assert_eq!(out[1].done, Done::Skipped);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_log_is_never_written_through_a_link_out_of_the_project() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), dir.path().join(".onramp")).unwrap();
+        let p = plan(vec![step("x", sh("false"), "echo out", sh("true"))]);
+        run(&p, dir.path());
+        assert!(!elsewhere.path().join("logs").exists());
     }
 
     #[cfg(unix)]
