@@ -47,8 +47,14 @@ pub async fn fix(
         fixed.ok = false;
         return fixed;
     }
-    if opts.dry_run {
-        printer.result("dry run: nothing was changed");
+    if opts.dry_run || host.sysroot_overridden() {
+        // A plan made from the facts under ONRAMP_SYSROOT belongs to that system, not this one.
+        printer.result(if opts.dry_run {
+            "dry run: nothing was changed"
+        } else {
+            "ONRAMP_SYSROOT is set: the plan is for that system and is shown, not applied"
+        });
+        fixed.dry_run = true;
         return fixed;
     }
     let to_change = fixed.plan.todo().any(|s| s.state == State::Todo);

@@ -137,7 +137,13 @@ impl Wants {
         let r = &p.requirements;
         let thresh = |t: Option<crate::profile::Threshold>| t.and_then(|t| t.recommended.or(t.min));
         Wants {
-            docker: r.docker.is_some() || !p.services.is_empty(),
+            // An optional engine is not installed unasked; without a word, services with
+            // images need one.
+            docker: match r.docker {
+                Some(crate::profile::Need::Required) => true,
+                Some(crate::profile::Need::Optional) => false,
+                None => p.services.values().any(|s| s.image.is_some()),
+            },
             python: r.python.clone(),
             cpus: thresh(r.cpus),
             memory_gib: thresh(r.memory_gib),

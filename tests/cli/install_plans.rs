@@ -227,3 +227,17 @@ fn a_home_that_is_not_the_users_is_refused() {
     assert!(p["refused"].as_str().unwrap().contains("/home/dev"));
     assert!(p["steps"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn a_plan_for_the_system_under_onramp_sysroot_is_never_applied_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(onramp(dir.path())
+        .env("ONRAMP_SYSROOT", fixture("arch"))
+        .args(["doctor", "--fix", "--yes", "--json", "--profile", "minimal"]));
+    let doc = json(&r);
+    assert_eq!(doc["fix"]["dry_run"], true);
+    assert_eq!(doc["fix"]["changed"], false);
+    assert!(doc["fix"]["applied"].as_array().unwrap().is_empty());
+    assert!(r.stderr.contains("shown, not applied"), "{}", r.stderr);
+    assert!(!dir.path().join(".onramp/logs").exists());
+}
