@@ -26,7 +26,11 @@ pub async fn run(
     printer: &Printer,
 ) -> Result<Verdict> {
     let state_existed = project.state_dir.exists();
-    let lock = project.lock()?;
+    // A dry run changes nothing, not even the project's state directory.
+    let lock = match settings.install.dry_run {
+        true => None,
+        false => Some(project.lock()?),
+    };
 
     step(printer, 1, "doctor");
     let plat = platform::detect(&platform::collect(host));

@@ -241,3 +241,20 @@ fn a_plan_for_the_system_under_onramp_sysroot_is_never_applied_here() {
     assert!(r.stderr.contains("shown, not applied"), "{}", r.stderr);
     assert!(!dir.path().join(".onramp/logs").exists());
 }
+
+#[test]
+fn setup_dry_run_prints_the_plan_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(onramp(dir.path())
+        .env("ONRAMP_SYSROOT", fixture("fedora-40"))
+        .args(["setup", "--dry-run", "--json", "--profile", "minimal"]));
+    let doc = json(&r);
+    assert_eq!(doc["dry_run"], true);
+    assert_eq!(r.code, 1, "an engine is still to be installed");
+    assert!(
+        r.stderr.contains("sudo -n dnf install -y moby-engine"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
