@@ -214,10 +214,17 @@ fn setup_installs_and_starts_the_engine_on_bare_debian_and_a_second_run_changes_
             .is_file(),
         "each step logs under .onramp/logs"
     );
+    let steps: Vec<String> = doc["fix"]["applied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| format!("{} {} ms", a["id"].as_str().unwrap_or("?"), a["ms"]))
+        .collect();
     eprintln!(
-        "installer: from no engine to every service ready in {:.1} s ({})",
+        "installer: from no engine to every service ready in {:.1} s ({}; {})",
         took.as_secs_f64(),
-        project.name
+        project.name,
+        steps.join(", ")
     );
 
     let second = project.onramp(&["setup", "--yes", "--json"], &venv);
