@@ -84,12 +84,16 @@ pub async fn collect(host: &Host, dir: &Path, python_req: Option<&str>) -> Facts
     f
 }
 
+/// Under `ONRAMP_SYSROOT` every fact comes from that root: its files and its recording (empty
+/// when there is none), never from the machine onramp runs on.
 fn recorded(host: &Host) -> Option<Recorded> {
     if !host.sysroot_overridden() {
         return None;
     }
-    let text = host.sys_read_small(&format!("/{RECORDED}"), 64 * 1024)?;
-    toml::from_str(&text).ok()
+    let text = host
+        .sys_read_small(&format!("/{RECORDED}"), 64 * 1024)
+        .unwrap_or_default();
+    Some(toml::from_str(&text).unwrap_or_default())
 }
 
 /// Everything a sysroot's files say.
