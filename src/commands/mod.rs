@@ -44,7 +44,7 @@ pub async fn dispatch(config: &Config, host: &Host, printer: &Printer) -> Result
                 Some(file) => profiles::from_compose(config, host, printer, file),
                 None => profiles::run(printer, name.as_deref()),
             },
-            Action::Doctor => doctor::run(&project()?, host, printer).await,
+            Action::Doctor(s) => doctor::run(&project()?, s, host, printer).await,
             Action::Setup(s) => setup::run(&project()?, s, host, printer).await,
             Action::Generate(s) => generate::run(&project()?, s, host, printer).await,
             Action::Up(s) => up::run(&project()?, s, host, printer).await,
