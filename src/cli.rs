@@ -60,6 +60,12 @@ pub struct GlobalArgs {
     /// No colour (also: NO_COLOR)
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Take the services from this Compose file (instead of the profile's)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub compose: Option<PathBuf>,
+    /// Turn on services of this Compose profile (repeatable; also COMPOSE_PROFILES)
+    #[arg(long = "compose-profile", global = true, value_name = "NAME")]
+    pub compose_profiles: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,13 +73,13 @@ pub enum Command {
     /// doctor -> generate -> up -> validate, stopping at the first hard failure
     Setup(SetupArgs),
     /// Platform and requirement checks, each with a remedy
-    Doctor,
+    Doctor(DoctorArgs),
     /// Render the profile's files into the project directory
     Generate(GenerateArgs),
     /// Ensure images, start services, wait until each answers its protocol
     Up(UpArgs),
     /// Services: state, ports, readiness, container id
-    Status,
+    Status(StatusArgs),
     /// Probe every service and validate the SDK imports through the fallback ladder
     Validate(ValidateArgs),
     /// Check a phase gate's criteria (1A, 1B, 2) as a pass/fail report
@@ -132,6 +138,28 @@ pub struct SetupArgs {
     /// Load the profile's images from this archive (`onramp images save`) before starting
     #[arg(long, value_name = "FILE")]
     pub images: Option<PathBuf>,
+    #[command(flatten)]
+    pub install: InstallArgs,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct DoctorArgs {
+    /// After the checks, show the installer's plan for what failed and apply it (asks once)
+    #[arg(long)]
+    pub fix: bool,
+    #[command(flatten)]
+    pub install: InstallArgs,
+}
+
+/// Options of the installer (`doctor --fix`, `setup`).
+#[derive(Debug, Args, Default, Clone, Copy)]
+pub struct InstallArgs {
+    /// Print the exact plan (every command, file and package) and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Allow installing Docker Desktop (its licence requires a paid subscription in larger companies)
+    #[arg(long)]
+    pub accept_docker_desktop_license: bool,
 }
 
 #[derive(Debug, Args, Default)]
@@ -149,6 +177,16 @@ pub struct UpArgs {
     /// When a service fails, remove what this run created
     #[arg(long)]
     pub rollback_on_fail: bool,
+    /// Only these services (and what they depend on) [default: all]
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct StatusArgs {
+    /// Only these services [default: all]
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Args, Default)]
@@ -172,12 +210,18 @@ pub struct DownArgs {
     /// Also remove the named volumes (their data is lost)
     #[arg(long)]
     pub volumes: bool,
+    /// Only these services' containers [default: everything of the project]
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Args, Default)]
 pub struct ProfilesArgs {
     /// Print this profile fully resolved
     pub name: Option<String>,
+    /// Print the profile equivalent to this Compose file (secrets masked)
+    #[arg(long, value_name = "FILE", conflicts_with = "name")]
+    pub from_compose: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

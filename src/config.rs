@@ -7,6 +7,7 @@ use crate::cli::{Cli, Command, ImagesCommand};
 use crate::errors::{Error, Result};
 use crate::host::Host;
 use crate::profile::Choice;
+use crate::project::Selection;
 
 /// Everything a command needs to know about how it was asked to run.
 #[derive(Debug)]
@@ -15,13 +16,15 @@ pub struct Config {
     pub dir: PathBuf,
     pub profile: Choice,
     pub output: Output,
+    /// `--compose`, `--compose-profile` and the services named on the command line.
+    pub selection: Selection,
 }
 
 /// How output and prompts behave.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Output {
     pub json: bool,
-    /// Accept every prompt (`--yes`, or stdin is not a terminal).
+    /// Accept every prompt (`--yes`, `CI` set, or stdin is not a terminal).
     pub yes: bool,
     /// `--yes` was given on the command line (not implied by a missing terminal): the only
     /// consent that deletes data without a prompt (`reset`).
@@ -36,18 +39,31 @@ pub struct Output {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     Setup(SetupSettings),
-    Doctor,
+    Doctor(DoctorSettings),
     Generate(GenerateSettings),
     Up(UpSettings),
-    Status,
+    Status {
+        services: Vec<String>,
+    },
     Validate(ValidateSettings),
-    Gate { phase: String },
+    Gate {
+        phase: String,
+    },
     Down(DownSettings),
-    Profiles { name: Option<String> },
+    Profiles {
+        name: Option<String>,
+        from_compose: Option<PathBuf>,
+    },
     Reset(ResetSettings),
-    ImagesSave { output: PathBuf },
-    ImagesLoad { file: PathBuf },
-    Completions { shell: clap_complete::Shell },
+    ImagesSave {
+        output: PathBuf,
+    },
+    ImagesLoad {
+        file: PathBuf,
+    },
+    Completions {
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -55,6 +71,32 @@ pub struct SetupSettings {
     pub rollback_on_fail: bool,
     /// An image archive to load before `up` (`setup --images FILE`).
     pub images: Option<PathBuf>,
+    pub install: InstallSettings,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DoctorSettings {
+    /// Show the installer's plan for what failed and apply it.
+    pub fix: bool,
+    pub install: InstallSettings,
+}
+
+/// How the installer (`doctor --fix`, `setup`) may act.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct InstallSettings {
+    /// Print the plan and change nothing.
+    pub dry_run: bool,
+    /// Docker Desktop may be installed (its licence binds larger companies).
+    pub accept_docker_desktop_license: bool,
+}
+
+impl From<crate::cli::InstallArgs> for InstallSettings {
+    fn from(a: crate::cli::InstallArgs) -> InstallSettings {
+        InstallSettings {
+            dry_run: a.dry_run,
+            accept_docker_desktop_license: a.accept_docker_desktop_license,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -66,6 +108,8 @@ pub struct GenerateSettings {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpSettings {
     pub rollback_on_fail: bool,
+    /// Only these services and what they depend on; empty means all.
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -77,6 +121,8 @@ pub struct ValidateSettings {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DownSettings {
     pub volumes: bool,
+    /// Only these services' containers; empty means the whole project.
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -93,23 +139,36 @@ impl Action {
             Some(Command::Setup(a)) => Action::Setup(SetupSettings {
                 rollback_on_fail: a.rollback_on_fail,
                 images: a.images,
+                install: a.install.into(),
             }),
-            Some(Command::Doctor) => Action::Doctor,
+            Some(Command::Doctor(a)) => Action::Doctor(DoctorSettings {
+                fix: a.fix || a.install.dry_run,
+                install: a.install.into(),
+            }),
             Some(Command::Generate(a)) => Action::Generate(GenerateSettings {
                 force: a.force,
                 dry_run: a.dry_run,
             }),
             Some(Command::Up(a)) => Action::Up(UpSettings {
                 rollback_on_fail: a.rollback_on_fail,
+                services: a.services,
             }),
-            Some(Command::Status) => Action::Status,
+            Some(Command::Status(a)) => Action::Status {
+                services: a.services,
+            },
             Some(Command::Validate(a)) => Action::Validate(ValidateSettings {
                 python: a.python,
                 wheelhouse: a.wheelhouse,
             }),
             Some(Command::Gate(a)) => Action::Gate { phase: a.phase },
-            Some(Command::Down(a)) => Action::Down(DownSettings { volumes: a.volumes }),
-            Some(Command::Profiles(a)) => Action::Profiles { name: a.name },
+            Some(Command::Down(a)) => Action::Down(DownSettings {
+                volumes: a.volumes,
+                services: a.services,
+            }),
+            Some(Command::Profiles(a)) => Action::Profiles {
+                name: a.name,
+                from_compose: a.from_compose,
+            },
             Some(Command::Reset(a)) => Action::Reset(ResetSettings {
                 services: a.services,
                 dry_run: a.dry_run,
@@ -152,13 +211,25 @@ pub fn resolve(cli: Cli, host: &Host) -> Result<Config> {
         }
     }
     let profile = choose_profile(g.profile, host.env("ONRAMP_PROFILE"), &dir);
+    let action = Action::from_cli(cli.command);
+    let selection = Selection {
+        compose: g.compose,
+        compose_profiles: g.compose_profiles,
+        services: match &action {
+            Action::Up(s) => s.services.clone(),
+            Action::Down(s) => s.services.clone(),
+            Action::Status { services } => services.clone(),
+            _ => Vec::new(),
+        },
+    };
     Ok(Config {
-        action: Action::from_cli(cli.command),
+        action,
+        selection,
         dir,
         profile,
         output: Output {
             json: g.json,
-            yes: g.yes || !std::io::stdin().is_terminal(),
+            yes: g.yes || host.env("CI").is_some() || !std::io::stdin().is_terminal(),
             yes_given: g.yes,
             quiet: g.quiet,
             verbose: g.verbose,

@@ -12,6 +12,7 @@ pub mod gate;
 pub mod generate;
 pub mod host;
 pub mod images;
+pub mod install;
 pub mod kinds;
 pub mod outcome;
 pub mod platform;

@@ -319,6 +319,10 @@ probe = {{ kind = "tcp" }}
         toml::from_str(&text).unwrap()
     }
 
+    fn origin() -> crate::stack::Origin<'static> {
+        crate::stack::Origin::new("p", Path::new("/d"), None)
+    }
+
     fn names(v: &[String]) -> Vec<&str> {
         v.iter().map(String::as_str).collect()
     }
@@ -362,11 +366,9 @@ probe = {{ kind = "tcp" }}
     async fn the_plan_holds_what_exists_and_apply_removes_only_that() {
         let p = profile("");
         let engine = Fake::default();
-        let spec =
-            crate::stack::spec("p", "postgres", &p.services["postgres"], Path::new("/d")).unwrap();
+        let spec = crate::stack::spec(&origin(), "postgres", &p.services["postgres"]).unwrap();
         let id = engine.create(&spec).await.unwrap();
-        let redis =
-            crate::stack::spec("p", "redis", &p.services["redis"], Path::new("/d")).unwrap();
+        let redis = crate::stack::spec(&origin(), "redis", &p.services["redis"]).unwrap();
         engine.create(&redis).await.unwrap();
         for v in ["p_pgdata", "p_redisdata"] {
             engine.ensure_volume(v, &BTreeMap::new()).await.unwrap();
@@ -386,8 +388,7 @@ probe = {{ kind = "tcp" }}
     async fn a_foreign_container_of_that_name_stops_the_plan() {
         let p = profile("");
         let engine = Fake::default();
-        let mut spec =
-            crate::stack::spec("p", "postgres", &p.services["postgres"], Path::new("/d")).unwrap();
+        let mut spec = crate::stack::spec(&origin(), "postgres", &p.services["postgres"]).unwrap();
         spec.labels.clear();
         engine.create(&spec).await.unwrap();
         let sel = select("p", &p, &[]).unwrap();
