@@ -492,11 +492,11 @@ mod sys {
             unsafe { libc::fsync(dfd) };
             Ok(true)
         })();
-        if !matches!(result, Ok(true)) {
-            if let Ok(c) = cstr(&tmp) {
-                // SAFETY: valid descriptor and C string.
-                unsafe { libc::unlinkat(dfd, c.as_ptr(), 0) };
-            }
+        if !matches!(result, Ok(true))
+            && let Ok(c) = cstr(&tmp)
+        {
+            // SAFETY: valid descriptor and C string.
+            unsafe { libc::unlinkat(dfd, c.as_ptr(), 0) };
         }
         result.map_err(werr)
     }

@@ -2,6 +2,8 @@
 //! manifest of what onramp wrote, never over a file the user changed (unless `--force`).
 
 pub mod context;
+#[cfg(test)]
+mod fuzz;
 pub mod shim;
 
 use std::collections::BTreeMap;
@@ -126,7 +128,7 @@ fn environment() -> Environment<'static> {
         crate::escape::dotenv(&v).ok_or_else(|| {
             minijinja::Error::new(
                 minijinja::ErrorKind::InvalidOperation,
-                "a value with both a single quote and a double quote, backslash, `$` or backtick cannot be written to .env literally",
+                "a value with a `$` and a single quote or backslash cannot be written to .env literally",
             )
         })
     });
