@@ -12,7 +12,7 @@ cache="${ONRAMP_TEST_CACHE:-/var/cache/onramp-test}"
 registry="${ONRAMP_TEST_REGISTRY:-127.0.0.1:5000}"
 chroma_version="1.5.9"
 suite="bookworm"
-packages="postgresql-15,redis-server,python3,python3-venv,ca-certificates,util-linux"
+packages="postgresql-15,redis-server,python3,python3-venv,ca-certificates,util-linux,locales"
 mkdir -p "$state" "$cache"
 
 log() { printf 'images: %s\n' "$*" >&2; }
@@ -57,11 +57,13 @@ YML
 
 # What the rootfs is made of; a change here rebuilds it (the build steps themselves do not).
 recipe_hash() {
-  { echo "$suite $packages chromadb==$chroma_version v1"; cat "$root/scripts/images/postgres-entrypoint"; } \
+  { echo "$suite $packages chromadb==$chroma_version v2"; cat "$root/scripts/images/postgres-entrypoint" "$root/scripts/images/redis-entrypoint"; } \
     | sha256sum | cut -c1-16
 }
 
 drop_stale() {
+  # On a machine shared by several checkouts building different recipes, keep the others.
+  [ "${ONRAMP_TEST_KEEP_STALE:-0}" = 1 ] && return 0
   local old
   for old in $(docker images onramp-test/base --format '{{.Tag}}'); do
     [ "$old" = "$hash" ] || docker rmi -f "onramp-test/base:$old" >/dev/null 2>&1 || true
@@ -93,6 +95,11 @@ build_rootfs() {
     --disable-pip-version-check "chromadb==$chroma_version"
   rm -rf "$dir/tmp/wheels"
   install -m 0755 "$root/scripts/images/postgres-entrypoint" "$dir/usr/local/bin/postgres-entrypoint"
+  install -m 0755 "$root/scripts/images/redis-entrypoint" "$dir/usr/local/bin/redis-entrypoint"
+  # The official postgres image initialises with en_US.UTF-8 (so UTF8 encoding).
+  sed -i 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' "$dir/etc/locale.gen"
+  grep -q '^en_US.UTF-8 UTF-8' "$dir/etc/locale.gen" || echo 'en_US.UTF-8 UTF-8' >> "$dir/etc/locale.gen"
+  chroot "$dir" locale-gen >"$state/locale-gen.log" 2>&1 || { cat "$state/locale-gen.log" >&2; exit 1; }
   rm -rf "$dir/var/cache/apt/archives"/*.deb "$dir/var/lib/apt/lists"/*
   mkdir -p "$dir/data"
   tar -C "$dir" -cf "$tar.tmp" .
@@ -119,12 +126,14 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
   docker import "$tar" "$base" >/dev/null
 fi
 tag_image postgres:15 "FROM $base
-ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin PGDATA=/var/lib/postgresql/data
+ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin PGDATA=/var/lib/postgresql/data LANG=en_US.UTF-8
 EXPOSE 5432
 ENTRYPOINT [\"/usr/local/bin/postgres-entrypoint\"]"
 tag_image redis:7 "FROM $base
+WORKDIR /data
 EXPOSE 6379
-CMD [\"redis-server\", \"--bind\", \"0.0.0.0\", \"--protected-mode\", \"no\", \"--save\", \"\", \"--appendonly\", \"no\", \"--dir\", \"/data\"]"
+ENTRYPOINT [\"/usr/local/bin/redis-entrypoint\"]
+CMD [\"redis-server\"]"
 tag_image "chroma:$chroma_version" "FROM $base
 ENV ANONYMIZED_TELEMETRY=False
 EXPOSE 8000

@@ -2,8 +2,9 @@
 # Install and start everything the test suite needs, idempotently:
 # Docker engine (Debian docker.io; dockerd started when none runs), docker-compose, the clients
 # the tests use (psql, redis-cli, curl), a Python venv holding the real `kailash` package from
-# the package index, boltkit's Bolt stub server, and the test images in a local registry
-# (scripts/images.sh).
+# the package index and psycopg 3 (a client the test images must satisfy), boltkit's Bolt stub
+# server, the test images in a local registry (scripts/images.sh); shellcheck and maturin (in a
+# venv) for the packaging tests.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,6 +12,7 @@ state="$root/target/test-state"
 mkdir -p "$state"
 venv="${ONRAMP_TEST_VENV:-$root/target/test-venv}"
 bolt_venv="${ONRAMP_TEST_BOLT_VENV:-$root/target/bolt-venv}"
+maturin_venv="${ONRAMP_MATURIN_VENV:-$root/target/maturin-venv}"
 
 log() { printf 'provision: %s\n' "$*" >&2; }
 
@@ -63,12 +65,12 @@ start_engine() {
 }
 
 python_venv() {
-  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import kailash, pytest" 2>/dev/null; then
+  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import kailash, pytest, psycopg, redis" 2>/dev/null; then
     return 0
   fi
-  log "creating $venv with kailash and pytest"
-  python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check kailash pytest
+  log "creating $venv with kailash, pytest, psycopg 3 and redis-py"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check kailash pytest "psycopg[binary]" redis
 }
 
 # Wheels of kailash and its dependencies, for the container rung of the SDK ladder, which the
@@ -82,6 +84,17 @@ kailash_wheels() {
   touch "$dir/.complete"
 }
 
+# setuptools and uv as wheels, for the tests of the venv rung that install a project's own
+# dependencies offline (`validate --wheelhouse`): a build backend and uv itself.
+tool_wheels() {
+  local dir="${ONRAMP_TEST_TOOL_WHEELS:-/var/cache/onramp-test/wheels-tools}"
+  [ -f "$dir/.complete" ] && return 0
+  log "fetching setuptools and uv as wheels into $dir"
+  mkdir -p "$dir"
+  python3 -m pip download -q --disable-pip-version-check --only-binary :all: -d "$dir" setuptools uv >/dev/null
+  touch "$dir/.complete"
+}
+
 bolt_stub() {
   if [ -x "$bolt_venv/bin/boltstub" ]; then
     return 0
@@ -91,11 +104,23 @@ bolt_stub() {
   "$bolt_venv/bin/python" -m pip install -q --disable-pip-version-check boltkit
 }
 
+# maturin builds the wheel (scripts/wheel.sh); pinned to the major version pyproject.toml names.
+maturin_tool() {
+  if "$maturin_venv/bin/maturin" --version >/dev/null 2>&1; then
+    return 0
+  fi
+  log "creating $maturin_venv with maturin"
+  python3 -m venv "$maturin_venv"
+  "$maturin_venv/bin/python" -m pip install -q --disable-pip-version-check "maturin>=1.5,<2"
+}
+
 apt_install docker.io docker-compose iproute2 procps curl postgresql-client redis-tools \
-  debootstrap docker-registry
+  debootstrap docker-registry shellcheck binutils
+maturin_tool
 start_engine
 python_venv
 bolt_stub
 kailash_wheels
+tool_wheels
 "$root/scripts/images.sh"
 log "ready: engine $(docker version --format '{{.Server.Version}}'), venv $venv"

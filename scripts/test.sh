@@ -7,6 +7,15 @@ scripts/provision.sh
 export ONRAMP_TEST_VENV="${ONRAMP_TEST_VENV:-$root/target/test-venv}"
 export ONRAMP_TEST_BOLT_VENV="${ONRAMP_TEST_BOLT_VENV:-$root/target/bolt-venv}"
 export ONRAMP_TEST_WHEELS="${ONRAMP_TEST_WHEELS:-/var/cache/onramp-test/wheels-kailash}"
+export ONRAMP_TEST_TOOL_WHEELS="${ONRAMP_TEST_TOOL_WHEELS:-/var/cache/onramp-test/wheels-tools}"
+# The wheel (a release build: a few minutes from cold) is built once here and installed by
+# tests/cli/install.rs: always in CI (ONRAMP_TEST_STRICT=1), otherwise with ONRAMP_TEST_WHEEL=1.
+if [ -z "${ONRAMP_TEST_WHEEL_DIR:-}" ] \
+  && { [ "${ONRAMP_TEST_STRICT:-}" = 1 ] || [ "${ONRAMP_TEST_WHEEL:-}" = 1 ]; }; then
+  rm -rf "$root/target/test-wheel"
+  scripts/wheel.sh --out "$root/target/test-wheel"
+  export ONRAMP_TEST_WHEEL_DIR="$root/target/test-wheel"
+fi
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --no-fail-fast "$@"
 else

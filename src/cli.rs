@@ -3,13 +3,32 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use clap_complete::Shell;
+
+/// The first-day path, shown after `--help`.
+const EXAMPLES: &str = "\
+Examples:
+  onramp doctor                     what this machine has and lacks, each with a fix
+  onramp                            the whole job (doctor, generate, up, validate) here
+  onramp --dir ~/src/app --yes      the same for another directory, without prompts
+  onramp status                     the services and whether each answers
+  onramp down                       remove the containers again (volumes kept)
+  onramp completions bash > ~/.local/share/bash-completion/completions/onramp";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "onramp",
-    version,
+    version = concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (commit ",
+        env!("ONRAMP_BUILD_COMMIT"),
+        ", target ",
+        env!("ONRAMP_BUILD_TARGET"),
+        ")"
+    ),
     about = "Take a workstation to a verified Kailash SDK development environment",
     long_about = None,
+    after_help = EXAMPLES,
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -63,6 +82,8 @@ pub enum Command {
     Down(DownArgs),
     /// List embedded profiles, or print one fully resolved
     Profiles(ProfilesArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell)
+    Completions(CompletionsArgs),
 }
 
 #[derive(Debug, Args, Default)]
@@ -116,4 +137,11 @@ pub struct DownArgs {
 pub struct ProfilesArgs {
     /// Print this profile fully resolved
     pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to complete for
+    #[arg(value_enum)]
+    pub shell: Shell,
 }

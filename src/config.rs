@@ -11,15 +11,92 @@ use crate::profile::Choice;
 /// Everything a command needs to know about how it was asked to run.
 #[derive(Debug)]
 pub struct Config {
-    pub command: Command,
+    pub action: Action,
     pub dir: PathBuf,
     pub profile: Choice,
+    pub output: Output,
+}
+
+/// How output and prompts behave.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Output {
     pub json: bool,
+    /// Accept every prompt (`--yes`, or stdin is not a terminal).
     pub yes: bool,
     pub quiet: bool,
     pub verbose: u8,
     /// (`--no-color`, `NO_COLOR` set, `CLICOLOR_FORCE` set)
     pub color: (bool, bool, bool),
+}
+
+/// The command to run with its typed settings: commands never see clap's types.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Setup(SetupSettings),
+    Doctor,
+    Generate(GenerateSettings),
+    Up(UpSettings),
+    Status,
+    Validate(ValidateSettings),
+    Gate { phase: String },
+    Down(DownSettings),
+    Profiles { name: Option<String> },
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SetupSettings {
+    pub rollback_on_fail: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GenerateSettings {
+    pub force: bool,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UpSettings {
+    pub rollback_on_fail: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ValidateSettings {
+    pub python: Option<PathBuf>,
+    pub wheelhouse: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DownSettings {
+    pub volumes: bool,
+}
+
+impl Action {
+    fn from_cli(command: Option<Command>) -> Action {
+        match command {
+            None => Action::Setup(SetupSettings::default()),
+            Some(Command::Setup(a)) => Action::Setup(SetupSettings {
+                rollback_on_fail: a.rollback_on_fail,
+            }),
+            Some(Command::Doctor) => Action::Doctor,
+            Some(Command::Generate(a)) => Action::Generate(GenerateSettings {
+                force: a.force,
+                dry_run: a.dry_run,
+            }),
+            Some(Command::Up(a)) => Action::Up(UpSettings {
+                rollback_on_fail: a.rollback_on_fail,
+            }),
+            Some(Command::Status) => Action::Status,
+            Some(Command::Validate(a)) => Action::Validate(ValidateSettings {
+                python: a.python,
+                wheelhouse: a.wheelhouse,
+            }),
+            Some(Command::Gate(a)) => Action::Gate { phase: a.phase },
+            Some(Command::Down(a)) => Action::Down(DownSettings { volumes: a.volumes }),
+            Some(Command::Profiles(a)) => Action::Profiles { name: a.name },
+            Some(Command::Completions(a)) => Action::Completions { shell: a.shell },
+        }
+    }
 }
 
 /// The project's own profile file.
@@ -52,18 +129,20 @@ pub fn resolve(cli: Cli, host: &Host) -> Result<Config> {
     }
     let profile = choose_profile(g.profile, host.env("ONRAMP_PROFILE"), &dir);
     Ok(Config {
-        command: cli.command.unwrap_or(Command::Setup(Default::default())),
+        action: Action::from_cli(cli.command),
         dir,
         profile,
-        json: g.json,
-        yes: g.yes || !std::io::stdin().is_terminal(),
-        quiet: g.quiet,
-        verbose: g.verbose,
-        color: (
-            g.no_color,
-            host.env("NO_COLOR").is_some(),
-            host.env("CLICOLOR_FORCE").is_some_and(|v| v != "0"),
-        ),
+        output: Output {
+            json: g.json,
+            yes: g.yes || !std::io::stdin().is_terminal(),
+            quiet: g.quiet,
+            verbose: g.verbose,
+            color: (
+                g.no_color,
+                host.env("NO_COLOR").is_some(),
+                host.env("CLICOLOR_FORCE").is_some_and(|v| v != "0"),
+            ),
+        },
     })
 }
 

@@ -8,19 +8,24 @@ pub mod engine;
 pub mod errors;
 pub mod escape;
 pub mod fsx;
+pub mod gate;
 pub mod generate;
 pub mod host;
+pub mod kinds;
+pub mod outcome;
 pub mod platform;
 pub mod ports;
 pub mod printer;
 pub mod probe;
 pub mod profile;
 pub mod progress;
+pub mod project;
 pub mod python;
 pub mod resources;
 pub mod sdk;
 pub mod secrets;
 pub mod stack;
+pub mod validation;
 pub mod version;
 
 use std::process::ExitCode;
@@ -56,7 +61,8 @@ pub fn run() -> ExitCode {
             return ExitCode::from(e.exit_code());
         }
     };
-    let printer = Printer::new(config.json, config.quiet, config.verbose, config.color);
+    let out = &config.output;
+    let printer = Printer::new(out.json, out.quiet, out.verbose, out.color).with_yes(out.yes);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -35,6 +35,8 @@ pub struct Printer {
     verbose: u8,
     color: bool,
     terminal: bool,
+    /// Accept every prompt (`--yes`, or no terminal).
+    yes: bool,
 }
 
 /// Colour choice from flags, environment and whether the stream is a terminal.
@@ -59,7 +61,27 @@ impl Printer {
             verbose,
             color: color_enabled(flag, no_color, force, terminal),
             terminal,
+            yes: false,
         }
+    }
+
+    /// Accept every prompt without asking.
+    pub fn with_yes(mut self, yes: bool) -> Printer {
+        self.yes = yes;
+        self
+    }
+
+    /// Ask a yes/no question on the terminal (default yes). With `--yes`, without a terminal,
+    /// or in JSON mode, the answer is yes without asking.
+    pub fn confirm(&self, question: &str) -> bool {
+        if self.yes || !self.terminal || self.json {
+            return true;
+        }
+        dialoguer::Confirm::new()
+            .with_prompt(question)
+            .default(true)
+            .interact()
+            .unwrap_or(false)
     }
 
     /// A printer that shows nothing but errors: for work done on another command's behalf.
@@ -70,6 +92,7 @@ impl Printer {
             verbose: 0,
             color: false,
             terminal: false,
+            yes: true,
         }
     }
 
@@ -80,6 +103,10 @@ impl Printer {
 
     pub fn json_mode(&self) -> bool {
         self.json
+    }
+
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
     }
 
     pub fn verbose(&self) -> u8 {
@@ -115,6 +142,14 @@ impl Printer {
         note(serde_json::to_writer_pretty(&mut out, &value).map_err(std::io::Error::other));
         note(writeln!(out));
         JSON_PRINTED.store(true, Ordering::SeqCst);
+    }
+
+    /// A document meant for a file or another program (a completion script): stdout, as is,
+    /// whatever `--json` or `-q` say.
+    pub fn document(&self, bytes: &[u8]) {
+        let mut out = std::io::stdout().lock();
+        note(out.write_all(bytes));
+        note(out.flush());
     }
 
     /// An error with its `help:` line, always on stderr; with `--json` and no document printed
@@ -191,6 +226,7 @@ mod tests {
             verbose: 0,
             color: false,
             terminal: false,
+            yes: true,
         };
         assert_eq!(p.paint(Paint::Fail, "x"), "x");
         let c = Printer { color: true, ..p };

@@ -68,6 +68,23 @@ enum Op {
 }
 
 /// Comparators joined by commas; all must hold.
+/// A version requirement that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ReqError(pub String);
+
+impl From<String> for ReqError {
+    fn from(s: String) -> ReqError {
+        ReqError(s)
+    }
+}
+
+impl From<&str> for ReqError {
+    fn from(s: &str) -> ReqError {
+        ReqError(s.to_string())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct VersionReq {
     text: String,
@@ -75,7 +92,7 @@ pub struct VersionReq {
 }
 
 impl VersionReq {
-    pub fn parse(s: &str) -> Result<VersionReq, String> {
+    pub fn parse(s: &str) -> Result<VersionReq, ReqError> {
         let mut parts = Vec::new();
         for raw in s.split(',').map(str::trim) {
             let (op, rest) = [

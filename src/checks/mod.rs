@@ -4,10 +4,12 @@
 mod cpus;
 mod disk;
 mod docker;
+mod images;
 mod memory;
 mod platform;
 mod ports;
 mod python;
+pub mod report;
 mod wsl;
 
 use std::collections::BTreeMap;
@@ -20,10 +22,10 @@ use tokio::sync::OnceCell;
 
 use crate::engine;
 use crate::engine::api::Engine;
-use crate::generate::context::project_name;
 use crate::host::Host;
 use crate::platform::{Kind, Platform};
 use crate::profile::{Profile, Threshold};
+use crate::project::project_name;
 use crate::stack::{LABEL_PROJECT, LABEL_SERVICE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -135,6 +137,7 @@ const ALL: &[CheckFn] = &[
     |c| Box::pin(docker::check(c)),
     |c| Box::pin(python::check(c)),
     |c| Box::pin(ports::check(c)),
+    |c| Box::pin(images::check(c)),
 ];
 
 /// Run every check concurrently; outcomes come back in registration order.

@@ -1,171 +1,28 @@
 //! `onramp generate`: render the profile's files into the project directory.
 
-use std::path::Path;
-
-use serde_json::json;
-
 use super::Verdict;
-use crate::cli::GenerateArgs;
-use crate::config::Config;
+use crate::config::GenerateSettings;
 use crate::errors::Result;
-use crate::generate::{self, Action, Planned, context, shim};
+use crate::generate;
 use crate::host::Host;
-use crate::printer::{Paint, Printer};
-use crate::profile::{self, Profile};
+use crate::printer::Printer;
+use crate::project::Project;
 
 pub async fn run(
-    config: &Config,
+    project: &Project,
+    settings: &GenerateSettings,
     host: &Host,
     printer: &Printer,
-    args: &GenerateArgs,
 ) -> Result<Verdict> {
-    let loaded = profile::load(&config.profile)?;
     // One run at a time per project; a dry run changes nothing and creates no lock.
-    let _lock = if args.dry_run {
+    let _lock = if settings.dry_run {
         None
     } else {
-        Some(super::up::lock(&config.dir)?)
+        Some(project.lock()?)
     };
-    let run = generate(host, &config.dir, &loaded.profile, args, printer).await?;
-    if config.json {
+    let run = generate::run::run(host, project, settings, printer).await?;
+    if printer.json_mode() {
         printer.json(&run.report);
     }
     Ok(Verdict::Ready)
-}
-
-/// What one generate run did, with enough to undo it.
-pub struct Run {
-    pub report: serde_json::Value,
-    pub plans: Vec<Planned>,
-    pub manifest_before: Option<String>,
-}
-
-/// Render, plan and (unless a dry run) write every file; used by `setup` too.
-pub async fn generate(
-    host: &Host,
-    dir: &Path,
-    profile: &Profile,
-    args: &GenerateArgs,
-    printer: &Printer,
-) -> Result<Run> {
-    let packages = profile.sdk.packages.clone().unwrap_or_default();
-    let wants_shim = profile
-        .files
-        .iter()
-        .any(|f| f.template == "windows_patch.py");
-    let scan = if wants_shim {
-        shim::scan_installed(host, dir, &packages).await
-    } else {
-        shim::Scan::default()
-    };
-    let ctx = context::build(profile, dir, &scan);
-    let manifest = generate::load_manifest(dir)?;
-    let manifest_before = generate::manifest_text(dir);
-    let mut plans = Vec::new();
-    for spec in &profile.files {
-        let content = generate::render(dir, &spec.template, &ctx)?;
-        plans.push(generate::plan_file(
-            dir, &manifest, spec, content, args.force,
-        )?);
-    }
-    if !args.dry_run {
-        let mut manifest = manifest;
-        generate::apply(host, dir, &plans, &mut manifest)?;
-    }
-    if wants_shim {
-        report_shim(printer, &scan, &ctx);
-    }
-    for p in &plans {
-        report_file(printer, p, args.dry_run);
-    }
-    if plans.iter().all(|p| p.action == Action::Unchanged) {
-        printer.info("nothing changed: every file is up to date");
-    } else if args.dry_run {
-        printer.info("dry run: nothing was written");
-    }
-    let report = json!({
-        "ok": true,
-        "dry_run": args.dry_run,
-        "project": ctx.project,
-        "files": plans.iter().map(|p| json!({"path": p.rel, "action": &p.action})).collect::<Vec<_>>(),
-        "shim": {
-            "sdk": scan.sdk,
-            "files_scanned": scan.files,
-            "names": ctx.found,
-            "non_standard": ctx.extra_constants.iter().chain(&ctx.extra_functions).collect::<Vec<_>>(),
-            "all_covered": true,
-            "note": scan.note,
-        },
-    });
-    Ok(Run {
-        report,
-        plans,
-        manifest_before,
-    })
-}
-
-fn report_shim(printer: &Printer, scan: &shim::Scan, ctx: &context::Context) {
-    match &scan.sdk {
-        Some(sdk) => printer.info(&format!(
-            "windows_patch.py: {sdk} uses {} resource name(s) in {} files: {}; all are covered",
-            ctx.found.len(),
-            scan.files,
-            if ctx.found.is_empty() {
-                "none".into()
-            } else {
-                ctx.found.join(", ")
-            }
-        )),
-        None => printer.info(&format!(
-            "windows_patch.py: {}; the full Unix resource API is covered",
-            scan.note.as_deref().unwrap_or("no SDK scanned")
-        )),
-    }
-}
-
-fn report_file(printer: &Printer, p: &Planned, dry: bool) {
-    let would = if dry { "would be " } else { "" };
-    let mode = p
-        .mode
-        .map(|m| format!(" (mode {m:04o})"))
-        .unwrap_or_default();
-    match &p.action {
-        Action::Create => printer.result(&format!(
-            "  {} {} {would}created{mode}",
-            printer.paint(Paint::Pass, "+"),
-            p.rel
-        )),
-        Action::Unchanged => printer.info(&format!(
-            "  {} {} unchanged",
-            printer.paint(Paint::Dim, "="),
-            p.rel
-        )),
-        Action::Update => printer.result(&format!(
-            "  {} {} {would}updated",
-            printer.paint(Paint::Pass, "~"),
-            p.rel
-        )),
-        Action::KeepEdited { new_path } => {
-            printer.warn(&format!(
-                "{} was changed by you and is kept; the new version {would}written to {new_path}. Review the diff, or run `onramp generate --force` to replace it (a .bak is kept):",
-                p.rel
-            ));
-        }
-        Action::Replace { backup } => printer.result(&format!(
-            "  {} {} {would}replaced; your version {would}kept as {backup}",
-            printer.paint(Paint::Warn, "!"),
-            p.rel
-        )),
-    }
-    if let Some(old) = p.loosened {
-        printer.warn(&format!(
-            "{} holds secrets but was mode {old:04o}; {}set back to 0600",
-            p.rel,
-            if dry { "it would be " } else { "" }
-        ));
-    }
-    let show_diff = dry || matches!(p.action, Action::KeepEdited { .. });
-    if show_diff && let Some(d) = &p.diff {
-        printer.result(profile::redact_text(d.trim_end()).as_str());
-    }
 }

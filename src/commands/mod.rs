@@ -1,5 +1,6 @@
 //! One file per subcommand; `dispatch` is the only place that chooses between them.
 
+mod completions;
 mod doctor;
 mod down;
 mod gate;
@@ -10,11 +11,11 @@ mod status;
 mod up;
 mod validate;
 
-use crate::cli::Command;
-use crate::config::Config;
+use crate::config::{Action, Config};
 use crate::errors::{Error, Result};
 use crate::host::Host;
 use crate::printer::Printer;
+use crate::project::Project;
 
 /// A finished command's verdict: exit 0 or exit 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,19 +34,22 @@ impl Verdict {
     }
 }
 
-/// Run the configured command; Ctrl-C cancels it cleanly (exit 130).
+/// Run the configured command; Ctrl-C cancels it cleanly (exit 130). The project (and its
+/// profile) is resolved once, here, for every command that works on one.
 pub async fn dispatch(config: &Config, host: &Host, printer: &Printer) -> Result<Verdict> {
     let work = async {
-        match &config.command {
-            Command::Doctor => doctor::run(config, host, printer).await,
-            Command::Profiles(args) => profiles::run(config, printer, args.name.as_deref()),
-            Command::Setup(args) => setup::run(config, host, printer, args).await,
-            Command::Generate(args) => generate::run(config, host, printer, args).await,
-            Command::Up(args) => up::run(config, host, printer, args).await,
-            Command::Status => status::run(config, host, printer).await,
-            Command::Validate(args) => validate::run(config, host, printer, args).await,
-            Command::Gate(args) => gate::run(config, host, printer, &args.phase).await,
-            Command::Down(args) => down::run(config, host, printer, args).await,
+        let project = || Project::resolve(&config.dir, &config.profile);
+        match &config.action {
+            Action::Profiles { name } => profiles::run(printer, name.as_deref()),
+            Action::Doctor => doctor::run(&project()?, host, printer).await,
+            Action::Setup(s) => setup::run(&project()?, s, host, printer).await,
+            Action::Generate(s) => generate::run(&project()?, s, host, printer).await,
+            Action::Up(s) => up::run(&project()?, s, host, printer).await,
+            Action::Status => status::run(&project()?, host, printer).await,
+            Action::Validate(s) => validate::run(&project()?, s, host, printer).await,
+            Action::Gate { phase } => gate::run(&project()?, phase, host, printer).await,
+            Action::Down(s) => down::run(&project()?, s, host, printer).await,
+            Action::Completions { shell } => completions::run(printer, *shell),
         }
     };
     tokio::select! {

@@ -1,18 +1,17 @@
 //! `onramp profiles [NAME]`: list the embedded profiles, or print one fully resolved.
 
 use super::Verdict;
-use crate::config::Config;
 use crate::errors::{Error, Result};
 use crate::printer::Printer;
 use crate::profile::{self, Choice};
 
-pub fn run(config: &Config, printer: &Printer, name: Option<&str>) -> Result<Verdict> {
+pub fn run(printer: &Printer, name: Option<&str>) -> Result<Verdict> {
     let Some(name) = name else {
-        return list(config, printer);
+        return list(printer);
     };
     let loaded = profile::load(&Choice::Named(name.to_string()))?;
     let shown = loaded.profile.redacted_json();
-    if config.json {
+    if printer.json_mode() {
         printer.json(&shown);
     } else {
         let text =
@@ -24,7 +23,7 @@ pub fn run(config: &Config, printer: &Printer, name: Option<&str>) -> Result<Ver
     Ok(Verdict::Ready)
 }
 
-fn list(config: &Config, printer: &Printer) -> Result<Verdict> {
+fn list(printer: &Printer) -> Result<Verdict> {
     let mut rows = Vec::new();
     for name in profile::embedded_names() {
         let p = profile::load(&Choice::Named(name.clone()))?.profile;
@@ -32,7 +31,7 @@ fn list(config: &Config, printer: &Printer) -> Result<Verdict> {
         let services = services.join(", ");
         rows.push((name, p.description.unwrap_or_default(), services));
     }
-    if config.json {
+    if printer.json_mode() {
         let list: Vec<_> = rows
             .iter()
             .map(|(n, d, s)| serde_json::json!({"name": n, "description": d, "services": s.split(", ").collect::<Vec<_>>()}))

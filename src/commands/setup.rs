@@ -2,178 +2,164 @@
 //! first hard failure with its remedy; with `--rollback-on-fail`, a failure after generate
 //! removes what this run created and restores the files it replaced.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::Verdict;
 use crate::checks::{self, Ctx, Status};
-use crate::cli::{GenerateArgs, SetupArgs, ValidateArgs};
-use crate::config::Config;
-use crate::engine::Connected;
+use crate::config::{GenerateSettings, SetupSettings, ValidateSettings};
+use crate::engine::{self, Connected};
 use crate::errors::Result;
 use crate::generate;
-use crate::generate::context::project_name;
 use crate::host::Host;
 use crate::platform;
 use crate::printer::{Paint, Printer};
-use crate::profile;
+use crate::project::Project;
+use crate::stack::ops;
 use crate::stack::up::{Created, ServiceReport};
+use crate::validation;
 
 pub async fn run(
-    config: &Config,
+    project: &Project,
+    settings: &SetupSettings,
     host: &Host,
     printer: &Printer,
-    args: &SetupArgs,
 ) -> Result<Verdict> {
-    let profile = profile::load(&config.profile)?.profile;
-    let state_existed = config.dir.join(generate::STATE_DIR).exists();
-    let lock = super::up::lock(&config.dir)?;
+    let state_existed = project.state_dir.exists();
+    let lock = project.lock()?;
 
     step(printer, 1, "doctor");
     let plat = platform::detect(&platform::collect(host));
-    let ctx = Ctx::new(host.clone(), profile.clone(), config.dir.clone(), plat);
+    let ctx = Ctx::new(
+        host.clone(),
+        project.profile.clone(),
+        project.dir.clone(),
+        plat,
+    );
     let outcomes = checks::run_all(&ctx).await;
-    printer.result(&super::doctor::render(printer, &outcomes));
+    printer.result(&checks::report::render(printer, &outcomes));
     if outcomes.iter().any(|o| o.status == Status::Fail) {
-        return stop(
-            config,
-            printer,
-            "doctor",
-            "fix the failing checks above, then run `onramp setup` again",
-            json!(null),
-        );
+        let remedy = "fix the failing checks above, then run `onramp setup` again";
+        return Ok(stop(printer, "doctor", remedy));
     }
 
     step(printer, 2, "generate");
-    let generated = super::generate::generate(
-        host,
-        &config.dir,
-        &profile,
-        &GenerateArgs::default(),
-        printer,
-    )
-    .await?;
-
-    let undo = Undo {
-        host,
-        config,
-        generated: &generated,
-        state_existed,
-    };
+    let generated =
+        generate::run::run(host, project, &GenerateSettings::default(), printer).await?;
 
     step(printer, 3, "up");
     let mut created = Created::default();
-    let project = project_name(&profile, &config.dir);
-    let outcome =
-        super::up::start(host, &project, &profile, &config.dir, printer, &mut created).await;
-    let (engine, reports) = match outcome {
-        Ok((e, r)) if r.iter().all(ServiceReport::ok) => (e, r),
-        failed => {
-            let why = match &failed {
-                Err(e) => e.to_string(),
-                Ok((_, r)) => r
-                    .iter()
-                    .filter(|s| !s.ok())
-                    .map(|s| format!("{}: {}", s.name, s.error.as_deref().unwrap_or("failed")))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            };
-            if args.rollback_on_fail {
-                let engine = match failed {
-                    Ok((Some(e), _)) => Some(e),
-                    _ if created.is_empty() => None,
-                    _ => super::up::connect(host).await.ok(),
-                };
-                drop(lock);
-                undo.run(printer, engine.as_ref(), &created).await;
+    let (engine, reached) = up_and_validate(host, project, printer, &mut created).await;
+    let stopped = match reached {
+        Ok(doc) => {
+            if printer.json_mode() {
+                printer.json(&doc);
             }
-            return stop(
-                config,
-                printer,
-                "up",
-                &format!("{why}; fix it, then run `onramp setup` again"),
-                json!(null),
-            );
+            printer.result(&printer.paint(Paint::Pass, "setup: ready"));
+            return Ok(Verdict::Ready);
         }
+        Err(stopped) => stopped,
     };
-    let engine = match engine {
-        Some(e) => Some(e),
-        None => crate::engine::connect_ready(host).await.ok(),
-    };
-
-    step(printer, 4, "validate");
-    let (services, report) = super::validate::validate(
-        config,
-        host,
-        printer,
-        &profile,
-        &ValidateArgs::default(),
-        engine.as_ref(),
-    )
-    .await;
-    let ok = services.iter().all(|s| s.status == "ok") && report.ok;
-    if config.json {
-        printer.json(&json!({"ok": ok, "services": reports, "validate": {"services": services, "sdk": report}}));
-    }
-    if ok {
-        printer.result(&printer.paint(Paint::Pass, "setup: ready"));
-        Ok(Verdict::Ready)
-    } else {
-        if args.rollback_on_fail {
-            drop(lock);
-            undo.run(printer, engine.as_ref(), &created).await;
-        }
-        printer.result(&format!(
-            "{} setup stopped at validate: see the failures above",
-            printer.paint(Paint::Fail, "✗")
-        ));
-        Ok(Verdict::NotReady)
-    }
-}
-
-/// Everything this run made, to remove again: objects, files, and `.onramp/` if it is new.
-struct Undo<'a> {
-    host: &'a Host,
-    config: &'a Config,
-    generated: &'a super::generate::Run,
-    state_existed: bool,
-}
-
-impl Undo<'_> {
-    async fn run(&self, printer: &Printer, engine: Option<&Connected>, created: &Created) {
-        let mut undone = match engine {
+    if settings.rollback_on_fail {
+        let engine = match engine {
+            Some(e) => Some(e),
+            None if created.is_empty() => None,
+            None => engine::connect_ready(host).await.ok(),
+        };
+        drop(lock);
+        let mut undone = match &engine {
             Some(e) => created.roll_back(&e.api).await,
             None => Vec::new(),
         };
         undone.extend(generate::roll_back(
-            self.host,
-            &self.config.dir,
-            &self.generated.plans,
-            self.generated.manifest_before.as_deref(),
+            host,
+            &project.dir,
+            &generated.plans,
+            generated.manifest_before.as_deref(),
         ));
-        if !self.state_existed {
-            let _ = std::fs::remove_dir_all(self.config.dir.join(generate::STATE_DIR));
+        if !state_existed {
+            let _ = std::fs::remove_dir_all(&project.state_dir);
         }
-        super::up::report_rollback(printer, &undone);
+        printer.result(&ops::rollback_line(&undone));
     }
+    Ok(match stopped {
+        Stopped::Up(why) => stop(
+            printer,
+            "up",
+            &format!("{why}; fix it, then run `onramp setup` again"),
+        ),
+        Stopped::Validate(doc) => {
+            if printer.json_mode() {
+                printer.json(&doc);
+            }
+            printer.result(&format!(
+                "{} setup stopped at validate: see the failures above",
+                printer.paint(Paint::Fail, "✗")
+            ));
+            Verdict::NotReady
+        }
+    })
+}
+
+/// Where setup stopped after generate.
+enum Stopped {
+    /// `up` failed, for this reason.
+    Up(String),
+    /// `validate` failed; its report.
+    Validate(Value),
+}
+
+/// Steps 3 and 4; the engine is returned either way, for a rollback.
+async fn up_and_validate(
+    host: &Host,
+    project: &Project,
+    printer: &Printer,
+    created: &mut Created,
+) -> (Option<Connected>, std::result::Result<Value, Stopped>) {
+    let (engine, reports) = match ops::start(host, project, printer, created).await {
+        Ok(done) => done,
+        Err(e) => return (None, Err(Stopped::Up(e.to_string()))),
+    };
+    if !reports.iter().all(ServiceReport::ok) {
+        let why = reports
+            .iter()
+            .filter(|s| !s.ok())
+            .map(|s| format!("{}: {}", s.name, s.error.as_deref().unwrap_or("failed")))
+            .collect::<Vec<_>>()
+            .join("; ");
+        return (engine, Err(Stopped::Up(why)));
+    }
+    let engine = match engine {
+        Some(e) => Some(e),
+        None => engine::connect_ready(host).await.ok(),
+    };
+    step(printer, 4, "validate");
+    let settings = ValidateSettings::default();
+    let (services, sdk) =
+        validation::validate(project, &settings, host, printer, engine.as_ref()).await;
+    let ok = validation::all_ok(&services, &sdk);
+    let doc =
+        json!({"ok": ok, "services": reports, "validate": {"services": services, "sdk": sdk}});
+    (
+        engine,
+        if ok {
+            Ok(doc)
+        } else {
+            Err(Stopped::Validate(doc))
+        },
+    )
 }
 
 fn step(printer: &Printer, n: u8, name: &str) {
     printer.info(&printer.paint(Paint::Bold, &format!("[{n}/4] {name}")));
 }
 
-fn stop(
-    config: &Config,
-    printer: &Printer,
-    at: &str,
-    remedy: &str,
-    detail: serde_json::Value,
-) -> Result<Verdict> {
+fn stop(printer: &Printer, at: &str, remedy: &str) -> Verdict {
     printer.result(&format!(
         "{} setup stopped at {at}: {remedy}",
         printer.paint(Paint::Fail, "✗")
     ));
-    if config.json {
-        printer.json(&json!({"ok": false, "stopped_at": at, "remedy": remedy, "detail": detail}));
+    if printer.json_mode() {
+        printer.json(&json!({"ok": false, "stopped_at": at, "remedy": remedy, "detail": null}));
     }
-    Ok(Verdict::NotReady)
+    Verdict::NotReady
 }

@@ -1,85 +1,25 @@
 //! `onramp status`: each service's state, ports, readiness and container.
 
 use super::Verdict;
-use crate::config::Config;
-use crate::engine::api::Engine;
 use crate::errors::Result;
-use crate::generate::context::project_name;
 use crate::host::Host;
 use crate::printer::{Paint, Printer};
-use crate::probe;
-use crate::profile;
-use crate::stack::container_name;
-use crate::stack::ready;
-use crate::stack::up::{ServiceReport, State, has_managed};
+use crate::project::Project;
+use crate::stack::ops;
+use crate::stack::up::ServiceReport;
 
-pub async fn run(config: &Config, host: &Host, printer: &Printer) -> Result<Verdict> {
-    let profile = profile::load(&config.profile)?.profile;
-    let engine = if has_managed(&profile) {
-        Some(super::up::connect(host).await?)
-    } else {
-        None
-    };
-    let project = project_name(&profile, &config.dir);
-    let mut reports = Vec::new();
-    for (name, svc) in profile.services() {
-        let container = match (&engine, &svc.image) {
-            (Some(e), Some(_)) => e
-                .api
-                .inspect(&container_name(&project, name))
-                .await
-                .ok()
-                .flatten(),
-            _ => None,
-        };
-        let mut r = ServiceReport {
-            name: name.clone(),
-            state: State::Stopped,
-            ready_ms: None,
-            host_ports: svc.ports().iter().map(|p| p.host).collect(),
-            error: None,
-            logs: None,
-            container: container.as_ref().map(|c| c.id.chars().take(12).collect()),
-            action: container
-                .as_ref()
-                .map_or("absent".to_string(), |c| c.status.clone()),
-        };
-        let running = container.as_ref().is_some_and(|c| c.running);
-        if svc.image.is_none() {
-            r.state = State::External;
-            r.action = "external".into();
-        }
-        if (running || svc.image.is_none())
-            && let Some(t) = probe::target(svc)
-        {
-            match ready::once(&t).await {
-                Ok(d) => {
-                    r.ready_ms = Some(d.as_millis() as u64);
-                    if svc.image.is_some() {
-                        r.state = State::Ready;
-                    }
-                }
-                Err(e) => {
-                    if svc.image.is_some() {
-                        r.state = State::Failed;
-                    }
-                    r.error = Some(e.to_string());
-                }
-            }
-        } else if running {
-            r.state = State::Ready;
-        }
-        reports.push(r);
-    }
+pub async fn run(project: &Project, host: &Host, printer: &Printer) -> Result<Verdict> {
+    let engine = ops::engine_if_needed(host, project).await?;
+    let reports = ops::status(engine.as_ref().map(|e| &e.api), project).await;
     let ok = reports.iter().all(ServiceReport::ok);
-    if config.json {
-        printer.json(&super::up::report_json(ok, engine.as_ref(), &reports));
+    if printer.json_mode() {
+        printer.json(&ops::report_json(ok, engine.as_ref(), &reports));
     }
     let at = engine
         .as_ref()
         .map(|e| format!("engine {} ({})", e.endpoint.endpoint, e.info.version))
         .unwrap_or_else(|| "external services only".into());
-    printer.result(&format!("project {project}, {at}"));
+    printer.result(&format!("project {}, {at}", project.name));
     for r in &reports {
         let mark = if r.ok() {
             printer.paint(Paint::Pass, "✓")

@@ -1,123 +1,42 @@
 //! `onramp up`: ensure images, start services, wait until each answers its protocol.
 
-use std::path::Path;
-
-use serde_json::json;
-
 use super::Verdict;
-use crate::cli::UpArgs;
-use crate::config::Config;
-use crate::engine::{self, Connected};
-use crate::errors::{Error, Result};
-use crate::generate::context::project_name;
+use crate::config::UpSettings;
+use crate::engine;
+use crate::errors::Result;
 use crate::host::Host;
-use crate::platform;
 use crate::printer::Printer;
-use crate::profile::{self, Profile};
-use crate::progress::Ui;
-use crate::stack::up::{Created, ServiceReport, has_managed, probe_externals, up};
+use crate::project::Project;
+use crate::stack::ops;
+use crate::stack::up::{Created, ServiceReport};
 
 pub async fn run(
-    config: &Config,
+    project: &Project,
+    settings: &UpSettings,
     host: &Host,
     printer: &Printer,
-    args: &UpArgs,
 ) -> Result<Verdict> {
-    let profile = profile::load(&config.profile)?.profile;
-    let _lock = lock(&config.dir)?;
-    let project = project_name(&profile, &config.dir);
+    let _lock = project.lock()?;
     let mut created = Created::default();
-    let (engine, reports) =
-        match start(host, &project, &profile, &config.dir, printer, &mut created).await {
-            Ok(done) => done,
-            Err(e) => {
-                if args.rollback_on_fail && !created.is_empty() {
-                    let engine = connect(host).await?;
-                    report_rollback(printer, &created.roll_back(&engine.api).await);
-                }
-                return Err(e);
+    let (engine, reports) = match ops::start(host, project, printer, &mut created).await {
+        Ok(done) => done,
+        Err(e) => {
+            if settings.rollback_on_fail && !created.is_empty() {
+                let engine = engine::connect_or_remedy(host).await?;
+                printer.result(&ops::rollback_line(&created.roll_back(&engine.api).await));
             }
-        };
+            return Err(e);
+        }
+    };
     let ok = reports.iter().all(ServiceReport::ok);
     if !ok
-        && args.rollback_on_fail
+        && settings.rollback_on_fail
         && let Some(e) = &engine
     {
-        report_rollback(printer, &created.roll_back(&e.api).await);
+        printer.result(&ops::rollback_line(&created.roll_back(&e.api).await));
     }
-    if config.json {
-        printer.json(&report_json(ok, engine.as_ref(), &reports));
+    if printer.json_mode() {
+        printer.json(&ops::report_json(ok, engine.as_ref(), &reports));
     }
     Ok(Verdict::from_ok(ok))
-}
-
-/// Bring the services up (used by `setup` too); `created` collects what this run made. A
-/// profile with nothing to start needs no engine: its external services are only probed.
-pub async fn start(
-    host: &Host,
-    project: &str,
-    profile: &Profile,
-    dir: &Path,
-    printer: &Printer,
-    created: &mut Created,
-) -> Result<(Option<Connected>, Vec<ServiceReport>)> {
-    let ui = Ui::new(printer);
-    if !has_managed(profile) {
-        return Ok((None, probe_externals(profile, &ui).await));
-    }
-    let engine = connect(host).await?;
-    let reports = up(&engine.api, host, project, profile, dir, &ui, created).await?;
-    Ok((Some(engine), reports))
-}
-
-pub fn report_rollback(printer: &Printer, removed: &[String]) {
-    if removed.is_empty() {
-        printer.result("rolled back: nothing had been created");
-    } else {
-        printer.result(&format!("rolled back: removed {}", removed.join(", ")));
-    }
-}
-
-pub fn report_json(
-    ok: bool,
-    engine: Option<&Connected>,
-    reports: &[ServiceReport],
-) -> serde_json::Value {
-    json!({
-        "ok": ok,
-        "engine": engine.map(|e| json!({
-            "endpoint": e.endpoint.endpoint,
-            "source": e.endpoint.source,
-            "version": e.info.version,
-        })),
-        "services": reports,
-    })
-}
-
-/// Connect to the engine, or fail with the platform's remedy (exit 1).
-pub async fn connect(host: &Host) -> Result<Connected> {
-    engine::connect_ready(host).await.map_err(|p| {
-        let plat = platform::detect(&platform::collect(host));
-        let os_release = host.sys_read("/etc/os-release");
-        let fix = engine::remedy::Remedies::new(host, plat.kind, os_release.as_deref());
-        Error::NotReady {
-            message: engine::describe(&p),
-            help: fix.for_reach(&p.reach),
-        }
-    })
-}
-
-/// One run at a time per project: an exclusive lock on `.onramp/lock`.
-pub fn lock(dir: &Path) -> Result<std::fs::File> {
-    let rel = format!("{}/lock", crate::generate::STATE_DIR);
-    let path = dir.join(&rel);
-    let file = crate::fsx::Root::new(dir).open_lock(&rel)?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::NotReady {
-            message: format!("another onramp run is working on {}", dir.display()),
-            help: format!("wait for it to finish (the lock is {})", path.display()),
-        }),
-        Err(std::fs::TryLockError::Error(source)) => Err(Error::Write { path, source }),
-    }
 }

@@ -112,6 +112,19 @@ pub async fn connect_ready(host: &Host) -> Result<Connected, Probe> {
     connect_probed(host, &probe(host).await).await
 }
 
+/// Connect for real work, or fail with the platform's remedy (exit 1).
+pub async fn connect_or_remedy(host: &Host) -> Result<Connected, crate::errors::Error> {
+    connect_ready(host).await.map_err(|p| {
+        let plat = crate::platform::detect(&crate::platform::collect(host));
+        let os_release = host.sys_read("/etc/os-release");
+        let fix = remedy::Remedies::new(host, plat.kind, os_release.as_deref());
+        crate::errors::Error::NotReady {
+            message: describe(&p),
+            help: fix.for_reach(&p.reach),
+        }
+    })
+}
+
 /// Connect after a probe already found the engine ready (`doctor` probes once, then connects).
 pub async fn connect_probed(host: &Host, p: &Probe) -> Result<Connected, Probe> {
     let (Some(endpoint), Reach::Ready(info)) = (p.endpoint.clone(), p.reach.clone()) else {
@@ -121,7 +134,9 @@ pub async fn connect_probed(host: &Host, p: &Probe) -> Result<Connected, Probe> 
         endpoint: Some(endpoint.clone()),
         reach: Reach::Unreachable(e),
     };
-    let docker = connect(&endpoint).map_err(|e| fail(e.to_string()))?;
+    // Real work gets the per-call bound of `api`, not the probe's: starting a container on a
+    // busy machine can take longer than a version query.
+    let docker = connect_within(&endpoint, api::CALL_TIMEOUT).map_err(|e| fail(e.to_string()))?;
     let docker = tokio::time::timeout(PROBE_TIMEOUT, docker.negotiate_version())
         .await
         .map_err(|_| fail("no answer while negotiating the API version".into()))?
@@ -162,9 +177,17 @@ pub fn describe(p: &Probe) -> String {
     }
 }
 
-/// A bollard client for an endpoint.
+/// A bollard client for an endpoint, for probing (requests bounded by `PROBE_TIMEOUT`).
 pub fn connect(endpoint: &Endpoint) -> Result<Docker, bollard::errors::Error> {
-    let secs = PROBE_TIMEOUT.as_secs().max(1);
+    connect_within(endpoint, PROBE_TIMEOUT)
+}
+
+/// A bollard client whose requests time out after `timeout`.
+pub fn connect_within(
+    endpoint: &Endpoint,
+    timeout: Duration,
+) -> Result<Docker, bollard::errors::Error> {
+    let secs = timeout.as_secs().max(1);
     let uri = endpoint.endpoint.as_str();
     if uri.starts_with("unix://") {
         #[cfg(unix)]

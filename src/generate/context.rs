@@ -5,7 +5,10 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::shim::Scan;
+use crate::kinds;
 use crate::profile::{ProbeKind, Profile, Service};
+use crate::project::project_name;
+use crate::stack::named_volume;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Kv {
@@ -49,35 +52,6 @@ pub struct Context {
     pub extra_constants: Vec<String>,
     pub extra_functions: Vec<String>,
     pub coverage: String,
-}
-
-/// Compose's project name: the profile's `project`, else the directory's name, normalised.
-pub fn project_name(profile: &Profile, dir: &Path) -> String {
-    let raw = profile.project.clone().unwrap_or_else(|| {
-        dir.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    });
-    let name: String = raw
-        .to_ascii_lowercase()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
-        .collect();
-    let name = name.trim_start_matches(['_', '-']).to_string();
-    if name.is_empty() {
-        "onramp".into()
-    } else {
-        name
-    }
-}
-
-/// A named volume (`data:/var/lib/x`), as opposed to a bind mount (`./data:/x`, `/abs:/x`).
-pub fn named_volume(spec: &str) -> Option<&str> {
-    let (src, _) = spec.split_once(':')?;
-    let drive_letter = src.len() == 1 && spec.chars().nth(1) == Some(':');
-    let path_like = src.starts_with(['.', '/', '~']) || src.contains(['/', '\\']);
-    let named = !src.is_empty() && !path_like && !drive_letter;
-    named.then_some(src)
 }
 
 pub fn build(profile: &Profile, dir: &Path, scan: &Scan) -> Context {
@@ -149,159 +123,39 @@ fn service(name: &str, svc: &Service, first_of_kind: bool) -> Svc {
             .collect(),
         ports,
         volumes: svc.volumes.clone().unwrap_or_default(),
-        healthcheck: svc
-            .healthcheck
-            .clone()
-            .unwrap_or_else(|| default_healthcheck(svc)),
+        healthcheck: svc.healthcheck.clone().unwrap_or_else(|| {
+            kinds::connection(svc)
+                .map(|c| c.healthcheck())
+                .unwrap_or_default()
+        }),
         retries: (svc.timeout().as_secs() / interval_secs).max(3),
         connection: connection(name, svc, first_of_kind),
     }
 }
 
-/// Healthchecks that work with the images as they are: no curl in Chroma, none built into
-/// Neo4j, `/api/v2` for Chroma 1.x (which answers 410 on `/api/v1`).
-fn default_healthcheck(svc: &Service) -> Vec<String> {
-    let env = svc.env();
-    let Some(probe) = &svc.probe else {
-        return Vec::new();
-    };
-    let port = probe
-        .port
-        .or_else(|| svc.ports().first().map(|p| p.container))
-        .unwrap_or(0);
-    let shell = |cmd: String| vec!["CMD-SHELL".to_string(), cmd];
-    // Exec form: profile values are arguments, never parsed by a shell.
-    let http_get = |path: &str| {
-        vec![
-            "CMD".to_string(),
-            "bash".into(),
-            "-c".into(),
-            "exec 3<>/dev/tcp/127.0.0.1/\"$1\" && printf 'GET %s HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' \"$2\" >&3 && head -n 1 <&3 | grep -q ' 200 '".into(),
-            "healthcheck".into(),
-            port.to_string(),
-            path.to_string(),
-        ]
-    };
-    match probe.kind {
-        ProbeKind::Postgres => {
-            let user = env.get("POSTGRES_USER").map_or("postgres", String::as_str);
-            let db = env.get("POSTGRES_DB").map_or(user, String::as_str);
-            ["CMD", "pg_isready", "-h", "127.0.0.1", "-U", user, "-d", db]
-                .iter()
-                .map(|s| s.to_string())
-                .collect()
-        }
-        ProbeKind::Redis => vec!["CMD".into(), "redis-cli".into(), "ping".into()],
-        ProbeKind::Neo4j => shell(
-            "cypher-shell -a bolt://127.0.0.1:7687 -u \"${NEO4J_AUTH%%/*}\" -p \"${NEO4J_AUTH#*/}\" 'RETURN 1'"
-                .into(),
-        ),
-        ProbeKind::Chroma => http_get("/api/v2/heartbeat"),
-        ProbeKind::Http => http_get(probe.path.as_deref().unwrap_or("/")),
-        ProbeKind::Tcp => shell(format!("bash -c ': > /dev/tcp/127.0.0.1/{port}'")),
-    }
-}
-
+/// The service's connection settings for `.env`, from the catalogue's one `Connection`.
 fn connection(name: &str, svc: &Service, first_of_kind: bool) -> Vec<Kv> {
-    let prefix: String = name
-        .to_ascii_uppercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    let Some((host, port)) = svc.endpoint() else {
-        return Vec::new();
+    let Some(c) = kinds::connection(svc) else {
+        return match svc.endpoint() {
+            Some((host, port)) => {
+                let prefix = kinds::env_prefix(name);
+                vec![
+                    kv(&format!("{prefix}_HOST"), &host),
+                    kv(&format!("{prefix}_PORT"), &port.to_string()),
+                ]
+            }
+            None => Vec::new(),
+        };
     };
-    let env = svc.env();
-    let probe = svc.probe.as_ref();
-    let pick = |probe_val: Option<&String>, key: &str, default: &str| {
-        probe_val
-            .cloned()
-            .or_else(|| env.get(key).cloned())
-            .unwrap_or_else(|| default.to_string())
-    };
-    let mut out = vec![
-        kv(&format!("{prefix}_HOST"), &host),
-        kv(&format!("{prefix}_PORT"), &port.to_string()),
-    ];
-    let kind = probe.map(|p| p.kind);
-    match kind {
-        Some(ProbeKind::Postgres) => {
-            let user = pick(
-                probe.and_then(|p| p.user.as_ref()),
-                "POSTGRES_USER",
-                "postgres",
-            );
-            let db = pick(
-                probe.and_then(|p| p.database.as_ref()),
-                "POSTGRES_DB",
-                &user,
-            );
-            let pw = pick(
-                probe.and_then(|p| p.password.as_ref()),
-                "POSTGRES_PASSWORD",
-                "",
-            );
-            let url = format!(
-                "postgresql://{}:{}@{host}:{port}/{db}",
-                enc(&user),
-                enc(&pw)
-            );
-            out.extend([
-                kv(&format!("{prefix}_DB"), &db),
-                kv(&format!("{prefix}_USER"), &user),
-                kv(&format!("{prefix}_PASSWORD"), &pw),
-                kv(&format!("{prefix}_URL"), &url),
-            ]);
-            if first_of_kind {
-                out.push(kv("DATABASE_URL", &url));
-            }
-        }
-        Some(ProbeKind::Redis) => {
-            let pw = probe.and_then(|p| p.password.clone());
-            let auth = pw.map(|p| format!(":{}@", enc(&p))).unwrap_or_default();
-            let url = format!("redis://{auth}{host}:{port}/0");
-            out.push(kv(&format!("{prefix}_URL"), &url));
-            if first_of_kind && prefix != "REDIS" {
-                out.push(kv("REDIS_URL", &url));
-            }
-        }
-        Some(ProbeKind::Neo4j) => {
-            let auth = env
-                .get("NEO4J_AUTH")
-                .cloned()
-                .unwrap_or_else(|| "neo4j/neo4j".into());
-            let (user, pw) = auth.split_once('/').unwrap_or(("neo4j", ""));
-            let user = probe
-                .and_then(|p| p.user.clone())
-                .unwrap_or_else(|| user.to_string());
-            let pw = probe
-                .and_then(|p| p.password.clone())
-                .unwrap_or_else(|| pw.to_string());
-            let uri = format!("bolt://{host}:{port}");
-            out.extend([
-                kv(&format!("{prefix}_URI"), &uri),
-                kv(&format!("{prefix}_USER"), &user),
-                kv(&format!("{prefix}_PASSWORD"), &pw),
-            ]);
-            if let Some(http) = svc.ports().iter().find(|p| p.container == 7474) {
-                out.push(kv(
-                    &format!("{prefix}_HTTP_URL"),
-                    &format!("http://{host}:{}", http.host),
-                ));
-            }
-            if first_of_kind && prefix != "NEO4J" {
-                out.push(kv("NEO4J_URI", &uri));
-            }
-        }
-        Some(ProbeKind::Chroma) | Some(ProbeKind::Http) => {
-            out.push(kv(
-                &format!("{prefix}_URL"),
-                &format!("http://{host}:{port}"),
-            ));
-        }
-        Some(ProbeKind::Tcp) | None => {}
-    }
-    out
+    let http = svc
+        .ports()
+        .iter()
+        .find(|p| c.kind == ProbeKind::Neo4j && p.container == 7474)
+        .map(|p| p.host);
+    c.env_vars(name, http, first_of_kind)
+        .iter()
+        .map(|(k, v)| kv(k, v))
+        .collect()
 }
 
 fn kv(key: &str, value: &str) -> Kv {
@@ -311,43 +165,13 @@ fn kv(key: &str, value: &str) -> Kv {
     }
 }
 
-/// Percent-encode a URL user-info part.
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn project_names_are_normalised_like_compose() {
-        let p = Profile::default();
-        assert_eq!(project_name(&p, Path::new("/x/My Project")), "myproject");
-        assert_eq!(project_name(&p, Path::new("/x/_tmp.Ab")), "tmpab");
-    }
-
-    #[test]
-    fn named_volumes_and_bind_mounts() {
-        assert_eq!(
-            named_volume("pg_data:/var/lib/postgresql/data"),
-            Some("pg_data")
-        );
-        assert_eq!(named_volume("./data:/data"), None);
-        assert_eq!(named_volume("/srv/data:/data"), None);
-        assert_eq!(named_volume("C:\\data:/data"), None);
-    }
-
-    #[test]
     fn passwords_are_encoded_in_urls() {
-        assert_eq!(enc("p@ss:w/rd"), "p%40ss%3Aw%2Frd");
+        assert_eq!(kinds::enc("p@ss:w/rd"), "p%40ss%3Aw%2Frd");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod context;
 #[cfg(test)]
 mod fuzz;
+pub mod run;
 pub mod shim;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use crate::errors::{Error, Result};
 use crate::fsx::{self, Root};
 use crate::host::Host;
 use crate::profile::{FileSpec, parse_mode};
+use crate::project::STATE_DIR;
 
 const EMBEDDED: &[(&str, &str)] = &[
     (
@@ -30,8 +32,6 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("env", include_str!("../../templates/env")),
 ];
 
-/// Where onramp keeps its state in the project.
-pub const STATE_DIR: &str = ".onramp";
 const MANIFEST: &str = "manifest.json";
 /// Mode of a file that holds a secret, whatever the profile says.
 pub const SECRET_MODE: u32 = 0o600;

@@ -120,7 +120,24 @@ fn encode_int(i: i64, out: &mut Vec<u8>) {
 }
 
 /// Decode one value from the front of `b`, advancing it.
-pub fn decode(b: &mut &[u8]) -> Result<Value, String> {
+/// A PackStream message that does not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DecodeError(pub String);
+
+impl From<String> for DecodeError {
+    fn from(s: String) -> DecodeError {
+        DecodeError(s)
+    }
+}
+
+impl From<&str> for DecodeError {
+    fn from(s: &str) -> DecodeError {
+        DecodeError(s.to_string())
+    }
+}
+
+pub fn decode(b: &mut &[u8]) -> Result<Value, DecodeError> {
     let marker = take(b, 1)?[0];
     let hi = marker & 0xF0;
     let lo = (marker & 0x0F) as usize;
@@ -159,7 +176,7 @@ pub fn decode(b: &mut &[u8]) -> Result<Value, String> {
             let n = size(b, marker - 0xD8)?;
             map(b, n)
         }
-        _ => Err(format!("unknown PackStream marker 0x{marker:02X}")),
+        _ => Err(format!("unknown PackStream marker 0x{marker:02X}").into()),
     }
 }
 
@@ -169,7 +186,7 @@ fn arr<const N: usize>(s: &[u8]) -> [u8; N] {
     a
 }
 
-fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
+fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], DecodeError> {
     if b.len() < n {
         return Err("truncated PackStream value".into());
     }
@@ -178,7 +195,7 @@ fn take<'a>(b: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
     Ok(head)
 }
 
-fn size(b: &mut &[u8], width: u8) -> Result<usize, String> {
+fn size(b: &mut &[u8], width: u8) -> Result<usize, DecodeError> {
     Ok(match width {
         0 => take(b, 1)?[0] as usize,
         1 => u16::from_be_bytes(arr(take(b, 2)?)) as usize,
@@ -186,24 +203,24 @@ fn size(b: &mut &[u8], width: u8) -> Result<usize, String> {
     })
 }
 
-fn string(b: &mut &[u8], n: usize) -> Result<Value, String> {
+fn string(b: &mut &[u8], n: usize) -> Result<Value, DecodeError> {
     Ok(Value::Str(
         String::from_utf8_lossy(take(b, n)?).into_owned(),
     ))
 }
 
-fn list(b: &mut &[u8], n: usize) -> Result<Value, String> {
+fn list(b: &mut &[u8], n: usize) -> Result<Value, DecodeError> {
     Ok(Value::List(
         (0..n).map(|_| decode(b)).collect::<Result<_, _>>()?,
     ))
 }
 
-fn map(b: &mut &[u8], n: usize) -> Result<Value, String> {
+fn map(b: &mut &[u8], n: usize) -> Result<Value, DecodeError> {
     let mut entries = Vec::with_capacity(n);
     for _ in 0..n {
         let k = match decode(b)? {
             Value::Str(s) => s,
-            other => return Err(format!("map key is not a string: {other:?}")),
+            other => return Err(format!("map key is not a string: {other:?}").into()),
         };
         entries.push((k, decode(b)?));
     }
@@ -258,7 +275,8 @@ async fn read_message(s: &mut TcpStream) -> Result<Value, ProbeError> {
     decode(&mut body.as_slice()).map_err(|e| ProbeError::Fatal(format!("Neo4j: {e}")))
 }
 
-/// The failure a FAILURE message carries, fatal when it is about credentials.
+/// The failure a FAILURE message carries: fatal for `Neo.ClientError.Security.*` (wrong
+/// credentials, too many attempts, forbidden), which waiting will not fix.
 fn failure(meta: Option<&Value>) -> ProbeError {
     let code = meta
         .and_then(|m| m.get("code"))
@@ -268,8 +286,16 @@ fn failure(meta: Option<&Value>) -> ProbeError {
         .and_then(|m| m.get("message"))
         .and_then(Value::as_str)
         .unwrap_or("");
-    if code.contains("Security.Unauthorized") || code.contains("AuthenticationRateLimit") {
-        ProbeError::Fatal(format!("Neo4j: authentication failed: {msg} ({code})"))
+    if code.starts_with("Neo.ClientError.Security.") {
+        let what = if code.ends_with(".Unauthorized") || code.ends_with(".AuthenticationRateLimit")
+        {
+            "authentication failed"
+        } else {
+            "not allowed"
+        };
+        ProbeError::Fatal(format!(
+            "Neo4j refused the connection ({what}): {msg} ({code}); fix: make NEO4J_AUTH (`user/password`) or the probe's `user`/`password` match the server's; a data volume keeps the password it was initialised with (`onramp down --volumes` starts afresh, losing its data)"
+        ))
     } else {
         ProbeError::NotYet(format!("Neo4j: {msg} ({code})"))
     }
@@ -383,7 +409,31 @@ mod tests {
             ),
         ]);
         let e = failure(Some(&meta));
-        assert!(e.is_fatal() && e.to_string().contains("authentication failed"));
+        let text = e.to_string();
+        assert!(e.is_fatal(), "{text}");
+        assert!(
+            text.contains("authentication failure") && text.contains("NEO4J_AUTH"),
+            "{text}"
+        );
+        let meta = |code: &str| {
+            Value::Map(vec![
+                ("code".into(), str_val(code)),
+                ("message".into(), str_val("m")),
+            ])
+        };
+        assert!(failure(Some(&meta("Neo.ClientError.Security.Forbidden"))).is_fatal());
+        assert!(
+            failure(Some(&meta(
+                "Neo.ClientError.Security.AuthenticationRateLimit"
+            )))
+            .is_fatal()
+        );
+        assert!(
+            !failure(Some(&meta(
+                "Neo.TransientError.General.DatabaseUnavailable"
+            )))
+            .is_fatal()
+        );
     }
 
     #[test]

@@ -39,31 +39,57 @@ pub fn parse_status(head: &str) -> Result<u16, ProbeError> {
     }
 }
 
+/// Judge a status: the expected one is ready; 401, 403, 404 and 410 will not change by waiting
+/// (the server is up and refuses, or has no such path); anything else is worth another attempt.
+pub fn judge(path: &str, got: u16, want: u16) -> ProbeResult {
+    if got == want {
+        return Ok(());
+    }
+    let fix = match got {
+        401 | 403 => Some(
+            "the server wants credentials for this path: point the probe at one it serves without them (`path` under the service's probe), or expect this status (`status` under the probe)",
+        ),
+        404 | 410 => Some(
+            "the server has no such path: set `path` under the service's probe to one it serves (or expect this status with `status`)",
+        ),
+        _ => None,
+    };
+    let words = format!("GET {path} answered {got} {}", reason(got));
+    match fix {
+        Some(fix) => Err(ProbeError::Fatal(format!(
+            "{}; expected {want}; fix: {fix}",
+            words.trim_end()
+        ))),
+        None => Err(ProbeError::NotYet(format!(
+            "{}, expected {want}",
+            words.trim_end()
+        ))),
+    }
+}
+
+fn reason(code: u16) -> &'static str {
+    match code {
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        410 => "Gone",
+        _ => "",
+    }
+}
+
 pub async fn expect(t: &Target) -> ProbeResult {
     let path = t.path.as_deref().unwrap_or("/");
     let want = t.status.unwrap_or(200);
     let got = get_status(t, path).await?;
-    if got == want {
-        Ok(())
-    } else {
-        Err(ProbeError::NotYet(format!(
-            "GET {path} answered {got}, expected {want}"
-        )))
-    }
+    judge(path, got, want)
 }
 
 pub async fn chroma(t: &Target) -> ProbeResult {
-    match get_status(t, "/api/v2/heartbeat").await? {
-        200 => Ok(()),
-        404 => match get_status(t, "/api/v1/heartbeat").await? {
-            200 => Ok(()),
-            code => Err(ProbeError::NotYet(format!(
-                "Chroma heartbeat answered {code}"
-            ))),
-        },
-        code => Err(ProbeError::NotYet(format!(
-            "Chroma /api/v2/heartbeat answered {code}"
-        ))),
+    const V2: &str = "/api/v2/heartbeat";
+    const V1: &str = "/api/v1/heartbeat";
+    match get_status(t, V2).await? {
+        404 => judge(V1, get_status(t, V1).await?, 200),
+        code => judge(V2, code, 200),
     }
 }
 
@@ -75,5 +101,26 @@ mod tests {
     fn status_lines() {
         assert_eq!(parse_status("HTTP/1.1 410 Gone\r\n").unwrap(), 410);
         assert!(parse_status("SSH-2.0-OpenSSH\r\n").is_err());
+    }
+
+    #[test]
+    fn refusing_statuses_are_fatal_and_others_are_not() {
+        assert!(judge("/", 200, 200).is_ok());
+        assert!(
+            judge("/secret", 401, 401).is_ok(),
+            "an expected 401 is ready"
+        );
+        for code in [401, 403, 404, 410] {
+            let e = judge("/health", code, 200).unwrap_err();
+            let text = e.to_string();
+            assert!(e.is_fatal(), "{text}");
+            assert!(
+                text.contains(&format!("GET /health answered {code}")) && text.contains("fix:"),
+                "{text}"
+            );
+        }
+        for code in [500, 502, 503, 301] {
+            assert!(!judge("/health", code, 200).unwrap_err().is_fatal());
+        }
     }
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpStream;
 
+use crate::kinds::Connection;
 use crate::profile::{ProbeKind, Service};
 
 /// How long one attempt may take before it counts as a failed attempt.
@@ -48,62 +49,24 @@ impl ProbeError {
 
 pub type ProbeResult = Result<(), ProbeError>;
 
-/// The probe target of a service: its published host port (or external address) and the
-/// credentials from its probe settings or its environment.
+/// The probe target of a service: its connection in the catalogue of service kinds.
 pub fn target(svc: &Service) -> Option<Target> {
-    let probe = svc.probe.as_ref()?;
-    let (host, port) = svc.endpoint()?;
-    let env = svc.env();
-    let (user, password, database) = match probe.kind {
-        ProbeKind::Postgres => {
-            let user = probe
-                .user
-                .clone()
-                .or_else(|| env.get("POSTGRES_USER").cloned())
-                .unwrap_or_else(|| "postgres".into());
-            let db = probe
-                .database
-                .clone()
-                .or_else(|| env.get("POSTGRES_DB").cloned())
-                .unwrap_or_else(|| user.clone());
-            let pw = probe
-                .password
-                .clone()
-                .or_else(|| env.get("POSTGRES_PASSWORD").cloned());
-            (Some(user), pw, Some(db))
+    crate::kinds::connection(svc).map(|c| Target::from(&c))
+}
+
+impl From<&Connection> for Target {
+    fn from(c: &Connection) -> Target {
+        Target {
+            kind: c.kind,
+            host: c.host.clone(),
+            port: c.port,
+            user: c.user.clone(),
+            password: c.password.clone(),
+            database: c.database.clone(),
+            path: c.path.clone(),
+            status: c.status,
         }
-        ProbeKind::Neo4j => {
-            let auth = env.get("NEO4J_AUTH").cloned().unwrap_or_default();
-            let (u, p) = match auth.split_once('/') {
-                Some((u, p)) => (Some(u.to_string()), Some(p.to_string())),
-                None => (None, None),
-            };
-            (
-                probe.user.clone().or(u),
-                probe.password.clone().or(p),
-                probe.database.clone(),
-            )
-        }
-        ProbeKind::Redis => (
-            probe.user.clone(),
-            probe
-                .password
-                .clone()
-                .or_else(|| env.get("REDIS_PASSWORD").cloned()),
-            None,
-        ),
-        _ => (probe.user.clone(), probe.password.clone(), None),
-    };
-    Some(Target {
-        kind: probe.kind,
-        host,
-        port,
-        user,
-        password,
-        database,
-        path: probe.path.clone(),
-        status: probe.status,
-    })
+    }
 }
 
 /// One attempt, bounded by `ATTEMPT_TIMEOUT`.

@@ -6,10 +6,26 @@ use tokio::net::TcpStream;
 
 use super::{ProbeError, ProbeResult, Target, connect, io_not_yet, read_exact, scram};
 
-/// SQLSTATEs that waiting will not fix.
-const FATAL_STATES: &[(&str, &str)] = &[
-    ("28P01", "authentication failed"),
-    ("28000", "authentication failed"),
+/// SQLSTATEs that waiting will not fix, once the server accepts connections over TCP (the
+/// official image initialises on a unix-socket-only server, so a refusal heard on the published
+/// port comes from the real server): what it means and what to do. Everything else, `57P03`
+/// "the database system is starting up" first, is worth another attempt.
+const FATAL_STATES: &[(&str, &str, &str)] = &[
+    (
+        "28P01",
+        "authentication failed",
+        "make POSTGRES_PASSWORD (or the probe's `password`) match the server's; a data volume keeps the password it was initialised with, so either use that one or remove the volume with `onramp down --volumes` (its data is lost)",
+    ),
+    (
+        "28000",
+        "connection refused by the server's rules",
+        "check POSTGRES_USER (or the probe's `user`) and the server's pg_hba.conf; a data volume keeps the roles it was initialised with (`onramp down --volumes` starts afresh, losing its data)",
+    ),
+    (
+        "3D000",
+        "no such database",
+        "set POSTGRES_DB (or the probe's `database`) to a database the server has; POSTGRES_DB only takes effect when the data volume is first initialised (`onramp down --volumes` starts afresh, losing its data)",
+    ),
 ];
 
 pub async fn probe(t: &Target) -> ProbeResult {
@@ -45,7 +61,7 @@ pub async fn probe(t: &Target) -> ProbeResult {
                         let server_first = String::from_utf8_lossy(&body[4..]).into_owned();
                         let (fin, _sig) = c
                             .finish(t.password.as_deref().unwrap_or(""), &server_first)
-                            .map_err(|e| fatal(&e))?;
+                            .map_err(|e| fatal(&e.to_string()))?;
                         s.write_all(&frame(b'p', fin.as_bytes()))
                             .await
                             .map_err(io_not_yet)?;
@@ -172,10 +188,10 @@ pub fn error_fields(body: &[u8]) -> (String, String) {
 
 fn error_response(body: &[u8]) -> ProbeError {
     let (code, msg) = error_fields(body);
-    match FATAL_STATES.iter().find(|(c, _)| *c == code) {
-        Some((_, what)) => {
-            ProbeError::Fatal(format!("PostgreSQL: {what}: {msg} (SQLSTATE {code})"))
-        }
+    match FATAL_STATES.iter().find(|(c, _, _)| *c == code) {
+        Some((_, what, fix)) => ProbeError::Fatal(format!(
+            "PostgreSQL refused the connection ({what}): {msg} (SQLSTATE {code}); fix: {fix}"
+        )),
         None => ProbeError::NotYet(format!("PostgreSQL: {msg} (SQLSTATE {code})")),
     }
 }
@@ -194,13 +210,37 @@ mod tests {
     }
 
     #[test]
-    fn wrong_password_is_fatal_and_startup_is_not() {
-        let body = b"SFATAL\0C28P01\0Mpassword authentication failed for user \"u\"\0\0";
-        let e = error_response(body);
-        assert!(e.is_fatal());
-        assert!(e.to_string().contains("authentication failed"));
-        let body = b"SFATAL\0C57P03\0Mthe database system is starting up\0\0";
-        assert!(!error_response(body).is_fatal());
+    fn permanent_refusals_are_fatal_and_startup_is_not() {
+        let cases = [
+            (
+                &b"SFATAL\0C28P01\0Mpassword authentication failed for user \"u\"\0\0"[..],
+                "password authentication failed for user \"u\"",
+                "POSTGRES_PASSWORD",
+            ),
+            (
+                b"SFATAL\0C28000\0Mrole \"nobody\" does not exist\0\0",
+                "role \"nobody\" does not exist",
+                "POSTGRES_USER",
+            ),
+            (
+                b"SFATAL\0C3D000\0Mdatabase \"nope\" does not exist\0\0",
+                "database \"nope\" does not exist",
+                "POSTGRES_DB",
+            ),
+        ];
+        for (body, words, fix) in cases {
+            let e = error_response(body);
+            let text = e.to_string();
+            assert!(e.is_fatal(), "{text}");
+            assert!(text.contains(words) && text.contains(fix), "{text}");
+        }
+        for body in [
+            &b"SFATAL\0C57P03\0Mthe database system is starting up\0\0"[..],
+            b"SFATAL\0C57P01\0Mterminating connection due to administrator command\0\0",
+            b"SFATAL\0C53300\0Msorry, too many clients already\0\0",
+        ] {
+            assert!(!error_response(body).is_fatal());
+        }
     }
 
     #[test]

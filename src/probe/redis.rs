@@ -13,6 +13,30 @@ pub fn command(args: &[&str]) -> Vec<u8> {
     out
 }
 
+/// Refusals that waiting will not fix: the reply's prefix and what to do about it.
+const REFUSALS: &[(&str, &str)] = &[
+    (
+        "-DENIED",
+        "add `--protected-mode no` to the service's command (`command = [\"redis-server\", \"--protected-mode\", \"no\"]`), or give Redis a password (`--requirepass` in its command, the same value as REDIS_PASSWORD in its environment)",
+    ),
+    (
+        "-NOAUTH",
+        "Redis wants a password: set REDIS_PASSWORD in the service's environment (or `password` under its probe) to the value of its `--requirepass`",
+    ),
+    (
+        "-WRONGPASS",
+        "make REDIS_PASSWORD (or the probe's `user`/`password`) match the server's `--requirepass` or ACL user",
+    ),
+    (
+        "-ERR INVALID PASSWORD",
+        "make REDIS_PASSWORD (or the probe's `password`) match the server's `--requirepass`",
+    ),
+    (
+        "-ERR AUTH <PASSWORD> CALLED WITHOUT ANY PASSWORD CONFIGURED",
+        "the server has no password: remove REDIS_PASSWORD (or the probe's `password`), or add `--requirepass` to the service's command",
+    ),
+];
+
 /// Judge one reply line.
 pub fn judge(line: &str, expect: &str) -> ProbeResult {
     let line = line.trim_end();
@@ -20,19 +44,25 @@ pub fn judge(line: &str, expect: &str) -> ProbeResult {
         return Ok(());
     }
     let upper = line.to_ascii_uppercase();
-    if upper.starts_with("-NOAUTH")
-        || upper.starts_with("-WRONGPASS")
-        || upper.contains("INVALID PASSWORD")
-    {
+    if let Some((_, fix)) = REFUSALS.iter().find(|(p, _)| upper.starts_with(p)) {
+        let words = first_sentence(line.strip_prefix('-').unwrap_or(line));
         return Err(ProbeError::Fatal(format!(
-            "Redis: authentication failed: {}",
-            &line[1..]
+            "Redis refused the connection: {words}; fix: {fix}"
         )));
     }
     if upper.starts_with("-LOADING") {
         return Err(ProbeError::NotYet("Redis is loading its dataset".into()));
     }
     Err(ProbeError::NotYet(format!("Redis answered {line:?}")))
+}
+
+/// The server's words up to the end of the first sentence (Redis's `-DENIED` goes on for a
+/// paragraph of advice; the first sentence says what is wrong).
+fn first_sentence(words: &str) -> &str {
+    match words.find(". ") {
+        Some(i) => &words[..i],
+        None => words.trim_end_matches('.'),
+    }
 }
 
 pub async fn probe(t: &Target) -> ProbeResult {
@@ -77,17 +107,53 @@ mod tests {
             .unwrap_err()
             .is_fatal()
         );
-        let e = judge(
-            "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
-            "+OK",
-        )
-        .unwrap_err();
-        assert!(e.is_fatal() && e.to_string().contains("authentication failed"));
         assert!(
-            judge("-NOAUTH Authentication required.\r\n", "+PONG")
+            !judge("-BUSY Redis is busy running a script\r\n", "+PONG")
                 .unwrap_err()
                 .is_fatal()
         );
+    }
+
+    #[test]
+    fn permanent_refusals_are_fatal_with_the_servers_words_and_a_fix() {
+        let cases = [
+            (
+                "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface.\r\n",
+                "+PONG",
+                "--protected-mode no",
+            ),
+            (
+                "-NOAUTH Authentication required.\r\n",
+                "+PONG",
+                "REDIS_PASSWORD",
+            ),
+            (
+                "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+                "+OK",
+                "--requirepass",
+            ),
+            ("-ERR invalid password\r\n", "+OK", "--requirepass"),
+            (
+                "-ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?\r\n",
+                "+OK",
+                "remove REDIS_PASSWORD",
+            ),
+        ];
+        let denied = judge(cases[0].0, "+PONG").unwrap_err().to_string();
+        assert!(
+            denied.contains(
+                "no password is set for the default user; fix: add `--protected-mode no`"
+            ) && !denied.contains("CONFIG SET"),
+            "{denied}"
+        );
+        for (reply, expect, fix) in cases {
+            let e = judge(reply, expect).unwrap_err();
+            let text = e.to_string();
+            let words = first_sentence(reply.trim_end().trim_start_matches('-'));
+            assert!(e.is_fatal(), "{reply}");
+            assert!(text.contains(words), "{text}");
+            assert!(text.contains(fix), "{text}");
+        }
     }
 
     #[test]

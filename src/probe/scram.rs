@@ -57,7 +57,11 @@ impl Client {
     }
 
     /// `client-final-message` for the server's first message, and the expected server signature.
-    pub fn finish(&self, password: &str, server_first: &str) -> Result<(String, Vec<u8>), String> {
+    pub fn finish(
+        &self,
+        password: &str,
+        server_first: &str,
+    ) -> Result<(String, Vec<u8>), ScramError> {
         let attr = |k: &str| {
             server_first
                 .split(',')
@@ -104,6 +108,23 @@ pub fn nonce() -> String {
         bytes[..16].copy_from_slice(&t.to_le_bytes());
     }
     B64.encode(bytes)
+}
+
+/// A SCRAM exchange the server broke off or answered wrongly.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ScramError(pub String);
+
+impl From<String> for ScramError {
+    fn from(s: String) -> ScramError {
+        ScramError(s)
+    }
+}
+
+impl From<&str> for ScramError {
+    fn from(s: &str) -> ScramError {
+        ScramError(s.to_string())
+    }
 }
 
 #[cfg(test)]

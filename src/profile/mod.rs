@@ -151,6 +151,8 @@ pub struct Sdk {
     pub instantiate: Option<Vec<String>>,
     /// Image for the last rung of the ladder: validation inside a container.
     pub container_image: Option<String>,
+    /// Extras of the project's own package installed by the venv rung (`pip install -e .[X]`).
+    pub extras: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

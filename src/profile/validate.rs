@@ -465,7 +465,7 @@ fn check_names(profile: &Profile) -> Vec<Problem> {
             }
         }
         for (i, v) in svc.volumes.iter().flatten().enumerate() {
-            if let Some(vol) = crate::generate::context::named_volume(v)
+            if let Some(vol) = crate::stack::named_volume(v)
                 && !is_name(vol)
             {
                 let idx = i.to_string();
@@ -512,7 +512,7 @@ fn is_host_port(s: &str) -> bool {
 }
 
 /// Parse `[ip:]host:container[/tcp]`; without an ip the port is published on 127.0.0.1.
-pub fn parse_port(spec: &str) -> Result<PortMap, String> {
+pub fn parse_port(spec: &str) -> Result<PortMap, SpecError> {
     let body = spec.strip_suffix("/tcp").unwrap_or(spec);
     if body.contains('/') {
         return Err("only tcp ports are supported".into());
@@ -539,7 +539,7 @@ pub fn parse_port(spec: &str) -> Result<PortMap, String> {
 }
 
 /// Parse `500ms`, `90s`, `2m`, `1h`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, SpecError> {
     let s = s.trim();
     let split = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
@@ -553,9 +553,26 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "s" => n,
         "m" => n * 60.0,
         "h" => n * 3600.0,
-        _ => return Err(format!("unknown unit `{unit}` (ms, s, m or h)")),
+        _ => return Err(format!("unknown unit `{unit}` (ms, s, m or h)").into()),
     };
-    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
+    Duration::try_from_secs_f64(secs).map_err(|e| SpecError(e.to_string()))
+}
+
+/// A port mapping or duration that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SpecError(pub String);
+
+impl From<String> for SpecError {
+    fn from(s: String) -> SpecError {
+        SpecError(s)
+    }
+}
+
+impl From<&str> for SpecError {
+    fn from(s: &str) -> SpecError {
+        SpecError(s.to_string())
+    }
 }
 
 #[cfg(test)]

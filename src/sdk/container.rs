@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use super::{Ladder, Spec, VALIDATE_SCRIPT, Validation, parse_answer};
+use super::{Ladder, SdkError, Spec, VALIDATE_SCRIPT, Validation, parse_answer};
 use crate::engine::Connected;
 use crate::engine::api::{ContainerSpec, Engine, MountSource};
-use crate::generate::context::project_name;
+use crate::project::project_name;
 use crate::stack::{LABEL_ONRAMP, LABEL_PROJECT};
 
 const DEFAULT_IMAGE: &str = "python:3.12-slim";
@@ -37,7 +37,8 @@ pub(super) async fn validate(
     l: &mut Ladder<'_>,
     engine: &Connected,
     spec: &Spec,
-) -> Result<Validation, String> {
+) -> Result<Validation, SdkError> {
+    let fail = |e: String| SdkError::Run(e);
     let image = l
         .profile
         .sdk
@@ -45,11 +46,15 @@ pub(super) async fn validate(
         .clone()
         .unwrap_or_else(|| DEFAULT_IMAGE.to_string());
     let api = &engine.api;
-    if !api.image_exists(&image).await.map_err(|e| e.to_string())? {
+    if !api
+        .image_exists(&image)
+        .await
+        .map_err(|e| fail(e.to_string()))?
+    {
         l.printer.info(&format!("  sdk: pulling {image}"));
         api.pull(&image, &mut |_| {})
             .await
-            .map_err(|e| format!("cannot pull {image}: {e}"))?;
+            .map_err(|e| fail(format!("cannot pull {image}: {e}")))?;
     }
     let project = project_name(l.profile, l.dir);
     let mut mounts = vec![(
@@ -59,14 +64,14 @@ pub(super) async fn validate(
     if let Some(w) = l.opts.wheelhouse {
         let w = w
             .canonicalize()
-            .map_err(|e| format!("wheelhouse {}: {e}", w.display()))?;
+            .map_err(|e| fail(format!("wheelhouse {}: {e}", w.display())))?;
         mounts.push((
             MountSource::Bind(w.display().to_string()),
             "/wheelhouse".into(),
         ));
     }
     let packages = l.profile.sdk.packages.clone().unwrap_or_default();
-    let spec_json = serde_json::to_string(spec).map_err(|e| e.to_string())?;
+    let spec_json = serde_json::to_string(spec).map_err(|e| fail(e.to_string()))?;
     let c = ContainerSpec {
         name: format!("{project}-onramp-validate-{}", std::process::id()),
         image: image.clone(),
@@ -91,32 +96,41 @@ pub(super) async fn validate(
         working_dir: Some("/project".into()),
     };
     l.printer.info(&format!("  sdk: validating inside {image}"));
-    let id = api.create(&c).await.map_err(|e| e.to_string())?;
+    let id = api.create(&c).await.map_err(|e| fail(e.to_string()))?;
     let result = run(api, &id).await;
     let _ = api.remove(&id).await;
     let logs = result?;
     parse_answer(&logs).ok_or_else(|| {
         let last: Vec<&str> = logs.lines().rev().take(3).collect();
-        format!("the container gave no answer: {}", last.join(" | "))
+        SdkError::NoAnswer(format!(
+            "the container gave no answer: {}",
+            last.join(" | ")
+        ))
     })
 }
 
-async fn run<E: Engine>(api: &E, id: &str) -> Result<String, String> {
-    api.start(id).await.map_err(|e| e.to_string())?;
+async fn run<E: Engine>(api: &E, id: &str) -> Result<String, SdkError> {
+    let fail = |e: String| SdkError::Run(e);
+    api.start(id).await.map_err(|e| fail(e.to_string()))?;
     let started = Instant::now();
     loop {
         match api.inspect(id).await {
             Ok(Some(c)) if !c.running => break,
             Ok(Some(_)) => {}
-            Ok(None) => return Err("the validation container vanished".into()),
-            Err(e) => return Err(e.to_string()),
+            Ok(None) => return Err(fail("the validation container vanished".into())),
+            Err(e) => return Err(fail(e.to_string())),
         }
         if started.elapsed() > RUN_TIMEOUT {
-            return Err(format!("no result within {} s", RUN_TIMEOUT.as_secs()));
+            return Err(fail(format!(
+                "no result within {} s",
+                RUN_TIMEOUT.as_secs()
+            )));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    api.logs_tail(id, 400).await.map_err(|e| e.to_string())
+    api.logs_tail(id, 400)
+        .await
+        .map_err(|e| fail(e.to_string()))
 }
 
 #[cfg(test)]

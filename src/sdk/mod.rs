@@ -3,6 +3,7 @@
 //! Every rung tried is reported with why it was left.
 
 mod container;
+pub mod deps;
 pub mod wsl;
 
 use std::collections::BTreeSet;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Connected;
 use crate::generate::{context, render, shim};
 use crate::host::{Cmd, Host, Os};
+use crate::outcome::{ImportStatus, RungStatus};
 use crate::printer::Printer;
 use crate::profile::Profile;
 use crate::python::{self, Interpreter};
@@ -35,7 +37,7 @@ pub struct Spec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ImportResult {
     pub name: String,
-    pub status: String,
+    pub status: ImportStatus,
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,7 +48,7 @@ pub struct ImportResult {
 
 impl ImportResult {
     pub fn ok(&self) -> bool {
-        self.status == "ok"
+        self.status == ImportStatus::Ok
     }
 
     pub fn summary(&self) -> String {
@@ -100,7 +102,7 @@ impl Validation {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rung {
     pub rung: String,
-    pub status: String,
+    pub status: RungStatus,
     pub python: Option<String>,
     pub detail: String,
 }
@@ -120,16 +122,45 @@ pub struct Report {
     pub remedy: Option<String>,
     /// The interpreter that passed and what it preloaded, for `gate`.
     #[serde(skip)]
-    pub runner: Option<(PathBuf, Vec<String>, Spec)>,
+    pub runner: Option<Runner>,
 }
 
-/// How the ladder may act.
+/// How imports passed: the interpreter (with its arguments) and what the script was asked.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub spec: Spec,
+}
+
+impl Runner {
+    fn new(program: &Path, args: &[String], spec: &Spec) -> Runner {
+        Runner {
+            program: program.to_path_buf(),
+            args: args.to_vec(),
+            spec: spec.clone(),
+        }
+    }
+}
+
+/// Why a rung could not even ask its interpreter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SdkError {
+    /// The interpreter or container could not be run.
+    #[error("{0}")]
+    Run(String),
+    /// It ran, but the validation script did not answer.
+    #[error("{0}")]
+    NoAnswer(String),
+    /// A file the rung needs could not be written.
+    #[error("{0}")]
+    Write(String),
+}
+
+/// How the ladder may act (prompts go through the Printer, which knows `--yes`).
 pub struct Options<'a> {
     pub explicit_python: Option<&'a Path>,
     pub wheelhouse: Option<&'a Path>,
-    /// Accept prompts (`--yes`, or no terminal).
-    pub yes: bool,
-    pub interactive: bool,
 }
 
 /// Import names of pip requirements: `kailash[all]>=0.9` -> `kailash`.
@@ -153,15 +184,18 @@ pub async fn validate_with(
     args: &[String],
     dir: &Path,
     spec: &Spec,
-) -> Result<Validation, String> {
-    let spec_json = serde_json::to_string(spec).map_err(|e| e.to_string())?;
+) -> Result<Validation, SdkError> {
+    let spec_json = serde_json::to_string(spec).map_err(|e| SdkError::Run(e.to_string()))?;
     let cmd = Cmd::new(program, VALIDATE_TIMEOUT)
         .cwd(dir)
         .args(args)
         .arg("-c")
         .arg(VALIDATE_SCRIPT)
         .arg(spec_json);
-    let out = host.run(&cmd).await.map_err(|e| e.to_string())?;
+    let out = host
+        .run(&cmd)
+        .await
+        .map_err(|e| SdkError::Run(e.to_string()))?;
     parse_answer(&out.stdout).ok_or_else(|| {
         let said = out
             .stderr
@@ -169,10 +203,10 @@ pub async fn validate_with(
             .rev()
             .find(|l| !l.trim().is_empty())
             .unwrap_or("no output");
-        format!(
-            "the validation script did not answer (exit {:?}): {said}",
-            out.code
-        )
+        SdkError::NoAnswer(format!(
+            "the validation script did not answer ({}): {said}",
+            exit_text(out.code)
+        ))
     })
 }
 
@@ -205,13 +239,14 @@ impl Ladder<'_> {
     fn record(
         &mut self,
         rung: &str,
-        status: &str,
+        status: RungStatus,
         python: Option<&str>,
         detail: impl Into<String>,
     ) {
         let detail = detail.into();
         self.printer.info(&format!(
-            "  sdk: {rung}: {status}{}{}",
+            "  sdk: {rung}: {}{}{}",
+            status.as_str(),
             python.map(|p| format!(" ({p})")).unwrap_or_default(),
             if detail.is_empty() {
                 String::new()
@@ -221,7 +256,7 @@ impl Ladder<'_> {
         ));
         self.rungs.push(Rung {
             rung: rung.into(),
-            status: status.into(),
+            status,
             python: python.map(str::to_string),
             detail,
         });
@@ -231,7 +266,7 @@ impl Ladder<'_> {
         &mut self,
         v: &Validation,
         rung: &str,
-        runner: (PathBuf, Vec<String>, Spec),
+        runner: Runner,
         conftest: Option<String>,
     ) -> Report {
         Report {
@@ -287,7 +322,7 @@ pub async fn ladder(
     for r in &found.rejected {
         l.record(
             "interpreter",
-            "skipped",
+            RungStatus::Skipped,
             Some(&r.program.display().to_string()),
             format!("{}: {}", r.label, r.reason),
         );
@@ -295,7 +330,7 @@ pub async fn ladder(
     for i in &found.out_of_range {
         l.record(
             "interpreter",
-            "skipped",
+            RungStatus::Skipped,
             Some(&i.program.display().to_string()),
             format!(
                 "Python {} is outside {}",
@@ -313,7 +348,7 @@ pub async fn ladder(
     } else {
         l.record(
             "interpreter",
-            "failed",
+            RungStatus::Failed,
             None,
             "no usable Python interpreter",
         );
@@ -321,26 +356,36 @@ pub async fn ladder(
     // Rung 4: WSL2 (Windows only).
     if host.os() == Os::Windows {
         if let Some(v) = wsl_rung(&mut l, &spec).await {
-            let runner = (PathBuf::from("wsl.exe"), vec![], spec.clone());
+            let runner = Runner::new(Path::new("wsl.exe"), &[], &spec);
             return l.done(&v, "wsl2", runner, None);
         }
     } else {
-        l.record("wsl2", "skipped", None, "not on Windows");
+        l.record("wsl2", RungStatus::Skipped, None, "not on Windows");
     }
     // Rung 5: a container.
     match engine {
         Some(e) => match container::validate(&mut l, e, &spec).await {
             Ok(v) if v.ok() => {
-                let runner = (PathBuf::from("container"), vec![], spec.clone());
+                let runner = Runner::new(Path::new("container"), &[], &spec);
                 return l.done(&v, "container", runner, None);
             }
             Ok(v) => {
-                l.record("container", "failed", Some(&v.executable), v.first_error());
+                l.record(
+                    "container",
+                    RungStatus::Failed,
+                    Some(&v.executable),
+                    v.first_error(),
+                );
                 last = last.or(Some(v));
             }
-            Err(e) => l.record("container", "failed", None, e),
+            Err(e) => l.record("container", RungStatus::Failed, None, e.to_string()),
         },
-        None => l.record("container", "skipped", None, "no Docker engine reachable"),
+        None => l.record(
+            "container",
+            RungStatus::Skipped,
+            None,
+            "no Docker engine reachable",
+        ),
     }
     let remedy = remedy(host, &l.rungs);
     l.failed(last.as_ref(), remedy)
@@ -357,178 +402,235 @@ async fn climb(l: &mut Ladder<'_>, py: Interpreter, spec: &Spec) -> Climb {
     let v = match validate_with(l.host, &py.program, &py.args, l.dir, spec).await {
         Ok(v) => v,
         Err(e) => {
-            l.record("interpreter", "failed", Some(&label), e);
+            l.record(
+                "interpreter",
+                RungStatus::Failed,
+                Some(&label),
+                e.to_string(),
+            );
             return Climb::Failed(None);
         }
     };
     if v.ok() {
-        l.record("interpreter", "passed", Some(&label), "");
-        let runner = (py.program.clone(), py.args.clone(), spec.clone());
+        l.record("interpreter", RungStatus::Passed, Some(&label), "");
+        let runner = Runner::new(&py.program, &py.args, spec);
         return Climb::Passed(Box::new(l.done(&v, "interpreter", runner, None)));
     }
-    l.record("interpreter", "failed", Some(&label), v.first_error());
-    let mut current = (py.program.clone(), py.args.clone(), v);
+    l.record(
+        "interpreter",
+        RungStatus::Failed,
+        Some(&label),
+        v.first_error(),
+    );
+    let mut current = Attempt {
+        program: py.program.clone(),
+        args: py.args.clone(),
+        validation: v,
+    };
     let roots = import_roots(&l.profile.sdk.packages.clone().unwrap_or_default());
-    if current.2.missing().iter().any(|m| roots.contains(m)) {
-        match venv_rung(l, &py, &roots).await {
+    let missing = current.validation.missing();
+    let declares = deps::read_facts(l.host, l.dir).declares();
+    if missing.iter().any(|m| roots.contains(m)) || (declares && !missing.is_empty()) {
+        match venv_rung(l, &py).await {
             Some((program, v)) if v.ok() => {
-                let runner = (program, vec![], spec.clone());
+                let runner = Runner::new(&program, &[], spec);
                 return Climb::Passed(Box::new(l.done(&v, "venv", runner, None)));
             }
             Some((program, v)) => {
                 l.record(
                     "venv",
-                    "failed",
+                    RungStatus::Failed,
                     Some(&program.display().to_string()),
                     v.first_error(),
                 );
-                current = (program, vec![], v);
+                current = Attempt {
+                    program,
+                    args: Vec::new(),
+                    validation: v,
+                };
             }
             None => {}
         }
     }
-    if current.2.missing().contains("resource") {
-        let (program, args, _) = &current;
-        match shim_rung(l, program, args, spec).await {
+    if current.validation.missing().contains("resource") {
+        let label = current.program.display().to_string();
+        match shim_rung(l, &current.program, &current.args, spec).await {
             Ok((v, runner)) if v.ok() => {
                 let advice = "add `import windows_patch  # noqa: F401` as the first line of conftest.py (and keep windows_patch.py beside it)".to_string();
                 return Climb::Passed(Box::new(l.done(&v, "shim", runner, Some(advice))));
             }
             Ok((v, _)) => {
-                l.record(
-                    "shim",
-                    "failed",
-                    Some(&program.display().to_string()),
-                    v.first_error(),
-                );
-                current.2 = v;
+                l.record("shim", RungStatus::Failed, Some(&label), v.first_error());
+                current.validation = v;
             }
-            Err(e) => l.record("shim", "failed", Some(&program.display().to_string()), e),
+            Err(e) => l.record("shim", RungStatus::Failed, Some(&label), e.to_string()),
         }
     } else {
         l.record(
             "shim",
-            "skipped",
+            RungStatus::Skipped,
             None,
             "no import failed for want of `resource`",
         );
     }
-    Climb::Failed(Some(current.2))
+    Climb::Failed(Some(current.validation))
 }
 
-/// Rung 2: create `.venv` (if needed) and install the profile's packages into it.
-async fn venv_rung(
-    l: &mut Ladder<'_>,
+/// The interpreter a rung ended with and what it answered.
+struct Attempt {
+    program: PathBuf,
+    args: Vec<String>,
+    validation: Validation,
+}
+
+/// What the venv rung will do, decided before anything runs: the question to ask, then each
+/// command in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VenvPlan {
+    pub venv: PathBuf,
+    pub python: PathBuf,
+    pub question: String,
+    pub steps: Vec<VenvStep>,
+    /// What the steps install, for the report (`pip install -e .[fast]; pip install pytest`).
+    pub installed: String,
+}
+
+/// One command of the venv rung.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VenvStep {
+    /// What the user is told while it runs.
+    pub say: String,
+    /// What a failure is called.
+    pub what: String,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub timeout: Duration,
+}
+
+/// Rung 2, decided: create `.venv` when it is missing, then install what the project declares
+/// with the tool it declares, then the profile's packages (`deps::plan`; offline from a
+/// wheelhouse when one is given).
+pub fn venv_plan(
+    dir: &Path,
     py: &Interpreter,
-    _roots: &[String],
-) -> Option<(PathBuf, Validation)> {
-    let packages = l.profile.sdk.packages.clone().unwrap_or_default();
-    let venv_py = python::venv_python(&l.dir.join(".venv"), l.host.os());
-    let question = if venv_py.exists() {
-        format!(
-            "Install {} into {}?",
-            packages.join(" "),
-            l.dir.join(".venv").display()
-        )
+    facts: &deps::Facts,
+    sdk: &crate::profile::Sdk,
+    wheelhouse: Option<&Path>,
+    venv_exists: bool,
+    os: Os,
+) -> VenvPlan {
+    let packages = sdk.packages.clone().unwrap_or_default();
+    let extras = sdk.extras.clone().unwrap_or_default();
+    let venv = dir.join(".venv");
+    let venv_py = python::venv_python(&venv, os);
+    let scripts = venv_py.parent().map(Path::to_path_buf).unwrap_or_default();
+    let deps = deps::plan(facts, &venv, &scripts, &packages, &extras, wheelhouse);
+    let what = deps.summary();
+    let mut steps = Vec::new();
+    let question = if venv_exists {
+        format!("Run {what} in {}?", venv.display())
     } else {
+        let mut args = py.args.clone();
+        args.extend(["-m".into(), "venv".into(), venv.display().to_string()]);
+        steps.push(VenvStep {
+            say: format!("creating {}", venv.display()),
+            what: "python -m venv".into(),
+            program: py.program.clone(),
+            args,
+            env: Vec::new(),
+            timeout: Duration::from_secs(120),
+        });
         format!(
-            "Create {} with Python {} and install {}?",
-            l.dir.join(".venv").display(),
+            "Create {} with Python {} and run {what}?",
+            venv.display(),
             py.version,
-            packages.join(" ")
         )
     };
-    if !confirm(l.opts, &question) {
+    for step in deps.steps {
+        steps.push(VenvStep {
+            say: format!("{} (this can take a minute)", step.summary),
+            what: step.summary,
+            program: match step.program {
+                deps::Program::VenvPython => venv_py.clone(),
+                deps::Program::Tool(p) => p,
+            },
+            args: step.args,
+            env: step.env,
+            timeout: PIP_TIMEOUT,
+        });
+    }
+    VenvPlan {
+        venv,
+        python: venv_py,
+        question,
+        steps,
+        installed: what,
+    }
+}
+
+/// Rung 2, done: ask once, run the plan's commands, then validate with the venv's interpreter.
+async fn venv_rung(l: &mut Ladder<'_>, py: &Interpreter) -> Option<(PathBuf, Validation)> {
+    let exists = python::venv_python(&l.dir.join(".venv"), l.host.os()).exists();
+    let facts = deps::read_facts(l.host, l.dir);
+    let plan = venv_plan(
+        l.dir,
+        py,
+        &facts,
+        &l.profile.sdk,
+        l.opts.wheelhouse,
+        exists,
+        l.host.os(),
+    );
+    if !l.printer.confirm(&plan.question) {
         l.record(
             "venv",
-            "skipped",
+            RungStatus::Skipped,
             None,
             "declined; run with --yes to accept",
         );
         return None;
     }
-    if !venv_py.exists() {
-        let cmd = Cmd::new(&py.program, Duration::from_secs(120))
+    let label = plan.python.display().to_string();
+    for step in &plan.steps {
+        l.printer.info(&format!("  sdk: {}", step.say));
+        let mut cmd = Cmd::new(&step.program, step.timeout)
             .cwd(l.dir)
-            .args(&py.args)
-            .arg("-m")
-            .arg("venv")
-            .arg(l.dir.join(".venv"));
-        l.printer.info(&format!(
-            "  sdk: creating {}",
-            l.dir.join(".venv").display()
-        ));
-        match l.host.run(&cmd).await {
-            Ok(o) if o.code == Some(0) => {}
+            .args(&step.args);
+        for (k, v) in &step.env {
+            cmd = cmd.env(k, v);
+        }
+        let failure = match l.host.run(&cmd).await {
+            Ok(o) if o.code == Some(0) => continue,
             Ok(o) => {
-                l.record(
-                    "venv",
-                    "failed",
-                    None,
-                    format!("python -m venv failed: {}", tail(&o.stderr)),
-                );
-                return None;
+                let said = if o.stderr.trim().is_empty() {
+                    &o.stdout
+                } else {
+                    &o.stderr
+                };
+                format!("{} failed: {}", step.what, tail(said))
             }
-            Err(e) => {
-                l.record("venv", "failed", None, e.to_string());
-                return None;
-            }
-        }
+            Err(e) => e.to_string(),
+        };
+        l.record("venv", RungStatus::Failed, Some(&label), failure);
+        return None;
     }
-    let mut cmd = Cmd::new(&venv_py, PIP_TIMEOUT)
-        .cwd(l.dir)
-        .arg("-m")
-        .arg("pip")
-        .arg("install")
-        .arg("--disable-pip-version-check")
-        .arg("-q");
-    if let Some(w) = l.opts.wheelhouse {
-        cmd = cmd.arg("--no-index").arg("--find-links").arg(w);
-    }
-    for p in &packages {
-        cmd = cmd.arg(p);
-    }
-    l.printer.info(&format!(
-        "  sdk: pip install {} (this can take a minute)",
-        packages.join(" ")
-    ));
-    match l.host.run(&cmd).await {
-        Ok(o) if o.code == Some(0) => {}
-        Ok(o) => {
-            l.record(
-                "venv",
-                "failed",
-                Some(&venv_py.display().to_string()),
-                format!("pip install failed: {}", tail(&o.stderr)),
-            );
-            return None;
-        }
-        Err(e) => {
-            l.record(
-                "venv",
-                "failed",
-                Some(&venv_py.display().to_string()),
-                e.to_string(),
-            );
-            return None;
-        }
-    }
-    let v = match validate_with(l.host, &venv_py, &[], l.dir, &spec_of(l.profile)).await {
+    let v = match validate_with(l.host, &plan.python, &[], l.dir, &spec_of(l.profile)).await {
         Ok(v) => v,
         Err(e) => {
-            l.record("venv", "failed", Some(&venv_py.display().to_string()), e);
+            l.record("venv", RungStatus::Failed, Some(&label), e.to_string());
             return None;
         }
     };
     if v.ok() {
         l.record(
             "venv",
-            "passed",
-            Some(&venv_py.display().to_string()),
-            format!("installed {}", packages.join(" ")),
+            RungStatus::Passed,
+            Some(&label),
+            format!("installed: {}", plan.installed),
         );
     }
-    Some((venv_py, v))
+    Some((plan.python, v))
 }
 
 /// Rung 3: preload the shim. The project's own `windows_patch.py` when it has one; otherwise
@@ -538,34 +640,35 @@ async fn shim_rung(
     program: &Path,
     args: &[String],
     spec: &Spec,
-) -> Result<(Validation, (PathBuf, Vec<String>, Spec)), String> {
+) -> Result<(Validation, Runner), SdkError> {
     let mut spec = spec.clone();
     spec.preload = vec!["windows_patch".into()];
     if !l.dir.join("windows_patch.py").is_file() {
-        let shim_dir = l.dir.join(crate::generate::STATE_DIR).join("shim");
+        let shim_dir = l.dir.join(crate::project::STATE_DIR).join("shim");
         let packages = l.profile.sdk.packages.clone().unwrap_or_default();
         let scan = shim::scan_installed(l.host, l.dir, &packages).await;
         let ctx = context::build(l.profile, l.dir, &scan);
-        let text = render(l.dir, "windows_patch.py", &ctx).map_err(|e| e.to_string())?;
+        let write = |e: String| SdkError::Write(e);
+        let text = render(l.dir, "windows_patch.py", &ctx).map_err(|e| write(e.to_string()))?;
         crate::fsx::Root::new(l.dir)
             .write(
-                &format!("{}/shim/windows_patch.py", crate::generate::STATE_DIR),
+                &format!("{}/shim/windows_patch.py", crate::project::STATE_DIR),
                 text.as_bytes(),
                 0o644,
             )
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| write(e.to_string()))?;
         spec.path.push(shim_dir.display().to_string());
     }
     let v = validate_with(l.host, program, args, l.dir, &spec).await?;
     if v.ok() {
         l.record(
             "shim",
-            "passed",
+            RungStatus::Passed,
             Some(&program.display().to_string()),
             "imports pass with windows_patch preloaded",
         );
     }
-    Ok((v, (program.to_path_buf(), args.to_vec(), spec)))
+    Ok((v, Runner::new(program, args, &spec)))
 }
 
 async fn wsl_rung(l: &mut Ladder<'_>, spec: &Spec) -> Option<Validation> {
@@ -588,7 +691,12 @@ async fn wsl_rung(l: &mut Ladder<'_>, spec: &Spec) -> Option<Validation> {
         &spec_json,
     ) {
         wsl::Plan::Remedy(r) => {
-            l.record("wsl2", "failed", None, format!("no WSL2 distribution: {r}"));
+            l.record(
+                "wsl2",
+                RungStatus::Failed,
+                None,
+                format!("no WSL2 distribution: {r}"),
+            );
             None
         }
         wsl::Plan::Run(step) => {
@@ -596,15 +704,20 @@ async fn wsl_rung(l: &mut Ladder<'_>, spec: &Spec) -> Option<Validation> {
             let out = l.host.run(&cmd).await.ok()?;
             match parse_answer(&out.stdout) {
                 Some(v) if v.ok() => {
-                    l.record("wsl2", "passed", Some(&v.executable), "");
+                    l.record("wsl2", RungStatus::Passed, Some(&v.executable), "");
                     Some(v)
                 }
                 Some(v) => {
-                    l.record("wsl2", "failed", Some(&v.executable), v.first_error());
+                    l.record(
+                        "wsl2",
+                        RungStatus::Failed,
+                        Some(&v.executable),
+                        v.first_error(),
+                    );
                     None
                 }
                 None => {
-                    l.record("wsl2", "failed", None, tail(&out.stderr));
+                    l.record("wsl2", RungStatus::Failed, None, tail(&out.stderr));
                     None
                 }
             }
@@ -617,15 +730,12 @@ fn decode_utf16ish(s: &str) -> String {
     s.replace('\0', "")
 }
 
-fn confirm(opts: &Options<'_>, question: &str) -> bool {
-    if opts.yes || !opts.interactive {
-        return true;
+/// How a process ended, in words: `exit 1`, or `killed by a signal`.
+pub fn exit_text(code: Option<i32>) -> String {
+    match code {
+        Some(c) => format!("exit {c}"),
+        None => "killed by a signal".into(),
     }
-    dialoguer::Confirm::new()
-        .with_prompt(question)
-        .default(true)
-        .interact()
-        .unwrap_or(false)
 }
 
 fn tail(text: &str) -> String {
@@ -636,7 +746,7 @@ fn tail(text: &str) -> String {
 fn remedy(host: &Host, rungs: &[Rung]) -> String {
     let no_python = rungs
         .iter()
-        .any(|r| r.rung == "interpreter" && r.python.is_none() && r.status == "failed");
+        .any(|r| r.rung == "interpreter" && r.python.is_none() && r.status == RungStatus::Failed);
     if no_python {
         return python::install_remedy(host);
     }

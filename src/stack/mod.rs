@@ -3,6 +3,7 @@
 
 #[cfg(test)]
 pub mod fake;
+pub mod ops;
 pub mod ready;
 pub mod up;
 
@@ -10,7 +11,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::engine::api::{ContainerInfo, ContainerSpec, MountSource, Published};
-use crate::generate::context::named_volume;
 use crate::generate::sha256;
 use crate::profile::{Profile, Service};
 
@@ -29,6 +29,15 @@ pub fn network_name(project: &str) -> String {
 
 pub fn volume_name(project: &str, volume: &str) -> String {
     format!("{project}_{volume}")
+}
+
+/// A named volume (`data:/var/lib/x`), as opposed to a bind mount (`./data:/x`, `/abs:/x`).
+pub fn named_volume(spec: &str) -> Option<&str> {
+    let (src, _) = spec.split_once(':')?;
+    let drive_letter = src.len() == 1 && spec.chars().nth(1) == Some(':');
+    let path_like = src.starts_with(['.', '/', '~']) || src.contains(['/', '\\']);
+    let named = !src.is_empty() && !path_like && !drive_letter;
+    named.then_some(src)
 }
 
 /// Labels on networks and volumes onramp creates.
@@ -197,6 +206,17 @@ mod tests {
         changed.env = Some(BTreeMap::from([("X".to_string(), "1".to_string())]));
         let c = spec("horme", "redis", &changed, Path::new("/p")).unwrap();
         assert_ne!(a.labels[LABEL_HASH], c.labels[LABEL_HASH]);
+    }
+
+    #[test]
+    fn named_volumes_and_bind_mounts() {
+        assert_eq!(
+            named_volume("pg_data:/var/lib/postgresql/data"),
+            Some("pg_data")
+        );
+        assert_eq!(named_volume("./data:/data"), None);
+        assert_eq!(named_volume("/srv/data:/data"), None);
+        assert_eq!(named_volume("C:\\data:/data"), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use super::{Decision, LABEL_PROJECT, decide, network_name, object_labels, spec, 
 use crate::engine::api::{ContainerSpec, Engine, EngineError, PullEvent};
 use crate::errors::{Error, Result};
 use crate::host::Host;
+use crate::outcome::{ServiceState as State, StackAction};
 use crate::ports::{holder, try_bind};
 use crate::probe;
 use crate::profile::{Profile, Service};
@@ -20,16 +21,6 @@ use crate::progress::Ui;
 
 /// How many times a pull is tried when the error looks transient.
 const PULL_TRIES: u32 = 3;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum State {
-    Ready,
-    Failed,
-    Timeout,
-    External,
-    Stopped,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceReport {
@@ -41,8 +32,9 @@ pub struct ServiceReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub logs: Option<String>,
     pub container: Option<String>,
-    /// What `up` did: created, recreated, started, unchanged, external.
-    pub action: String,
+    /// What `up` did: created, recreated, started, unchanged, external; for `status`, the
+    /// container's state.
+    pub action: StackAction,
 }
 
 impl ServiceReport {
@@ -154,7 +146,7 @@ pub async fn up<E: Engine + Sync>(
     let mut ids = Vec::new();
     for r in converged {
         let (id, action, since) = r?;
-        if action == "created" || action == "recreated" {
+        if action.made_by_this_run() {
             created.containers.push(id.clone());
         }
         ids.push((id, action, since));
@@ -164,7 +156,7 @@ pub async fn up<E: Engine + Sync>(
             m.name,
             m.svc,
             Some((engine, id.as_str())),
-            action,
+            action.clone(),
             *since,
             ui,
         )
@@ -173,7 +165,7 @@ pub async fn up<E: Engine + Sync>(
     let externals = profile
         .services()
         .filter(|(_, s)| s.image.is_none())
-        .map(|(name, svc)| wait_one::<E>(name, svc, None, "external", now, ui));
+        .map(|(name, svc)| wait_one::<E>(name, svc, None, StackAction::External, now, ui));
     let (mut reports, ext) = tokio::join!(join_all(waits), join_all(externals));
     reports.extend(ext);
     Ok(reports)
@@ -186,7 +178,7 @@ pub async fn probe_externals(profile: &Profile, ui: &Ui) -> Vec<ServiceReport> {
         .services()
         .filter(|(_, s)| s.image.is_none())
         .map(|(name, svc)| {
-            wait_one::<crate::engine::api::Bollard>(name, svc, None, "external", now, ui)
+            wait_one::<crate::engine::api::Bollard>(name, svc, None, StackAction::External, now, ui)
         });
     join_all(waits).await
 }
@@ -348,7 +340,7 @@ async fn pull_missing<E: Engine + Sync>(
 async fn converge<E: Engine + Sync>(
     engine: &E,
     m: &Managed<'_>,
-) -> Result<(String, String, Instant)> {
+) -> Result<(String, StackAction, Instant)> {
     let since = Instant::now();
     let create = || async {
         let id = engine.create(&m.spec).await.map_err(engine_err)?;
@@ -356,18 +348,18 @@ async fn converge<E: Engine + Sync>(
         Ok::<_, Error>(id)
     };
     let (id, action) = match (&m.decision, &m.existing_id) {
-        (Decision::Keep, Some(id)) => (id.clone(), "unchanged"),
+        (Decision::Keep, Some(id)) => (id.clone(), StackAction::Unchanged),
         (Decision::Start, Some(id)) => {
             engine.start(id).await.map_err(|e| start_err(m, e))?;
-            (id.clone(), "started")
+            (id.clone(), StackAction::Started)
         }
         (Decision::Recreate, Some(id)) => {
             engine.remove(id).await.map_err(engine_err)?;
-            (create().await?, "recreated")
+            (create().await?, StackAction::Recreated)
         }
-        _ => (create().await?, "created"),
+        _ => (create().await?, StackAction::Created),
     };
-    Ok((id, action.to_string(), since))
+    Ok((id, action, since))
 }
 
 fn start_err(m: &Managed<'_>, e: EngineError) -> Error {
@@ -383,7 +375,7 @@ async fn wait_one<E: Engine + Sync>(
     name: &str,
     svc: &Service,
     container: Option<(&E, &str)>,
-    action: &str,
+    action: StackAction,
     since: Instant,
     ui: &Ui,
 ) -> ServiceReport {
@@ -399,7 +391,7 @@ async fn wait_one<E: Engine + Sync>(
         error: None,
         logs: None,
         container: container.map(|(_, c)| c.chars().take(12).collect()),
-        action: action.to_string(),
+        action: action.clone(),
     };
     let Some(target) = probe::target(svc) else {
         ui.note(&format!(
@@ -503,7 +495,7 @@ mod tests {
         let p = profile("a");
         let (r, created) = run(&engine, &p).await;
         let reports = r.unwrap();
-        assert!(reports.iter().all(|r| r.action == "created"));
+        assert!(reports.iter().all(|r| r.action == StackAction::Created));
         assert_eq!(created.containers.len(), 2);
         assert_eq!(created.network.as_deref(), Some("proj_default"));
         assert_eq!(created.volumes, ["proj_db_data"]);
@@ -514,7 +506,11 @@ mod tests {
         );
 
         let (r, created) = run(&engine, &p).await;
-        assert!(r.unwrap().iter().all(|r| r.action == "unchanged"));
+        assert!(
+            r.unwrap()
+                .iter()
+                .all(|r| r.action == StackAction::Unchanged)
+        );
         assert!(created.is_empty());
         assert_eq!(
             engine.state.lock().unwrap().pulls.len(),
@@ -528,8 +524,8 @@ mod tests {
         let (r, _) = run(&engine, &changed).await;
         let reports = r.unwrap();
         let action = |n: &str| reports.iter().find(|r| r.name == n).unwrap().action.clone();
-        assert_eq!(action("cache"), "recreated");
-        assert_eq!(action("db"), "unchanged");
+        assert_eq!(action("cache"), StackAction::Recreated);
+        assert_eq!(action("db"), StackAction::Unchanged);
         assert_eq!(
             engine.state.lock().unwrap().volumes.len(),
             1,

@@ -315,3 +315,49 @@ fn remove_cgroup(name: &str) {
         let _ = std::fs::remove_dir(d);
     }
 }
+
+#[test]
+fn doctor_warns_about_floating_image_tags_and_passes_pinned_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "onramp.toml",
+        "extends = \"minimal\"\n\n[services.redis]\nimage = \"redis\"\n\n[services.postgres]\nimage = \"127.0.0.1:5000/onramp-test/postgres:latest\"\n",
+    );
+    let doc = json(&run(onramp(dir.path()).args(["doctor", "--json"])));
+    let redis = check(&doc, "image:redis");
+    assert_eq!(redis["status"], "warn", "{redis}");
+    assert!(
+        redis["detail"].as_str().unwrap().contains("no tag"),
+        "{redis}"
+    );
+    assert!(
+        redis["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("image = \"redis:X.Y.Z\""),
+        "{redis}"
+    );
+    let pg = check(&doc, "image:postgres");
+    assert_eq!(pg["status"], "warn", "{pg}");
+    assert!(
+        pg["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("\"127.0.0.1:5000/onramp-test/postgres:X.Y.Z\""),
+        "{pg}"
+    );
+
+    // The shipped profiles pin every image.
+    let pinned = tempfile::tempdir().unwrap();
+    let doc = json(&run(onramp(pinned.path()).args(["doctor", "--json"])));
+    let images = check(&doc, "images");
+    assert_eq!(images["status"], "pass", "{images}");
+    assert!(
+        images["detail"]
+            .as_str()
+            .unwrap()
+            .contains("chromadb/chroma:1.5.9"),
+        "{images}"
+    );
+}

@@ -1,9 +1,13 @@
 //! Integration tests: the real `onramp` binary, real files, real processes.
 
 mod common;
+mod deps;
 mod doctor;
 mod generate;
 mod hostile;
+mod images;
+mod install;
 mod profiles;
+mod refusals;
 mod stack;
 mod validate;

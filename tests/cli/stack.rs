@@ -801,3 +801,91 @@ fn up_rollback_on_fail_removes_what_this_run_created() {
         "containers, network and volumes removed"
     );
 }
+
+/// Every setting `.env` gets connects with the real clients, for a Postgres password full of
+/// URL-special characters (SCRAM auth) and a Redis password set only in its command; and
+/// `validate` agrees with them.
+#[test]
+fn every_env_setting_connects_with_real_clients_and_validate_agrees() {
+    if !engine_ready() {
+        return;
+    }
+    let pg_password = "p@ss:w/rd%#1 x";
+    let redis_password = "r3d!s:p@ss/w#rd";
+    let p = Project::new(
+        "conn",
+        &[
+            (
+                "postgres",
+                &format!(
+                    "env = {{ POSTGRES_DB = \"conn_db\", POSTGRES_USER = \"conn_user\", POSTGRES_PASSWORD = \"{pg_password}\" }}"
+                ),
+            ),
+            (
+                "redis",
+                &format!(
+                    "command = [\"redis-server\", \"--requirepass\", \"{redis_password}\", \"--save\", \"\"]"
+                ),
+            ),
+        ],
+    );
+    let up = p.onramp(&["up", "--json"]);
+    assert_eq!(up.code, 0, "{}", up.stderr);
+    let generated = p.onramp(&["generate"]);
+    assert_eq!(generated.code, 0, "{}", generated.stderr);
+    assert!(
+        !generated.stdout.contains(pg_password) && !generated.stderr.contains(pg_password),
+        "a secret was printed"
+    );
+    let python = format!("{}/bin/python", venv());
+    let script = format!(
+        r#"set -euo pipefail
+set -a; . ./.env; set +a
+psql "$DATABASE_URL" -tAc "select current_user || ' ' || current_database()"
+PGHOST="$POSTGRES_HOST" PGPORT="$POSTGRES_PORT" PGUSER="$POSTGRES_USER" PGPASSWORD="$POSTGRES_PASSWORD" PGDATABASE="$POSTGRES_DB" \
+  psql -tAc "select rolpassword like 'SCRAM-SHA-256%' from pg_authid where rolname = current_user"
+"{python}" -c 'import os, redis; print("redis", redis.Redis.from_url(os.environ["REDIS_URL"]).ping())'
+curl -fsS "$CHROMA_URL/api/v2/heartbeat" >/dev/null && echo chroma ok
+"#
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(p.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        ["conn_user conn_db", "t", "redis True", "chroma ok"],
+        "{stdout}"
+    );
+    // The compose healthcheck carries the same credentials, and works inside the container.
+    let compose = std::fs::read_to_string(p.path().join("docker-compose.test.yml")).unwrap();
+    assert!(
+        compose.contains("\"-U\", \"conn_user\", \"-d\", \"conn_db\""),
+        "{compose}"
+    );
+    let check = docker(&[
+        "exec",
+        &format!("{}-redis-1", p.name),
+        "redis-cli",
+        "-a",
+        redis_password,
+        "--no-auth-warning",
+        "ping",
+    ]);
+    assert_eq!(check.as_deref().map(str::trim), Some("PONG"));
+    let v = p.onramp(&["validate", "--json", "--python", &python]);
+    let doc = json(&v);
+    for s in ["postgres", "redis", "chroma"] {
+        assert_eq!(p.service(&doc, s)["status"], "ok", "{doc}");
+    }
+    assert!(!v.stdout.contains(pg_password) && !v.stderr.contains(pg_password));
+}

@@ -1,0 +1,105 @@
+//! The project onramp works on, resolved once from the command line: its directory, state
+//! directory, Compose project name and loaded profile; and the one-run-at-a-time lock.
+
+use std::path::{Path, PathBuf};
+
+use crate::errors::{Error, Result};
+use crate::profile::{self, Choice, Profile, Source};
+
+/// Where onramp keeps its state in the project.
+pub const STATE_DIR: &str = ".onramp";
+
+/// Everything commands know about the project; they never load the profile again.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub dir: PathBuf,
+    pub state_dir: PathBuf,
+    /// The Compose project name (network, volume and container prefix).
+    pub name: String,
+    pub profile: Profile,
+    /// Where the profile came from, base first.
+    pub sources: Vec<Source>,
+}
+
+impl Project {
+    /// Load the chosen profile and derive everything else from it, once.
+    pub fn resolve(dir: &Path, choice: &Choice) -> Result<Project> {
+        let loaded = profile::load(choice)?;
+        Ok(Project::new(dir, loaded.profile, loaded.sources))
+    }
+
+    pub fn new(dir: &Path, profile: Profile, sources: Vec<Source>) -> Project {
+        Project {
+            dir: dir.to_path_buf(),
+            state_dir: dir.join(STATE_DIR),
+            name: project_name(&profile, dir),
+            profile,
+            sources,
+        }
+    }
+
+    /// One run at a time per project: an exclusive lock on `.onramp/lock`, held until dropped.
+    pub fn lock(&self) -> Result<Lock> {
+        let path = self.state_dir.join("lock");
+        // Through the safe path: a `.onramp` or `lock` that is a symlink is refused.
+        let file = crate::fsx::Root::new(&self.dir).open_lock(&format!("{STATE_DIR}/lock"))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Lock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::NotReady {
+                message: format!("another onramp run is working on {}", self.dir.display()),
+                help: format!("wait for it to finish (the lock is {})", path.display()),
+            }),
+            Err(std::fs::TryLockError::Error(source)) => Err(Error::Write { path, source }),
+        }
+    }
+}
+
+/// The held project lock; released when dropped.
+#[derive(Debug)]
+pub struct Lock {
+    _file: std::fs::File,
+}
+
+/// Compose's project name: the profile's `project`, else the directory's name, normalised.
+pub fn project_name(profile: &Profile, dir: &Path) -> String {
+    let raw = profile.project.clone().unwrap_or_else(|| {
+        dir.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    let name: String = raw
+        .to_ascii_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    let name = name.trim_start_matches(['_', '-']).to_string();
+    if name.is_empty() {
+        "onramp".into()
+    } else {
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_names_are_normalised_like_compose() {
+        let p = Profile::default();
+        assert_eq!(project_name(&p, Path::new("/x/My Project")), "myproject");
+        assert_eq!(project_name(&p, Path::new("/x/_tmp.Ab")), "tmpab");
+    }
+
+    #[test]
+    fn a_second_lock_on_the_same_project_is_refused_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Project::new(dir.path(), Profile::default(), Vec::new());
+        let first = p.lock().unwrap();
+        let e = p.lock().unwrap_err();
+        assert!(e.to_string().contains("another onramp run"), "{e}");
+        drop(first);
+        assert!(p.lock().is_ok());
+        assert!(dir.path().join(STATE_DIR).join("lock").is_file());
+    }
+}
