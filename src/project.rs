@@ -40,9 +40,10 @@ impl Project {
 
     /// One run at a time per project: an exclusive lock on `.onramp/lock`, held until dropped.
     pub fn lock(&self) -> Result<Lock> {
-        let path = self.state_dir.join("lock");
-        // Through the safe path: a `.onramp` or `lock` that is a symlink is refused.
-        let file = crate::fsx::Root::new(&self.dir).open_lock(&format!("{STATE_DIR}/lock"))?;
+        let rel = format!("{STATE_DIR}/lock");
+        let path = self.dir.join(&rel);
+        // Never through a symlink out of the project (`.onramp` planted as a link).
+        let file = crate::fsx::Root::new(&self.dir).open_lock(&rel)?;
         match file.try_lock() {
             Ok(()) => Ok(Lock { _file: file }),
             Err(std::fs::TryLockError::WouldBlock) => Err(Error::NotReady {
