@@ -112,6 +112,20 @@ pub fn check(profile: &Profile) -> Vec<Problem> {
                     "give it `imports = [...]`, `services = [...]` or `command = [...]` with `metric` and `min`",
                 ));
             }
+            for (key, v) in [("min", c.min), ("total", c.total)] {
+                if let Some(v) = v
+                    && (!v.is_finite() || v < 0.0)
+                {
+                    problems.push(problem(
+                        &["gates", phase, "criteria", &idx, key],
+                        format!(
+                            "`{key}` of criterion `{}`: {v} is not a finite number of at least 0",
+                            c.name
+                        ),
+                        "give a number such as 1 or 95.5",
+                    ));
+                }
+            }
             if c.command.is_some() && c.metric.is_none() {
                 problems.push(problem(
                     &["gates", phase, "criteria", &idx, "command"],
