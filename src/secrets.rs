@@ -78,7 +78,7 @@ pub fn mask_args(args: &[String]) -> Vec<String> {
     let mut out = Vec::with_capacity(args.len());
     let mut hide_next = false;
     for a in args {
-        if hide_next {
+        if hide_next && !a.starts_with('-') {
             out.push(MASK.to_string());
             hide_next = false;
             continue;
@@ -253,7 +253,7 @@ fn mask_flag_words(line: &str) -> String {
         let word = piece.trim_end();
         let ws = &piece[word.len()..];
         let c = core(word);
-        if hide_next && !c.is_empty() {
+        if hide_next && !c.is_empty() && !c.starts_with('-') {
             out.push_str(&word.replace(&c, MASK));
             out.push_str(ws);
             hide_next = false;
@@ -308,6 +308,8 @@ mod tests {
         assert!(m.contains("https://***@github.com/x"), "{m}");
         assert!(m.contains("POSTGRES_USER=u"), "{m}");
         assert!(m.contains("--port 1"), "{m}");
+        let help = "`docker ps -a --filter label=x` lists what is left";
+        assert_eq!(mask_text(help), help);
     }
 
     #[test]
