@@ -21,6 +21,19 @@ const LONG_WORDS: &[&str] = &["PASSWORD", "PASSWD", "SECRET", "TOKEN", "CREDENTI
 const SHORT_WORDS: &[&str] = &["PASS", "PWD", "KEY", "AUTH", "DSN"];
 
 static KNOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Words that are not secret (service, image, user and profile names): a password equal to one
+/// of them is masked only under its key, not wherever the word appears.
+static PUBLIC: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Remember a word that output may show: it is never masked as a registered secret.
+pub fn register_public(word: &str) {
+    if let Ok(mut public) = PUBLIC.lock() {
+        public.push(word.trim().to_string());
+    }
+    if let Ok(mut known) = KNOWN.lock() {
+        known.retain(|k| k != word.trim());
+    }
+}
 
 /// Whether a key (an environment variable, a JSON field) names a secret.
 pub fn is_secret_key(key: &str) -> bool {
@@ -33,7 +46,9 @@ pub fn is_secret_key(key: &str) -> bool {
 /// Remember a secret value so that it is masked wherever it appears in output.
 pub fn register(value: &str) {
     let value = value.trim();
-    if value.chars().count() < MIN_REGISTERED {
+    if value.chars().count() < MIN_REGISTERED
+        || PUBLIC.lock().is_ok_and(|p| p.iter().any(|w| w == value))
+    {
         return;
     }
     if let Ok(mut known) = KNOWN.lock()
