@@ -8,6 +8,8 @@
 #                             the physical limit (bare containers + a tight probe loop) and
 #                             against docker-compose up -d + waiting for healthy; and a no-op
 #                             re-up against docker-compose up -d with everything running
+#   scripts/bench.sh installer  from no engine (docker.io removed) to all services ready: onramp
+#                             setup against the same steps typed by hand (scripts/bench/installer.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -113,6 +115,8 @@ case "${1:-all}" in
   doctor) bench_doctor ;;
   up) bench_up ;;
   validate) bench_validate ;;
+  # Removes and reinstalls the engine: only when asked for by name, never in `all`.
+  installer) ONRAMP_BIN="$bin" "$root/scripts/bench/installer.sh" ;;
   all) bench_doctor; bench_up; bench_validate ;;
-  *) echo "usage: scripts/bench.sh [doctor|up|validate|all]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [doctor|up|validate|installer|all]" >&2; exit 2 ;;
 esac

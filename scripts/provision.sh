@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install and start everything the test suite needs, idempotently:
-# Docker engine (Debian docker.io; dockerd started when none runs), docker-compose, the clients
+# Docker engine (Debian docker.io, installed and started by onramp's own installer), docker-compose, the clients
 # the tests use (psql, redis-cli, curl), a Python venv holding the real `kailash` package from
 # the package index and psycopg 3 (a client the test images must satisfy), boltkit's Bolt stub
 # server, the test images in a local registry (scripts/images.sh); shellcheck and maturin (in a
@@ -31,36 +31,25 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# The engine comes from onramp's own installer (`doctor --fix` with a profile that needs only the
+# engine), so every provisioned machine exercises it: it installs the distribution's package,
+# removes stale pid files and starts the daemon the way PID 1 allows.
 start_engine() {
   if docker info >/dev/null 2>&1; then
     return 0
   fi
-  if [ -d /run/systemd/system ]; then
-    log "starting docker with systemctl"
-    systemctl start docker || true
-  fi
-  if ! docker info >/dev/null 2>&1; then
-    # A daemon that was killed leaves pid files behind, and dockerd refuses to start over them.
-    local pidfile
-    for pidfile in /var/run/docker.pid /var/run/docker/containerd/containerd.pid; do
-      if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null; then
-        log "removing stale $pidfile"
-        rm -f "$pidfile"
-      fi
-    done
-    log "starting dockerd (log: $state/dockerd.log)"
-    nohup dockerd >"$state/dockerd.log" 2>&1 &
-    local pid=$!
-  fi
+  local dir="$state/engine"
+  mkdir -p "$dir"
+  log "building onramp to install and start the engine with its own installer"
+  cargo build --quiet --bin onramp --manifest-path "$root/Cargo.toml"
+  DOCKER_HOST=unix:///var/run/docker.sock "$root/target/debug/onramp" doctor --fix --yes \
+    --profile "$root/scripts/engine.toml" --dir "$dir" >&2 || true
   for _ in $(seq 1 120); do
     docker info >/dev/null 2>&1 && return 0
-    if [ -n "${pid:-}" ] && ! kill -0 "$pid" 2>/dev/null; then
-      break
-    fi
     sleep 0.5
   done
-  log "the Docker engine did not start; last lines of its log:"
-  tail -20 "$state/dockerd.log" >&2 || true
+  log "onramp's installer did not leave a running engine; its logs: $dir/.onramp/logs/"
+  tail -20 "$dir"/.onramp/logs/*.log >&2 || true
   return 1
 }
 
@@ -114,7 +103,7 @@ maturin_tool() {
   "$maturin_venv/bin/python" -m pip install -q --disable-pip-version-check "maturin>=1.5,<2"
 }
 
-apt_install docker.io docker-compose iproute2 procps curl postgresql-client redis-tools \
+apt_install docker-compose iproute2 procps curl postgresql-client redis-tools \
   debootstrap docker-registry shellcheck binutils
 maturin_tool
 start_engine

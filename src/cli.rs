@@ -67,7 +67,7 @@ pub enum Command {
     /// doctor -> generate -> up -> validate, stopping at the first hard failure
     Setup(SetupArgs),
     /// Platform and requirement checks, each with a remedy
-    Doctor,
+    Doctor(DoctorArgs),
     /// Render the profile's files into the project directory
     Generate(GenerateArgs),
     /// Ensure images, start services, wait until each answers its protocol
@@ -91,6 +91,28 @@ pub struct SetupArgs {
     /// When a later step fails, remove what this run created and restore replaced files
     #[arg(long)]
     pub rollback_on_fail: bool,
+    #[command(flatten)]
+    pub install: InstallArgs,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct DoctorArgs {
+    /// After the checks, show the installer's plan for what failed and apply it (asks once)
+    #[arg(long)]
+    pub fix: bool,
+    #[command(flatten)]
+    pub install: InstallArgs,
+}
+
+/// Options of the installer (`doctor --fix`, `setup`).
+#[derive(Debug, Args, Default, Clone, Copy)]
+pub struct InstallArgs {
+    /// Print the exact plan (every command, file and package) and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Allow installing Docker Desktop (its licence requires a paid subscription in larger companies)
+    #[arg(long)]
+    pub accept_docker_desktop_license: bool,
 }
 
 #[derive(Debug, Args, Default)]

@@ -21,7 +21,7 @@ pub struct Config {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Output {
     pub json: bool,
-    /// Accept every prompt (`--yes`, or stdin is not a terminal).
+    /// Accept every prompt (`--yes`, `CI` set, or stdin is not a terminal).
     pub yes: bool,
     pub quiet: bool,
     pub verbose: u8,
@@ -33,7 +33,7 @@ pub struct Output {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     Setup(SetupSettings),
-    Doctor,
+    Doctor(DoctorSettings),
     Generate(GenerateSettings),
     Up(UpSettings),
     Status,
@@ -47,6 +47,32 @@ pub enum Action {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SetupSettings {
     pub rollback_on_fail: bool,
+    pub install: InstallSettings,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DoctorSettings {
+    /// Show the installer's plan for what failed and apply it.
+    pub fix: bool,
+    pub install: InstallSettings,
+}
+
+/// How the installer (`doctor --fix`, `setup`) may act.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct InstallSettings {
+    /// Print the plan and change nothing.
+    pub dry_run: bool,
+    /// Docker Desktop may be installed (its licence binds larger companies).
+    pub accept_docker_desktop_license: bool,
+}
+
+impl From<crate::cli::InstallArgs> for InstallSettings {
+    fn from(a: crate::cli::InstallArgs) -> InstallSettings {
+        InstallSettings {
+            dry_run: a.dry_run,
+            accept_docker_desktop_license: a.accept_docker_desktop_license,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -77,8 +103,12 @@ impl Action {
             None => Action::Setup(SetupSettings::default()),
             Some(Command::Setup(a)) => Action::Setup(SetupSettings {
                 rollback_on_fail: a.rollback_on_fail,
+                install: a.install.into(),
             }),
-            Some(Command::Doctor) => Action::Doctor,
+            Some(Command::Doctor(a)) => Action::Doctor(DoctorSettings {
+                fix: a.fix || a.install.dry_run,
+                install: a.install.into(),
+            }),
             Some(Command::Generate(a)) => Action::Generate(GenerateSettings {
                 force: a.force,
                 dry_run: a.dry_run,
@@ -134,7 +164,7 @@ pub fn resolve(cli: Cli, host: &Host) -> Result<Config> {
         profile,
         output: Output {
             json: g.json,
-            yes: g.yes || !std::io::stdin().is_terminal(),
+            yes: g.yes || host.env("CI").is_some() || !std::io::stdin().is_terminal(),
             quiet: g.quiet,
             verbose: g.verbose,
             color: (

@@ -201,6 +201,27 @@ impl Host {
         which::which_in(name, Some(path), cwd).ok()
     }
 
+    /// The effective user id (`None` where there is no such thing).
+    pub fn euid(&self) -> Option<u32> {
+        euid()
+    }
+
+    /// The owner (uid) of a path on the real file system.
+    pub fn owner_of(&self, path: &Path) -> Option<u32> {
+        owner_of(path)
+    }
+
+    /// Read a system file as text only when it is a regular file of at most `max` bytes.
+    pub fn sys_read_small(&self, abs: &str, max: u64) -> Option<String> {
+        let path = self.sys_path(abs);
+        let meta = std::fs::metadata(&path).ok()?;
+        if !meta.is_file() || meta.len() > max {
+            return None;
+        }
+        let bytes = std::fs::read(path).ok()?;
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     pub fn now(&self) -> Instant {
         Instant::now()
     }
@@ -244,6 +265,28 @@ impl Host {
             }
         }
     }
+}
+
+#[cfg(unix)]
+fn euid() -> Option<u32> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    Some(unsafe { libc::geteuid() })
+}
+
+#[cfg(not(unix))]
+fn euid() -> Option<u32> {
+    None
+}
+
+#[cfg(unix)]
+fn owner_of(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| m.uid())
+}
+
+#[cfg(not(unix))]
+fn owner_of(_path: &Path) -> Option<u32> {
+    None
 }
 
 #[cfg(unix)]

@@ -11,6 +11,7 @@ pub mod fsx;
 pub mod gate;
 pub mod generate;
 pub mod host;
+pub mod install;
 pub mod kinds;
 pub mod outcome;
 pub mod platform;

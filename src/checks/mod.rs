@@ -86,6 +86,16 @@ impl Ctx {
         }
     }
 
+    /// A fresh context for checking again after the machine changed (nothing cached).
+    pub fn again(&self) -> Ctx {
+        Ctx::new(
+            self.host.clone(),
+            self.profile.clone(),
+            self.dir.clone(),
+            self.platform.clone(),
+        )
+    }
+
     pub async fn engine(&self) -> &engine::Probe {
         self.engine.get_or_init(|| engine::probe(&self.host)).await
     }

@@ -1,4 +1,5 @@
-//! `onramp doctor`: platform and requirement checks, each with a remedy.
+//! `onramp doctor`: platform and requirement checks, each with a remedy; with `--fix`, the
+//! installer's plan for what failed, applied with consent (`install::fix`).
 
 use std::path::Path;
 
@@ -6,13 +7,20 @@ use serde_json::json;
 
 use super::Verdict;
 use crate::checks::{self, Ctx, Status};
+use crate::config::DoctorSettings;
 use crate::errors::Result;
 use crate::host::Host;
+use crate::install;
 use crate::platform::{self, Platform};
 use crate::printer::{Paint, Printer};
 use crate::project::Project;
 
-pub async fn run(project: &Project, host: &Host, printer: &Printer) -> Result<Verdict> {
+pub async fn run(
+    project: &Project,
+    settings: &DoctorSettings,
+    host: &Host,
+    printer: &Printer,
+) -> Result<Verdict> {
     let platform = platform::detect(&platform::collect(host));
     let ctx = Ctx::new(
         host.clone(),
@@ -20,20 +28,35 @@ pub async fn run(project: &Project, host: &Host, printer: &Printer) -> Result<Ve
         project.dir.clone(),
         platform,
     );
-    let outcomes = checks::run_all(&ctx).await;
-    let ok = !outcomes.iter().any(|o| o.status == Status::Fail);
-    if printer.json_mode() {
-        printer.json(&json!({
-            "ok": ok,
-            "profile": ctx.profile.display_name(),
-            "platform": &ctx.platform,
-            "checks": &outcomes,
-        }));
-    }
+    let mut outcomes = checks::run_all(&ctx).await;
     if !(printer.json_mode() && printer.is_quiet()) {
         let header = header(&ctx.platform, ctx.profile.display_name(), &project.dir);
         printer.result(&printer.paint(Paint::Bold, &header));
         printer.result(&checks::report::render(printer, &outcomes));
+    }
+    let fixed = if settings.fix {
+        let fixed = install::fix::fix(host, printer, project, settings.install).await;
+        if fixed.changed {
+            outcomes = checks::run_all(&ctx.again()).await;
+            printer.result(&checks::report::render(printer, &outcomes));
+        }
+        Some(fixed)
+    } else {
+        None
+    };
+    let checks_ok = !outcomes.iter().any(|o| o.status == Status::Fail);
+    let ok = checks_ok && fixed.as_ref().is_none_or(|f| f.ok);
+    if printer.json_mode() {
+        let mut doc = json!({
+            "ok": ok,
+            "profile": ctx.profile.display_name(),
+            "platform": &ctx.platform,
+            "checks": &outcomes,
+        });
+        if let Some(f) = &fixed {
+            doc["fix"] = json!(f);
+        }
+        printer.json(&doc);
     }
     Ok(Verdict::from_ok(ok))
 }

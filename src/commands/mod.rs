@@ -41,7 +41,7 @@ pub async fn dispatch(config: &Config, host: &Host, printer: &Printer) -> Result
         let project = || Project::resolve(&config.dir, &config.profile);
         match &config.action {
             Action::Profiles { name } => profiles::run(printer, name.as_deref()),
-            Action::Doctor => doctor::run(&project()?, host, printer).await,
+            Action::Doctor(s) => doctor::run(&project()?, s, host, printer).await,
             Action::Setup(s) => setup::run(&project()?, s, host, printer).await,
             Action::Generate(s) => generate::run(&project()?, s, host, printer).await,
             Action::Up(s) => up::run(&project()?, s, host, printer).await,

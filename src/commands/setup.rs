@@ -11,6 +11,7 @@ use crate::engine::{self, Connected};
 use crate::errors::Result;
 use crate::generate;
 use crate::host::Host;
+use crate::install;
 use crate::platform;
 use crate::printer::{Paint, Printer};
 use crate::project::Project;
@@ -25,7 +26,11 @@ pub async fn run(
     printer: &Printer,
 ) -> Result<Verdict> {
     let state_existed = project.state_dir.exists();
-    let lock = project.lock()?;
+    // A dry run changes nothing, not even the project's state directory.
+    let lock = match settings.install.dry_run {
+        true => None,
+        false => Some(project.lock()?),
+    };
 
     step(printer, 1, "doctor");
     let plat = platform::detect(&platform::collect(host));
@@ -35,11 +40,22 @@ pub async fn run(
         project.dir.clone(),
         plat,
     );
-    let outcomes = checks::run_all(&ctx).await;
+    let mut outcomes = checks::run_all(&ctx).await;
     printer.result(&checks::report::render(printer, &outcomes));
-    if outcomes.iter().any(|o| o.status == Status::Fail) {
+    let fixed = install::fix::fix(host, printer, project, settings.install).await;
+    if settings.install.dry_run {
+        if printer.json_mode() {
+            printer.json(&json!({"ok": fixed.ok, "dry_run": true, "fix": &fixed}));
+        }
+        return Ok(Verdict::from_ok(fixed.ok));
+    }
+    if fixed.changed {
+        outcomes = checks::run_all(&ctx.again()).await;
+        printer.result(&checks::report::render(printer, &outcomes));
+    }
+    if !fixed.ok || outcomes.iter().any(|o| o.status == Status::Fail) {
         let remedy = "fix the failing checks above, then run `onramp setup` again";
-        return Ok(stop(printer, "doctor", remedy));
+        return Ok(stop(printer, "doctor", remedy, json!({"fix": &fixed})));
     }
 
     step(printer, 2, "generate");
@@ -50,8 +66,9 @@ pub async fn run(
     let mut created = Created::default();
     let (engine, reached) = up_and_validate(host, project, printer, &mut created).await;
     let stopped = match reached {
-        Ok(doc) => {
+        Ok(mut doc) => {
             if printer.json_mode() {
+                doc["fix"] = json!(&fixed);
                 printer.json(&doc);
             }
             printer.result(&printer.paint(Paint::Pass, "setup: ready"));
@@ -86,6 +103,7 @@ pub async fn run(
             printer,
             "up",
             &format!("{why}; fix it, then run `onramp setup` again"),
+            Value::Null,
         ),
         Stopped::Validate(doc) => {
             if printer.json_mode() {
@@ -153,13 +171,13 @@ fn step(printer: &Printer, n: u8, name: &str) {
     printer.info(&printer.paint(Paint::Bold, &format!("[{n}/4] {name}")));
 }
 
-fn stop(printer: &Printer, at: &str, remedy: &str) -> Verdict {
+fn stop(printer: &Printer, at: &str, remedy: &str, detail: Value) -> Verdict {
     printer.result(&format!(
         "{} setup stopped at {at}: {remedy}",
         printer.paint(Paint::Fail, "✗")
     ));
     if printer.json_mode() {
-        printer.json(&json!({"ok": false, "stopped_at": at, "remedy": remedy, "detail": null}));
+        printer.json(&json!({"ok": false, "stopped_at": at, "remedy": remedy, "detail": detail}));
     }
     Verdict::NotReady
 }

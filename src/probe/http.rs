@@ -88,7 +88,12 @@ pub async fn chroma(t: &Target) -> ProbeResult {
     const V2: &str = "/api/v2/heartbeat";
     const V1: &str = "/api/v1/heartbeat";
     match get_status(t, V2).await? {
-        404 => judge(V1, get_status(t, V1).await?, 200),
+        404 => match get_status(t, V1).await? {
+            code @ (404 | 410) => Err(ProbeError::Fatal(format!(
+                "GET {V2} and {V1} answered 404 and {code}: this port does not serve Chroma's heartbeat; fix: check the service's image and the container port its probe uses (`port` under its probe), or use `kind = \"http\"` with a `path` it serves"
+            ))),
+            code => judge(V1, code, 200),
+        },
         code => judge(V2, code, 200),
     }
 }
@@ -101,6 +106,49 @@ mod tests {
     fn status_lines() {
         assert_eq!(parse_status("HTTP/1.1 410 Gone\r\n").unwrap(), 410);
         assert!(parse_status("SSH-2.0-OpenSSH\r\n").is_err());
+    }
+
+    /// A server that answers every request with `status`.
+    async fn answering(status: &'static str) -> Target {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut c, _)) = l.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = c.read(&mut buf).await;
+                let _ = c
+                    .write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n").as_bytes())
+                    .await;
+            }
+        });
+        Target {
+            kind: crate::profile::ProbeKind::Http,
+            host: "127.0.0.1".into(),
+            port,
+            user: None,
+            password: None,
+            database: None,
+            path: Some("/health".into()),
+            status: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_port_without_chromas_heartbeat_is_fatal_at_once() {
+        let t = answering("404 Not Found").await;
+        let e = chroma(&t).await.unwrap_err();
+        assert!(e.is_fatal(), "{e}");
+        assert!(
+            e.to_string().contains("does not serve Chroma's heartbeat"),
+            "{e}"
+        );
+        let e = expect(&t).await.unwrap_err();
+        assert!(
+            e.is_fatal() && e.to_string().contains("GET /health answered 404"),
+            "{e}"
+        );
+        let t = answering("503 Service Unavailable").await;
+        assert!(!chroma(&t).await.unwrap_err().is_fatal());
     }
 
     #[test]

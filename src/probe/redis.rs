@@ -17,11 +17,11 @@ pub fn command(args: &[&str]) -> Vec<u8> {
 const REFUSALS: &[(&str, &str)] = &[
     (
         "-DENIED",
-        "add `--protected-mode no` to the service's command (`command = [\"redis-server\", \"--protected-mode\", \"no\"]`), or give Redis a password (`--requirepass` in its command, the same value as REDIS_PASSWORD in its environment)",
+        "add `--protected-mode no` to the service's command (`command = [\"redis-server\", \"--protected-mode\", \"no\"]`), or give Redis a password (`--requirepass` in its command; onramp's probe and .env take it from there)",
     ),
     (
         "-NOAUTH",
-        "Redis wants a password: set REDIS_PASSWORD in the service's environment (or `password` under its probe) to the value of its `--requirepass`",
+        "Redis wants a password onramp does not know: put it in the service's command as `--requirepass`, or in REDIS_PASSWORD in its environment, or as `password` under its probe",
     ),
     (
         "-WRONGPASS",

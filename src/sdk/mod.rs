@@ -758,6 +758,56 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_venv_plan_creates_the_venv_then_installs_the_checkout_then_the_rest() {
+        let py = Interpreter {
+            label: "python3".into(),
+            program: "/usr/bin/python3".into(),
+            args: vec![],
+            version: crate::version::Version(vec![3, 11, 7]),
+            executable: "/usr/bin/python3".into(),
+        };
+        let facts = deps::Facts {
+            pyproject: Some("[project]\nname = \"kailash\"\n".into()),
+            requirements: vec!["requirements.txt".into()],
+            ..deps::Facts::default()
+        };
+        let sdk = crate::profile::Sdk {
+            packages: Some(vec!["kailash[db-postgres]".into(), "pytest".into()]),
+            ..Default::default()
+        };
+        let plan = venv_plan(
+            Path::new("/p"),
+            &py,
+            &facts,
+            &sdk,
+            Some(Path::new("/w")),
+            false,
+            Os::Linux,
+        );
+        let what: Vec<&str> = plan.steps.iter().map(|s| s.what.as_str()).collect();
+        assert_eq!(
+            what,
+            [
+                "python -m venv",
+                "pip install -e .[db-postgres]",
+                "pip install -r requirements.txt",
+                "pip install pytest"
+            ]
+        );
+        assert_eq!(plan.steps[1].program, PathBuf::from("/p/.venv/bin/python"));
+        assert!(plan.steps[1].args.iter().any(|a| a == "--no-index"));
+        assert!(
+            plan.question.contains("pip install -e .[db-postgres]"),
+            "{}",
+            plan.question
+        );
+        assert_eq!(
+            plan.installed,
+            "pip install -e .[db-postgres]; pip install -r requirements.txt; pip install pytest"
+        );
+    }
+
+    #[test]
     fn requirement_strings_become_import_names() {
         let p = vec![
             "kailash[all]>=0.9".to_string(),

@@ -102,8 +102,21 @@ fn profile(packages: &str, imports: &str, more: &str) -> String {
     )
 }
 
+/// PATH without any directory that holds a `uv`, so that the rung has to install its own.
+fn path_without_uv() -> String {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path)
+        .filter(|d| !d.join("uv").exists())
+        .collect();
+    std::env::join_paths(dirs)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
 fn validate(dir: &Path, py: &Path, wheels: &Path) -> serde_json::Value {
     let r = run(onramp(dir)
+        .env("PATH", path_without_uv())
         .args(["validate", "--yes", "--json", "--python"])
         .arg(py)
         .arg("--wheelhouse")

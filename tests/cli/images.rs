@@ -1,6 +1,7 @@
 //! The test images keep the official images' contracts that tests depend on (DESIGN.md
 //! section 6): PostgreSQL initialised UTF8 with the `en_US.UTF-8` locale and
-//! `POSTGRES_INITDB_ARGS` honoured, so that psycopg 3 hands back `str`, not `bytes`. Ports
+//! `POSTGRES_INITDB_ARGS`, `POSTGRES_INITDB_WALDIR`, `POSTGRES_HOST_AUTH_METHOD` and server
+//! options in the command honoured, so that psycopg 3 hands back `str`, not `bytes`. Ports
 //! 33600-33699, projects named `probe*`.
 
 use std::path::PathBuf;
@@ -64,5 +65,46 @@ fn postgres_is_utf8_with_en_us_and_honours_initdb_args() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "str h\u{e9}llo utf-8"
+    );
+}
+
+#[test]
+fn postgres_honours_host_auth_trust_and_server_options_in_the_command() {
+    if !engine_ready() {
+        return;
+    }
+    const PORT: u16 = 33601;
+    let p = Project::new(
+        "pgtrust",
+        &format!(
+            "[services.postgres]\nimage = \"{}\"\nports = [\"{PORT}:5432\"]\nenv = {{ POSTGRES_HOST_AUTH_METHOD = \"trust\", POSTGRES_INITDB_WALDIR = \"/var/lib/postgresql/wal\" }}\ncommand = [\"postgres\", \"-c\", \"max_connections=42\"]\nprobe = {{ kind = \"postgres\" }}\ntimeout = \"60s\"\n",
+            image("postgres:15")
+        ),
+    );
+    let r = p.onramp(&["up", "--json"]);
+    assert_eq!(r.code, 0, "stdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    // No password at all: the host rule is `trust`.
+    let out = Command::new("psql")
+        .args([
+            &format!("postgresql://postgres@127.0.0.1:{PORT}/postgres"),
+            "-tAc",
+            "SHOW max_connections",
+        ])
+        .env_remove("PGPASSWORD")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "42");
+    let wal = crate::refusals::docker(&[
+        "exec",
+        &format!("{}-postgres-1", p.name),
+        "readlink",
+        "/var/lib/postgresql/data/pg_wal",
+    ])
+    .unwrap_or_default();
+    assert_eq!(
+        wal.trim(),
+        "/var/lib/postgresql/wal",
+        "POSTGRES_INITDB_WALDIR"
     );
 }

@@ -7,6 +7,8 @@ mod generate;
 mod hostile;
 mod images;
 mod install;
+mod install_plans;
+mod installer;
 mod profiles;
 mod refusals;
 mod stack;

@@ -1,0 +1,159 @@
+//! `doctor --fix` as one call that `doctor` and `setup` share: facts -> plan -> shown -> consent
+//! -> applied -> reported.
+
+use serde::Serialize;
+
+use super::{Action, Applied, Done, Plan, State, Wants, apply, facts, plan};
+use crate::config::InstallSettings;
+use crate::host::Host;
+use crate::printer::{Paint, Printer};
+use crate::project::Project;
+
+/// The plan and what became of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fixed {
+    pub ok: bool,
+    pub dry_run: bool,
+    pub plan: Plan,
+    pub applied: Vec<Applied>,
+    /// Whether anything on the machine was changed.
+    pub changed: bool,
+}
+
+/// Build the plan for this machine and profile, show it, and (with consent) apply it.
+pub async fn fix(
+    host: &Host,
+    printer: &Printer,
+    project: &Project,
+    opts: InstallSettings,
+) -> Fixed {
+    let (profile, dir) = (&project.profile, project.dir.as_path());
+    let facts = facts::collect(host, dir, profile.requirements.python.as_deref()).await;
+    let wants = Wants::from_profile(profile, dir, opts.accept_docker_desktop_license);
+    let plan = plan(&facts, &wants);
+    printer.result(&render(printer, &plan));
+    let mut fixed = Fixed {
+        ok: plan.all_satisfied(),
+        dry_run: opts.dry_run,
+        plan,
+        applied: Vec::new(),
+        changed: false,
+    };
+    if let Some(why) = &fixed.plan.refused {
+        printer.result(&format!(
+            "{} refused: {why}",
+            printer.paint(Paint::Fail, "✗")
+        ));
+        fixed.ok = false;
+        return fixed;
+    }
+    if opts.dry_run || host.sysroot_overridden() {
+        // A plan made from the facts under ONRAMP_SYSROOT belongs to that system, not this one.
+        printer.result(if opts.dry_run {
+            "dry run: nothing was changed"
+        } else {
+            "ONRAMP_SYSROOT is set: the plan is for that system and is shown, not applied"
+        });
+        fixed.dry_run = true;
+        return fixed;
+    }
+    let to_change = fixed.plan.todo().any(|s| s.state == State::Todo);
+    // One question for the whole plan; `--yes`, `CI` or no terminal answer it.
+    if to_change && !printer.confirm("Apply this plan?") {
+        printer.result("nothing was changed (declined)");
+        fixed.ok = false;
+        return fixed;
+    }
+    let progress = |line: &str| printer.info(&format!("  … {line}"));
+    fixed.applied = apply(host, &fixed.plan, dir, &progress).await;
+    fixed.changed = fixed.applied.iter().any(|a| !a.ran.is_empty());
+    fixed.ok = fixed
+        .applied
+        .iter()
+        .all(|a| matches!(a.done, Done::Satisfied | Done::Changed));
+    printer.result(&render_applied(printer, &fixed));
+    fixed
+}
+
+/// The plan as a person reads it: every command verbatim.
+pub fn render(printer: &Printer, plan: &Plan) -> String {
+    let todo = plan.todo().count();
+    let done = plan.steps.len() - todo;
+    let mut where_ = vec![plan.platform.clone()];
+    where_.extend(plan.family.clone());
+    where_.extend(plan.manager.clone());
+    let mut lines = vec![printer.paint(
+        Paint::Bold,
+        &format!(
+            "plan ({}): {todo} step(s) to do, {done} satisfied",
+            where_.join(", ")
+        ),
+    )];
+    let width = plan.steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
+    for s in &plan.steps {
+        let mark = match s.state {
+            State::Satisfied => printer.paint(Paint::Pass, "✓"),
+            State::Todo => printer.paint(Paint::Warn, "→"),
+            State::Manual => printer.paint(Paint::Warn, "!"),
+        };
+        lines.push(format!("  {mark} {:width$}  {}", s.id, s.why));
+        if s.state == State::Satisfied {
+            continue;
+        }
+        let pad = " ".repeat(width + 6);
+        let dim = |t: &str| printer.paint(Paint::Dim, t);
+        let check = match &s.check {
+            super::Probe::EnginePing { .. } => "the engine answers _ping".to_string(),
+            p => apply::describe(p),
+        };
+        lines.push(format!("{pad}{} {check}", dim("check ")));
+        for a in &s.change {
+            let text = match a {
+                Action::Run { argv, .. } => super::shell_line(argv),
+                Action::Remove { path } => format!("remove {path}"),
+                Action::Manual { text } => format!("(you) {text}"),
+            };
+            lines.push(format!("{pad}{} {text}", dim("change")));
+        }
+        lines.push(format!(
+            "{pad}{} {}",
+            dim("verify"),
+            apply::describe(&s.verify)
+        ));
+        if let Some(n) = &s.note {
+            lines.push(format!("{pad}{} {n}", dim("note  ")));
+        }
+    }
+    for n in &plan.notes {
+        lines.push(format!("  note: {n}"));
+    }
+    lines.join("\n")
+}
+
+fn render_applied(printer: &Printer, f: &Fixed) -> String {
+    let mut lines = Vec::new();
+    for a in f.applied.iter().filter(|a| a.done != Done::Satisfied) {
+        let (mark, word) = match a.done {
+            Done::Satisfied => (printer.paint(Paint::Pass, "✓"), "satisfied"),
+            Done::Changed => (printer.paint(Paint::Pass, "✓"), "changed"),
+            Done::Failed => (printer.paint(Paint::Fail, "✗"), "failed"),
+            Done::Manual => (printer.paint(Paint::Warn, "!"), "left to you"),
+            Done::Skipped => (printer.paint(Paint::Dim, "-"), "skipped"),
+        };
+        let mut line = format!("  {mark} {} {word} ({:.1} s)", a.id, a.ms as f64 / 1000.0);
+        if let Some(e) = &a.error {
+            line.push_str(&format!(": {e}"));
+        }
+        lines.push(line);
+    }
+    let changed = f.applied.iter().filter(|a| a.done == Done::Changed).count();
+    let summary = if f.ok && !f.changed {
+        "fix: every step satisfied, nothing changed".to_string()
+    } else if f.ok {
+        format!("fix: {changed} step(s) changed, all verified")
+    } else {
+        "fix: not finished (see above)".to_string()
+    };
+    lines.push(summary);
+    lines.join("\n")
+}

@@ -1,0 +1,265 @@
+//! The installer: recorded facts about a machine -> a plan of steps (check, change, verify) ->
+//! applied through the host. `plan` is pure; `facts::collect` reads the machine; `apply` runs.
+
+pub mod apply;
+pub mod facts;
+pub mod fix;
+pub mod pkg;
+mod plan;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::platform::Kind;
+
+pub use apply::{Applied, Done, apply};
+pub use plan::plan;
+
+/// Whether the engine answers, as the doctor's probe saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EngineState {
+    Ready,
+    NotRunning,
+    #[default]
+    NotInstalled,
+    PermissionDenied,
+    Unreachable,
+}
+
+/// A project virtual environment, as found on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VenvState {
+    #[default]
+    Absent,
+    Usable,
+    /// `pyvenv.cfg` is there but `bin/python` points at nothing (the interpreter was removed).
+    InterpreterGone,
+    /// Created without pip (what `ensurepip is not available` leaves behind).
+    HalfBuilt,
+}
+
+/// Docker Desktop's marks inside a WSL2 distribution.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Desktop {
+    /// `/usr/bin/docker` links into `/mnt/wsl/docker-desktop`.
+    pub cli_symlink: bool,
+    /// Its socket proxy exists.
+    pub proxy_socket: bool,
+    /// `docker` is the stub that says "could not be found in this WSL 2 distro".
+    pub stub: bool,
+    /// Docker Desktop is installed (macOS/Windows).
+    pub installed: bool,
+}
+
+impl Desktop {
+    pub fn integration(&self) -> bool {
+        self.cli_symlink || self.proxy_socket || self.stub
+    }
+}
+
+/// Everything the planner looks at. Recorded from a machine, or read from a fixture.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Facts {
+    pub kind: Option<Kind>,
+    pub container: bool,
+    pub wsl_distro: Option<String>,
+    pub os_release: Option<String>,
+    /// `/proc/1/comm`: what PID 1 is (systemd, init, or anything else).
+    pub pid1: Option<String>,
+    /// `/run/systemd/system` exists (systemd is running as the init).
+    pub systemd_running: bool,
+    /// `which` results for the programs the planner cares about.
+    pub which: BTreeMap<String, String>,
+    pub uid: Option<u32>,
+    pub user: Option<String>,
+    pub home: Option<String>,
+    pub home_uid: Option<u32>,
+    /// The passwd entry's home directory for `user`.
+    pub passwd_home: Option<String>,
+    /// Members of the `docker` group (`None`: there is no such group).
+    pub docker_group: Option<Vec<String>>,
+    /// Engine packages that are installed.
+    pub packages: Vec<String>,
+    pub desktop: Desktop,
+    /// `/etc/wsl.conf` has `[boot] systemd=true`.
+    pub wsl_conf_systemd: bool,
+    /// The engine's log shows nf_tables failing (`RULE_APPEND failed`).
+    pub nf_tables_failed: bool,
+    pub engine: EngineState,
+    pub docker_host: Option<String>,
+    /// `sudo -n true` succeeded (no password needed now).
+    pub sudo_ok: bool,
+    /// The interpreter in the profile's range, when there is one.
+    pub python: Option<String>,
+    pub python_version: Option<String>,
+    /// `python -c "import ensurepip, venv"` works for that interpreter.
+    pub ensurepip: bool,
+    pub project_venv: VenvState,
+    /// Pid files (`docker.pid`, containerd's) left by daemons that are gone.
+    pub stale_pidfiles: Vec<String>,
+    /// Windows: `wsl.exe --status` answered (WSL is installed and current).
+    pub wsl_ready: bool,
+}
+
+impl Facts {
+    pub fn has(&self, program: &str) -> bool {
+        self.which.contains_key(program)
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.uid == Some(0)
+    }
+}
+
+/// What the profile asks of the machine, and what the user allowed.
+#[derive(Debug, Clone, Default)]
+pub struct Wants {
+    pub docker: bool,
+    pub python: Option<String>,
+    pub cpus: Option<f64>,
+    pub memory_gib: Option<f64>,
+    pub accept_docker_desktop_license: bool,
+    /// The project directory (logs, pid files and the project venv live under it).
+    pub dir: String,
+}
+
+impl Wants {
+    pub fn from_profile(
+        p: &crate::profile::Profile,
+        dir: &std::path::Path,
+        accept_docker_desktop_license: bool,
+    ) -> Wants {
+        let r = &p.requirements;
+        let thresh = |t: Option<crate::profile::Threshold>| t.and_then(|t| t.recommended.or(t.min));
+        Wants {
+            // An optional engine is not installed unasked; without a word, services with
+            // images need one.
+            docker: match r.docker {
+                Some(crate::profile::Need::Required) => true,
+                Some(crate::profile::Need::Optional) => false,
+                None => p.services.values().any(|s| s.image.is_some()),
+            },
+            python: r.python.clone(),
+            cpus: thresh(r.cpus),
+            memory_gib: thresh(r.memory_gib),
+            accept_docker_desktop_license,
+            dir: dir.display().to_string(),
+        }
+    }
+}
+
+/// How the state of a step is judged, before the change and after it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Probe {
+    /// The command exits 0.
+    Command { argv: Vec<String> },
+    /// A program is on `PATH`.
+    OnPath { program: String },
+    /// The engine answers `_ping` (waited for up to `wait_secs`).
+    EnginePing { wait_secs: u64 },
+    /// `user` is a member of `group`.
+    InGroup { user: String, group: String },
+    /// A file contains a line.
+    FileHas { path: String, line: String },
+    /// A path does not exist.
+    Absent { path: String },
+    /// A virtual environment's interpreter runs.
+    VenvUsable { path: String },
+    /// Only a person can tell (a step on another machine or in a GUI).
+    Manual,
+}
+
+/// One change: a command (file edits are commands too, shown verbatim), a removal inside the
+/// project, or an instruction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Action {
+    Run {
+        argv: Vec<String>,
+        timeout_secs: u64,
+    },
+    /// Remove a directory or file onramp made inside the project.
+    Remove { path: String },
+    /// Something the user must do (on Windows, in a GUI, or after a new login).
+    Manual { text: String },
+}
+
+/// Whether a step needs doing, as far as the facts tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    Satisfied,
+    Todo,
+    /// Needs a person (instructions only).
+    Manual,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    pub id: String,
+    /// The failed check this step answers.
+    pub why: String,
+    pub state: State,
+    pub check: Probe,
+    pub change: Vec<Action>,
+    pub verify: Probe,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub platform: String,
+    /// The distribution family and its package manager, when one applies.
+    pub family: Option<String>,
+    pub manager: Option<String>,
+    /// Why nothing may be changed at all (a mismatched `$HOME`), with the fix.
+    pub refused: Option<String>,
+    pub steps: Vec<Step>,
+    /// Things to say after the run (a new login is needed, ...).
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    pub fn todo(&self) -> impl Iterator<Item = &Step> {
+        self.steps.iter().filter(|s| s.state != State::Satisfied)
+    }
+
+    pub fn all_satisfied(&self) -> bool {
+        self.refused.is_none() && self.todo().next().is_none()
+    }
+
+    /// Every command of every step still to do, in order.
+    pub fn commands(&self) -> Vec<Vec<String>> {
+        self.todo()
+            .flat_map(|s| s.change.iter())
+            .filter_map(|a| match a {
+                Action::Run { argv, .. } => Some(argv.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// `argv` as one line a person could paste into a shell.
+pub fn shell_line(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:@+,%".contains(c))
+            {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
