@@ -283,6 +283,8 @@ new_version=$("$bin" --version 2>/dev/null) || die "the onramp in $name does not
 
 # Step 5: install atomically: a temporary file in the same directory, renamed over the old one.
 mkdir -p "$dir" || die "cannot create $dir" "pick a directory you can write with --dir DIR (no root needed)"
+dir=$(cd "$dir" && pwd)
+dest="$dir/onramp"
 staged=$(mktemp "$dir/.onramp.XXXXXX") || die "cannot write in $dir" \
   "pick a directory you can write with --dir DIR (no root needed)"
 cp "$bin" "$staged" || die "cannot write $staged" "check the free space in $dir"

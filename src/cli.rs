@@ -60,6 +60,12 @@ pub struct GlobalArgs {
     /// No colour (also: NO_COLOR)
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Take the services from this Compose file (instead of the profile's)
+    #[arg(long, global = true, value_name = "FILE")]
+    pub compose: Option<PathBuf>,
+    /// Turn on services of this Compose profile (repeatable; also COMPOSE_PROFILES)
+    #[arg(long = "compose-profile", global = true, value_name = "NAME")]
+    pub compose_profiles: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,7 +79,7 @@ pub enum Command {
     /// Ensure images, start services, wait until each answers its protocol
     Up(UpArgs),
     /// Services: state, ports, readiness, container id
-    Status,
+    Status(StatusArgs),
     /// Probe every service and validate the SDK imports through the fallback ladder
     Validate(ValidateArgs),
     /// Check a phase gate's criteria (1A, 1B, 2) as a pass/fail report
@@ -130,6 +136,16 @@ pub struct UpArgs {
     /// When a service fails, remove what this run created
     #[arg(long)]
     pub rollback_on_fail: bool,
+    /// Only these services (and what they depend on) [default: all]
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct StatusArgs {
+    /// Only these services [default: all]
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Args, Default)]
@@ -153,12 +169,18 @@ pub struct DownArgs {
     /// Also remove the named volumes (their data is lost)
     #[arg(long)]
     pub volumes: bool,
+    /// Only these services' containers [default: everything of the project]
+    #[arg(value_name = "SERVICE")]
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Args, Default)]
 pub struct ProfilesArgs {
     /// Print this profile fully resolved
     pub name: Option<String>,
+    /// Print the profile equivalent to this Compose file (secrets masked)
+    #[arg(long, value_name = "FILE", conflicts_with = "name")]
+    pub from_compose: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ use crate::cli::{Cli, Command};
 use crate::errors::{Error, Result};
 use crate::host::Host;
 use crate::profile::Choice;
+use crate::project::Selection;
 
 /// Everything a command needs to know about how it was asked to run.
 #[derive(Debug)]
@@ -15,6 +16,8 @@ pub struct Config {
     pub dir: PathBuf,
     pub profile: Choice,
     pub output: Output,
+    /// `--compose`, `--compose-profile` and the services named on the command line.
+    pub selection: Selection,
 }
 
 /// How output and prompts behave.
@@ -36,12 +39,21 @@ pub enum Action {
     Doctor(DoctorSettings),
     Generate(GenerateSettings),
     Up(UpSettings),
-    Status,
+    Status {
+        services: Vec<String>,
+    },
     Validate(ValidateSettings),
-    Gate { phase: String },
+    Gate {
+        phase: String,
+    },
     Down(DownSettings),
-    Profiles { name: Option<String> },
-    Completions { shell: clap_complete::Shell },
+    Profiles {
+        name: Option<String>,
+        from_compose: Option<PathBuf>,
+    },
+    Completions {
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -84,6 +96,8 @@ pub struct GenerateSettings {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpSettings {
     pub rollback_on_fail: bool,
+    /// Only these services and what they depend on; empty means all.
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -95,6 +109,8 @@ pub struct ValidateSettings {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DownSettings {
     pub volumes: bool,
+    /// Only these services' containers; empty means the whole project.
+    pub services: Vec<String>,
 }
 
 impl Action {
@@ -115,15 +131,24 @@ impl Action {
             }),
             Some(Command::Up(a)) => Action::Up(UpSettings {
                 rollback_on_fail: a.rollback_on_fail,
+                services: a.services,
             }),
-            Some(Command::Status) => Action::Status,
+            Some(Command::Status(a)) => Action::Status {
+                services: a.services,
+            },
             Some(Command::Validate(a)) => Action::Validate(ValidateSettings {
                 python: a.python,
                 wheelhouse: a.wheelhouse,
             }),
             Some(Command::Gate(a)) => Action::Gate { phase: a.phase },
-            Some(Command::Down(a)) => Action::Down(DownSettings { volumes: a.volumes }),
-            Some(Command::Profiles(a)) => Action::Profiles { name: a.name },
+            Some(Command::Down(a)) => Action::Down(DownSettings {
+                volumes: a.volumes,
+                services: a.services,
+            }),
+            Some(Command::Profiles(a)) => Action::Profiles {
+                name: a.name,
+                from_compose: a.from_compose,
+            },
             Some(Command::Completions(a)) => Action::Completions { shell: a.shell },
         }
     }
@@ -158,8 +183,20 @@ pub fn resolve(cli: Cli, host: &Host) -> Result<Config> {
         }
     }
     let profile = choose_profile(g.profile, host.env("ONRAMP_PROFILE"), &dir);
+    let action = Action::from_cli(cli.command);
+    let selection = Selection {
+        compose: g.compose,
+        compose_profiles: g.compose_profiles,
+        services: match &action {
+            Action::Up(s) => s.services.clone(),
+            Action::Down(s) => s.services.clone(),
+            Action::Status { services } => services.clone(),
+            _ => Vec::new(),
+        },
+    };
     Ok(Config {
-        action: Action::from_cli(cli.command),
+        action,
+        selection,
         dir,
         profile,
         output: Output {

@@ -59,6 +59,30 @@ pub const KINDS: &[Kind] = &[
     },
 ];
 
+/// The probe kind an image stands for, from its repository name: the official images and the
+/// common derivatives (pgvector, PostGIS, TimescaleDB; Valkey, Redis Stack).
+pub fn kind_of_image(image: &str) -> Option<ProbeKind> {
+    let repo = image.rsplit('/').next().unwrap_or(image);
+    let repo = repo
+        .split([':', '@'])
+        .next()
+        .unwrap_or(repo)
+        .to_ascii_lowercase();
+    let table: &[(&[&str], ProbeKind)] = &[
+        (
+            &["postgres", "pgvector", "postgis", "timescale"],
+            ProbeKind::Postgres,
+        ),
+        (&["redis", "valkey"], ProbeKind::Redis),
+        (&["neo4j"], ProbeKind::Neo4j),
+        (&["chroma"], ProbeKind::Chroma),
+    ];
+    table
+        .iter()
+        .find(|(names, _)| names.iter().any(|n| repo.contains(n)))
+        .map(|(_, k)| *k)
+}
+
 /// The catalogue row of a kind.
 pub fn of(kind: ProbeKind) -> &'static Kind {
     KINDS
@@ -382,6 +406,27 @@ pub fn enc(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_are_inferred_from_images() {
+        use ProbeKind as K;
+        for (image, kind) in [
+            ("postgres:16-alpine", Some(K::Postgres)),
+            ("pgvector/pgvector:pg16", Some(K::Postgres)),
+            ("postgis/postgis:16-3.4", Some(K::Postgres)),
+            ("timescale/timescaledb:latest-pg16", Some(K::Postgres)),
+            ("127.0.0.1:5000/onramp-test/postgres:15", Some(K::Postgres)),
+            ("redis:7", Some(K::Redis)),
+            ("redis/redis-stack:latest", Some(K::Redis)),
+            ("valkey/valkey:8", Some(K::Redis)),
+            ("neo4j:5", Some(K::Neo4j)),
+            ("chromadb/chroma:1.5.9", Some(K::Chroma)),
+            ("nginx:1.27", None),
+            ("ghcr.io/org/postgres-exporter@sha256:ab", Some(K::Postgres)),
+        ] {
+            assert_eq!(kind_of_image(image), kind, "{image}");
+        }
+    }
     use crate::profile::Probe;
 
     fn probe(kind: ProbeKind) -> Probe {

@@ -23,6 +23,11 @@ pub enum StackAction {
     Recreated,
     Started,
     Unchanged,
+    /// Made by Compose for this project and service, same configuration: used as it is.
+    Adopted,
+    /// Not started: a service it depends on did not become ready.
+    #[serde(rename = "not started")]
+    NotStarted,
     External,
     /// No container exists.
     Absent,
@@ -63,6 +68,8 @@ impl StackAction {
             StackAction::Recreated => "recreated",
             StackAction::Started => "started",
             StackAction::Unchanged => "unchanged",
+            StackAction::Adopted => "adopted",
+            StackAction::NotStarted => "not started",
             StackAction::External => "external",
             StackAction::Absent => "absent",
             StackAction::Running => "running",

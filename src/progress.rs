@@ -57,6 +57,13 @@ impl Ui {
         self.line(image, style, "pulling")
     }
 
+    /// A spinner for an image build, showing the build's output lines.
+    pub fn build(&self, image: &str) -> Line {
+        let style = ProgressStyle::with_template("{spinner} build {prefix} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        self.line(image, style, "building")
+    }
+
     /// A spinner for a service becoming ready.
     pub fn service(&self, name: &str) -> Line {
         let style = ProgressStyle::with_template("{spinner} {prefix:12} {msg}")

@@ -19,13 +19,55 @@ pub struct Project {
     pub profile: Profile,
     /// Where the profile came from, base first.
     pub sources: Vec<Source>,
+    /// The Compose file the services came from (`compose` key or `--compose`), if any.
+    pub compose: Option<PathBuf>,
+    /// What loading noticed and the user should hear (unset variables, inactive services).
+    pub notes: Vec<String>,
+    /// The services named on the command line; empty means all of them.
+    pub only: Vec<String>,
+}
+
+/// What the command line says about Compose files and services.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Selection {
+    /// `--compose FILE`.
+    pub compose: Option<PathBuf>,
+    /// `--compose-profile` names.
+    pub compose_profiles: Vec<String>,
+    /// Services named on the command line (`onramp up postgres redis`); empty means all.
+    pub services: Vec<String>,
 }
 
 impl Project {
-    /// Load the chosen profile and derive everything else from it, once.
-    pub fn resolve(dir: &Path, choice: &Choice) -> Result<Project> {
-        let loaded = profile::load(choice)?;
-        Ok(Project::new(dir, loaded.profile, loaded.sources))
+    /// Load the chosen profile (with the Compose file it or `--compose` names) and derive
+    /// everything else from it, once.
+    pub fn resolve(
+        dir: &Path,
+        choice: &Choice,
+        selection: &Selection,
+        host: &crate::host::Host,
+    ) -> Result<Project> {
+        let env = |k: &str| host.env(k).map(String::from);
+        let loaded = profile::load_with(
+            choice,
+            &profile::ComposeOptions {
+                dir,
+                file: selection.compose.clone(),
+                profiles: selection.compose_profiles.clone(),
+                named: selection.services.clone(),
+                env: &env,
+            },
+        )?;
+        let mut project = Project::new(dir, loaded.profile, loaded.sources);
+        project.compose = loaded.compose;
+        project.notes = loaded.notes;
+        project.only = selection.services.clone();
+        Ok(project)
+    }
+
+    /// Where the stack's definition lives, for the labels Compose reads.
+    pub fn origin(&self) -> crate::stack::Origin<'_> {
+        crate::stack::Origin::new(&self.name, &self.dir, self.compose.as_deref())
     }
 
     pub fn new(dir: &Path, profile: Profile, sources: Vec<Source>) -> Project {
@@ -35,6 +77,9 @@ impl Project {
             name: project_name(&profile, dir),
             profile,
             sources,
+            compose: None,
+            notes: Vec::new(),
+            only: Vec::new(),
         }
     }
 

@@ -19,7 +19,7 @@ pub async fn run(
 ) -> Result<Verdict> {
     let _lock = project.lock()?;
     let engine = engine::connect_or_remedy(host).await?;
-    let removed = ops::down(&engine.api, &project.name, settings.volumes).await?;
+    let removed = ops::down(&engine.api, project, settings.volumes).await?;
     if printer.json_mode() {
         printer.json(&json!({"ok": true, "project": project.name, "removed": removed}));
     }

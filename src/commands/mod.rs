@@ -38,14 +38,17 @@ impl Verdict {
 /// profile) is resolved once, here, for every command that works on one.
 pub async fn dispatch(config: &Config, host: &Host, printer: &Printer) -> Result<Verdict> {
     let work = async {
-        let project = || Project::resolve(&config.dir, &config.profile);
+        let project = || Project::resolve(&config.dir, &config.profile, &config.selection, host);
         match &config.action {
-            Action::Profiles { name } => profiles::run(printer, name.as_deref()),
+            Action::Profiles { name, from_compose } => match from_compose {
+                Some(file) => profiles::from_compose(config, host, printer, file),
+                None => profiles::run(printer, name.as_deref()),
+            },
             Action::Doctor(s) => doctor::run(&project()?, s, host, printer).await,
             Action::Setup(s) => setup::run(&project()?, s, host, printer).await,
             Action::Generate(s) => generate::run(&project()?, s, host, printer).await,
             Action::Up(s) => up::run(&project()?, s, host, printer).await,
-            Action::Status => status::run(&project()?, host, printer).await,
+            Action::Status { .. } => status::run(&project()?, host, printer).await,
             Action::Validate(s) => validate::run(&project()?, s, host, printer).await,
             Action::Gate { phase } => gate::run(&project()?, phase, host, printer).await,
             Action::Down(s) => down::run(&project()?, s, host, printer).await,

@@ -1,9 +1,11 @@
 //! `onramp profiles [NAME]`: list the embedded profiles, or print one fully resolved.
 
 use super::Verdict;
+use crate::config::Config;
 use crate::errors::{Error, Result};
+use crate::host::Host;
 use crate::printer::Printer;
-use crate::profile::{self, Choice};
+use crate::profile::{self, Choice, ComposeOptions};
 
 pub fn run(printer: &Printer, name: Option<&str>) -> Result<Verdict> {
     let Some(name) = name else {
@@ -20,6 +22,70 @@ pub fn run(printer: &Printer, name: Option<&str>) -> Result<Verdict> {
         printer.result(&format!("# resolved from: {}", from.join(" <- ")));
         printer.result(text.trim_end());
     }
+    Ok(Verdict::Ready)
+}
+
+/// The profile TOML equivalent to a Compose file: its services with the probes onramp infers,
+/// ready to save as `onramp.toml` (secrets masked: copy them from the Compose file or `.env`).
+pub fn from_compose(
+    config: &Config,
+    host: &Host,
+    printer: &Printer,
+    file: &std::path::Path,
+) -> Result<Verdict> {
+    let env = |k: &str| host.env(k).map(String::from);
+    let loaded = profile::load_with(
+        &Choice::Default,
+        &ComposeOptions {
+            dir: &config.dir,
+            file: Some(file.to_path_buf()),
+            profiles: config.selection.compose_profiles.clone(),
+            named: Vec::new(),
+            env: &env,
+        },
+    )?;
+    loaded.profile.register_secrets();
+    let converted = loaded.profile;
+    let mut services = converted.services;
+    for svc in services.values_mut() {
+        // The image a build is tagged with is derived; the profile needs only the build.
+        if svc.build.is_some() {
+            svc.image = None;
+        }
+    }
+    // Saved as onramp.toml (which extends the default profile), the base's other services
+    // would come back: switch them off.
+    let base = profile::load(&Choice::Default)?.profile;
+    for name in base.services.keys() {
+        services
+            .entry(name.clone())
+            .or_insert_with(|| profile::Service {
+                enabled: Some(false),
+                ..profile::Service::default()
+            });
+    }
+    let shown = profile::Profile {
+        extends: Some(profile::DEFAULT_PROFILE.into()),
+        project: converted.project,
+        services,
+        ..profile::Profile::default()
+    }
+    .redacted_json();
+    let shown = without_nulls(shown);
+    if printer.json_mode() {
+        let v = serde_json::to_value(&shown).map_err(|e| Error::Internal(e.to_string()))?;
+        printer.json(&v);
+        return Ok(Verdict::Ready);
+    }
+    let text = toml::to_string(&shown).map_err(|e| Error::Internal(e.to_string()))?;
+    for note in &loaded.notes {
+        printer.result(&format!("# {note}"));
+    }
+    printer.result(&format!(
+        "# The profile equivalent to {}; secrets are shown as ***.",
+        file.display()
+    ));
+    printer.result(text.trim_end());
     Ok(Verdict::Ready)
 }
 

@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, NetworkCreateRequest,
-    NetworkingConfig, PortBinding, VolumeCreateRequest,
+    ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType,
+    NetworkCreateRequest, NetworkingConfig, PortBinding, ResourcesUlimits, RestartPolicy,
+    RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-    ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder,
+    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 
@@ -49,7 +50,7 @@ pub enum MountSource {
 }
 
 /// Everything needed to create one container.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ContainerSpec {
     pub name: String,
     pub image: String,
@@ -62,6 +63,60 @@ pub struct ContainerSpec {
     pub alias: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
+    /// Compose's host settings: limits, restart policy, healthcheck and the like.
+    #[serde(skip_serializing_if = "Extras::is_empty")]
+    pub extras: Extras,
+}
+
+/// Container settings beyond image, command, env, ports and mounts; `None` means the engine's
+/// default, so a service that sets none of them hashes as it did before they existed.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Extras {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nano_cpus: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tmpfs: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ulimits: Vec<(String, i64, i64)>,
+    /// (policy name, maximum retries)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart: Option<(String, i64)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<Health>,
+}
+
+impl Extras {
+    pub fn is_empty(&self) -> bool {
+        *self == Extras::default()
+    }
+}
+
+/// A Docker healthcheck, durations in nanoseconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Health {
+    pub test: Vec<String>,
+    pub interval: Option<i64>,
+    pub timeout: Option<i64>,
+    pub retries: Option<i64>,
+    pub start_period: Option<i64>,
+}
+
+/// An image to build from a context archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSpec {
+    pub tag: String,
+    /// The context as an uncompressed tar archive.
+    pub context_tar: Vec<u8>,
+    pub dockerfile: Option<String>,
+    pub args: BTreeMap<String, String>,
 }
 
 /// What the engine says about a container.
@@ -77,6 +132,10 @@ pub struct ContainerInfo {
     pub oom_killed: bool,
     pub restart_count: i64,
     pub ports: Vec<Published>,
+    /// The image as the container was created with it (`Config.Image`).
+    pub image: String,
+    pub env: Vec<String>,
+    pub cmd: Option<Vec<String>>,
 }
 
 /// Progress of one image pull.
@@ -123,6 +182,12 @@ pub trait Engine {
     ) -> impl Future<Output = Result<Vec<String>, EngineError>>;
     fn create(&self, spec: &ContainerSpec) -> impl Future<Output = Result<String, EngineError>>;
     fn start(&self, id: &str) -> impl Future<Output = Result<(), EngineError>>;
+    /// Build and tag an image; `on` receives the build's output lines.
+    fn build(
+        &self,
+        spec: &BuildSpec,
+        on: &mut (dyn FnMut(PullEvent) + Send),
+    ) -> impl Future<Output = Result<(), EngineError>>;
     fn remove(&self, id: &str) -> impl Future<Output = Result<(), EngineError>>;
     fn remove_network(&self, name: &str) -> impl Future<Output = Result<(), EngineError>>;
     fn remove_volume(&self, name: &str) -> impl Future<Output = Result<(), EngineError>>;
@@ -238,12 +303,8 @@ pub fn parse_auths(config_json: &str) -> BTreeMap<String, bollard::auth::DockerC
 
 fn info_of(c: bollard::models::ContainerInspectResponse) -> ContainerInfo {
     let state = c.state.unwrap_or_default();
-    let labels = c
-        .config
-        .and_then(|cfg| cfg.labels)
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let config = c.config.unwrap_or_default();
+    let labels = config.labels.unwrap_or_default().into_iter().collect();
     let mut ports = Vec::new();
     for (key, bindings) in c
         .host_config
@@ -279,6 +340,9 @@ fn info_of(c: bollard::models::ContainerInspectResponse) -> ContainerInfo {
         oom_killed: state.oom_killed.unwrap_or(false),
         restart_count: c.restart_count.unwrap_or(0),
         ports,
+        image: config.image.unwrap_or_default(),
+        env: config.env.unwrap_or_default(),
+        cmd: config.cmd,
     }
 }
 
@@ -452,10 +516,21 @@ impl Engine for Bollard {
             aliases: (!spec.alias.is_empty()).then(|| vec![spec.alias.clone()]),
             ..Default::default()
         };
+        let x = &spec.extras;
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             env: Some(spec.env.clone()),
             cmd: spec.cmd.clone(),
+            entrypoint: x.entrypoint.clone(),
+            user: x.user.clone(),
+            healthcheck: x.healthcheck.as_ref().map(|h| HealthConfig {
+                test: Some(h.test.clone()),
+                interval: h.interval,
+                timeout: h.timeout,
+                retries: h.retries,
+                start_period: h.start_period,
+                ..Default::default()
+            }),
             working_dir: spec.working_dir.clone(),
             labels: Some(spec.labels.clone().into_iter().collect()),
             exposed_ports: Some(
@@ -468,6 +543,24 @@ impl Engine for Bollard {
                 port_bindings: Some(port_bindings),
                 mounts: Some(mounts),
                 network_mode: Some(spec.network.clone()),
+                memory: x.memory,
+                nano_cpus: x.nano_cpus,
+                shm_size: x.shm_size,
+                tmpfs: (!x.tmpfs.is_empty()).then(|| x.tmpfs.iter().cloned().collect()),
+                ulimits: (!x.ulimits.is_empty()).then(|| {
+                    x.ulimits
+                        .iter()
+                        .map(|(name, soft, hard)| ResourcesUlimits {
+                            name: Some(name.clone()),
+                            soft: Some(*soft),
+                            hard: Some(*hard),
+                        })
+                        .collect()
+                }),
+                restart_policy: x.restart.as_ref().map(|(name, max)| RestartPolicy {
+                    name: Some(restart_name(name)),
+                    maximum_retry_count: Some(*max),
+                }),
                 ..Default::default()
             }),
             networking_config: (!spec.alias.is_empty()).then(|| NetworkingConfig {
@@ -484,6 +577,47 @@ impl Engine for Bollard {
 
     async fn start(&self, id: &str) -> Result<(), EngineError> {
         timed(self.docker.start_container(id, None)).await
+    }
+
+    async fn build(
+        &self,
+        spec: &BuildSpec,
+        on: &mut (dyn FnMut(PullEvent) + Send),
+    ) -> Result<(), EngineError> {
+        let args: HashMap<String, String> = spec.args.clone().into_iter().collect();
+        let mut opts = BuildImageOptionsBuilder::new()
+            .t(&spec.tag)
+            .rm(true)
+            .forcerm(true)
+            .buildargs(&args);
+        if let Some(d) = &spec.dockerfile {
+            opts = opts.dockerfile(d);
+        }
+        let body = bollard::body_full(spec.context_tar.clone().into());
+        let mut stream = self.docker.build_image(opts.build(), None, Some(body));
+        loop {
+            let next = tokio::time::timeout(PULL_IDLE_TIMEOUT, stream.next())
+                .await
+                .map_err(|_| {
+                    EngineError::Failed(format!(
+                        "the build stalled: no output for {} s",
+                        PULL_IDLE_TIMEOUT.as_secs()
+                    ))
+                })?;
+            let Some(item) = next else { return Ok(()) };
+            let info = item.map_err(classify)?;
+            if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                return Err(EngineError::Failed(err));
+            }
+            if let Some(line) = info
+                .stream
+                .as_deref()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+            {
+                on(PullEvent::Status(line.to_string()));
+            }
+        }
     }
 
     async fn remove(&self, id: &str) -> Result<(), EngineError> {
@@ -538,6 +672,16 @@ impl Engine for Bollard {
             Err(_) => return Err(EngineError::Timeout(5)),
         }
         Ok(out)
+    }
+}
+
+/// Docker's name for a Compose restart policy.
+fn restart_name(policy: &str) -> RestartPolicyNameEnum {
+    match policy {
+        "always" => RestartPolicyNameEnum::ALWAYS,
+        "unless-stopped" => RestartPolicyNameEnum::UNLESS_STOPPED,
+        "on-failure" => RestartPolicyNameEnum::ON_FAILURE,
+        _ => RestartPolicyNameEnum::NO,
     }
 }
 

@@ -33,9 +33,32 @@ pub struct Svc {
     pub ports: Vec<Port>,
     pub volumes: Vec<String>,
     pub healthcheck: Vec<String>,
+    pub interval: String,
+    pub hc_timeout: String,
     pub retries: u64,
+    pub start_period: Option<String>,
+    /// The keys with Compose's meaning, as Compose spells them.
+    pub build: Option<crate::profile::Build>,
+    pub entrypoint: Vec<String>,
+    pub user: Option<String>,
+    pub working_dir: Option<String>,
+    pub memory: Option<String>,
+    pub cpus: Option<f64>,
+    pub shm_size: Option<String>,
+    pub tmpfs: Vec<String>,
+    pub ulimits: Vec<Ulimit>,
+    pub restart: Option<String>,
+    pub depends_on: Vec<Kv>,
+    pub labels: Vec<Kv>,
     /// Connection settings for the project's tests (`.env`).
     pub connection: Vec<Kv>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,6 +132,20 @@ fn service(name: &str, svc: &Service, first_of_kind: bool) -> Svc {
         })
         .collect();
     let interval_secs = 5;
+    let hc = svc
+        .healthcheck
+        .as_ref()
+        .map(|h| h.spec())
+        .unwrap_or_default();
+    let kvs = |m: Option<&std::collections::BTreeMap<String, String>>| -> Vec<Kv> {
+        m.into_iter()
+            .flatten()
+            .map(|(k, v)| Kv {
+                key: k.clone(),
+                value: v.clone(),
+            })
+            .collect()
+    };
     Svc {
         name: name.to_string(),
         image: svc.image.clone(),
@@ -123,12 +160,55 @@ fn service(name: &str, svc: &Service, first_of_kind: bool) -> Svc {
             .collect(),
         ports,
         volumes: svc.volumes.clone().unwrap_or_default(),
-        healthcheck: svc.healthcheck.clone().unwrap_or_else(|| {
+        healthcheck: hc.test.clone().unwrap_or_else(|| {
             kinds::connection(svc)
                 .map(|c| c.healthcheck())
                 .unwrap_or_default()
         }),
-        retries: (svc.timeout().as_secs() / interval_secs).max(3),
+        interval: hc
+            .interval
+            .clone()
+            .unwrap_or_else(|| format!("{interval_secs}s")),
+        hc_timeout: hc.timeout.clone().unwrap_or_else(|| "5s".into()),
+        retries: hc
+            .retries
+            .map(u64::from)
+            .unwrap_or((svc.timeout().as_secs() / interval_secs).max(3)),
+        start_period: hc.start_period.clone(),
+        build: svc.build.clone(),
+        entrypoint: svc.entrypoint.clone().unwrap_or_default(),
+        user: svc.user.clone(),
+        working_dir: svc.working_dir.clone(),
+        memory: svc.resources.as_ref().and_then(|r| r.memory.clone()),
+        cpus: svc.resources.as_ref().and_then(|r| r.cpus),
+        shm_size: svc.shm_size.clone(),
+        tmpfs: svc.tmpfs.clone().unwrap_or_default(),
+        ulimits: svc
+            .ulimits
+            .iter()
+            .flatten()
+            .map(|(n, u)| {
+                let (soft, hard) = u.soft_hard();
+                Ulimit {
+                    name: n.clone(),
+                    soft,
+                    hard,
+                }
+            })
+            .collect(),
+        restart: svc.restart.clone(),
+        depends_on: svc
+            .dependencies()
+            .into_iter()
+            .map(|(n, c)| Kv {
+                key: n,
+                value: match c {
+                    crate::profile::Condition::ServiceStarted => "service_started".into(),
+                    crate::profile::Condition::ServiceHealthy => "service_healthy".into(),
+                },
+            })
+            .collect(),
+        labels: kvs(svc.labels.as_ref()),
         connection: connection(name, svc, first_of_kind),
     }
 }

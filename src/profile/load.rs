@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 
-use super::{DEFAULT_PROFILE, Profile, validate};
+use super::{DEFAULT_PROFILE, Profile, compose, validate};
 use crate::errors::{Error, Result};
 
 const EMBEDDED: &[(&str, &str)] = &[
@@ -45,6 +45,25 @@ pub struct Source {
 pub struct Loaded {
     pub profile: Profile,
     pub sources: Vec<Source>,
+    /// The Compose file the services came from, if any (absolute).
+    pub compose: Option<PathBuf>,
+    /// What the reader noticed and the user should hear (unset variables, inactive services).
+    pub notes: Vec<String>,
+}
+
+/// How a Compose file joins the profile.
+pub struct ComposeOptions<'a> {
+    /// The project directory: `.env` is read there, and the profile's `compose` file and every
+    /// path in it must be inside it.
+    pub dir: &'a Path,
+    /// `--compose FILE`: may be anywhere, as the user named it.
+    pub file: Option<PathBuf>,
+    /// `--compose-profile` names, added to `COMPOSE_PROFILES`.
+    pub profiles: Vec<String>,
+    /// Services named on the command line (enabled whatever their Compose profiles say).
+    pub named: Vec<String>,
+    /// The process environment (through `Host`).
+    pub env: &'a dyn Fn(&str) -> Option<String>,
 }
 
 pub fn embedded_names() -> Vec<String> {
@@ -58,6 +77,23 @@ pub fn embedded(name: &str) -> Option<&'static str> {
 
 /// Load, merge and validate the chosen profile.
 pub fn load(choice: &Choice) -> Result<Loaded> {
+    let no_env = |_: &str| None;
+    let dir = std::env::current_dir().unwrap_or_default();
+    load_with(
+        choice,
+        &ComposeOptions {
+            dir: &dir,
+            file: None,
+            profiles: Vec::new(),
+            named: Vec::new(),
+            env: &no_env,
+        },
+    )
+}
+
+/// Load, merge and validate the chosen profile, taking services from a Compose file when the
+/// profile's `compose` key or `--compose` names one.
+pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
     let first = match choice {
         Choice::Named(r) => read_reference(r, None)?,
         Choice::ProjectFile(p) => read_file(p)?,
@@ -70,6 +106,7 @@ pub fn load(choice: &Choice) -> Result<Loaded> {
         table.remove("extends");
         merge(&mut merged, table);
     }
+    let (compose, notes) = apply_compose(&mut merged, &sources, opts)?;
     drop_disabled(&mut merged);
     let last = sources.last().map(|s| s.label.clone()).unwrap_or_default();
     let profile = Profile::deserialize(toml::Value::Table(merged)).map_err(|e| Error::Profile {
@@ -83,7 +120,201 @@ pub fn load(choice: &Choice) -> Result<Loaded> {
     if let Some(problem) = validate::check(&profile).into_iter().next() {
         return Err(problem_error(&sources, problem));
     }
-    Ok(Loaded { profile, sources })
+    let mut profile = profile;
+    name_built_images(&mut profile, opts.dir);
+    Ok(Loaded {
+        profile,
+        sources,
+        compose,
+        notes,
+    })
+}
+
+/// A service with `build` and no `image` gets the name Compose v2 tags it with.
+fn name_built_images(profile: &mut Profile, dir: &Path) {
+    let project = crate::project::project_name(profile, dir);
+    for (name, svc) in profile.services.iter_mut() {
+        if svc.build.is_some() && svc.image.is_none() {
+            svc.image = Some(crate::stack::built_image_name(&project, name));
+        }
+    }
+}
+
+/// Replace the services with those of the Compose file (the profile's `compose` key, or
+/// `--compose`); `[services.X]` tables of the profile files merge over them (a probe, a
+/// timeout, `enabled = false`). Services of embedded base profiles do not carry over.
+fn apply_compose(
+    merged: &mut toml::Table,
+    sources: &[Source],
+    opts: &ComposeOptions<'_>,
+) -> Result<(Option<PathBuf>, Vec<String>)> {
+    let from_profile = merged
+        .get("compose")
+        .and_then(toml::Value::as_str)
+        .map(String::from);
+    let path = match (&opts.file, from_profile) {
+        (Some(f), _) => f.clone(),
+        (None, Some(rel)) => {
+            let sets_compose =
+                |s: &&Source| parse_typed(s, true).is_ok_and(|(_, t)| t.contains_key("compose"));
+            let base = sources
+                .iter()
+                .rev()
+                .find(sets_compose)
+                .and_then(|s| s.base_dir.clone())
+                .unwrap_or_else(|| opts.dir.to_path_buf());
+            let path = base.join(&rel);
+            if !inside(opts.dir, &path) {
+                return Err(Error::Usage(format!(
+                    "compose = \"{rel}\" names {}, which is outside the project directory {}; keep the Compose file in the project, or pass it explicitly with --compose",
+                    path.display(),
+                    opts.dir.display()
+                )));
+            }
+            path
+        }
+        (None, None) => return Ok((None, Vec::new())),
+    };
+    let path = std::path::absolute(&path).unwrap_or(path);
+    let text = compose::read_capped(&path)?;
+    let dotenv = compose::read_capped(&opts.dir.join(".env"))
+        .map(|t| compose::parse_env_file(&t))
+        .unwrap_or_default();
+    let vars = |k: &str| (opts.env)(k).or_else(|| dotenv.get(k).cloned());
+    let mut profiles: Vec<String> = vars("COMPOSE_PROFILES")
+        .unwrap_or_default()
+        .split(',')
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    profiles.extend(opts.profiles.iter().cloned());
+    let canonical_dir = opts
+        .dir
+        .canonicalize()
+        .unwrap_or_else(|_| opts.dir.to_path_buf());
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let canonical_parent = parent
+        .canonicalize()
+        .unwrap_or_else(|_| parent.to_path_buf());
+    let rel_dir = canonical_parent
+        .strip_prefix(&canonical_dir)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| PathBuf::from("/outside-the-project"));
+    let converted = compose::convert(&compose::Input {
+        label: path.display().to_string(),
+        text,
+        rel_dir,
+        project_dir: opts.dir,
+        vars: &vars,
+        profiles: &profiles,
+        named: &opts.named,
+    })?;
+    let mut services = converted.services;
+    for src in sources.iter().filter(|s| s.base_dir.is_some()) {
+        let table: toml::Table = parse_typed(src, true).map(|(_, t)| t)?;
+        if let Some(toml::Value::Table(over)) = table.get("services") {
+            for (name, svc) in over {
+                if !services.contains_key(name) && !converted.inactive.contains(name) {
+                    let is_full = svc.get("image").is_some()
+                        || svc.get("address").is_some()
+                        || svc.get("enabled").and_then(toml::Value::as_bool) == Some(false);
+                    if !is_full {
+                        return Err(at_key(
+                            src,
+                            &["services", name],
+                            format!(
+                                "[services.{name}] overrides a service that {} does not have",
+                                path.display()
+                            ),
+                            format!(
+                                "name one of the Compose file's services ({})",
+                                services.keys().cloned().collect::<Vec<_>>().join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+            let mut wrapped = toml::Table::new();
+            wrapped.insert("services".into(), toml::Value::Table(services));
+            let mut o = toml::Table::new();
+            let over: toml::Table = over
+                .iter()
+                .filter(|(n, _)| !converted.inactive.contains(n))
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect();
+            o.insert("services".into(), toml::Value::Table(over));
+            merge(&mut wrapped, o);
+            services = match wrapped.remove("services") {
+                Some(toml::Value::Table(t)) => t,
+                _ => toml::Table::new(),
+            };
+        }
+    }
+    merged.insert("services".into(), toml::Value::Table(services));
+    merged.remove("compose");
+    // The project name is the one Compose would use for this file: the profile file's own
+    // `project`, else the file's `name`, else COMPOSE_PROJECT_NAME, else the directory's name;
+    // an embedded base profile's name does not apply.
+    let own_project = sources
+        .iter()
+        .filter(|s| s.base_dir.is_some())
+        .filter_map(|s| parse_typed(s, true).ok())
+        .filter_map(|(p, _)| p.project)
+        .next_back();
+    match own_project
+        .or(converted.name)
+        .or_else(|| vars("COMPOSE_PROJECT_NAME"))
+    {
+        Some(name) => {
+            merged.insert("project".into(), name.into());
+        }
+        None => {
+            merged.remove("project");
+        }
+    }
+    drop_rendered_compose(merged, opts.dir, &path);
+    let mut notes = Vec::new();
+    if !converted.unset.is_empty() {
+        notes.push(format!(
+            "{}: {} not set, used as empty (as Compose does)",
+            path.display(),
+            converted.unset.join(", ")
+        ));
+    }
+    if !converted.inactive.is_empty() {
+        notes.push(format!(
+            "services off by their Compose profiles: {} (COMPOSE_PROFILES or --compose-profile turns them on)",
+            converted.inactive.join(", ")
+        ));
+    }
+    Ok((Some(path), notes))
+}
+
+/// The profile must not render a file over the Compose file it reads.
+fn drop_rendered_compose(merged: &mut toml::Table, dir: &Path, compose: &Path) {
+    if let Some(toml::Value::Array(files)) = merged.get_mut("files") {
+        files.retain(|f| {
+            let target = f
+                .get("path")
+                .and_then(toml::Value::as_str)
+                .unwrap_or_default();
+            let t = dir.join(target);
+            let same = match (t.canonicalize(), compose.canonicalize()) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => t == compose,
+            };
+            let template = f.get("template").and_then(toml::Value::as_str);
+            !same && template != Some("docker-compose.test.yml")
+        });
+    }
+}
+
+/// Whether `path` resolves to somewhere inside `dir`.
+fn inside(dir: &Path, path: &Path) -> bool {
+    match (dir.canonicalize(), path.canonicalize()) {
+        (Ok(d), Ok(p)) => p.starts_with(d),
+        _ => false,
+    }
 }
 
 /// A name is an embedded profile unless it looks like a path.
@@ -351,6 +582,7 @@ fn locate(text: &str, path: &[&str]) -> Option<Range<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::profile::ProbeKind;
 
     fn src(text: &str) -> Source {
         Source {
@@ -367,6 +599,97 @@ mod tests {
             assert_eq!(loaded.profile.name.as_deref(), Some(name.as_str()));
             assert!(loaded.profile.services().count() >= 2);
         }
+    }
+
+    fn load_in(dir: &Path, env: &[(&str, &str)], file: Option<PathBuf>) -> Result<Loaded> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let lookup = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        load_with(
+            &Choice::ProjectFile(dir.join("onramp.toml")),
+            &ComposeOptions {
+                dir,
+                file,
+                profiles: Vec::new(),
+                named: Vec::new(),
+                env: &lookup,
+            },
+        )
+    }
+
+    #[test]
+    fn a_compose_file_replaces_the_services_and_the_profile_merges_over_it() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        std::fs::write(
+            dir.join("compose.yml"),
+            "services:\n  db:\n    image: postgres:16\n    ports: [\"${DB_PORT}:5432\"]\n  web:\n    build: ./web\n    ports: [\"8080:80\"]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join(".env"),
+            "DB_PORT=15432\nCOMPOSE_PROJECT_NAME=team\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("onramp.toml"),
+            "extends = \"kailash\"\ncompose = \"compose.yml\"\n[services.db]\ntimeout = \"120s\"\n[services.web]\nprobe = { kind = \"http\", port = 80, path = \"/health\" }\n[services.neo4j]\nenabled = false\n",
+        )
+        .unwrap();
+        let loaded = load_in(dir, &[("DB_PORT", "25432")], None).unwrap();
+        let p = &loaded.profile;
+        let names: Vec<&String> = p.services.keys().collect();
+        assert_eq!(
+            names,
+            ["db", "web"],
+            "the base profile's services do not carry over"
+        );
+        assert_eq!(
+            p.services["db"].ports.as_ref().unwrap()[0],
+            "25432:5432",
+            "environment first"
+        );
+        assert_eq!(p.services["db"].timeout.as_deref(), Some("120s"));
+        assert_eq!(
+            p.services["db"].probe.as_ref().unwrap().kind,
+            ProbeKind::Postgres
+        );
+        assert_eq!(
+            p.services["web"].probe.as_ref().unwrap().kind,
+            ProbeKind::Http
+        );
+        assert_eq!(
+            p.project.as_deref(),
+            Some("team"),
+            "COMPOSE_PROJECT_NAME from .env"
+        );
+        assert_eq!(p.services["web"].image.as_deref(), Some("team-web"));
+        assert!(
+            p.files
+                .iter()
+                .all(|f| f.template != "docker-compose.test.yml")
+        );
+        assert_eq!(loaded.compose, Some(dir.join("compose.yml")));
+
+        std::fs::write(
+            dir.join("onramp.toml"),
+            "compose = \"compose.yml\"\n[services.cache]\nprobe = { kind = \"redis\" }\n",
+        )
+        .unwrap();
+        let err = load_in(dir, &[], None).unwrap_err().to_string();
+        assert!(
+            err.contains("onramp.toml:2:1") && err.contains("does not have"),
+            "{err}"
+        );
+
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("c.yml"), "services: {}\n").unwrap();
+        let rel = format!("{}/c.yml", outside.path().display());
+        std::fs::write(dir.join("onramp.toml"), format!("compose = \"{rel}\"\n")).unwrap();
+        let err = load_in(dir, &[], None).unwrap_err().to_string();
+        assert!(err.contains("outside the project directory"), "{err}");
     }
 
     #[test]

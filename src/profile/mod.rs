@@ -3,6 +3,7 @@
 //! Every field is optional at this level so that an overlay (`onramp.toml` with `extends`) can
 //! name only what it changes; accessors supply the defaults of the resolved profile.
 
+mod compose;
 mod load;
 mod validate;
 
@@ -11,8 +12,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use load::{Choice, Loaded, Source, embedded_names, load, locate_line_col};
-pub use validate::{PortMap, parse_duration, parse_mode, parse_port};
+pub use load::{
+    Choice, ComposeOptions, Loaded, Source, embedded_names, load, load_with, locate_line_col,
+};
+pub use validate::{PortMap, parse_duration, parse_mode, parse_port, parse_size};
 
 use crate::platform::Kind as PlatformKind;
 
@@ -26,6 +29,9 @@ pub struct Profile {
     pub description: Option<String>,
     pub project: Option<String>,
     pub extends: Option<String>,
+    /// Take the services from this Compose file (relative to the profile's directory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compose: Option<String>,
     #[serde(default)]
     pub requirements: Requirements,
     #[serde(default)]
@@ -113,9 +119,139 @@ pub struct Service {
     pub env: Option<BTreeMap<String, String>>,
     pub volumes: Option<Vec<String>>,
     pub command: Option<Vec<String>>,
-    pub healthcheck: Option<Vec<String>>,
+    /// Compose `healthcheck`: the test alone, or the test with its timings.
+    pub healthcheck: Option<Healthcheck>,
     pub probe: Option<Probe>,
     pub timeout: Option<String>,
+    /// Build the image from a context inside the project (Compose `build`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build: Option<Build>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    /// Compose `deploy.resources.limits`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shm_size: Option<String>,
+    /// Mount points (`/run` or `/run:size=64m`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmpfs: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ulimits: Option<BTreeMap<String, Ulimit>>,
+    /// `no`, `always`, `unless-stopped`, `on-failure[:N]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub depends_on: Option<DependsOn>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Healthcheck {
+    Test(Vec<String>),
+    Full(HealthcheckSpec),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthcheckSpec {
+    pub test: Option<Vec<String>>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub retries: Option<u32>,
+    pub start_period: Option<String>,
+    pub disable: Option<bool>,
+}
+
+impl Healthcheck {
+    pub fn spec(&self) -> HealthcheckSpec {
+        match self {
+            Healthcheck::Test(t) => HealthcheckSpec {
+                test: Some(t.clone()),
+                ..HealthcheckSpec::default()
+            },
+            Healthcheck::Full(s) => s.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Build {
+    /// Directory inside the project, sent to the engine as a tar archive.
+    pub context: String,
+    pub dockerfile: Option<String>,
+    pub args: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    /// `512m`, `2g`, or bytes.
+    pub memory: Option<String>,
+    pub cpus: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Ulimit {
+    Single(i64),
+    Pair { soft: i64, hard: i64 },
+}
+
+impl Ulimit {
+    pub fn soft_hard(self) -> (i64, i64) {
+        match self {
+            Ulimit::Single(n) => (n, n),
+            Ulimit::Pair { soft, hard } => (soft, hard),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DependsOn {
+    List(Vec<String>),
+    Map(BTreeMap<String, Dependency>),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dependency {
+    pub condition: Option<Condition>,
+}
+
+/// When a dependant may start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Condition {
+    /// Once the dependency's container runs.
+    #[default]
+    ServiceStarted,
+    /// Once the dependency answers its probe (onramp's probe, not the Docker healthcheck).
+    ServiceHealthy,
+}
+
+impl DependsOn {
+    /// Each dependency with its condition, in name order.
+    pub fn entries(&self) -> Vec<(String, Condition)> {
+        match self {
+            DependsOn::List(l) => l
+                .iter()
+                .map(|n| (n.clone(), Condition::ServiceStarted))
+                .collect(),
+            DependsOn::Map(m) => m
+                .iter()
+                .map(|(n, d)| (n.clone(), d.condition.unwrap_or_default()))
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -187,6 +323,14 @@ impl Service {
 
     pub fn env(&self) -> BTreeMap<String, String> {
         self.env.clone().unwrap_or_default()
+    }
+
+    /// The services this one depends on, with their conditions.
+    pub fn dependencies(&self) -> Vec<(String, Condition)> {
+        self.depends_on
+            .as_ref()
+            .map(DependsOn::entries)
+            .unwrap_or_default()
     }
 
     pub fn timeout(&self) -> Duration {
@@ -278,7 +422,8 @@ impl Profile {
             if let Some(pw) = svc.probe.as_ref().and_then(|p| p.password.as_ref()) {
                 register(pw);
             }
-            for argv in [&svc.command, &svc.healthcheck].into_iter().flatten() {
+            let test = svc.healthcheck.as_ref().and_then(|h| h.spec().test);
+            for argv in [&svc.command, &svc.entrypoint, &test].into_iter().flatten() {
                 let words: Vec<&str> = argv.iter().flat_map(|a| a.split_whitespace()).collect();
                 for pair in words.windows(2) {
                     if SECRET_FLAGS.contains(&pair[0]) {

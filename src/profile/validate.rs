@@ -70,6 +70,24 @@ pub fn check(profile: &Profile) -> Vec<Problem> {
             host_ports.insert((map.host_ip, map.host), name.clone());
         }
     }
+    for (name, svc) in profile.services() {
+        for (dep, _) in svc.dependencies() {
+            if !profile.services().any(|(n, _)| *n == dep) {
+                problems.push(problem(
+                    &["services", name, "depends_on"],
+                    format!("`{name}` depends on `{dep}`, which the profile does not have"),
+                    "name a service defined under [services], or remove the dependency",
+                ));
+            }
+        }
+    }
+    if let Some(cycle) = dependency_cycle(profile) {
+        problems.push(problem(
+            &["services", &cycle[0], "depends_on"],
+            format!("depends_on makes a cycle: {}", cycle.join(" -> ")),
+            "remove one of these dependencies",
+        ));
+    }
     let mut seen_paths: Vec<String> = Vec::new();
     for (i, f) in profile.files.iter().enumerate() {
         problems.extend(check_file(i, f));
@@ -195,10 +213,10 @@ fn check_requirements(profile: &Profile) -> Vec<Problem> {
 fn check_service(name: &str, svc: &Service) -> Vec<Problem> {
     let mut out = Vec::new();
     match (&svc.image, &svc.address) {
-        (None, None) => out.push(problem(
+        (None, None) if svc.build.is_none() => out.push(problem(
             &["services", name],
             format!("service `{name}` has neither `image` nor `address`"),
-            "give it `image = \"...\"` to start it, or `address = \"host:port\"` for an external one",
+            "give it `image = \"...\"` (or `build`) to start it, or `address = \"host:port\"` for an external one",
         )),
         (Some(_), Some(_)) => out.push(problem(
             &["services", name, "address"],
@@ -264,7 +282,157 @@ fn check_service(name: &str, svc: &Service) -> Vec<Problem> {
     }
     out.extend(check_probe(name, svc));
     out.extend(check_neo4j_password(name, svc));
+    out.extend(check_compose_keys(name, svc));
     out
+}
+
+/// The keys with Compose's meaning: sizes, durations, restart policies, build contexts.
+fn check_compose_keys(name: &str, svc: &Service) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let size = |key: &str, v: &Option<String>, path: &[&str], out: &mut Vec<Problem>| {
+        if let Some(v) = v
+            && let Err(e) = parse_size(v)
+        {
+            out.push(problem(
+                path,
+                format!("{key} `{v}` of `{name}`: {e}"),
+                "write a size such as \"512m\", \"2g\" or a number of bytes",
+            ));
+        }
+    };
+    size(
+        "shm_size",
+        &svc.shm_size,
+        &["services", name, "shm_size"],
+        &mut out,
+    );
+    if let Some(r) = &svc.resources {
+        size(
+            "memory",
+            &r.memory,
+            &["services", name, "resources", "memory"],
+            &mut out,
+        );
+        if r.cpus.is_some_and(|c| !(c > 0.0 && c <= 1024.0)) {
+            out.push(problem(
+                &["services", name, "resources", "cpus"],
+                format!("cpus of `{name}` must be a positive number"),
+                "write e.g. `cpus = 1.5`",
+            ));
+        }
+    }
+    if let Some(r) = &svc.restart
+        && !is_restart_policy(r)
+    {
+        out.push(problem(
+            &["services", name, "restart"],
+            format!("restart policy `{r}` of `{name}` is not one Docker knows"),
+            "use \"no\", \"always\", \"unless-stopped\" or \"on-failure[:N]\"",
+        ));
+    }
+    if let Some(h) = &svc.healthcheck {
+        let spec = h.spec();
+        for (key, v) in [
+            ("interval", &spec.interval),
+            ("timeout", &spec.timeout),
+            ("start_period", &spec.start_period),
+        ] {
+            if let Some(v) = v
+                && let Err(e) = parse_duration(v)
+            {
+                out.push(problem(
+                    &["services", name, "healthcheck", key],
+                    format!("healthcheck {key} `{v}` of `{name}`: {e}"),
+                    "write a duration such as \"5s\" or \"1m\"",
+                ));
+            }
+        }
+    }
+    if let Some(b) = &svc.build
+        && !is_inside(&b.context)
+    {
+        out.push(problem(
+            &["services", name, "build", "context"],
+            format!(
+                "build context `{}` of `{name}` is outside the project directory",
+                b.context
+            ),
+            "give a directory relative to the project, without `..`",
+        ));
+    }
+    if let Some(b) = &svc.build
+        && let Some(d) = &b.dockerfile
+        && !is_inside(d)
+    {
+        out.push(problem(
+            &["services", name, "build", "dockerfile"],
+            format!("dockerfile `{d}` of `{name}` is outside its build context"),
+            "name a file inside the context, e.g. \"Dockerfile\"",
+        ));
+    }
+    for n in svc.ulimits.iter().flatten().map(|(n, _)| n) {
+        if n.is_empty() || !n.chars().all(|c| c.is_ascii_lowercase()) {
+            out.push(problem(
+                &["services", name, "ulimits", n],
+                format!("ulimit `{n}` of `{name}` is not a limit name"),
+                "use Docker's names, e.g. `nofile`, `nproc`, `memlock`",
+            ));
+        }
+    }
+    for t in svc.tmpfs.iter().flatten() {
+        if !t.starts_with('/') {
+            out.push(problem(
+                &["services", name, "tmpfs"],
+                format!("tmpfs `{t}` of `{name}` is not an absolute path"),
+                "write it as \"/path\" or \"/path:size=64m\"",
+            ));
+        }
+    }
+    out
+}
+
+fn is_restart_policy(r: &str) -> bool {
+    match r.split_once(':') {
+        Some(("on-failure", n)) => n.parse::<u32>().is_ok(),
+        Some(_) => false,
+        None => matches!(r, "no" | "always" | "unless-stopped" | "on-failure"),
+    }
+}
+
+/// A relative path that stays below its base.
+fn is_inside(p: &str) -> bool {
+    let path = std::path::Path::new(p);
+    !p.is_empty()
+        && !path.is_absolute()
+        && !p.starts_with(['/', '\\'])
+        && !path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+}
+
+/// Parse a size: bytes, or a number with `b`, `k`, `m`, `g` (Compose's units, powers of 1024).
+pub fn parse_size(s: &str) -> Result<i64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').filter(|r| !r.is_empty()).unwrap_or(&t);
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{num}` is not a number"))?;
+    let mult: f64 = match unit {
+        "" => 1.0,
+        "k" => 1024.0,
+        "m" => 1024.0 * 1024.0,
+        "g" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("unknown unit `{unit}` (b, k, m or g)")),
+    };
+    let bytes = n * mult;
+    if !(1.0..9.0e18).contains(&bytes) {
+        return Err("out of range".into());
+    }
+    Ok(bytes as i64)
 }
 
 fn check_probe(name: &str, svc: &Service) -> Vec<Problem> {
@@ -494,6 +662,29 @@ fn check_names(profile: &Profile) -> Vec<Problem> {
     out
 }
 
+/// A chain of services that depend on each other in a circle, if there is one.
+fn dependency_cycle(profile: &Profile) -> Option<Vec<String>> {
+    fn visit(p: &Profile, name: &str, path: &mut Vec<String>) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|n| n == name) {
+            let mut c = path[i..].to_vec();
+            c.push(name.to_string());
+            return Some(c);
+        }
+        path.push(name.to_string());
+        let svc = p.services.get(name)?;
+        for (dep, _) in svc.dependencies() {
+            if let Some(c) = visit(p, &dep, path) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        None
+    }
+    profile
+        .services()
+        .find_map(|(n, _)| visit(profile, n, &mut Vec::new()))
+}
+
 /// An octal permission string (`"0600"`).
 pub fn parse_mode(mode: &str) -> Option<u32> {
     u32::from_str_radix(mode, 8).ok().filter(|m| *m <= 0o7777)
@@ -645,6 +836,33 @@ mod tests {
         );
         let probs = check(&p);
         assert!(probs[0].message.contains("shorter than 8"), "{probs:?}");
+    }
+
+    #[test]
+    fn compose_keys_are_checked_where_they_are() {
+        let p = profile(
+            "[services.a]\nimage='x'\nrestart='sometimes'\nshm_size='1q'\nresources={memory='2g',cpus=-1.0}\nbuild={context='../out'}\ntmpfs=['run']\nulimits={'no file'=1}\nhealthcheck={test=['CMD','true'],interval='5'}\ndepends_on=['ghost']\n",
+        );
+        let paths: Vec<String> = check(&p).iter().map(|p| p.path.join(".")).collect();
+        for want in [
+            "services.a.restart",
+            "services.a.shm_size",
+            "services.a.resources.cpus",
+            "services.a.build.context",
+            "services.a.tmpfs",
+            "services.a.ulimits.no file",
+            "services.a.healthcheck.interval",
+            "services.a.depends_on",
+        ] {
+            assert!(paths.iter().any(|p| p == want), "{want} in {paths:?}");
+        }
+        let cycle = profile(
+            "[services.a]\nimage='x'\ndepends_on=['b']\n[services.b]\nimage='y'\ndepends_on={a={condition='service_healthy'}}\n",
+        );
+        assert!(check(&cycle).iter().any(|p| p.message.contains("cycle")));
+        assert_eq!(parse_size("2g"), Ok(2 << 30));
+        assert_eq!(parse_size("512mb"), Ok(512 << 20));
+        assert_eq!(parse_size("1024"), Ok(1024));
     }
 
     #[test]

@@ -93,6 +93,7 @@ pub(super) async fn validate(
             "bridge".into()
         },
         alias: String::new(),
+        extras: Default::default(),
         working_dir: Some("/project".into()),
     };
     l.printer.info(&format!("  sdk: validating inside {image}"));

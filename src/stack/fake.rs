@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use crate::engine::api::{ContainerInfo, ContainerSpec, Engine, EngineError, PullEvent};
+use crate::engine::api::{BuildSpec, ContainerInfo, ContainerSpec, Engine, EngineError, PullEvent};
 
 #[derive(Default)]
 pub struct State {
@@ -12,6 +12,9 @@ pub struct State {
     pub networks: BTreeMap<String, BTreeMap<String, String>>,
     pub volumes: BTreeMap<String, BTreeMap<String, String>>,
     pub pulls: Vec<String>,
+    pub builds: Vec<String>,
+    /// Images whose containers fail to start (and whose builds fail).
+    pub fail_start: Vec<String>,
     next_id: u32,
 }
 
@@ -124,6 +127,9 @@ impl Engine for Fake {
                     name: spec.name.clone(),
                     labels: spec.labels.clone(),
                     ports: spec.ports.clone(),
+                    image: spec.image.clone(),
+                    env: spec.env.clone(),
+                    cmd: spec.cmd.clone(),
                     ..ContainerInfo::default()
                 },
             );
@@ -131,7 +137,30 @@ impl Engine for Fake {
         })
     }
 
+    async fn build(
+        &self,
+        spec: &BuildSpec,
+        on: &mut (dyn FnMut(PullEvent) + Send),
+    ) -> Result<(), EngineError> {
+        on(PullEvent::Status("Step 1/1".into()));
+        self.with(|s| {
+            if s.fail_start.contains(&spec.tag) {
+                return Err(EngineError::Failed(format!("build of {} failed", spec.tag)));
+            }
+            s.builds.push(spec.tag.clone());
+            s.images.push(spec.tag.clone());
+            Ok(())
+        })
+    }
+
     async fn start(&self, id: &str) -> Result<(), EngineError> {
+        self.with(|s| {
+            let image = s.containers.get(id).map(|c| c.image.clone());
+            if image.is_some_and(|i| s.fail_start.contains(&i)) {
+                return Err(EngineError::Failed("port is already allocated".into()));
+            }
+            Ok(())
+        })?;
         self.with(|s| match s.containers.get_mut(id) {
             Some(c) => {
                 c.running = true;

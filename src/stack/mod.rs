@@ -1,6 +1,7 @@
 //! The services of a profile as Docker objects, named and labelled as Compose names them, and
 //! the decisions that make `up` converge and `down` remove only what is ours.
 
+pub mod context;
 #[cfg(test)]
 pub mod fake;
 pub mod ops;
@@ -10,13 +11,23 @@ pub mod up;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::engine::api::{ContainerInfo, ContainerSpec, MountSource, Published};
+use crate::engine::api::{ContainerInfo, ContainerSpec, Extras, Health, MountSource, Published};
+use crate::errors::{Error, Result};
 use crate::generate::sha256;
-use crate::profile::{Profile, Service};
+use crate::profile::{Profile, Service, parse_duration, parse_size};
 
 pub const LABEL_PROJECT: &str = "com.docker.compose.project";
 pub const LABEL_SERVICE: &str = "com.docker.compose.service";
 pub const LABEL_HASH: &str = "dev.onramp.config-hash";
+pub const LABEL_COMPOSE_HASH: &str = "com.docker.compose.config-hash";
+pub const LABEL_NUMBER: &str = "com.docker.compose.container-number";
+pub const LABEL_ONEOFF: &str = "com.docker.compose.oneoff";
+pub const LABEL_VERSION: &str = "com.docker.compose.version";
+pub const LABEL_WORKING_DIR: &str = "com.docker.compose.project.working_dir";
+pub const LABEL_CONFIG_FILES: &str = "com.docker.compose.project.config_files";
+/// The Compose version onramp's labels claim: Compose v1 refuses containers without one and
+/// treats those older than 1.21 as needing a rename.
+pub const COMPOSE_VERSION: &str = "2.0.0";
 pub const LABEL_ONRAMP: &str = "dev.onramp";
 
 pub fn container_name(project: &str, service: &str) -> String {
@@ -49,8 +60,32 @@ pub fn object_labels(project: &str, extra: (&str, &str)) -> BTreeMap<String, Str
     ])
 }
 
+/// Where a stack's definition lives, for the labels Compose reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin<'a> {
+    pub project: &'a str,
+    pub dir: &'a Path,
+    /// The Compose file Compose would use for this project.
+    pub config_files: String,
+}
+
+impl<'a> Origin<'a> {
+    /// The generated compose file in the project, or the Compose file the profile names.
+    pub fn new(project: &'a str, dir: &'a Path, compose: Option<&Path>) -> Origin<'a> {
+        let file = compose
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| dir.join("docker-compose.test.yml"));
+        Origin {
+            project,
+            dir,
+            config_files: file.display().to_string(),
+        }
+    }
+}
+
 /// The container spec of a managed service, its config hash among its labels.
-pub fn spec(project: &str, name: &str, svc: &Service, dir: &Path) -> Option<ContainerSpec> {
+pub fn spec(origin: &Origin<'_>, name: &str, svc: &Service) -> Option<ContainerSpec> {
+    let (project, dir) = (origin.project, origin.dir);
     let image = svc.image.clone()?;
     let mut env: Vec<String> = svc.env().iter().map(|(k, v)| format!("{k}={v}")).collect();
     env.sort();
@@ -77,14 +112,15 @@ pub fn spec(project: &str, name: &str, svc: &Service, dir: &Path) -> Option<Cont
             Some((source, target))
         })
         .collect();
-    let labels = BTreeMap::from([
+    let mut labels: BTreeMap<String, String> = svc.labels.clone().unwrap_or_default();
+    labels.extend([
         (LABEL_PROJECT.to_string(), project.to_string()),
         (LABEL_SERVICE.to_string(), name.to_string()),
-        (
-            "com.docker.compose.container-number".to_string(),
-            "1".to_string(),
-        ),
-        ("com.docker.compose.oneoff".to_string(), "False".to_string()),
+        (LABEL_NUMBER.to_string(), "1".to_string()),
+        (LABEL_ONEOFF.to_string(), "False".to_string()),
+        (LABEL_VERSION.to_string(), COMPOSE_VERSION.to_string()),
+        (LABEL_WORKING_DIR.to_string(), dir.display().to_string()),
+        (LABEL_CONFIG_FILES.to_string(), origin.config_files.clone()),
         (LABEL_ONRAMP.to_string(), "1".to_string()),
     ]);
     let mut spec = ContainerSpec {
@@ -97,11 +133,108 @@ pub fn spec(project: &str, name: &str, svc: &Service, dir: &Path) -> Option<Cont
         mounts,
         network: network_name(project),
         alias: name.to_string(),
-        working_dir: None,
+        working_dir: svc.working_dir.clone(),
+        extras: extras(svc),
     };
     let hash = sha256(&serde_json::to_string(&spec).unwrap_or_default());
-    spec.labels.insert(LABEL_HASH.to_string(), hash);
+    spec.labels.insert(LABEL_HASH.to_string(), hash.clone());
+    spec.labels.insert(LABEL_COMPOSE_HASH.to_string(), hash);
     Some(spec)
+}
+
+/// The host settings of the keys with Compose's meaning.
+fn extras(svc: &Service) -> Extras {
+    let nanos = |d: &Option<String>| {
+        d.as_deref()
+            .and_then(|d| parse_duration(d).ok())
+            .map(|d| d.as_nanos() as i64)
+    };
+    let size = |s: Option<&String>| s.and_then(|s| parse_size(s).ok());
+    let healthcheck = svc.healthcheck.as_ref().and_then(|h| {
+        let h = h.spec();
+        let test = if h.disable == Some(true) {
+            vec!["NONE".to_string()]
+        } else {
+            h.test.clone()?
+        };
+        Some(Health {
+            test,
+            interval: nanos(&h.interval),
+            timeout: nanos(&h.timeout),
+            retries: h.retries.map(i64::from),
+            start_period: nanos(&h.start_period),
+        })
+    });
+    Extras {
+        entrypoint: svc.entrypoint.clone(),
+        user: svc.user.clone(),
+        memory: size(svc.resources.as_ref().and_then(|r| r.memory.as_ref())),
+        nano_cpus: svc
+            .resources
+            .as_ref()
+            .and_then(|r| r.cpus)
+            .map(|c| (c * 1e9) as i64),
+        shm_size: size(svc.shm_size.as_ref()),
+        tmpfs: svc
+            .tmpfs
+            .iter()
+            .flatten()
+            .map(|t| match t.split_once(':') {
+                Some((path, opts)) => (path.to_string(), opts.to_string()),
+                None => (t.clone(), String::new()),
+            })
+            .collect(),
+        ulimits: svc
+            .ulimits
+            .iter()
+            .flatten()
+            .map(|(n, u)| {
+                let (soft, hard) = u.soft_hard();
+                (n.clone(), soft, hard)
+            })
+            .collect(),
+        restart: svc.restart.as_ref().map(|r| match r.split_once(':') {
+            Some((name, max)) => (name.to_string(), max.parse().unwrap_or(0)),
+            None => (r.clone(), 0),
+        }),
+        healthcheck,
+    }
+}
+
+/// The image a service with `build` and no `image` is tagged with (Compose v2's name).
+pub fn built_image_name(project: &str, service: &str) -> String {
+    format!("{project}-{service}")
+}
+
+/// The services an `up`, `status` or `down` of `only` works on, in name order: all enabled
+/// services when `only` is empty, else those named and, transitively, what they depend on.
+pub fn select(profile: &Profile, only: &[String]) -> Result<Vec<String>> {
+    let known: Vec<&String> = profile.services().map(|(n, _)| n).collect();
+    if only.is_empty() {
+        return Ok(known.into_iter().cloned().collect());
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut todo: Vec<String> = only.to_vec();
+    while let Some(name) = todo.pop() {
+        if out.contains(&name) {
+            continue;
+        }
+        let Some(svc) = profile
+            .services()
+            .find(|(n, _)| **n == name)
+            .map(|(_, s)| s)
+        else {
+            let list: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
+            return Err(Error::Usage(format!(
+                "no service named `{name}`; the profile's services are: {}",
+                list.join(", ")
+            )));
+        };
+        todo.extend(svc.dependencies().into_iter().map(|(d, _)| d));
+        out.push(name);
+    }
+    out.sort();
+    Ok(out)
 }
 
 /// Named volumes the managed services use, as (name in the profile, engine name).
@@ -132,34 +265,144 @@ pub enum Decision {
     Start,
     /// Ours, but its configuration changed: recreate it (volumes are kept).
     Recreate,
-    /// A container of that name that onramp did not create.
-    Refuse(String),
+    /// Made by Compose for this project and service with the same configuration: used as it is
+    /// (started when stopped).
+    Adopt {
+        running: bool,
+    },
+    /// A container onramp will not touch: why, and the exact command that clears the way.
+    Refuse {
+        why: String,
+        help: String,
+    },
 }
 
-pub fn decide(existing: Option<&ContainerInfo>, spec: &ContainerSpec, project: &str) -> Decision {
-    let Some(c) = existing else {
-        return Decision::Create;
+/// Compose v1's name of a service's first container.
+pub fn container_name_v1(project: &str, service: &str) -> String {
+    format!("{project}_{service}_1")
+}
+
+/// Decide from the containers that exist for this service: those with its project and
+/// service labels (Compose v1 or v2 naming, or onramp's) and any holding the name onramp uses.
+pub fn decide(existing: &[ContainerInfo], spec: &ContainerSpec, project: &str) -> Decision {
+    let service = spec.alias.as_str();
+    let compose_down = format!("docker-compose -p {project} down");
+    let [c] = existing else {
+        if existing.is_empty() {
+            return Decision::Create;
+        }
+        let names: Vec<&str> = existing.iter().map(|c| c.name.as_str()).collect();
+        return Decision::Refuse {
+            why: format!(
+                "service {service} of project {project} already has {} containers ({})",
+                names.len(),
+                names.join(", ")
+            ),
+            help: format!(
+                "remove them with `{compose_down}` or `docker rm -f {}`, then run `onramp up` again",
+                names.join(" ")
+            ),
+        };
     };
-    let ours = c.labels.get(LABEL_PROJECT).map(String::as_str) == Some(project)
-        && c.labels.contains_key(LABEL_HASH);
-    if !ours {
-        let who = if c.labels.contains_key(LABEL_PROJECT) {
-            "was created by docker compose, not onramp"
+    let label = |k: &str| c.labels.get(k).map(String::as_str);
+    if label(LABEL_PROJECT) != Some(project) || label(LABEL_SERVICE) != Some(service) {
+        let who = if label(LABEL_PROJECT).is_some() {
+            "was created by docker compose for another project or service"
         } else {
             "was not created by onramp"
         };
-        return Decision::Refuse(format!(
-            "a container named {} already exists and {who}",
-            spec.name
+        return Decision::Refuse {
+            why: format!("a container named {} already exists and {who}", c.name),
+            help: format!(
+                "if it holds nothing you need, remove it with `docker rm -f {}`; or set `project = \"another-name\"` in onramp.toml",
+                c.name
+            ),
+        };
+    }
+    if c.labels.contains_key(LABEL_HASH) {
+        return if c.labels.get(LABEL_HASH) != spec.labels.get(LABEL_HASH) {
+            Decision::Recreate
+        } else if c.running {
+            Decision::Keep
+        } else {
+            Decision::Start
+        };
+    }
+    match mismatch(c, spec, project) {
+        None => Decision::Adopt { running: c.running },
+        Some(diff) => Decision::Refuse {
+            why: format!(
+                "{} was made by docker compose for service {service} with another configuration ({diff})",
+                c.name
+            ),
+            help: format!(
+                "remove Compose's containers with `{compose_down}` (volumes are kept) or `docker rm -f {}`, then run `onramp up` again",
+                c.name
+            ),
+        },
+    }
+}
+
+/// How a container Compose made differs from the spec, if it does: image, published ports,
+/// environment, command.
+fn mismatch(c: &ContainerInfo, spec: &ContainerSpec, project: &str) -> Option<String> {
+    let built_v1 = format!("{project}_{}", spec.alias);
+    let same_image = c.image == spec.image
+        || (spec.image == built_image_name(project, &spec.alias) && c.image == built_v1);
+    if !same_image {
+        return Some(format!("image {} instead of {}", c.image, spec.image));
+    }
+    let pairs = |p: &[Published]| {
+        let mut v: Vec<(u16, u16)> = p.iter().map(|p| (p.host, p.container)).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    if pairs(&c.ports) != pairs(&spec.ports) {
+        let show = |p: &[Published]| {
+            pairs(p)
+                .iter()
+                .map(|(h, c)| format!("{h}:{c}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        return Some(format!(
+            "ports {} instead of {}",
+            show(&c.ports),
+            show(&spec.ports)
         ));
     }
-    if c.labels.get(LABEL_HASH) != spec.labels.get(LABEL_HASH) {
-        Decision::Recreate
-    } else if c.running {
-        Decision::Keep
-    } else {
-        Decision::Start
+    if let Some(e) = spec.env.iter().find(|e| !c.env.contains(e)) {
+        let key = e.split('=').next().unwrap_or(e);
+        return Some(format!("environment {key} differs"));
     }
+    if spec.cmd.is_some() && spec.cmd != c.cmd {
+        return Some("command differs".into());
+    }
+    None
+}
+
+/// The containers that stand for one service of a project: labelled for it (either Compose
+/// naming or onramp's), or holding the name onramp would give it. One-off containers
+/// (`docker-compose run`) are not the service.
+pub async fn existing<E: crate::engine::api::Engine + Sync>(
+    engine: &E,
+    project: &str,
+    service: &str,
+) -> Result<Vec<ContainerInfo>, crate::engine::api::EngineError> {
+    let mut found: Vec<ContainerInfo> = engine
+        .list(&[(LABEL_PROJECT, project), (LABEL_SERVICE, service)])
+        .await?
+        .into_iter()
+        .filter(|c| c.labels.get(LABEL_ONEOFF).map(String::as_str) != Some("True"))
+        .collect();
+    if let Some(c) = engine.inspect(&container_name(project, service)).await?
+        && !found.iter().any(|f| f.id == c.id)
+    {
+        found.push(c);
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -172,20 +415,28 @@ mod tests {
             .profile
     }
 
+    fn origin() -> Origin<'static> {
+        Origin::new("horme", Path::new("/p"), None)
+    }
+
     #[test]
     fn specs_are_named_and_labelled_like_compose() {
         let p = kailash();
-        let s = spec(
-            "horme",
-            "postgres",
-            &p.services["postgres"],
-            Path::new("/p"),
-        )
-        .unwrap();
+        let s = spec(&origin(), "postgres", &p.services["postgres"]).unwrap();
         assert_eq!(s.name, "horme-postgres-1");
         assert_eq!(s.network, "horme_default");
-        assert_eq!(s.labels[LABEL_PROJECT], "horme");
-        assert_eq!(s.labels[LABEL_SERVICE], "postgres");
+        for (k, v) in [
+            (LABEL_PROJECT, "horme"),
+            (LABEL_SERVICE, "postgres"),
+            (LABEL_NUMBER, "1"),
+            (LABEL_ONEOFF, "False"),
+            (LABEL_VERSION, COMPOSE_VERSION),
+            (LABEL_WORKING_DIR, "/p"),
+            (LABEL_CONFIG_FILES, "/p/docker-compose.test.yml"),
+        ] {
+            assert_eq!(s.labels[k], v, "{k}");
+        }
+        assert_eq!(s.labels[LABEL_COMPOSE_HASH], s.labels[LABEL_HASH]);
         assert_eq!(
             s.mounts[0],
             (
@@ -197,14 +448,67 @@ mod tests {
     }
 
     #[test]
+    fn compose_keys_reach_the_container_spec() {
+        let svc: Service = toml::from_str(
+            r#"image = "x"
+entrypoint = ["/bin/sh", "-c"]
+user = "1000:1000"
+working_dir = "/w"
+resources = { memory = "2g", cpus = 1.5 }
+shm_size = "256m"
+tmpfs = ["/run:size=64m", "/tmp"]
+ulimits = { nofile = { soft = 1024, hard = 4096 }, nproc = 512 }
+restart = "on-failure:3"
+labels = { team = "data" }
+healthcheck = { test = ["CMD", "true"], interval = "2s", retries = 4, start_period = "1m" }
+"#,
+        )
+        .unwrap();
+        let s = spec(&origin(), "x", &svc).unwrap();
+        let x = &s.extras;
+        assert_eq!(
+            x.entrypoint.as_deref(),
+            Some(&["/bin/sh".to_string(), "-c".to_string()][..])
+        );
+        assert_eq!(x.user.as_deref(), Some("1000:1000"));
+        assert_eq!(s.working_dir.as_deref(), Some("/w"));
+        assert_eq!(x.memory, Some(2 << 30));
+        assert_eq!(x.nano_cpus, Some(1_500_000_000));
+        assert_eq!(x.shm_size, Some(256 << 20));
+        assert_eq!(
+            x.tmpfs,
+            [
+                ("/run".into(), "size=64m".into()),
+                ("/tmp".into(), String::new())
+            ]
+        );
+        assert!(x.ulimits.contains(&("nofile".into(), 1024, 4096)));
+        assert!(x.ulimits.contains(&("nproc".into(), 512, 512)));
+        assert_eq!(x.restart, Some(("on-failure".into(), 3)));
+        let h = x.healthcheck.as_ref().unwrap();
+        assert_eq!(
+            (h.interval, h.retries, h.start_period),
+            (Some(2_000_000_000), Some(4), Some(60_000_000_000))
+        );
+        assert_eq!(s.labels["team"], "data");
+        let mut more = svc.clone();
+        more.resources = None;
+        let t = spec(&origin(), "x", &more).unwrap();
+        assert_ne!(
+            s.labels[LABEL_HASH], t.labels[LABEL_HASH],
+            "limits are part of the hash"
+        );
+    }
+
+    #[test]
     fn the_hash_changes_with_the_configuration_only() {
         let p = kailash();
-        let a = spec("horme", "redis", &p.services["redis"], Path::new("/p")).unwrap();
-        let b = spec("horme", "redis", &p.services["redis"], Path::new("/p")).unwrap();
+        let a = spec(&origin(), "redis", &p.services["redis"]).unwrap();
+        let b = spec(&origin(), "redis", &p.services["redis"]).unwrap();
         assert_eq!(a.labels[LABEL_HASH], b.labels[LABEL_HASH]);
         let mut changed = p.services["redis"].clone();
         changed.env = Some(BTreeMap::from([("X".to_string(), "1".to_string())]));
-        let c = spec("horme", "redis", &changed, Path::new("/p")).unwrap();
+        let c = spec(&origin(), "redis", &changed).unwrap();
         assert_ne!(a.labels[LABEL_HASH], c.labels[LABEL_HASH]);
     }
 
@@ -222,24 +526,119 @@ mod tests {
     #[test]
     fn decisions() {
         let p = kailash();
-        let s = spec("horme", "redis", &p.services["redis"], Path::new("/p")).unwrap();
-        assert_eq!(decide(None, &s, "horme"), Decision::Create);
+        let s = spec(&origin(), "redis", &p.services["redis"]).unwrap();
+        assert_eq!(decide(&[], &s, "horme"), Decision::Create);
         let mut c = ContainerInfo {
+            name: "horme-redis-1".into(),
             labels: s.labels.clone(),
             running: true,
             ..ContainerInfo::default()
         };
-        assert_eq!(decide(Some(&c), &s, "horme"), Decision::Keep);
+        assert_eq!(
+            decide(std::slice::from_ref(&c), &s, "horme"),
+            Decision::Keep
+        );
         c.running = false;
-        assert_eq!(decide(Some(&c), &s, "horme"), Decision::Start);
+        assert_eq!(
+            decide(std::slice::from_ref(&c), &s, "horme"),
+            Decision::Start
+        );
         c.labels.insert(LABEL_HASH.into(), "old".into());
-        assert_eq!(decide(Some(&c), &s, "horme"), Decision::Recreate);
+        assert_eq!(
+            decide(std::slice::from_ref(&c), &s, "horme"),
+            Decision::Recreate
+        );
         c.labels.clear();
-        assert!(matches!(decide(Some(&c), &s, "horme"), Decision::Refuse(_)));
-        c.labels.insert(LABEL_PROJECT.into(), "horme".into());
-        let Decision::Refuse(why) = decide(Some(&c), &s, "horme") else {
+        let Decision::Refuse { why, help } = decide(std::slice::from_ref(&c), &s, "horme") else {
             panic!()
         };
-        assert!(why.contains("docker compose"));
+        assert!(why.contains("not created by onramp"), "{why}");
+        assert!(help.contains("docker rm -f horme-redis-1"), "{help}");
+    }
+
+    /// A container as Compose v1 makes it for the same service: its own name and hash.
+    fn compose_made(s: &ContainerSpec) -> ContainerInfo {
+        ContainerInfo {
+            id: "c1".into(),
+            name: container_name_v1("horme", "redis"),
+            labels: BTreeMap::from([
+                (LABEL_PROJECT.into(), "horme".into()),
+                (LABEL_SERVICE.into(), "redis".into()),
+                (LABEL_COMPOSE_HASH.into(), "compose's".into()),
+            ]),
+            running: true,
+            image: s.image.clone(),
+            ports: s
+                .ports
+                .iter()
+                .map(|p| Published {
+                    ip: "0.0.0.0".into(),
+                    ..p.clone()
+                })
+                .collect(),
+            env: [s.env.clone(), vec!["PATH=/usr/bin".into()]].concat(),
+            cmd: s.cmd.clone(),
+            ..ContainerInfo::default()
+        }
+    }
+
+    #[test]
+    fn containers_compose_made_are_adopted_when_they_match_and_refused_by_command_otherwise() {
+        let mut redis = kailash().services["redis"].clone();
+        redis.env = Some(BTreeMap::from([("MODE".to_string(), "test".to_string())]));
+        let s = spec(&origin(), "redis", &redis).unwrap();
+        let c = compose_made(&s);
+        assert_eq!(
+            decide(std::slice::from_ref(&c), &s, "horme"),
+            Decision::Adopt { running: true }
+        );
+        let mut other = c.clone();
+        other.image = "redis:6".into();
+        let Decision::Refuse { why, help } = decide(&[other], &s, "horme") else {
+            panic!()
+        };
+        assert!(
+            why.contains("horme_redis_1") && why.contains("image redis:6"),
+            "{why}"
+        );
+        assert!(
+            help.contains("`docker-compose -p horme down`")
+                && help.contains("docker rm -f horme_redis_1"),
+            "{help}"
+        );
+        let mut moved = c.clone();
+        moved.ports[0].host += 1;
+        assert!(matches!(
+            decide(&[moved], &s, "horme"),
+            Decision::Refuse { .. }
+        ));
+        let mut env = c.clone();
+        env.env.clear();
+        assert!(matches!(
+            decide(&[env], &s, "horme"),
+            Decision::Refuse { .. }
+        ));
+        let ours = ContainerInfo {
+            labels: s.labels.clone(),
+            name: s.name.clone(),
+            ..c.clone()
+        };
+        let Decision::Refuse { why, .. } = decide(&[c, ours], &s, "horme") else {
+            panic!()
+        };
+        assert!(why.contains("2 containers"), "{why}");
+    }
+
+    #[test]
+    fn selection_adds_dependencies_and_refuses_unknown_names() {
+        let p: Profile = toml::from_str(
+            "[services.db]\nimage='a'\n[services.app]\nimage='b'\ndepends_on={db={condition='service_healthy'}}\n[services.other]\nimage='c'\n",
+        )
+        .unwrap();
+        assert_eq!(select(&p, &["app".into()]).unwrap(), ["app", "db"]);
+        assert_eq!(select(&p, &[]).unwrap(), ["app", "db", "other"]);
+        let err = select(&p, &["nope".into()]).unwrap_err();
+        assert!(matches!(err, Error::Usage(_)));
+        assert!(err.to_string().contains("app, db, other"), "{err}");
     }
 }

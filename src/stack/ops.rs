@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::up::{Created, ServiceReport, has_managed, probe_externals, up};
-use super::{LABEL_HASH, LABEL_ONRAMP, LABEL_PROJECT, container_name, ready};
+use super::{LABEL_HASH, LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE, existing, ready, select};
 use crate::engine::api::{ContainerInfo, Engine, EngineError};
 use crate::engine::{self, Connected};
 use crate::errors::{Error, Result};
@@ -28,16 +28,23 @@ pub async fn start(
     created: &mut Created,
 ) -> Result<(Option<Connected>, Vec<ServiceReport>)> {
     let ui = Ui::new(printer);
-    if !has_managed(&project.profile) {
-        return Ok((None, probe_externals(&project.profile, &ui).await));
+    for note in &project.notes {
+        printer.info(note);
+    }
+    let selected = select(&project.profile, &project.only)?;
+    if !has_managed(&project.profile, &selected) {
+        return Ok((
+            None,
+            probe_externals(&project.profile, &selected, &ui).await,
+        ));
     }
     let engine = engine::connect_or_remedy(host).await?;
     let reports = up(
         &engine.api,
         host,
-        &project.name,
+        &project.origin(),
         &project.profile,
-        &project.dir,
+        &project.only,
         &ui,
         created,
     )
@@ -47,23 +54,31 @@ pub async fn start(
 
 /// The engine, when the profile has services onramp manages (and so needs one).
 pub async fn engine_if_needed(host: &Host, project: &Project) -> Result<Option<Connected>> {
-    if has_managed(&project.profile) {
+    let selected = select(&project.profile, &project.only)?;
+    if has_managed(&project.profile, &selected) {
         Ok(Some(engine::connect_or_remedy(host).await?))
     } else {
         Ok(None)
     }
 }
 
-/// Each service's state: its container as the engine reports it, and a probe when it runs.
+/// Each service's state (of the services named, or all): its container as the engine reports
+/// it, whoever made it (onramp, or Compose with either naming), and a probe when it runs.
 pub async fn status<E: Engine + Sync>(engine: Option<&E>, project: &Project) -> Vec<ServiceReport> {
     let mut reports = Vec::new();
+    let only = &project.only;
     for (name, svc) in project.profile.services() {
+        if !only.is_empty() && !only.contains(name) {
+            continue;
+        }
         let container = match (engine, &svc.image) {
-            (Some(e), Some(_)) => e
-                .inspect(&container_name(&project.name, name))
+            (Some(e), Some(_)) => existing(e, &project.name, name)
                 .await
                 .ok()
-                .flatten(),
+                .and_then(|found| {
+                    let running = found.iter().find(|c| c.running).cloned();
+                    running.or_else(|| found.into_iter().next())
+                }),
             _ => None,
         };
         let running = container.as_ref().is_some_and(|c| c.running);
@@ -128,30 +143,51 @@ pub struct Removed {
     pub volumes: Vec<String>,
 }
 
-/// Remove the project's containers, network and (when asked) volumes that carry our labels.
-pub async fn down<E: Engine + Sync>(engine: &E, project: &str, volumes: bool) -> Result<Removed> {
+/// Remove the project's containers that onramp made or manages (Compose's containers of the
+/// profile's services included), then, unless only some services were named, the project's
+/// network (onramp's or Compose's; one still in use stays) and, when asked, its volumes.
+pub async fn down<E: Engine + Sync>(
+    engine: &E,
+    project: &Project,
+    volumes: bool,
+) -> Result<Removed> {
+    let name = project.name.as_str();
     let err = |e: EngineError| Error::NotReady {
         message: format!("the Docker engine refused: {e}"),
         help: format!(
-            "run `onramp down` again; `docker ps -a --filter label={LABEL_PROJECT}={project}` lists what is left"
+            "run `onramp down` again; `docker ps -a --filter label={LABEL_PROJECT}={name}` lists what is left"
         ),
     };
+    let only = if project.only.is_empty() {
+        Vec::new()
+    } else {
+        select(&project.profile, &project.only)?;
+        project.only.clone()
+    };
+    let services: Vec<&String> = project.profile.services().map(|(n, _)| n).collect();
     let mut removed = Removed::default();
-    for c in engine
-        .list(&[(LABEL_PROJECT, project), (LABEL_HASH, "")])
-        .await
-        .map_err(err)?
-    {
+    for c in engine.list(&[(LABEL_PROJECT, name)]).await.map_err(err)? {
+        let service = c.labels.get(LABEL_SERVICE).cloned().unwrap_or_default();
+        let managed = c.labels.contains_key(LABEL_HASH)
+            || (services.contains(&&service)
+                && c.labels.get(LABEL_ONEOFF).map(String::as_str) != Some("True"));
+        if !managed || (!only.is_empty() && !only.contains(&service)) {
+            continue;
+        }
         engine.remove(&c.id).await.map_err(err)?;
         removed.containers.push(c.name);
     }
-    let ours = [(LABEL_PROJECT, project), (LABEL_ONRAMP, "1")];
-    for n in engine.networks(&ours).await.map_err(err)? {
-        engine.remove_network(&n).await.map_err(err)?;
-        removed.networks.push(n);
+    if !only.is_empty() {
+        return Ok(removed);
+    }
+    let labelled = [(LABEL_PROJECT, name)];
+    for n in engine.networks(&labelled).await.map_err(err)? {
+        if engine.remove_network(&n).await.is_ok() {
+            removed.networks.push(n);
+        }
     }
     if volumes {
-        for v in engine.volumes(&ours).await.map_err(err)? {
+        for v in engine.volumes(&labelled).await.map_err(err)? {
             engine.remove_volume(&v).await.map_err(err)?;
             removed.volumes.push(v);
         }
@@ -189,6 +225,69 @@ pub fn rollback_line(removed: &[String]) -> String {
 mod tests {
     use super::*;
     use crate::profile::{Probe, ProbeKind};
+
+    #[tokio::test]
+    async fn down_removes_what_onramp_manages_compose_made_included_and_only_that() {
+        use std::collections::BTreeMap;
+        let engine = crate::stack::fake::Fake::default();
+        let labels = |service: &str, extra: &[(&str, &str)]| {
+            let mut l = BTreeMap::from([
+                (LABEL_PROJECT.to_string(), "p".to_string()),
+                (LABEL_SERVICE.to_string(), service.to_string()),
+            ]);
+            l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            l
+        };
+        for (id, name, l) in [
+            ("a", "p-redis-1", labels("redis", &[(LABEL_HASH, "h")])),
+            ("b", "p_postgres_1", labels("postgres", &[])),
+            ("c", "p_other_1", labels("other", &[])),
+            (
+                "d",
+                "p_postgres_run_1",
+                labels("postgres", &[(LABEL_ONEOFF, "True")]),
+            ),
+        ] {
+            engine.state.lock().unwrap().containers.insert(
+                id.into(),
+                ContainerInfo {
+                    id: id.into(),
+                    name: name.into(),
+                    labels: l,
+                    ..ContainerInfo::default()
+                },
+            );
+        }
+        let profile: crate::profile::Profile =
+            toml::from_str("[services.redis]\nimage='r'\n[services.postgres]\nimage='p'\n")
+                .unwrap();
+        let mut project = Project::new(std::path::Path::new("/p"), profile, Vec::new());
+        project.name = "p".into();
+        project.only = vec!["postgres".into()];
+        let removed = down(&engine, &project, false).await.unwrap();
+        assert_eq!(removed.containers, ["p_postgres_1"]);
+        project.only.clear();
+        let removed = down(&engine, &project, false).await.unwrap();
+        assert_eq!(removed.containers, ["p-redis-1"]);
+        let left: Vec<String> = engine
+            .state
+            .lock()
+            .unwrap()
+            .containers
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(
+            left,
+            ["c", "d"],
+            "other services and one-off containers stay"
+        );
+        project.only = vec!["nope".into()];
+        assert!(matches!(
+            down(&engine, &project, false).await,
+            Err(Error::Usage(_))
+        ));
+    }
 
     fn managed() -> Service {
         Service {

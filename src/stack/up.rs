@@ -1,7 +1,7 @@
 //! `up`: check ports, pull what is missing, converge containers, then wait for every service
 //! to answer its own protocol, all in parallel.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -9,13 +9,16 @@ use futures_util::future::join_all;
 use serde::Serialize;
 
 use super::ready::{self, Readiness};
-use super::{Decision, LABEL_PROJECT, decide, network_name, object_labels, spec, volumes};
-use crate::engine::api::{ContainerSpec, Engine, EngineError, PullEvent};
+use super::{
+    Decision, Origin, decide, existing, network_name, object_labels, select, spec, volumes,
+};
+use crate::engine::api::{BuildSpec, ContainerInfo, ContainerSpec, Engine, EngineError, PullEvent};
 use crate::errors::{Error, Result};
 use crate::host::Host;
 use crate::outcome::{ServiceState as State, StackAction};
 use crate::ports::{holder, try_bind};
 use crate::probe;
+use crate::profile::Condition;
 use crate::profile::{Profile, Service};
 use crate::progress::Ui;
 
@@ -84,32 +87,74 @@ struct Managed<'a> {
     svc: &'a Service,
     spec: ContainerSpec,
     decision: Decision,
-    existing_id: Option<String>,
+    existing: Option<ContainerInfo>,
 }
 
+/// How far a service has come, for the services that depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Pending,
+    Started,
+    Ready,
+    Failed,
+}
+
+type Phases = BTreeMap<String, tokio::sync::watch::Sender<Phase>>;
+
+/// Bring up the selected services (all when `only` is empty) and the services they depend on.
+/// On an error before readiness (engine refusal, build or start failure) everything this run
+/// created is removed again before the error is returned.
 pub async fn up<E: Engine + Sync>(
     engine: &E,
     host: &Host,
-    project: &str,
+    origin: &Origin<'_>,
     profile: &Profile,
-    dir: &Path,
+    only: &[String],
     ui: &Ui,
     created: &mut Created,
 ) -> Result<Vec<ServiceReport>> {
+    let result = up_inner(engine, host, origin, profile, only, ui, created).await;
+    match result {
+        Err(Error::NotReady { message, help }) if !created.is_empty() => {
+            let removed = created.roll_back(engine).await;
+            *created = Created::default();
+            Err(Error::NotReady {
+                message: format!(
+                    "{message}; removed what this run had created ({})",
+                    removed.join(", ")
+                ),
+                help,
+            })
+        }
+        other => other,
+    }
+}
+
+async fn up_inner<E: Engine + Sync>(
+    engine: &E,
+    host: &Host,
+    origin: &Origin<'_>,
+    profile: &Profile,
+    only: &[String],
+    ui: &Ui,
+    created: &mut Created,
+) -> Result<Vec<ServiceReport>> {
+    let project = origin.project;
+    let selected = select(profile, only)?;
     let mut managed = Vec::new();
-    for (name, svc) in profile.services() {
-        let Some(spec) = spec(project, name, svc, dir) else {
+    for name in &selected {
+        let Some((name, svc)) = profile.services.get_key_value(name) else {
             continue;
         };
-        let existing = engine.inspect(&spec.name).await.map_err(engine_err)?;
-        let decision = decide(existing.as_ref(), &spec, project);
-        if let Decision::Refuse(why) = &decision {
+        let Some(spec) = spec(origin, name, svc) else {
+            continue;
+        };
+        let found = existing(engine, project, name).await.map_err(engine_err)?;
+        let decision = decide(&found, &spec, project);
+        if let Decision::Refuse { why, help } = &decision {
             return Err(Error::NotReady {
-                message: format!("{why}; onramp will not touch it"),
-                help: format!(
-                    "if it holds nothing you need, remove it with `docker rm -f {}`; or set `project = \"another-name\"` in onramp.toml",
-                    spec.name
-                ),
+                message: format!("{why}; onramp will not touch it, and nothing was created"),
+                help: help.clone(),
             });
         }
         managed.push(Managed {
@@ -117,10 +162,11 @@ pub async fn up<E: Engine + Sync>(
             svc,
             spec,
             decision,
-            existing_id: existing.map(|c| c.id),
+            existing: found.into_iter().next(),
         });
     }
-    check_ports(engine, host, project, &managed).await?;
+    check_ports(host, &managed).await?;
+    build_missing(engine, &managed, origin.dir, ui).await?;
     pull_missing(engine, &managed, ui).await?;
     if !managed.is_empty() {
         let net_labels = object_labels(project, ("com.docker.compose.network", "default"));
@@ -142,41 +188,144 @@ pub async fn up<E: Engine + Sync>(
             created.volumes.push(full);
         }
     }
-    let converged = join_all(managed.iter().map(|m| converge(engine, m))).await;
-    let mut ids = Vec::new();
-    for r in converged {
-        let (id, action, since) = r?;
-        if action.made_by_this_run() {
-            created.containers.push(id.clone());
-        }
-        ids.push((id, action, since));
-    }
-    let waits = managed.iter().zip(&ids).map(|(m, (id, action, since))| {
-        wait_one(
-            m.name,
-            m.svc,
-            Some((engine, id.as_str())),
-            action.clone(),
-            *since,
-            ui,
-        )
-    });
+    let phases: Phases = selected
+        .iter()
+        .map(|n| (n.clone(), tokio::sync::watch::Sender::new(Phase::Pending)))
+        .collect();
     let now = Instant::now();
-    let externals = profile
-        .services()
+    let externals: Vec<(&String, &Service)> = selected
+        .iter()
+        .filter_map(|n| profile.services.get_key_value(n))
         .filter(|(_, s)| s.image.is_none())
-        .map(|(name, svc)| wait_one::<E>(name, svc, None, StackAction::External, now, ui));
-    let (mut reports, ext) = tokio::join!(join_all(waits), join_all(externals));
+        .collect();
+    let runs = managed.iter().map(|m| run_managed(engine, m, &phases, ui));
+    let ext = externals.iter().map(|(name, svc)| async {
+        let r = wait_one::<E>(name, svc, None, StackAction::External, now, ui).await;
+        signal(
+            &phases,
+            name,
+            if r.ok() { Phase::Ready } else { Phase::Failed },
+        );
+        r
+    });
+    let (results, ext) = tokio::join!(join_all(runs), join_all(ext));
+    let mut reports = Vec::new();
+    let mut first_err = None;
+    for r in results {
+        match r {
+            Ok((report, new_id)) => {
+                created.containers.extend(new_id);
+                reports.push(report);
+            }
+            Err((e, new_id)) => {
+                created.containers.extend(new_id);
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_err {
+        return Err(e);
+    }
     reports.extend(ext);
     Ok(reports)
 }
 
+fn signal(phases: &Phases, name: &str, phase: Phase) {
+    if let Some(tx) = phases.get(name) {
+        tx.send_replace(phase);
+    }
+}
+
+/// Wait until each dependency has reached what its condition asks; the first one that failed,
+/// by name.
+async fn dependencies_met(svc: &Service, phases: &Phases) -> std::result::Result<(), String> {
+    for (dep, condition) in svc.dependencies() {
+        let Some(tx) = phases.get(&dep) else { continue };
+        let mut rx = tx.subscribe();
+        let enough = |p: &Phase| match condition {
+            Condition::ServiceStarted => matches!(p, Phase::Started | Phase::Ready | Phase::Failed),
+            Condition::ServiceHealthy => matches!(p, Phase::Ready | Phase::Failed),
+        };
+        let phase = rx
+            .wait_for(enough)
+            .await
+            .map(|p| *p)
+            .unwrap_or(Phase::Failed);
+        if phase == Phase::Failed {
+            return Err(dep);
+        }
+    }
+    Ok(())
+}
+
+type Run = std::result::Result<(ServiceReport, Option<String>), (Error, Option<String>)>;
+
+/// One managed service: wait for its dependencies, converge its container, wait until it
+/// answers; the id of a container this run created comes back with the outcome.
+async fn run_managed<E: Engine + Sync>(
+    engine: &E,
+    m: &Managed<'_>,
+    phases: &Phases,
+    ui: &Ui,
+) -> Run {
+    if let Err(dep) = dependencies_met(m.svc, phases).await {
+        signal(phases, m.name, Phase::Failed);
+        let error = format!("not started: {dep}, which it depends on, is not ready");
+        ui.service(m.name).finish(false, &error);
+        return Ok((
+            ServiceReport {
+                name: m.name.to_string(),
+                state: State::Failed,
+                ready_ms: None,
+                host_ports: m.svc.ports().iter().map(|p| p.host).collect(),
+                error: Some(error),
+                logs: None,
+                container: None,
+                action: StackAction::NotStarted,
+            },
+            None,
+        ));
+    }
+    let (id, action, since) = match converge(engine, m).await {
+        Ok(done) => done,
+        Err(e) => {
+            signal(phases, m.name, Phase::Failed);
+            return Err((e, None));
+        }
+    };
+    signal(phases, m.name, Phase::Started);
+    let new_id = action.made_by_this_run().then(|| id.clone());
+    let report = wait_one(
+        m.name,
+        m.svc,
+        Some((engine, id.as_str())),
+        action,
+        since,
+        ui,
+    )
+    .await;
+    signal(
+        phases,
+        m.name,
+        if report.ok() {
+            Phase::Ready
+        } else {
+            Phase::Failed
+        },
+    );
+    Ok((report, new_id))
+}
+
 /// Probe only the external services: a profile with nothing to start needs no engine.
-pub async fn probe_externals(profile: &Profile, ui: &Ui) -> Vec<ServiceReport> {
+pub async fn probe_externals(
+    profile: &Profile,
+    selected: &[String],
+    ui: &Ui,
+) -> Vec<ServiceReport> {
     let now = Instant::now();
     let waits = profile
         .services()
-        .filter(|(_, s)| s.image.is_none())
+        .filter(|(n, s)| s.image.is_none() && selected.contains(n))
         .map(|(name, svc)| {
             wait_one::<crate::engine::api::Bollard>(name, svc, None, StackAction::External, now, ui)
         });
@@ -184,8 +333,10 @@ pub async fn probe_externals(profile: &Profile, ui: &Ui) -> Vec<ServiceReport> {
 }
 
 /// Whether the profile has services onramp starts (and so needs an engine).
-pub fn has_managed(profile: &Profile) -> bool {
-    profile.services().any(|(_, s)| s.image.is_some())
+pub fn has_managed(profile: &Profile, selected: &[String]) -> bool {
+    profile
+        .services()
+        .any(|(n, s)| s.image.is_some() && selected.contains(n))
 }
 
 fn engine_err(e: EngineError) -> Error {
@@ -195,29 +346,24 @@ fn engine_err(e: EngineError) -> Error {
     }
 }
 
-/// Every host port a new or restarted container will publish must be free now; ports our own
-/// running containers already publish are fine.
-async fn check_ports<E: Engine + Sync>(
-    engine: &E,
-    host: &Host,
-    project: &str,
-    managed: &[Managed<'_>],
-) -> Result<()> {
-    let ours: BTreeSet<u16> = engine
-        .list(&[(LABEL_PROJECT, project)])
-        .await
-        .map_err(engine_err)?
-        .iter()
-        .filter(|c| c.running)
-        .flat_map(|c| c.ports.iter().map(|p| p.host))
-        .collect();
+/// Every host port a new or restarted container will publish must be free now. The only ports
+/// that may be held are those of the very container this run replaces; a port held by any
+/// other container (Compose's included) is reported like any other holder.
+async fn check_ports(host: &Host, managed: &[Managed<'_>]) -> Result<()> {
     let mut problems = Vec::new();
     for m in managed {
-        if m.decision == Decision::Keep {
+        if matches!(
+            m.decision,
+            Decision::Keep | Decision::Adopt { running: true }
+        ) {
             continue;
         }
+        let own: Vec<u16> = match (&m.decision, &m.existing) {
+            (Decision::Recreate, Some(c)) if c.running => c.ports.iter().map(|p| p.host).collect(),
+            _ => Vec::new(),
+        };
         for p in &m.spec.ports {
-            if ours.contains(&p.host) {
+            if own.contains(&p.host) {
                 continue;
             }
             let Ok(ip) = p.ip.parse() else { continue };
@@ -250,9 +396,62 @@ async fn check_ports<E: Engine + Sync>(
     Err(Error::NotReady {
         message: format!("{}; nothing was created", list.join("; ")),
         help: format!(
-            "stop what holds it, or pick another host port in onramp.toml: [services.{name}] ports = [\"{other}:{container}\"]"
+            "stop what holds it (`docker ps --filter publish={host_port}` shows a container), or pick another host port in onramp.toml: [services.{name}] ports = [\"{other}:{container}\"]"
         ),
     })
+}
+
+/// Build the images of services with `build` that are not there yet, from a tar archive of
+/// their context (inside the project).
+async fn build_missing<E: Engine + Sync>(
+    engine: &E,
+    managed: &[Managed<'_>],
+    dir: &Path,
+    ui: &Ui,
+) -> Result<()> {
+    for m in managed {
+        let Some(b) = &m.svc.build else { continue };
+        if matches!(m.decision, Decision::Keep | Decision::Adopt { .. })
+            || engine
+                .image_exists(&m.spec.image)
+                .await
+                .map_err(engine_err)?
+        {
+            continue;
+        }
+        let context_tar = super::context::archive(dir, &b.context)?;
+        let spec = BuildSpec {
+            tag: m.spec.image.clone(),
+            context_tar,
+            dockerfile: b.dockerfile.clone(),
+            args: b.args.clone().unwrap_or_default(),
+        };
+        let line = ui.build(&m.spec.image);
+        let started = Instant::now();
+        let mut on = |e: PullEvent| {
+            if let PullEvent::Status(s) = e {
+                line.message(&s);
+            }
+        };
+        match engine.build(&spec, &mut on).await {
+            Ok(()) => line.finish(
+                true,
+                &format!("built in {:.1} s", started.elapsed().as_secs_f64()),
+            ),
+            Err(e) => {
+                let msg = format!("cannot build {} for {}: {e}", m.spec.image, m.name);
+                line.finish(false, &msg);
+                return Err(Error::NotReady {
+                    message: format!("{msg}; nothing was created"),
+                    help: format!(
+                        "fix the Dockerfile in {} (`docker build {}` shows the same), then run `onramp up` again",
+                        b.context, b.context
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn transient(e: &EngineError) -> bool {
@@ -289,7 +488,11 @@ async fn pull_missing<E: Engine + Sync>(
     ui: &Ui,
 ) -> Result<()> {
     let mut images: Vec<&str> = Vec::new();
-    for m in managed {
+    // Built images are never pulled; containers kept or adopted as they are need no image.
+    let needs_pull = |m: &&Managed<'_>| {
+        m.svc.build.is_none() && !matches!(m.decision, Decision::Keep | Decision::Adopt { .. })
+    };
+    for m in managed.iter().filter(needs_pull) {
         let img = m.spec.image.as_str();
         if !images.contains(&img) && !engine.image_exists(img).await.map_err(engine_err)? {
             images.push(img);
@@ -337,6 +540,7 @@ async fn pull_missing<E: Engine + Sync>(
 }
 
 /// Bring one container to its spec; returns its id, what was done, and when it was started.
+/// A container this call created but could not start is removed at once.
 async fn converge<E: Engine + Sync>(
     engine: &E,
     m: &Managed<'_>,
@@ -344,17 +548,22 @@ async fn converge<E: Engine + Sync>(
     let since = Instant::now();
     let create = || async {
         let id = engine.create(&m.spec).await.map_err(engine_err)?;
-        engine.start(&id).await.map_err(|e| start_err(m, e))?;
+        if let Err(e) = engine.start(&id).await {
+            let _ = engine.remove(&id).await;
+            return Err(start_err(m, e));
+        }
         Ok::<_, Error>(id)
     };
-    let (id, action) = match (&m.decision, &m.existing_id) {
-        (Decision::Keep, Some(id)) => (id.clone(), StackAction::Unchanged),
-        (Decision::Start, Some(id)) => {
-            engine.start(id).await.map_err(|e| start_err(m, e))?;
-            (id.clone(), StackAction::Started)
+    let existing_id = m.existing.as_ref().map(|c| c.id.clone());
+    let (id, action) = match (&m.decision, existing_id) {
+        (Decision::Keep, Some(id)) => (id, StackAction::Unchanged),
+        (Decision::Adopt { running: true }, Some(id)) => (id, StackAction::Adopted),
+        (Decision::Start | Decision::Adopt { running: false }, Some(id)) => {
+            engine.start(&id).await.map_err(|e| start_err(m, e))?;
+            (id, StackAction::Started)
         }
         (Decision::Recreate, Some(id)) => {
-            engine.remove(id).await.map_err(engine_err)?;
+            engine.remove(&id).await.map_err(engine_err)?;
             (create().await?, StackAction::Recreated)
         }
         _ => (create().await?, StackAction::Created),
@@ -463,6 +672,7 @@ mod tests {
     use super::*;
     use crate::engine::api::ContainerInfo;
     use crate::printer::Printer;
+    use crate::stack::LABEL_PROJECT;
     use crate::stack::fake::Fake;
 
     fn free_port() -> u16 {
@@ -482,11 +692,143 @@ mod tests {
     }
 
     async fn run(engine: &Fake, p: &Profile) -> (Result<Vec<ServiceReport>>, Created) {
+        run_in(engine, p, Path::new("/p"), &[]).await
+    }
+
+    async fn run_in(
+        engine: &Fake,
+        p: &Profile,
+        dir: &Path,
+        only: &[String],
+    ) -> (Result<Vec<ServiceReport>>, Created) {
         let ui = Ui::new(&Printer::silent());
         let mut created = Created::default();
         let host = Host::from_process();
-        let r = up(engine, &host, "proj", p, Path::new("/p"), &ui, &mut created).await;
+        let origin = Origin::new("proj", dir, None);
+        let r = up(engine, &host, &origin, p, only, &ui, &mut created).await;
         (r, created)
+    }
+
+    #[tokio::test]
+    async fn a_failed_start_leaves_nothing_behind() {
+        let engine = Fake::default();
+        engine
+            .state
+            .lock()
+            .unwrap()
+            .fail_start
+            .push("reg/redis:7".into());
+        let (r, created) = run(&engine, &profile("a")).await;
+        let err = r.unwrap_err().to_string();
+        assert!(err.contains("port is already allocated"), "{err}");
+        assert!(err.contains("removed what this run had created"), "{err}");
+        assert!(created.is_empty());
+        let s = engine.state.lock().unwrap();
+        assert!(
+            s.containers.is_empty(),
+            "no Created leftovers: {:?}",
+            s.containers
+        );
+        assert!(s.networks.is_empty() && s.volumes.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_compose_made_container_that_matches_is_adopted_not_duplicated() {
+        let engine = Fake::default();
+        let p = profile("a");
+        let (r, _) = run(&engine, &p).await;
+        r.unwrap();
+        // Make the containers look as Compose v1 made them: its names, no onramp hash.
+        {
+            let mut s = engine.state.lock().unwrap();
+            for c in s.containers.values_mut() {
+                c.labels.remove(crate::stack::LABEL_HASH);
+                c.labels
+                    .insert(crate::stack::LABEL_COMPOSE_HASH.into(), "v1".into());
+                c.name = c.name.replace("proj-", "proj_").replace("-1", "_1");
+            }
+        }
+        let (r, created) = run(&engine, &p).await;
+        let reports = r.unwrap();
+        assert!(
+            reports.iter().all(|r| r.action == StackAction::Adopted),
+            "{reports:?}"
+        );
+        assert!(created.is_empty());
+        assert_eq!(engine.state.lock().unwrap().containers.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_port_held_by_a_container_onramp_does_not_manage_is_reported() {
+        let engine = Fake::default();
+        let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = held.local_addr().unwrap().port();
+        engine.state.lock().unwrap().containers.insert(
+            "z".into(),
+            ContainerInfo {
+                id: "z".into(),
+                name: "proj_other_1".into(),
+                running: true,
+                labels: BTreeMap::from([
+                    (LABEL_PROJECT.to_string(), "proj".to_string()),
+                    (crate::stack::LABEL_SERVICE.to_string(), "other".to_string()),
+                ]),
+                ports: vec![crate::engine::api::Published {
+                    ip: "0.0.0.0".into(),
+                    host: port,
+                    container: 5432,
+                }],
+                ..ContainerInfo::default()
+            },
+        );
+        let mut p = profile("a");
+        p.services.get_mut("db").unwrap().ports = Some(vec![format!("{port}:5432")]);
+        let (r, created) = run(&engine, &p).await;
+        let err = r.unwrap_err().to_string();
+        assert!(err.contains(&format!("port {port} for db")), "{err}");
+        assert!(created.is_empty());
+        assert_eq!(engine.state.lock().unwrap().containers.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_dependant_waits_for_its_dependency_and_is_not_started_when_it_fails() {
+        let engine = Fake::default();
+        let closed = free_port();
+        let text = format!(
+            "[services.db]\nimage = \"reg/pg:15\"\nports = [\"{closed}:5432\"]\nprobe = {{ kind = \"tcp\" }}\ntimeout = \"300ms\"\n\
+             [services.app]\nimage = \"reg/app:1\"\ndepends_on = {{ db = {{ condition = \"service_healthy\" }} }}\n\
+             [services.unrelated]\nimage = \"reg/x:1\"\n"
+        );
+        let p: Profile = toml::from_str(&text).unwrap();
+        let (r, _) = run_in(&engine, &p, Path::new("/p"), &["app".into()]).await;
+        let reports = r.unwrap();
+        let names: Vec<&str> = reports.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["app", "db"],
+            "app and what it depends on, nothing else"
+        );
+        let app = &reports[0];
+        assert_eq!(app.state, State::Failed);
+        assert!(app.error.as_deref().unwrap().contains("db"), "{app:?}");
+        let s = engine.state.lock().unwrap();
+        assert_eq!(s.containers.len(), 1, "only db was created");
+    }
+
+    #[tokio::test]
+    async fn images_with_a_build_context_are_built_not_pulled() {
+        let engine = Fake::default();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("app")).unwrap();
+        std::fs::write(dir.path().join("app/Dockerfile"), "FROM scratch\n").unwrap();
+        let p: Profile =
+            toml::from_str("[services.app]\nimage = \"proj-app\"\nbuild = { context = \"app\" }\n")
+                .unwrap();
+        let (r, _) = run_in(&engine, &p, dir.path(), &[]).await;
+        assert_eq!(r.unwrap()[0].action, StackAction::Created);
+        let s = engine.state.lock().unwrap();
+        assert_eq!(s.builds, ["proj-app"]);
+        assert!(s.pulls.is_empty());
     }
 
     #[tokio::test]

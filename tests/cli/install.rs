@@ -48,6 +48,16 @@ fn releases() -> Releases {
     let key = format!("{}-{}", meta.len(), meta.mtime_nsec() ^ meta.mtime());
     let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("install-releases-{key}"));
     if !cache.join("b/SHA256SUMS").exists() {
+        // Those of earlier builds of the binary are of no more use.
+        for entry in std::fs::read_dir(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("install-releases-") && entry.path() != cache {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
         let work = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         let a_bin = work.path().join("onramp-a");
         std::fs::copy(bin(), &a_bin).unwrap();
@@ -368,6 +378,32 @@ fn dry_run_changes_nothing() {
         .arg(&fresh));
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(!fresh.exists());
+}
+
+#[test]
+fn default_directory_is_local_bin_in_home() {
+    let rel = releases();
+    let home = tempfile::tempdir().unwrap();
+    let r = run(install_sh()
+        .env("HOME", home.path())
+        .arg("--archive")
+        .arg(rel.a.join(archive_name()))
+        .arg("--dry-run"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let dest = home.path().join(".local/bin/onramp");
+    assert!(
+        r.stdout.contains(&format!("install:  {}", dest.display())),
+        "{}",
+        r.stdout
+    );
+    let r = run(install_sh()
+        .env("HOME", home.path())
+        .env("XDG_BIN_HOME", home.path().join("xdg"))
+        .arg("--archive")
+        .arg(rel.a.join(archive_name())));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(home.path().join("xdg/onramp").is_file());
+    assert!(!dest.exists());
 }
 
 #[test]
@@ -766,5 +802,50 @@ fn wheel_installs_and_runs_without_rust() {
     assert!(
         tag <= host_minor,
         "tag 2.{tag} is newer than this glibc 2.{host_minor}"
+    );
+}
+
+/// install.ps1 cannot run here (no PowerShell on this machine): at least hold it to the same
+/// steps, variables, placeholder and messages as install.sh, so the two do not drift apart.
+#[test]
+fn powershell_installer_mirrors_the_shell_one() {
+    let sh = std::fs::read_to_string(root().join("scripts/install.sh")).unwrap();
+    let ps = std::fs::read_to_string(root().join("scripts/install.ps1")).unwrap();
+    for step in 1..=6 {
+        let marker = format!("# Step {step}:");
+        let title = |text: &str| {
+            text.lines()
+                .find(|l| l.trim_start().starts_with(&marker))
+                .map(|l| l.trim().to_string())
+        };
+        let (a, b) = (title(&sh), title(&ps));
+        assert!(a.is_some() && b.is_some(), "{marker} missing: {a:?} {b:?}");
+    }
+    let placeholder = |text: &str| {
+        text.lines()
+            .find(|l| l.contains("DefaultBase =") || l.starts_with("DEFAULT_BASE="))
+            .and_then(|l| l.split(['"', '\'']).nth(1))
+            .map(str::to_string)
+    };
+    assert_eq!(placeholder(&sh), placeholder(&ps));
+    for shared in [
+        "ONRAMP_INSTALL_BASE",
+        "ONRAMP_INSTALL_DIR",
+        "ONRAMP_VERSION",
+        "ONRAMP_INSTALL_TARGET",
+        "SHA256SUMS",
+        "the file is corrupt or was tampered with",
+        "nothing was installed",
+        "dry run: nothing was downloaded, written or changed",
+        "is not on your PATH",
+        "no release location is configured",
+    ] {
+        assert!(sh.contains(shared), "install.sh lacks {shared:?}");
+        assert!(ps.contains(shared), "install.ps1 lacks {shared:?}");
+    }
+    assert!(ps.contains("%LOCALAPPDATA%\\onramp\\bin") || ps.contains("'onramp\\bin'"));
+    assert!(
+        ps.lines().count() < sh.lines().count(),
+        "install.ps1 should stay short"
     );
 }

@@ -1,6 +1,7 @@
 //! Integration tests: the real `onramp` binary, real files, real processes.
 
 mod common;
+mod compose;
 mod deps;
 mod doctor;
 mod generate;
