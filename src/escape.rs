@@ -1,14 +1,23 @@
 //! One escaping function per output format (YAML, `.env`, POSIX shell) and the one name
 //! validator: profile values reach generated files only through these.
 
-/// A double-quoted YAML scalar, with `$` doubled so Compose does not interpolate it.
+/// A double-quoted YAML scalar, with `$` doubled so Compose does not interpolate it. JSON's
+/// string syntax is YAML's, except that YAML also folds U+0085, U+2028 and U+2029 as line
+/// breaks and refuses a BOM: those are escaped too.
 pub fn yaml(value: &str) -> String {
-    serde_json::to_string(&value.replace('$', "$$")).unwrap_or_else(|_| "\"\"".into())
+    let json = serde_json::to_string(&value.replace('$', "$$")).unwrap_or_else(|_| "\"\"".into());
+    json.chars()
+        .map(|c| match c {
+            '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}' => format!("\\u{:04x}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// A `.env` value read back literally by Compose, python-dotenv and dotenvy: bare when plain,
-/// single-quoted when it has no `'`, double-quoted when it has `'` but nothing those readers
-/// interpret inside double quotes. `None` when no form is literal for all of them.
+/// single-quoted when it has no `'` or `\` (python-dotenv and dotenvy decode `\'` there),
+/// else double-quoted with `\` and `"` escaped when it has no `$` (interpolated in double
+/// quotes). `None` when no form is literal for all of them: a `$` with a `'` or `\`.
 pub fn dotenv(value: &str) -> Option<String> {
     if value.chars().any(char::is_control) {
         return None;
@@ -19,10 +28,13 @@ pub fn dotenv(value: &str) -> Option<String> {
             .all(|c| c.is_ascii_alphanumeric() || "_./:@%+,=-".contains(c));
     if plain {
         Some(value.to_string())
-    } else if !value.contains('\'') {
+    } else if !value.contains(['\'', '\\']) {
         Some(format!("'{value}'"))
-    } else if !value.contains(['"', '\\', '$', '`']) {
-        Some(format!("\"{value}\""))
+    } else if !value.contains('$') {
+        Some(format!(
+            "\"{}\"",
+            value.replace('\\', "\\\\").replace('"', "\\\"")
+        ))
     } else {
         None
     }
@@ -77,6 +89,7 @@ mod tests {
         assert_eq!(dotenv("a b#c").unwrap(), "'a b#c'");
         assert_eq!(dotenv("it's").unwrap(), "\"it's\"");
         assert_eq!(dotenv("it's $x"), None);
+        assert_eq!(dotenv("a\\\"b'").unwrap(), "\"a\\\\\\\"b'\"");
         assert_eq!(dotenv("a\nb"), None);
         assert_eq!(dotenv("").unwrap(), "''");
     }
@@ -86,6 +99,7 @@ mod tests {
         assert_eq!(shell("u;touch /tmp/x;#"), "'u;touch /tmp/x;#'");
         assert_eq!(shell("it's"), "'it'\\''s'");
         assert_eq!(yaml("a$b\n"), "\"a$$b\\n\"");
+        assert_eq!(yaml(" \u{2028}"), "\" \\u2028\"");
     }
 
     #[test]

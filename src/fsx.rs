@@ -180,6 +180,12 @@ pub fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>> {
     read_capped(file, path, cap)
 }
 
+/// The text of a regular file outside the project (a config file, an SDK source), capped at
+/// [`FILE_CAP`]; `None` when it is missing, special, too large or not UTF-8.
+pub fn read_text_file(path: &Path) -> Option<String> {
+    String::from_utf8(read_regular(path, FILE_CAP).ok()?).ok()
+}
+
 fn read_capped(file: std::fs::File, path: &Path, cap: u64) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     file.take(cap + 1)

@@ -368,12 +368,18 @@ impl Connection {
 }
 
 /// The `.env` prefix of a service: its name upper-cased, other characters as `_`.
+/// A name starting with a digit gets a leading `_`, so every key is a variable name.
 pub fn env_prefix(service: &str) -> String {
-    service
+    let prefix: String = service
         .to_ascii_uppercase()
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
+        .collect();
+    if prefix.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("_{prefix}")
+    } else {
+        prefix
+    }
 }
 
 /// An IPv6 literal in a URL needs brackets.

@@ -75,7 +75,7 @@ impl Ui {
     pub fn note(&self, text: &str) {
         match &self.multi {
             Some(m) => {
-                let _ = m.println(text);
+                let _ = m.println(crate::secrets::mask_text(text));
             }
             None => self.printer.info(text),
         }
@@ -85,7 +85,7 @@ impl Ui {
 impl Line {
     pub fn message(&self, msg: &str) {
         if let Some(b) = &self.bar {
-            b.set_message(msg.to_string());
+            b.set_message(crate::secrets::mask_text(msg));
         }
     }
 
@@ -107,7 +107,7 @@ impl Line {
         match (&self.bar, &self.multi) {
             // Live: print above the bars through indicatif, so redraws do not eat the line.
             (Some(b), Some(m)) => {
-                let _ = m.println(&line);
+                let _ = m.println(crate::secrets::mask_text(&line));
                 b.finish_and_clear();
                 m.remove(b);
             }

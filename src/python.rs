@@ -98,9 +98,7 @@ fn resolve_pyenv_shim(host: &Host, project: &Path, shim: &Path) -> Option<PathBu
         return None;
     }
     let from_file = |p: PathBuf| {
-        std::fs::read_to_string(p)
-            .ok()
-            .and_then(|t| t.split_whitespace().next().map(str::to_string))
+        crate::fsx::read_text_file(&p).and_then(|t| t.split_whitespace().next().map(str::to_string))
     };
     let version = host
         .env("PYENV_VERSION")

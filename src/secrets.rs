@@ -21,6 +21,19 @@ const LONG_WORDS: &[&str] = &["PASSWORD", "PASSWD", "SECRET", "TOKEN", "CREDENTI
 const SHORT_WORDS: &[&str] = &["PASS", "PWD", "KEY", "AUTH", "DSN"];
 
 static KNOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Words that are not secret (service, image, user and profile names): a password equal to one
+/// of them is masked only under its key, not wherever the word appears.
+static PUBLIC: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Remember a word that output may show: it is never masked as a registered secret.
+pub fn register_public(word: &str) {
+    if let Ok(mut public) = PUBLIC.lock() {
+        public.push(word.trim().to_string());
+    }
+    if let Ok(mut known) = KNOWN.lock() {
+        known.retain(|k| k != word.trim());
+    }
+}
 
 /// Whether a key (an environment variable, a JSON field) names a secret.
 pub fn is_secret_key(key: &str) -> bool {
@@ -33,7 +46,9 @@ pub fn is_secret_key(key: &str) -> bool {
 /// Remember a secret value so that it is masked wherever it appears in output.
 pub fn register(value: &str) {
     let value = value.trim();
-    if value.chars().count() < MIN_REGISTERED {
+    if value.chars().count() < MIN_REGISTERED
+        || PUBLIC.lock().is_ok_and(|p| p.iter().any(|w| w == value))
+    {
         return;
     }
     if let Ok(mut known) = KNOWN.lock()
@@ -78,7 +93,7 @@ pub fn mask_args(args: &[String]) -> Vec<String> {
     let mut out = Vec::with_capacity(args.len());
     let mut hide_next = false;
     for a in args {
-        if hide_next {
+        if hide_next && !a.starts_with('-') {
             out.push(MASK.to_string());
             hide_next = false;
             continue;
@@ -253,7 +268,7 @@ fn mask_flag_words(line: &str) -> String {
         let word = piece.trim_end();
         let ws = &piece[word.len()..];
         let c = core(word);
-        if hide_next && !c.is_empty() {
+        if hide_next && !c.is_empty() && !c.starts_with('-') {
             out.push_str(&word.replace(&c, MASK));
             out.push_str(ws);
             hide_next = false;
@@ -308,6 +323,8 @@ mod tests {
         assert!(m.contains("https://***@github.com/x"), "{m}");
         assert!(m.contains("POSTGRES_USER=u"), "{m}");
         assert!(m.contains("--port 1"), "{m}");
+        let help = "`docker ps -a --filter label=x` lists what is left";
+        assert_eq!(mask_text(help), help);
     }
 
     #[test]

@@ -190,7 +190,7 @@ fn default_endpoint(i: &Inputs) -> Endpoint {
 /// Discovery on the real host.
 pub fn discover_on(host: &Host) -> Result<Endpoint, DiscoverError> {
     let env = |k: &str| host.env(k).map(str::to_string);
-    let read = |p: &Path| std::fs::read_to_string(p).ok();
+    let read = |p: &Path| crate::fsx::read_text_file(p);
     let exists = |p: &Path| p.exists();
     let installed = |name: &str| host.which(name).is_some();
     discover(&Inputs {

@@ -164,7 +164,7 @@ pub async fn connect_probed(host: &Host, p: &Probe) -> Result<Connected, Probe> 
         .map(std::path::PathBuf::from)
         .or_else(|| host.home().map(|h| h.join(".docker")));
     let auths = config_dir
-        .and_then(|d| std::fs::read_to_string(d.join("config.json")).ok())
+        .and_then(|d| crate::fsx::read_text_file(&d.join("config.json")))
         .map(|t| api::parse_auths(&t))
         .unwrap_or_default();
     Ok(Connected {

@@ -2,6 +2,8 @@
 //! manifest of what onramp wrote, never over a file the user changed (unless `--force`).
 
 pub mod context;
+#[cfg(test)]
+mod fuzz;
 pub mod run;
 pub mod shim;
 
@@ -126,7 +128,7 @@ fn environment() -> Environment<'static> {
         crate::escape::dotenv(&v).ok_or_else(|| {
             minijinja::Error::new(
                 minijinja::ErrorKind::InvalidOperation,
-                "a value with both a single quote and a double quote, backslash, `$` or backtick cannot be written to .env literally",
+                "a value with a `$` and a single quote or backslash cannot be written to .env literally",
             )
         })
     });
@@ -498,6 +500,53 @@ mod tests {
             std::fs::read_to_string(d.join("a.txt.new")).unwrap(),
             "three\n"
         );
+    }
+
+    /// A run stopped between two files (the second write fails, as a kill would stop it) leaves
+    /// the first file new and the second old: both stay onramp's for the next run, whichever
+    /// profile it renders.
+    #[cfg(unix)]
+    #[test]
+    fn a_run_stopped_between_files_leaves_every_file_onramps() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let host = Host::from_process();
+        let specs = [spec("a.txt"), spec("sub/b.txt")];
+        let plan_all = |m: &Manifest, tag: &str| -> Vec<Planned> {
+            specs
+                .iter()
+                .map(|s| plan_file(d, m, s, format!("{tag} {}\n", s.path), false).unwrap())
+                .collect()
+        };
+        let mut m = Manifest::default();
+        apply(&host, d, &plan_all(&m, "A"), &mut m).unwrap();
+        let switch = plan_all(&m, "B");
+        assert!(switch.iter().all(|p| p.action == Action::Update));
+        // Stop the run at the second file: its directory is swapped for a link meanwhile.
+        std::fs::rename(d.join("sub"), d.join("sub2")).unwrap();
+        std::os::unix::fs::symlink(d.join("sub2"), d.join("sub")).unwrap();
+        assert!(apply(&host, d, &switch, &mut m.clone()).is_err());
+        std::fs::remove_file(d.join("sub")).unwrap();
+        std::fs::rename(d.join("sub2"), d.join("sub")).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(d.join("a.txt")).unwrap(),
+            "B a.txt\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join("sub/b.txt")).unwrap(),
+            "A sub/b.txt\n"
+        );
+        let on_disk = load_manifest(d).unwrap();
+        for tag in ["A", "B", "C"] {
+            for p in plan_all(&on_disk, tag) {
+                assert!(
+                    matches!(p.action, Action::Update | Action::Unchanged),
+                    "{tag} {}: {:?}",
+                    p.rel,
+                    p.action
+                );
+            }
+        }
     }
 
     #[cfg(unix)]

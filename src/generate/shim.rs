@@ -173,7 +173,7 @@ pub fn scan_paths(paths: &[PathBuf]) -> (BTreeSet<String>, usize) {
                 stack.extend(rd.filter_map(|e| e.ok().map(|e| e.path())));
             }
         } else if p.extension().is_some_and(|e| e == "py")
-            && let Ok(text) = std::fs::read_to_string(&p)
+            && let Some(text) = crate::fsx::read_text_file(&p)
         {
             files += 1;
             if text.contains("resource") {

@@ -68,23 +68,19 @@ pub struct Input<'a> {
     pub named: &'a [String],
 }
 
-/// Read a Compose or env file: a regular file, at most `MAX_FILE` bytes.
+/// Read a Compose or env file: a regular file, at most `MAX_FILE` bytes (through the one safe
+/// read path: a FIFO or device is refused without blocking).
 pub fn read_capped(path: &Path) -> Result<String> {
-    let read_err = |source| Error::Read {
+    let bytes = crate::fsx::read_regular(path, MAX_FILE)?;
+    String::from_utf8(bytes).map_err(|_| Error::Read {
         path: path.to_path_buf(),
-        source,
-    };
-    let meta = std::fs::metadata(path).map_err(read_err)?;
-    if !meta.is_file() {
-        return Err(read_err(std::io::Error::other("not a regular file")));
-    }
-    if meta.len() > MAX_FILE {
-        return Err(read_err(std::io::Error::other(format!(
-            "larger than {} KiB",
-            MAX_FILE / 1024
-        ))));
-    }
-    std::fs::read_to_string(path).map_err(read_err)
+        source: std::io::Error::other("not UTF-8 text"),
+    })
+}
+
+/// Read a file inside the project: a regular file reached without following a link.
+pub fn read_in_project(dir: &Path, rel: &Path) -> Result<Option<String>> {
+    crate::fsx::Root::new(dir).read_text(&rel.to_string_lossy())
 }
 
 /// `KEY=VALUE` lines of a `.env` file (comments, `export`, and quotes as Compose reads them).
@@ -771,7 +767,12 @@ fn env_files(
                 "keep env files inside the project",
             )
         })?;
-        let text = read_capped(&input.project_dir.join(&inside))?;
+        let path = input.project_dir.join(&inside);
+        let text =
+            read_in_project(input.project_dir, Path::new(&inside))?.ok_or_else(|| Error::Read {
+                path,
+                source: std::io::ErrorKind::NotFound.into(),
+            })?;
         out.extend(parse_env_file(&text));
     }
     Ok(out)

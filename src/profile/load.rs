@@ -177,7 +177,9 @@ fn apply_compose(
     };
     let path = std::path::absolute(&path).unwrap_or(path);
     let text = compose::read_capped(&path)?;
-    let dotenv = compose::read_capped(&opts.dir.join(".env"))
+    let dotenv = compose::read_in_project(opts.dir, Path::new(".env"))
+        .ok()
+        .flatten()
         .map(|t| compose::parse_env_file(&t))
         .unwrap_or_default();
     let vars = |k: &str| (opts.env)(k).or_else(|| dotenv.get(k).cloned());

@@ -396,7 +396,18 @@ impl Profile {
     /// it appears in output: secret env values, probe passwords, URL userinfo, and arguments
     /// after secret flags in commands and healthchecks.
     pub fn register_secrets(&self) {
-        use crate::secrets::{SECRET_FLAGS, register, register_from_text};
+        use crate::secrets::{SECRET_FLAGS, register, register_from_text, register_public};
+        let names = [&self.name, &self.project].into_iter().flatten();
+        names.for_each(|n| register_public(n));
+        for (name, svc) in &self.services {
+            register_public(name);
+            svc.image.iter().for_each(|i| register_public(i));
+            for (k, v) in svc.env.iter().flatten() {
+                if !is_secret_key(k) {
+                    register_public(v);
+                }
+            }
+        }
         for svc in self.services.values() {
             for (k, v) in svc.env.iter().flatten() {
                 if is_secret_key(k) {

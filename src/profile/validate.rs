@@ -130,6 +130,20 @@ pub fn check(profile: &Profile) -> Vec<Problem> {
                     "give it `imports = [...]`, `services = [...]` or `command = [...]` with `metric` and `min`",
                 ));
             }
+            for (key, v) in [("min", c.min), ("total", c.total)] {
+                if let Some(v) = v
+                    && (!v.is_finite() || v < 0.0)
+                {
+                    problems.push(problem(
+                        &["gates", phase, "criteria", &idx, key],
+                        format!(
+                            "`{key}` of criterion `{}`: {v} is not a finite number of at least 0",
+                            c.name
+                        ),
+                        "give a number such as 1 or 95.5",
+                    ));
+                }
+            }
             if c.command.is_some() && c.metric.is_none() {
                 problems.push(problem(
                     &["gates", phase, "criteria", &idx, "command"],
@@ -243,8 +257,8 @@ fn check_service(name: &str, svc: &Service) -> Vec<Problem> {
         if crate::escape::dotenv(v).is_none() {
             out.push(problem(
                 &["services", name, "env", k],
-                format!("{k} of `{name}` has both a `'` and one of `\"`, `\\`, `$` or a backtick, which no .env form keeps literal"),
-                "drop the single quote or the other character from the value",
+                format!("{k} of `{name}` has a `$` together with a `'` or a backslash, which no .env form keeps literal"),
+                "drop the `$`, or the quote or backslash, from the value",
             ));
         }
     }
@@ -261,8 +275,8 @@ fn check_service(name: &str, svc: &Service) -> Vec<Problem> {
         {
             out.push(problem(
                 &["services", name, "probe", key],
-                format!("probe {key} of `{name}` has both a `'` and one of `\"`, `\\`, `$` or a backtick, which no .env form keeps literal"),
-                "drop the single quote or the other character from the value",
+                format!("probe {key} of `{name}` has a `$` together with a `'` or a backslash, which no .env form keeps literal"),
+                "drop the `$`, or the quote or backslash, from the value",
             ));
         }
     }
@@ -686,9 +700,20 @@ fn is_import_spec(s: &str) -> bool {
     module.split('.').all(ident) && ident(name)
 }
 
+/// `host:port` with a host name, an IPv4 address or a bracketed IPv6 address.
 fn is_host_port(s: &str) -> bool {
+    let host_ok = |h: &str| {
+        let v6 = h
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok());
+        v6 || (!h.is_empty()
+            && !h.starts_with(['-', '.'])
+            && h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)))
+    };
     s.rsplit_once(':')
-        .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0))
+        .is_some_and(|(h, p)| host_ok(h) && p.parse::<u16>().is_ok_and(|p| p > 0))
 }
 
 /// Parse `[ip:]host:container[/tcp]`; without an ip the port is published on 127.0.0.1.

@@ -100,7 +100,12 @@ pub fn read_facts(host: &Host, dir: &Path) -> Facts {
     requirements.sort();
     Facts {
         pyproject: regular("pyproject.toml")
-            .then(|| std::fs::read_to_string(dir.join("pyproject.toml")).ok())
+            .then(|| {
+                crate::fsx::Root::new(dir)
+                    .read_text("pyproject.toml")
+                    .ok()
+                    .flatten()
+            })
             .flatten(),
         setup_py: regular("setup.py"),
         uv_lock: regular("uv.lock"),
