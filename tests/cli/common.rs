@@ -82,3 +82,24 @@ pub fn stub_python(dir: &Path) {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
 }
+
+/// The local test registry (scripts/images.sh pushes the test images there).
+pub fn registry() -> String {
+    std::env::var("ONRAMP_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into())
+}
+
+/// A test image by name and tag, in the local registry.
+pub fn image(name: &str) -> String {
+    format!("{}/onramp-test/{name}", registry())
+}
+
+/// Run the Docker CLI; its stdout when it succeeded.
+pub fn docker(args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{json, onramp, run, skip_or_fail};
+use crate::common::{docker, json, onramp, registry, run, skip_or_fail};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/compose");
 
@@ -15,17 +15,6 @@ struct Ports {
     pg: u16,
     redis: u16,
     app: u16,
-}
-
-fn registry() -> String {
-    std::env::var("ONRAMP_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into())
-}
-
-fn docker(args: &[&str]) -> Option<String> {
-    let out = Command::new("docker").args(args).output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn ready() -> bool {

@@ -6,19 +6,11 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{json, onramp, run, skip_or_fail, write};
+use crate::common::{image, json, onramp, run, skip_or_fail, write};
 
 const SOCKET: &str = "/run/podman/podman.sock";
 const PG: u16 = 32541;
 const REDIS: u16 = 32542;
-
-fn registry() -> String {
-    std::env::var("ONRAMP_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into())
-}
-
-fn image(name: &str) -> String {
-    format!("{}/onramp-test/{name}", registry())
-}
 
 fn podman(args: &[&str]) -> Option<String> {
     let out = Command::new("podman").args(args).output().ok()?;

@@ -8,25 +8,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::{Run, json, onramp, run, skip_or_fail, write};
+pub use crate::common::{Run, docker, image, json, onramp, run, skip_or_fail, write};
 
 /// The timeout these services have, which a refusal must not wait out.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
-
-pub fn registry() -> String {
-    std::env::var("ONRAMP_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into())
-}
-
-pub fn image(name: &str) -> String {
-    format!("{}/onramp-test/{name}", registry())
-}
-
-pub fn docker(args: &[&str]) -> Option<String> {
-    let out = Command::new("docker").args(args).output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-}
 
 /// Whether the engine and the test images are there (else skip, or fail under CI).
 pub fn engine_ready() -> bool {

@@ -4,25 +4,9 @@
 //! project names; everything made here is removed on drop.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::{json, onramp, run, skip_or_fail, write};
-
-fn registry() -> String {
-    std::env::var("ONRAMP_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into())
-}
-
-fn image(name: &str) -> String {
-    format!("{}/onramp-test/{name}", registry())
-}
-
-fn docker(args: &[&str]) -> Option<String> {
-    let out = Command::new("docker").args(args).output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-}
+use crate::common::{docker, image, json, onramp, run, skip_or_fail, write};
 
 fn engine_ready() -> bool {
     if docker(&["info"]).is_none() {

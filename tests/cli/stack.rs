@@ -5,19 +5,11 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{json, onramp, run, skip_or_fail, write};
+use crate::common::{docker, image, json, onramp, run, skip_or_fail, write};
 
 const PG: u16 = 25432;
 const REDIS: u16 = 26379;
 const CHROMA: u16 = 28000;
-
-fn registry() -> String {
-    std::env::var("ONRAMP_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into())
-}
-
-fn image(name: &str) -> String {
-    format!("{}/onramp-test/{name}", registry())
-}
 
 /// The test profile: the kailash stack with images from the local registry, test ports, and no
 /// Neo4j (no Debian package; the Bolt probe is tested against boltstub). `extra` holds
@@ -58,13 +50,6 @@ enabled = false
         chroma_more = more("chroma"),
         tail = more(""),
     )
-}
-
-fn docker(args: &[&str]) -> Option<String> {
-    let out = Command::new("docker").args(args).output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn engine_ready() -> bool {
