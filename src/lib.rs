@@ -24,6 +24,7 @@ pub mod progress;
 pub mod project;
 pub mod python;
 pub mod resources;
+pub mod rollback;
 pub mod sdk;
 pub mod secrets;
 pub mod stack;

@@ -15,6 +15,7 @@ use crate::install;
 use crate::platform;
 use crate::printer::{Paint, Printer};
 use crate::project::Project;
+use crate::rollback;
 use crate::stack::ops;
 use crate::stack::up::{Created, ServiceReport};
 use crate::validation;
@@ -33,30 +34,10 @@ pub async fn run(
     };
 
     step(printer, 1, "doctor");
-    let plat = platform::detect(&platform::collect(host));
-    let ctx = Ctx::new(
-        host.clone(),
-        project.profile.clone(),
-        project.dir.clone(),
-        plat,
-    );
-    let mut outcomes = checks::run_all(&ctx).await;
-    printer.result(&checks::report::render(printer, &outcomes));
-    let fixed = install::fix::fix(host, printer, project, settings.install).await;
-    if settings.install.dry_run {
-        if printer.json_mode() {
-            printer.json(&json!({"ok": fixed.ok, "dry_run": true, "fix": &fixed}));
-        }
-        return Ok(Verdict::from_ok(fixed.ok));
-    }
-    if fixed.changed {
-        outcomes = checks::run_all(&ctx.again()).await;
-        printer.result(&checks::report::render(printer, &outcomes));
-    }
-    if !fixed.ok || outcomes.iter().any(|o| o.status == Status::Fail) {
-        let remedy = "fix the failing checks above, then run `onramp setup` again";
-        return Ok(stop(printer, "doctor", remedy, json!({"fix": &fixed})));
-    }
+    let fixed = match doctor_and_fix(host, project, settings, printer).await {
+        Ok(fixed) => fixed,
+        Err(verdict) => return Ok(verdict),
+    };
 
     step(printer, 2, "generate");
     let generated =
@@ -80,26 +61,13 @@ pub async fn run(
         Err(stopped) => stopped,
     };
     if settings.rollback_on_fail {
-        let engine = match engine {
-            Some(e) => Some(e),
-            None if created.is_empty() => None,
-            None => engine::connect_ready(host).await.ok(),
-        };
         drop(lock);
-        let mut undone = match &engine {
-            Some(e) => created.roll_back(&e.api).await,
-            None => Vec::new(),
+        let undo = rollback::Undo {
+            created: &created,
+            generated: Some(&generated),
+            state_existed,
         };
-        undone.extend(generate::roll_back(
-            host,
-            &project.dir,
-            &generated.plans,
-            generated.manifest_before.as_deref(),
-        ));
-        if !state_existed {
-            let _ = std::fs::remove_dir_all(&project.state_dir);
-        }
-        printer.result(&ops::rollback_line(&undone));
+        printer.result(&ops::rollback_line(&undo.run(host, project, engine).await));
     }
     Ok(match stopped {
         Stopped::Up(why) => stop(
@@ -119,6 +87,41 @@ pub async fn run(
             Verdict::NotReady
         }
     })
+}
+
+/// Step 1: doctor, then the installer's plan for what failed (applied with consent), then
+/// doctor again when something changed. `Err` is the verdict to stop with.
+async fn doctor_and_fix(
+    host: &Host,
+    project: &Project,
+    settings: &SetupSettings,
+    printer: &Printer,
+) -> std::result::Result<install::fix::Fixed, Verdict> {
+    let plat = platform::detect(&platform::collect(host));
+    let ctx = Ctx::new(
+        host.clone(),
+        project.profile.clone(),
+        project.dir.clone(),
+        plat,
+    );
+    let mut outcomes = checks::run_all(&ctx).await;
+    printer.result(&checks::report::render(printer, &outcomes));
+    let fixed = install::fix::fix(host, printer, project, settings.install).await;
+    if settings.install.dry_run {
+        if printer.json_mode() {
+            printer.json(&json!({"ok": fixed.ok, "dry_run": true, "fix": &fixed}));
+        }
+        return Err(Verdict::from_ok(fixed.ok));
+    }
+    if fixed.changed {
+        outcomes = checks::run_all(&ctx.again()).await;
+        printer.result(&checks::report::render(printer, &outcomes));
+    }
+    if !fixed.ok || outcomes.iter().any(|o| o.status == Status::Fail) {
+        let remedy = "fix the failing checks above, then run `onramp setup` again";
+        return Err(stop(printer, "doctor", remedy, json!({"fix": &fixed})));
+    }
+    Ok(fixed)
 }
 
 /// Where setup stopped after generate.
