@@ -363,6 +363,19 @@ pub fn registry_of(image: &str) -> String {
     }
 }
 
+/// The next item of an engine stream (pull, build), or a failure once it has been silent for
+/// `PULL_IDLE_TIMEOUT`: `stalled` says what stalled.
+async fn next_within<S: futures_util::Stream + Unpin>(
+    stream: &mut S,
+    stalled: &str,
+) -> Result<Option<S::Item>, EngineError> {
+    tokio::time::timeout(PULL_IDLE_TIMEOUT, stream.next())
+        .await
+        .map_err(|_| {
+            EngineError::Failed(format!("{stalled} for {} s", PULL_IDLE_TIMEOUT.as_secs()))
+        })
+}
+
 /// `auths` of a Docker CLI config.json, keyed by registry host.
 pub fn parse_auths(config_json: &str) -> BTreeMap<String, bollard::auth::DockerCredentials> {
     use base64::Engine as _;
@@ -467,15 +480,10 @@ impl Engine for Bollard {
         let mut stream = self.docker.create_image(Some(opts), None, creds);
         let mut layers: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         loop {
-            let next = tokio::time::timeout(PULL_IDLE_TIMEOUT, stream.next())
-                .await
-                .map_err(|_| {
-                    EngineError::Failed(format!(
-                        "the pull stalled: no progress for {} s",
-                        PULL_IDLE_TIMEOUT.as_secs()
-                    ))
-                })?;
-            let Some(item) = next else { return Ok(()) };
+            let Some(item) = next_within(&mut stream, "the pull stalled: no progress").await?
+            else {
+                return Ok(());
+            };
             let info = item.map_err(classify)?;
             if let Some(err) = info.error_detail.and_then(|d| d.message) {
                 return Err(EngineError::Failed(err));
@@ -706,15 +714,9 @@ impl Engine for Bollard {
         let body = bollard::body_full(spec.context_tar.clone().into());
         let mut stream = self.docker.build_image(opts.build(), None, Some(body));
         loop {
-            let next = tokio::time::timeout(PULL_IDLE_TIMEOUT, stream.next())
-                .await
-                .map_err(|_| {
-                    EngineError::Failed(format!(
-                        "the build stalled: no output for {} s",
-                        PULL_IDLE_TIMEOUT.as_secs()
-                    ))
-                })?;
-            let Some(item) = next else { return Ok(()) };
+            let Some(item) = next_within(&mut stream, "the build stalled: no output").await? else {
+                return Ok(());
+            };
             let info = item.map_err(classify)?;
             if let Some(err) = info.error_detail.and_then(|d| d.message) {
                 return Err(EngineError::Failed(err));
