@@ -250,16 +250,7 @@ impl Plan {
 /// `argv` as one line a person could paste into a shell.
 pub fn shell_line(argv: &[String]) -> String {
     argv.iter()
-        .map(|a| {
-            if !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:@+,%".contains(c))
-            {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
+        .map(|a| crate::escape::shell(a))
         .collect::<Vec<_>>()
         .join(" ")
 }

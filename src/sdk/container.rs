@@ -21,7 +21,7 @@ pub fn command(packages: &[String], wheelhouse: bool) -> Vec<String> {
     };
     let pkgs = packages
         .iter()
-        .map(|p| format!("'{}'", p.replace('\'', "")))
+        .map(|p| crate::escape::shell(p))
         .collect::<Vec<_>>()
         .join(" ");
     vec![
@@ -142,7 +142,7 @@ mod tests {
     fn the_container_installs_offline_from_a_wheelhouse() {
         let c = command(&["kailash".into()], true);
         assert!(
-            c[2].contains("--no-index --find-links /wheelhouse 'kailash'"),
+            c[2].contains("--no-index --find-links /wheelhouse kailash"),
             "{}",
             c[2]
         );
