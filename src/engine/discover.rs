@@ -200,19 +200,8 @@ pub fn discover_on(host: &Host) -> Result<Endpoint, DiscoverError> {
         exists: &exists,
         home: host.home(),
         installed: &installed,
-        root: is_root(),
+        root: host.euid() == Some(0),
     })
-}
-
-#[cfg(unix)]
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
-#[cfg(not(unix))]
-fn is_root() -> bool {
-    false
 }
 
 #[cfg(test)]
