@@ -71,10 +71,11 @@ impl Printer {
         self
     }
 
-    /// Ask a yes/no question on the terminal (default yes). With `--yes`, without a terminal,
-    /// or in JSON mode, the answer is yes without asking.
+    /// Ask a yes/no question on the terminal (default yes; with `--json` the question goes to
+    /// stderr like all human output). With `--yes` (implied when stdin is not a terminal) or
+    /// without a terminal to ask on, the answer is yes without asking.
     pub fn confirm(&self, question: &str) -> bool {
-        if self.yes || !self.terminal || self.json {
+        if self.yes || !self.terminal {
             return true;
         }
         dialoguer::Confirm::new()
