@@ -160,11 +160,16 @@ fn service(name: &str, svc: &Service, first_of_kind: bool) -> Svc {
             .collect(),
         ports,
         volumes: svc.volumes.clone().unwrap_or_default(),
-        healthcheck: hc.test.clone().unwrap_or_else(|| {
-            kinds::connection(svc)
-                .map(|c| c.healthcheck())
-                .unwrap_or_default()
-        }),
+        // `disable = true` is Compose's `test: ["NONE"]`, as `up` applies it.
+        healthcheck: if hc.disable == Some(true) {
+            vec!["NONE".into()]
+        } else {
+            hc.test.clone().unwrap_or_else(|| {
+                kinds::connection(svc)
+                    .map(|c| c.healthcheck())
+                    .unwrap_or_default()
+            })
+        },
         interval: hc
             .interval
             .clone()
