@@ -1157,24 +1157,7 @@ fn infer_probe(t: &mut toml::Table) {
         .unwrap_or_else(|| "tcp".into());
     probe.insert("kind".into(), kind_name.into());
     probe.insert("port".into(), i64::from(port).into());
-    if kind == crate::profile::ProbeKind::Redis
-        && let Some(pw) = requirepass(t)
-    {
-        probe.insert("password".into(), pw.into());
-    }
     t.insert("probe".into(), toml::Value::Table(probe));
-}
-
-/// The password of `redis-server --requirepass X`.
-fn requirepass(t: &toml::Table) -> Option<String> {
-    let cmd: Vec<&str> = t
-        .get("command")?
-        .as_array()?
-        .iter()
-        .filter_map(toml::Value::as_str)
-        .collect();
-    let i = cmd.iter().position(|a| *a == "--requirepass")?;
-    cmd.get(i + 1).map(|s| s.to_string())
 }
 
 /// An error at a key path of the Compose file.
@@ -1358,7 +1341,20 @@ volumes:
         assert_eq!(db["resources"]["cpus"].as_float(), Some(0.5));
         let cache = c.services["cache"].as_table().unwrap();
         assert_eq!(cache["probe"]["kind"].as_str(), Some("redis"));
-        assert_eq!(cache["probe"]["password"].as_str(), Some("hunter2"));
+        // The password stays in the command, where the catalogue of kinds reads it.
+        assert!(cache["probe"].get("password").is_none());
+        assert_eq!(
+            crate::kinds::requirepass(
+                &cache["command"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect::<Vec<_>>()
+            )
+            .as_deref(),
+            Some("hunter2")
+        );
         assert_eq!(cache["command"].as_array().unwrap().len(), 3);
         assert_eq!(
             cache["depends_on"]["db"]["condition"].as_str(),
