@@ -182,7 +182,20 @@ async fn up_inner<E: Engine + Sync>(
             created.network = Some(network_name(project));
         }
     }
-    for (short, full) in volumes(project, profile) {
+    // Only the volumes of the services this run starts (`up SERVICE...`).
+    let used = |short: &str| {
+        managed.iter().any(|m| {
+            m.svc
+                .volumes
+                .iter()
+                .flatten()
+                .any(|v| super::named_volume(v) == Some(short))
+        })
+    };
+    for (short, full) in volumes(project, profile)
+        .into_iter()
+        .filter(|(s, _)| used(s))
+    {
         let labels = object_labels(project, ("com.docker.compose.volume", &short));
         if engine
             .ensure_volume(&full, &labels)
