@@ -422,6 +422,10 @@ impl Profile {
             if let Some(pw) = svc.probe.as_ref().and_then(|p| p.password.as_ref()) {
                 register(pw);
             }
+            // Whatever the catalogue finds (`--requirepass=X`, a one-string command, ...).
+            if let Some(pw) = crate::kinds::connection(svc).and_then(|c| c.password) {
+                register(&pw);
+            }
             let test = svc.healthcheck.as_ref().and_then(|h| h.spec().test);
             for argv in [&svc.command, &svc.entrypoint, &test].into_iter().flatten() {
                 let words: Vec<&str> = argv.iter().flat_map(|a| a.split_whitespace()).collect();
