@@ -108,6 +108,9 @@ pub struct Extras {
     pub restart: Option<(String, i64)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<Health>,
+    /// Mount targets mounted read-only (`:ro`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub read_only: Vec<String>,
 }
 
 impl Extras {
@@ -626,6 +629,7 @@ impl Engine for Bollard {
                     target: Some(target.clone()),
                     source: Some(source),
                     typ: Some(typ),
+                    read_only: spec.extras.read_only.contains(target).then_some(true),
                     ..Default::default()
                 }
             })

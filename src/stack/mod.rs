@@ -145,6 +145,22 @@ pub fn spec(origin: &Origin<'_>, name: &str, svc: &Service) -> Option<ContainerS
 }
 
 /// The host settings of the keys with Compose's meaning.
+/// The targets of volumes mounted `:ro` (`data:/x:ro`, `./d:/x:ro,z`).
+fn read_only_targets(svc: &Service) -> Vec<String> {
+    svc.volumes
+        .iter()
+        .flatten()
+        .filter_map(|v| {
+            let mut parts = v.splitn(3, ':').skip(1);
+            let target = parts.next()?;
+            let opts = parts.next()?;
+            opts.split(',')
+                .any(|o| o == "ro")
+                .then(|| target.to_string())
+        })
+        .collect()
+}
+
 fn extras(svc: &Service) -> Extras {
     let nanos = |d: &Option<String>| {
         d.as_deref()
@@ -168,6 +184,7 @@ fn extras(svc: &Service) -> Extras {
         })
     });
     Extras {
+        read_only: read_only_targets(svc),
         entrypoint: svc.entrypoint.clone(),
         user: svc.user.clone(),
         memory: size(svc.resources.as_ref().and_then(|r| r.memory.as_ref())),
@@ -512,6 +529,23 @@ healthcheck = { test = ["CMD", "true"], interval = "2s", retries = 4, start_peri
         changed.env = Some(BTreeMap::from([("X".to_string(), "1".to_string())]));
         let c = spec(&origin(), "redis", &changed).unwrap();
         assert_ne!(a.labels[LABEL_HASH], c.labels[LABEL_HASH]);
+    }
+
+    #[test]
+    fn ro_volumes_are_mounted_read_only_and_change_the_hash() {
+        let p = kailash();
+        let plain = spec(&origin(), "redis", &p.services["redis"]).unwrap();
+        assert!(plain.extras.read_only.is_empty());
+        let mut ro = p.services["redis"].clone();
+        ro.volumes = Some(vec![
+            "redis_test_data:/data:ro".into(),
+            "./conf:/etc/redis:ro,z".into(),
+            "./rw:/rw:z".into(),
+        ]);
+        let s = spec(&origin(), "redis", &ro).unwrap();
+        assert_eq!(s.extras.read_only, ["/data", "/etc/redis"]);
+        assert_eq!(s.mounts[0].1, "/data");
+        assert_ne!(s.labels[LABEL_HASH], plain.labels[LABEL_HASH]);
     }
 
     #[test]
