@@ -487,14 +487,7 @@ fn check_neo4j_password(name: &str, svc: &Service) -> Vec<Problem> {
 fn check_file(i: usize, f: &super::FileSpec) -> Vec<Problem> {
     let idx = i.to_string();
     let mut out = Vec::new();
-    let path = std::path::Path::new(&f.path);
-    let escapes = path.is_absolute()
-        || f.path.starts_with('/')
-        || f.path.starts_with('\\')
-        || path
-            .components()
-            .any(|c| matches!(c, std::path::Component::ParentDir));
-    if escapes || f.path.is_empty() || normal_path(&f.path).is_empty() {
+    if !is_inside(&f.path) || normal_path(&f.path).is_empty() {
         out.push(problem(
             &["files", &idx, "path"],
             format!("file path `{}` is outside the project directory", f.path),
@@ -519,23 +512,17 @@ fn check_file(i: usize, f: &super::FileSpec) -> Vec<Problem> {
             "choose a path in the project outside `.onramp/` and `.git/`",
         ));
     }
-    if !crate::generate::is_embedded(&f.template) {
-        let t = std::path::Path::new(&f.template);
-        let outside = t.is_absolute()
-            || f.template.starts_with(['/', '\\'])
-            || f.template.contains(':')
-            || t.components()
-                .any(|c| matches!(c, std::path::Component::ParentDir));
-        if outside || f.template.is_empty() {
-            out.push(problem(
-                &["files", &idx, "template"],
-                format!(
-                    "template `{}` is neither an embedded template nor a path inside the project",
-                    f.template
-                ),
-                "use an embedded template (env, docker-compose.test.yml, windows_patch.py) or a relative path without `..`",
-            ));
-        }
+    if !crate::generate::is_embedded(&f.template)
+        && (!is_inside(&f.template) || f.template.contains(':'))
+    {
+        out.push(problem(
+            &["files", &idx, "template"],
+            format!(
+                "template `{}` is neither an embedded template nor a path inside the project",
+                f.template
+            ),
+            "use an embedded template (env, docker-compose.test.yml, windows_patch.py) or a relative path without `..`",
+        ));
     }
     if let Some(mode) = &f.mode {
         match parse_mode(mode) {
