@@ -178,10 +178,6 @@ pub fn load_manifest(dir: &Path) -> Result<Manifest> {
         .unwrap_or_default())
 }
 
-pub fn read_manifest(dir: &Path) -> Manifest {
-    load_manifest(dir).unwrap_or_default()
-}
-
 /// Whether a rendered file holds a secret: a `.env` file, or content the masker would change.
 fn holds_secret(spec: &FileSpec, content: &str) -> bool {
     let name = Path::new(&spec.path)

@@ -8,7 +8,6 @@ use crate::config::GenerateSettings;
 use crate::errors::Result;
 use crate::host::Host;
 use crate::printer::{Paint, Printer};
-use crate::profile;
 use crate::project::Project;
 
 /// What one generate run did, with enough to undo it.
@@ -148,6 +147,7 @@ fn report_file(printer: &Printer, p: &Planned, dry: bool) {
     }
     let show_diff = dry || matches!(p.action, Action::KeepEdited { .. });
     if show_diff && let Some(d) = &p.diff {
-        printer.result(profile::redact_text(d.trim_end()).as_str());
+        // The printer masks every line it prints, the user's own secrets included.
+        printer.result(d.trim_end());
     }
 }

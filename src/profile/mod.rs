@@ -369,21 +369,6 @@ impl Service {
     }
 }
 
-/// Whether an environment key holds a secret that must never be printed.
-pub fn is_secret_key(key: &str) -> bool {
-    crate::secrets::is_secret_key(key)
-}
-
-/// The printable form of an environment value (see [`crate::secrets::mask_value`]).
-pub fn redact(key: &str, value: &str) -> String {
-    crate::secrets::mask_value(key, value)
-}
-
-/// Secrets masked in file text shown to the user (see [`crate::secrets::mask_text`]).
-pub fn redact_text(text: &str) -> String {
-    crate::secrets::mask_text(text)
-}
-
 impl Profile {
     /// The profile as JSON, safe to print: every secret replaced by `***`.
     pub fn redacted_json(&self) -> serde_json::Value {
@@ -403,14 +388,14 @@ impl Profile {
             register_public(name);
             svc.image.iter().for_each(|i| register_public(i));
             for (k, v) in svc.env.iter().flatten() {
-                if !is_secret_key(k) {
+                if !crate::secrets::is_secret_key(k) {
                     register_public(v);
                 }
             }
         }
         for svc in self.services.values() {
             for (k, v) in svc.env.iter().flatten() {
-                if is_secret_key(k) {
+                if crate::secrets::is_secret_key(k) {
                     register(
                         v.split_once('/')
                             .filter(|_| k.ends_with("AUTH"))
@@ -453,16 +438,25 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted_but_users_kept() {
-        assert_eq!(redact("POSTGRES_PASSWORD", "hunter2"), "***");
-        assert_eq!(redact("NEO4J_AUTH", "neo4j/testpassword"), "neo4j/***");
-        assert_eq!(redact("POSTGRES_USER", "test_user"), "test_user");
-        assert_eq!(redact("GITHUB_TOKEN", "abc"), "***");
+        assert_eq!(
+            crate::secrets::mask_value("POSTGRES_PASSWORD", "hunter2"),
+            "***"
+        );
+        assert_eq!(
+            crate::secrets::mask_value("NEO4J_AUTH", "neo4j/testpassword"),
+            "neo4j/***"
+        );
+        assert_eq!(
+            crate::secrets::mask_value("POSTGRES_USER", "test_user"),
+            "test_user"
+        );
+        assert_eq!(crate::secrets::mask_value("GITHUB_TOKEN", "abc"), "***");
     }
 
     #[test]
     fn text_redaction_covers_env_yaml_and_urls() {
         let text = "-POSTGRES_PASSWORD=old\n+POSTGRES_PASSWORD=new\n      POSTGRES_PASSWORD: \"x\"\nDATABASE_URL=postgresql://u:pw@h:5432/db\nPOSTGRES_USER=u";
-        let r = redact_text(text);
+        let r = crate::secrets::mask_text(text);
         assert!(
             !r.contains("old") && !r.contains("new") && !r.contains("pw@"),
             "{r}"
