@@ -634,7 +634,7 @@ fn check_names(profile: &Profile) -> Vec<Problem> {
             }
         }
         for (i, v) in svc.volumes.iter().flatten().enumerate() {
-            if let Some(vol) = crate::stack::named_volume(v)
+            if let Some(vol) = crate::naming::named_volume(v)
                 && !is_name(vol)
             {
                 let idx = i.to_string();
