@@ -403,3 +403,4 @@ fn a_team_compose_file_interoperates_with_v2_both_ways() {
         std::panic::resume_unwind(e);
     }
 }
+
