@@ -16,7 +16,8 @@ pub async fn run(
     host: &Host,
     printer: &Printer,
 ) -> Result<Verdict> {
-    let facts = verify::gather::gather(host, project, online).await?;
+    let machine = verify::gather::machine(host, project).await;
+    let facts = verify::gather::gather(host, project, &machine, online).await?;
     let verdict = verify::judge(&facts);
     if printer.json_mode() {
         printer.json(&json!({

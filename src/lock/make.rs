@@ -36,7 +36,7 @@ pub async fn make(host: &Host, project: &Project) -> Result<Made> {
     };
     let mut images = Vec::new();
     if !wanted.is_empty() {
-        let connected = crate::engine::connect_or_remedy(host).await?;
+        let connected = crate::machine::connect_or_remedy(host, &project.dir).await?;
         if let Ok(v) = distribution::version(&connected.api).await {
             engine.locked_with = Some(format!(
                 "{} {} (API {}, {})",
@@ -175,10 +175,9 @@ async fn lock_python(
     let found = crate::python::find(host, &project.dir, None, req.as_ref()).await;
     let Some(py) = found.interpreter else {
         notes.push(format!(
-            "no Python interpreter{} was found: the lock has no Python version and no packages; {}",
+            "no Python interpreter{} was found: the lock has no Python version and no packages; `onramp doctor --fix` installs one",
             req.map(|_| " of the version the profile needs")
                 .unwrap_or_default(),
-            crate::python::install_remedy(host)
         ));
         return (None, Vec::new());
     };

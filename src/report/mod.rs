@@ -16,17 +16,18 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::checks::{self, Ctx, Outcome};
+use crate::checks::Outcome;
 use crate::engine::api::{ContainerInfo, Engine};
 use crate::fsx::Root;
 use crate::host::Host;
+use crate::machine::Machine;
 use crate::platform::{self, Platform};
 use crate::project::{Project, STATE_DIR};
 use crate::secrets;
 use verdict::Finding;
 
 /// How long one part (doctor, plan, verify, the engine) may take.
-const PART_TIMEOUT: Duration = Duration::from_secs(6);
+const PART_TIMEOUT: Duration = Duration::from_secs(4);
 /// Lines of each container's log.
 const LOG_LINES: usize = 200;
 /// The folder every file of the archive sits in.
@@ -54,16 +55,30 @@ struct EnginePart {
     logs: Vec<(String, String)>,
 }
 
-/// Collect every part, each bounded in time.
+/// Collect every part, each bounded in time, from one machine snapshot (doctor's).
 pub async fn collect(host: &Host, project: &Project) -> Collected {
     register_project_secrets(project);
-    let plat = platform::detect(&platform::collect(host));
-    let (doctor, plan, verify, engine) = tokio::join!(
-        bounded(doctor(host, project, plat.clone())),
-        bounded(plan(host, project)),
-        bounded(verify(host, project)),
-        bounded(engine_part(host, project)),
+    let (doctor, machine) = match bounded(crate::doctor::examine(host, project)).await {
+        Ok((ctx, outcomes)) => (Ok(outcomes), Some(ctx.machine)),
+        Err(why) => (Err(why), None),
+    };
+    let plat = machine.as_ref().map_or_else(
+        || platform::detect(&platform::collect(host)),
+        |m| m.platform.clone(),
     );
+    let (verify, engine) = match &machine {
+        Some(m) => {
+            tokio::join!(
+                bounded(verify(host, project, m)),
+                bounded(engine_part(host, project, m)),
+            )
+        }
+        None => {
+            let why = "the machine could not be examined in time".to_string();
+            (Err(why.clone()), Err(why))
+        }
+    };
+    let plan = machine.as_deref().map(|m| plan(project, m));
     let engine = engine.unwrap_or_else(|why| EnginePart {
         entries: vec![entry("engine/unreachable.txt", why)],
         ..EnginePart::default()
@@ -94,7 +109,8 @@ pub async fn collect(host: &Host, project: &Project) -> Collected {
         ),
         json_entry(
             "plan.json",
-            &plan.unwrap_or_else(|why| json!({ "error": why })),
+            &plan
+                .unwrap_or_else(|| json!({ "error": "the machine could not be examined in time" })),
         ),
         json_entry("verify.json", &verify_doc),
     ];
@@ -240,28 +256,14 @@ fn register_container(c: &ContainerInfo) {
     }
 }
 
-async fn doctor(host: &Host, project: &Project, plat: Platform) -> Vec<Outcome> {
-    let ctx = Ctx::new(
-        host.clone(),
-        project.profile.clone(),
-        project.dir.clone(),
-        plat,
-    );
-    checks::run_all(&ctx).await
-}
-
 /// The installer's plan for this machine and profile, shown, never applied.
-async fn plan(host: &Host, project: &Project) -> Value {
-    let profile = &project.profile;
-    let facts =
-        crate::install::facts::collect(host, &project.dir, profile.requirements.python.as_deref())
-            .await;
-    let wants = crate::install::Wants::from_profile(profile, &project.dir, false);
-    serde_json::to_value(crate::install::plan(&facts, &wants)).unwrap_or_default()
+fn plan(project: &Project, machine: &Machine) -> Value {
+    let wants = crate::install::Wants::from_profile(&project.profile, &project.dir, false);
+    serde_json::to_value(machine.plan(&wants)).unwrap_or_default()
 }
 
-async fn verify(host: &Host, project: &Project) -> (Vec<Outcome>, Value) {
-    match crate::verify::gather::gather(host, project, false).await {
+async fn verify(host: &Host, project: &Project, machine: &Machine) -> (Vec<Outcome>, Value) {
+    match crate::verify::gather::gather(host, project, machine, false).await {
         Ok(facts) => {
             let v = crate::verify::judge(&facts);
             let python = facts
@@ -292,8 +294,8 @@ async fn verify(host: &Host, project: &Project) -> (Vec<Outcome>, Value) {
 }
 
 /// The engine's version and info, and the project's containers with their log tails.
-async fn engine_part(host: &Host, project: &Project) -> EnginePart {
-    let connected = match crate::engine::connect_ready(host).await {
+async fn engine_part(host: &Host, project: &Project, machine: &Machine) -> EnginePart {
+    let connected = match crate::engine::connect_probed(host, &machine.engine).await {
         Ok(c) => c,
         Err(probe) => {
             return EnginePart {

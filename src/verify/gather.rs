@@ -1,6 +1,7 @@
-//! The facts `verify` judges, gathered once and read-only: the lock, the engine's answer, the
-//! locked images as this machine holds them (the registry only with `--online`), the services'
-//! containers, the interpreter and its packages, the shim files and the published ports.
+//! The facts `verify` judges, gathered once and read-only from this run's machine snapshot and
+//! the engine: the lock, the engine's answer, the locked images as this machine holds them (the
+//! registry only with `--online`), the services' containers, the interpreter and its packages,
+//! the shim files and the published ports.
 
 use futures_util::future::join_all;
 
@@ -11,17 +12,35 @@ use crate::errors::{Error, Result};
 use crate::fsx::Root;
 use crate::generate::{load_manifest, sha256};
 use crate::host::Host;
+use crate::install::Wants;
 use crate::lock::{self, Lock};
+use crate::machine::Machine;
 use crate::ports::{holder, try_bind};
 use crate::profile::Profile;
 use crate::project::Project;
-use crate::version::VersionReq;
 
 /// The template whose rendering is the `resource` shim.
 const SHIM_TEMPLATE: &str = "windows_patch.py";
 
-/// Gather every fact; `online` also asks the registry what each locked tag is now.
-pub async fn gather(host: &Host, project: &Project, online: bool) -> Result<Facts> {
+/// The snapshot verify needs (the engine's answer and the interpreters), gathered once.
+pub async fn machine(host: &Host, project: &Project) -> Machine {
+    let req = project
+        .profile
+        .requirements
+        .python
+        .as_deref()
+        .and_then(|r| crate::version::VersionReq::parse(r).ok());
+    Machine::gather(host, &project.dir, req.as_ref()).await
+}
+
+/// Gather every fact from the snapshot and the engine; `online` also asks the registry what
+/// each locked tag is now.
+pub async fn gather(
+    host: &Host,
+    project: &Project,
+    machine: &Machine,
+    online: bool,
+) -> Result<Facts> {
     let lock = lock::read(&project.dir)?;
     let stale = lock.as_ref().and_then(|l| lock::stale(l, &project.profile));
     let profile = match &lock {
@@ -43,17 +62,20 @@ pub async fn gather(host: &Host, project: &Project, online: bool) -> Result<Fact
             if managed.is_empty() {
                 return None;
             }
-            Some(crate::engine::connect_or_remedy(host).await)
+            Some(crate::engine::connect_probed(host, &machine.engine).await)
         },
-        python(host, project, lock.as_ref())
+        python(host, project, machine, lock.as_ref())
     );
     facts.python = python;
     let mut containers = Vec::new();
     match engine {
         None => {}
-        Some(Err(e)) => {
-            let fix = e.help().unwrap_or_default();
-            facts.engine = Some(Err((e.to_string(), fix)));
+        Some(Err(probe)) => {
+            let fix = machine
+                .plan(&Wants::everything(&project.dir))
+                .fix_for("docker")
+                .unwrap_or_else(|| crate::engine::generic_remedy(&probe.reach));
+            facts.engine = Some(Err((crate::engine::describe(&probe), fix)));
         }
         Some(Ok(c)) => {
             facts.engine = Some(
@@ -140,23 +162,28 @@ async fn services(
     Ok(found)
 }
 
-/// The interpreter the SDK ladder would take first, and the locked packages as it has them.
-async fn python(host: &Host, project: &Project, lock: Option<&Lock>) -> Option<PythonFacts> {
+/// The interpreter the SDK ladder would take first (from the snapshot), and the locked
+/// packages as it has them.
+async fn python(
+    host: &Host,
+    project: &Project,
+    machine: &Machine,
+    lock: Option<&Lock>,
+) -> Option<PythonFacts> {
     let lock = lock?;
     lock.python.as_ref()?;
-    let req = project
-        .profile
-        .requirements
-        .python
-        .as_deref()
-        .and_then(|r| VersionReq::parse(r).ok());
-    let found = crate::python::find(host, &project.dir, None, req.as_ref()).await;
+    let found = &machine.python;
     let interp = found
         .interpreter
-        .or_else(|| found.out_of_range.into_iter().next());
+        .clone()
+        .or_else(|| found.out_of_range.first().cloned());
     let Some(py) = interp else {
+        let fix = machine
+            .plan(&Wants::everything(&project.dir))
+            .fix_for("python")
+            .unwrap_or_else(|| "`onramp doctor --fix` installs Python".into());
         return Some(PythonFacts {
-            found: Err(crate::python::install_remedy(host)),
+            found: Err(fix),
             packages: None,
         });
     };
