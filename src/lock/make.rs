@@ -28,7 +28,7 @@ pub async fn make(host: &Host, project: &Project) -> Result<Made> {
     let profile = &project.profile;
     let previous = super::read(&project.dir).ok().flatten();
     let mut notes = Vec::new();
-    let wanted = lockable(project);
+    let wanted = super::lockable(&project.profile);
     let mut engine = EngineLock {
         minimum: ENGINE_FLOOR.into(),
         minimum_api: API_FLOOR.into(),
@@ -65,21 +65,6 @@ pub async fn make(host: &Host, project: &Project) -> Result<Made> {
         },
         notes,
     })
-}
-
-/// Each image the project pulls (built ones are made here, not pulled), with its services.
-fn lockable(project: &Project) -> Vec<(String, Vec<String>)> {
-    let mut out: Vec<(String, Vec<String>)> = Vec::new();
-    for (name, svc) in project.profile.services() {
-        let (Some(image), None) = (&svc.image, &svc.build) else {
-            continue;
-        };
-        match out.iter_mut().find(|(i, _)| i == image) {
-            Some((_, services)) => services.push(name.clone()),
-            None => out.push((image.clone(), vec![name.clone()])),
-        }
-    }
-    out
 }
 
 /// Ask the registry for every image at once; an image the registry cannot be asked about is

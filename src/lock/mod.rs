@@ -159,10 +159,29 @@ pub fn profile_hash(profile: &Profile) -> String {
     crate::generate::sha256(&serde_json::to_string(profile).unwrap_or_default())
 }
 
+/// Each image the profile pulls (built ones are made here, not pulled), with its services.
+pub fn lockable(profile: &Profile) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for (name, svc) in profile.services() {
+        let (Some(image), None) = (&svc.image, &svc.build) else {
+            continue;
+        };
+        match out.iter_mut().find(|(i, _)| i == image) {
+            Some((_, services)) => services.push(name.clone()),
+            None => out.push((image.clone(), vec![name.clone()])),
+        }
+    }
+    out
+}
+
 /// Why the lock no longer describes the profile, if it does not.
 pub fn stale(lock: &Lock, profile: &Profile) -> Option<String> {
-    let needed = crate::images::needed(profile);
-    let unlocked: Vec<&String> = needed.iter().filter(|i| lock.image(i).is_none()).collect();
+    let needed = lockable(profile);
+    let unlocked: Vec<&String> = needed
+        .iter()
+        .map(|(i, _)| i)
+        .filter(|i| lock.image(i).is_none())
+        .collect();
     if !unlocked.is_empty() {
         let list: Vec<&str> = unlocked.iter().map(|s| s.as_str()).collect();
         return Some(format!(
@@ -296,6 +315,20 @@ mod tests {
         let mut new_image = p.clone();
         new_image.services.get_mut("db").unwrap().image = Some("reg:5000/t/pg:16".into());
         assert!(stale(&l, &new_image).unwrap().contains("reg:5000/t/pg:16"));
+    }
+
+    #[test]
+    fn built_images_are_not_locked_and_do_not_make_the_lock_stale() {
+        let mut p = profile();
+        p.services.insert(
+            "app".into(),
+            toml::from_str("image = \"proj-app\"\nbuild = { context = \"app\" }\n").unwrap(),
+        );
+        let names: Vec<String> = lockable(&p).into_iter().map(|(i, _)| i).collect();
+        assert_eq!(names, ["redis:7", "reg:5000/t/pg:15"]);
+        let mut l = lock(&p);
+        l.profile_sha256 = profile_hash(&p);
+        assert_eq!(stale(&l, &p), None);
     }
 
     #[test]
