@@ -265,7 +265,43 @@ impl Host {
             }
         }
     }
+
+    /// Start a daemon and leave it running: its own process group (a Ctrl-C to onramp does
+    /// not reach it), stdin closed, stdout and stderr into `output` (a file the caller opened
+    /// safely). The one spawn without a timeout, because outliving onramp is its purpose;
+    /// returns its process id.
+    pub fn spawn_detached(&self, cmd: &Cmd, output: std::fs::File) -> Result<u32, RunError> {
+        let program = cmd.program.display().to_string();
+        let spawn_err = |source| RunError::Spawn {
+            program: program.clone(),
+            source,
+        };
+        let err_out = output.try_clone().map_err(spawn_err)?;
+        let mut command = std::process::Command::new(&cmd.program);
+        command
+            .args(&cmd.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(output))
+            .stderr(Stdio::from(err_out));
+        if let Some(dir) = &cmd.cwd {
+            command.current_dir(dir);
+        }
+        for (k, v) in &cmd.env {
+            command.env(k, v);
+        }
+        detach_group(&mut command);
+        command.spawn().map(|child| child.id()).map_err(spawn_err)
+    }
 }
+
+#[cfg(unix)]
+fn detach_group(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0);
+}
+
+#[cfg(not(unix))]
+fn detach_group(_command: &mut std::process::Command) {}
 
 #[cfg(unix)]
 fn euid() -> Option<u32> {

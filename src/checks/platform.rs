@@ -21,8 +21,8 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
     let list: Vec<&str> = allowed.into_iter().flatten().map(|k| k.as_str()).collect();
     let remedy = match p.kind {
         Kind::Wsl1 => format!(
-            "in Windows PowerShell: wsl --set-version {} 2",
-            p.wsl_distro.as_deref().unwrap_or("<distro>")
+            "in Windows PowerShell: {}",
+            crate::install::pkg::wsl_set_version(p.wsl_distro.as_deref())
         ),
         _ => format!(
             "profile `{}` supports {}; run onramp there, or pick a profile that lists {}",

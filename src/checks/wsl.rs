@@ -4,7 +4,7 @@ use super::{Ctx, Outcome, Status};
 use crate::platform::Kind;
 
 pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
-    let distro = ctx.platform.wsl_distro.as_deref().unwrap_or("<distro>");
+    let line = crate::install::pkg::wsl_set_version(ctx.platform.wsl_distro.as_deref());
     let o = match ctx.kind() {
         Kind::Wsl2 => Outcome::new("wsl", Status::Pass, "WSL2"),
         Kind::Wsl1 => Outcome::new(
@@ -13,7 +13,7 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
             "WSL1: no real Linux kernel, so no Docker Engine and slow file access",
         )
         .remedy(format!(
-            "in Windows PowerShell: wsl --set-version {distro} 2   (list distros with: wsl -l -v)"
+            "in Windows PowerShell: {line}   (list distros with: wsl -l -v)"
         )),
         _ => Outcome::new("wsl", Status::Skip, "not running under WSL"),
     };

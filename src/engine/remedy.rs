@@ -104,16 +104,20 @@ impl<'a> Remedies<'a> {
 /// How to start Podman's Docker-compatible API service on `endpoint`: the systemd socket unit
 /// where systemd runs, otherwise `podman system service` detached with a log file.
 pub fn podman_start(endpoint: &Endpoint, systemd: bool) -> String {
-    let uri = &endpoint.endpoint;
+    // The endpoint comes from DOCKER_HOST or a context file: a value, quoted as one.
+    let uri = crate::escape::shell(&endpoint.endpoint);
     match (endpoint.is_rootless_podman(), systemd) {
         (true, true) => "systemctl --user enable --now podman.socket".into(),
         (false, true) => "sudo systemctl enable --now podman.socket".into(),
         (true, false) => format!(
             "nohup podman system service --time=0 {uri} > \"${{XDG_RUNTIME_DIR}}/podman-service.log\" 2>&1 &"
         ),
-        (false, false) => format!(
-            "sudo sh -c 'nohup podman system service --time=0 {uri} > /var/log/podman-service.log 2>&1 &'"
-        ),
+        (false, false) => {
+            let script = format!(
+                "nohup podman system service --time=0 {uri} > /var/log/podman-service.log 2>&1 &"
+            );
+            format!("sudo sh -c {}", crate::escape::shell(&script))
+        }
     }
 }
 
@@ -149,5 +153,19 @@ mod tests {
         assert!(
             podman_start(&rootless, false).contains("unix:///run/user/1000/podman/podman.sock")
         );
+    }
+
+    #[test]
+    fn a_hostile_endpoint_stays_one_word_in_both_shells() {
+        let evil = "unix:///tmp/x.sock'; touch /tmp/pwned; '$(id)";
+        let line = podman_start(&at(evil), false);
+        let words = shlex::split(&line).unwrap();
+        assert_eq!(words[..3], ["sudo", "sh", "-c"]);
+        let inner = shlex::split(&words[3]).unwrap();
+        assert_eq!(
+            inner[..5],
+            ["nohup", "podman", "system", "service", "--time=0"]
+        );
+        assert_eq!(inner[5], evil);
     }
 }

@@ -110,6 +110,7 @@ pub fn render(printer: &Printer, plan: &Plan) -> String {
         for a in &s.change {
             let text = match a {
                 Action::Run { argv, .. } => super::shell_line(argv),
+                Action::Detach { argv, log } => super::detach_line(argv, log),
                 Action::Remove { path } => format!("remove {path}"),
                 Action::Manual { text } => format!("(you) {text}"),
             };

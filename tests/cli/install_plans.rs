@@ -189,11 +189,15 @@ fn wsl2_without_desktop_installs_the_engine_in_the_distro() {
     let c = commands(&p);
     assert!(c.iter().any(|c| c.contains("/etc/wsl.conf")), "{c:?}");
     assert!(c.iter().any(|c| c.contains("iptables-legacy")), "{c:?}");
-    assert!(
-        c.iter()
-            .any(|c| c.contains("dockerd >>/var/log/onramp-dockerd.log")),
-        "{c:?}"
-    );
+    assert!(c.contains(&"sudo -n dockerd".to_string()), "{c:?}");
+    let start = p["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "engine-start")
+        .unwrap();
+    assert_eq!(start["change"][0]["kind"], "detach", "{start}");
+    assert_eq!(start["change"][0]["log"], ".onramp/logs/dockerd.log");
 }
 
 #[test]
