@@ -64,9 +64,7 @@ impl<'a> Remedies<'a> {
             return "install Podman with your distribution's package manager (Debian/Ubuntu: `sudo apt-get install podman`), then start its API service".into();
         }
         match self.kind {
-            Kind::Windows => {
-                "winget install Docker.DockerDesktop   (then enable the WSL2 backend)".into()
-            }
+            Kind::Windows => crate::install::pkg::windows_engine_choice(),
             Kind::Macos => "brew install --cask docker   (then start Docker Desktop)".into(),
             _ if self.has("debian") || self.has("ubuntu") => {
                 "sudo apt-get install docker.io && sudo systemctl enable --now docker".into()
