@@ -146,6 +146,19 @@ impl Root {
         let (parents, name) = self.parts(rel)?;
         sys::open_lock(&self.dir, &parents, &name)
     }
+
+    /// Open (creating it and its directory) a log file inside the project for appending: a
+    /// link at the file or any parent is refused, a FIFO or device too.
+    pub fn open_log(&self, rel: &str) -> Result<std::fs::File> {
+        use std::io::Seek;
+        let mut file = self.open_lock(rel)?;
+        file.seek(std::io::SeekFrom::End(0))
+            .map_err(|source| Error::Write {
+                path: self.dir.join(rel),
+                source,
+            })?;
+        Ok(file)
+    }
 }
 
 /// The first free name among `base`, `base.1`, `base.2`, ... inside the project.

@@ -299,6 +299,33 @@ impl Host {
             }
         }
     }
+
+    /// Start a daemon and leave it running: its own process group (a Ctrl-C to onramp does
+    /// not reach it), stdin closed, stdout and stderr into `output` (a file the caller opened
+    /// safely). The one spawn without a timeout, because outliving onramp is its purpose;
+    /// returns its process id.
+    pub fn spawn_detached(&self, cmd: &Cmd, output: std::fs::File) -> Result<u32, RunError> {
+        let program = cmd.program.display().to_string();
+        let spawn_err = |source| RunError::Spawn {
+            program: program.clone(),
+            source,
+        };
+        let err_out = output.try_clone().map_err(spawn_err)?;
+        let mut command = std::process::Command::new(&cmd.program);
+        command
+            .args(&cmd.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(output))
+            .stderr(Stdio::from(err_out));
+        if let Some(dir) = &cmd.cwd {
+            command.current_dir(dir);
+        }
+        for (k, v) in &cmd.env {
+            command.env(k, v);
+        }
+        detach_group(&mut command);
+        command.spawn().map(|child| child.id()).map_err(spawn_err)
+    }
 }
 
 /// A path without Windows' verbatim prefix: `\\?\C:\p` is `C:\p` and `\\?\UNC\srv\share` is
@@ -366,6 +393,46 @@ fn process_name(pid: u32) -> Option<String> {
 fn process_name(_pid: u32) -> Option<String> {
     None
 }
+
+#[cfg(unix)]
+fn detach_group(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0);
+    // SAFETY: the hook runs in the child between fork and exec and calls only getrlimit and
+    // fcntl, which are async-signal-safe; it touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            close_inherited_on_exec();
+            Ok(())
+        });
+    }
+}
+
+/// Mark every descriptor above stderr close-on-exec in a daemon about to start: it must not
+/// keep what onramp inherited (a lock held by `flock` for onramp's caller stays held for as
+/// long as the daemon runs otherwise). The spawner's own pipes are close-on-exec already.
+#[cfg(unix)]
+fn close_inherited_on_exec() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only into the struct it is given.
+    let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        limit.rlim_cur.min(65_536) as libc::c_int
+    } else {
+        1024
+    };
+    for fd in 3..max {
+        // SAFETY: F_SETFD on a descriptor that may not be open only fails with EBADF.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn detach_group(_command: &mut std::process::Command) {}
 
 #[cfg(unix)]
 fn euid() -> Option<u32> {
@@ -451,6 +518,43 @@ mod tests {
         let host = Host::with("/", &[("A", ""), ("B", "x")], Os::Linux);
         assert_eq!(host.env("A"), None);
         assert_eq!(host.env("B"), Some("x"));
+    }
+
+    /// A daemon started under `flock` kept the lock for as long as it ran: descriptors onramp
+    /// inherited must not reach it.
+    #[cfg(unix)]
+    #[test]
+    fn a_detached_daemon_inherits_no_descriptor_but_its_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = std::fs::File::create(dir.path().join("lock")).unwrap();
+        // A descriptor without close-on-exec, as flock(1) hands its command.
+        let fd = {
+            use std::os::fd::AsRawFd;
+            // SAFETY: dup2 onto a free high number; the descriptor is closed below.
+            unsafe { libc::dup2(held.as_raw_fd(), 213) }
+        };
+        assert_eq!(fd, 213);
+        let out = dir.path().join("fds");
+        let cmd = Cmd::new("/bin/sh", Duration::ZERO)
+            .arg("-c")
+            .arg("ls /proc/$$/fd; echo done");
+        let file = std::fs::File::create(&out).unwrap();
+        let host = Host::from_process();
+        host.spawn_detached(&cmd, file).unwrap();
+        let mut text = String::new();
+        for _ in 0..100 {
+            text = std::fs::read_to_string(&out).unwrap_or_default();
+            if text.contains("done") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: the descriptor duplicated above.
+        unsafe { libc::close(213) };
+        let fds: Vec<&str> = text.lines().filter(|l| *l != "done").collect();
+        assert!(text.contains("done"), "{text}");
+        assert!(!fds.contains(&"213"), "the daemon inherited {fds:?}");
+        assert!(fds.contains(&"1") && fds.contains(&"2"), "{fds:?}");
     }
 
     #[cfg(unix)]

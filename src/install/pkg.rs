@@ -89,6 +89,15 @@ pub const WSL_INSTALL: &[&str] = &["wsl", "--install", "--no-distribution"];
 pub const WSL_UPDATE: &[&str] = &["wsl", "--update"];
 pub const WSL_SHUTDOWN: &[&str] = &["wsl.exe", "--shutdown"];
 
+/// The PowerShell line that converts a distribution to WSL2, its name quoted for PowerShell
+/// (a name is a value: `Ubuntu; rm -r ~` stays one argument); `<distro>` when it is unknown.
+pub fn wsl_set_version(distro: Option<&str>) -> String {
+    match distro {
+        Some(d) => crate::escape::powershell_line(&["wsl", "--set-version", d, "2"]),
+        None => "wsl --set-version <distro> 2".into(),
+    }
+}
+
 /// A Linux distribution family: matched by os-release `ID`, then `ID_LIKE`.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Family {

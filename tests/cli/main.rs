@@ -15,6 +15,8 @@ mod generate;
 #[cfg(unix)]
 mod hostile;
 #[cfg(unix)]
+mod hostile2;
+#[cfg(unix)]
 mod images;
 #[cfg(unix)]
 mod install;
