@@ -403,4 +403,3 @@ fn a_team_compose_file_interoperates_with_v2_both_ways() {
         std::panic::resume_unwind(e);
     }
 }
-
