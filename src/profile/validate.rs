@@ -35,7 +35,15 @@ fn problem(path: &[&str], message: impl Into<String>, help: impl Into<String>) -
 
 /// Every problem in a merged profile, in document order of the keys checked.
 pub fn check(profile: &Profile) -> Vec<Problem> {
-    let mut problems = check_strings(profile);
+    check_with(profile, &[])
+}
+
+/// [`check`], where the services named in `scripts` came from a Compose file: their command,
+/// entrypoint and healthcheck arguments may hold line breaks and tabs (a multi-line `sh -c`
+/// script, as Compose files write them), since each reaches the engine as one argv word and
+/// YAML only through the escaper. Profiles written in TOML never may.
+pub fn check_with(profile: &Profile, scripts: &[String]) -> Vec<Problem> {
+    let mut problems = check_strings(profile, scripts);
     problems.extend(check_names(profile));
     problems.extend(check_requirements(profile));
     let mut host_ports: BTreeMap<(std::net::IpAddr, u16), String> = BTreeMap::new();
@@ -551,14 +559,19 @@ fn normal_path(path: &str) -> String {
 }
 
 /// No control character (NUL, newline, escape, ...) in any key or string of the profile.
-fn check_strings(profile: &Profile) -> Vec<Problem> {
+fn check_strings(profile: &Profile, scripts: &[String]) -> Vec<Problem> {
     let mut out = Vec::new();
     let value = serde_json::to_value(profile).unwrap_or_default();
-    walk_strings(&value, &mut Vec::new(), &mut out);
+    walk_strings(&value, &mut Vec::new(), scripts, &mut out);
     out
 }
 
-fn walk_strings(v: &serde_json::Value, path: &mut Vec<String>, out: &mut Vec<Problem>) {
+fn walk_strings(
+    v: &serde_json::Value,
+    path: &mut Vec<String>,
+    scripts: &[String],
+    out: &mut Vec<Problem>,
+) {
     use serde_json::Value;
     let report = |out: &mut Vec<Problem>, path: &[String], c: char| {
         let p: Vec<&str> = path.iter().map(String::as_str).collect();
@@ -573,14 +586,20 @@ fn walk_strings(v: &serde_json::Value, path: &mut Vec<String>, out: &mut Vec<Pro
     };
     match v {
         Value::String(s) => {
-            if let Some(c) = crate::escape::control_char(s) {
+            let c = if is_argv(path) && path.get(1).is_some_and(|s| scripts.contains(s)) {
+                s.chars()
+                    .find(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+            } else {
+                crate::escape::control_char(s)
+            };
+            if let Some(c) = c {
                 report(out, path, c);
             }
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 path.push(i.to_string());
-                walk_strings(item, path, out);
+                walk_strings(item, path, scripts, out);
                 path.pop();
             }
         }
@@ -590,13 +609,21 @@ fn walk_strings(v: &serde_json::Value, path: &mut Vec<String>, out: &mut Vec<Pro
                 if let Some(c) = crate::escape::control_char(k) {
                     report(out, path, c);
                 } else {
-                    walk_strings(item, path, out);
+                    walk_strings(item, path, scripts, out);
                 }
                 path.pop();
             }
         }
         _ => {}
     }
+}
+
+/// An argument of a command, entrypoint or healthcheck test.
+fn is_argv(path: &[String]) -> bool {
+    let at = |i: usize| path.get(i).map(String::as_str);
+    at(0) == Some("services")
+        && (matches!(at(2), Some("command" | "entrypoint"))
+            || (at(2) == Some("healthcheck") && path.len() >= 4))
 }
 
 /// Service, volume and profile names, and env keys, through the one name validator.
@@ -629,7 +656,7 @@ fn check_names(profile: &Profile) -> Vec<Problem> {
                         "env key `{}` of `{name}` is not a variable name",
                         k.escape_debug()
                     ),
-                    "use letters, digits and `_`, not starting with a digit",
+                    "use letters, digits, `_`, `.` and `-`, starting with a letter or `_`",
                 ));
             }
         }

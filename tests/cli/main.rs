@@ -6,6 +6,7 @@ mod deps;
 mod doctor;
 mod generate;
 mod hostile;
+mod hostile_compose;
 mod images;
 mod install;
 mod install_plans;
