@@ -23,7 +23,7 @@ pub async fn save_for(
     path: &Path,
     printer: &Printer,
 ) -> Result<Saved> {
-    let engine = crate::engine::connect_or_remedy(host).await?;
+    let engine = crate::machine::connect_or_remedy(host, &project.dir).await?;
     save(
         &engine.api,
         &needed(&project.profile),
@@ -41,7 +41,7 @@ pub async fn load_for(
     path: &Path,
     printer: &Printer,
 ) -> Result<Loaded> {
-    let engine = crate::engine::connect_or_remedy(host).await?;
+    let engine = crate::machine::connect_or_remedy(host, &project.dir).await?;
     load(
         &engine.api,
         path,

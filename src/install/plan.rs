@@ -180,7 +180,11 @@ fn in_range(python: &str, req: &str) -> Probe {
 
 fn engine_why(f: &Facts) -> String {
     match f.engine {
-        EngineState::Ready => "docker: ready".into(),
+        EngineState::Ready => match &f.engine_endpoint {
+            Some(e) if f.podman_endpoint() => format!("Podman answers at {e}"),
+            Some(e) => format!("docker: ready at {e}"),
+            None => "docker: ready".into(),
+        },
         EngineState::NotInstalled => "docker: not installed".into(),
         EngineState::NotRunning => "docker: installed but not running".into(),
         EngineState::PermissionDenied => "docker: permission denied on the socket".into(),
@@ -288,8 +292,14 @@ impl Builder<'_> {
         // podman-docker makes Podman the `docker` of this machine: that is the engine then.
         let podman_only = !f.has("dockerd") && f.packages.iter().any(|p| p == "podman-docker");
         let present = !f.packages.is_empty() || f.has("dockerd");
-        self.engine_package(family, present);
-        if podman_only {
+        if self.ready() && !present {
+            // Some engine answers (Podman's socket, a rootless or remote dockerd): it is used.
+            let why = format!("{}: it is used, no engine is installed", engine_why(f));
+            self.push(step("engine", why, true).check(ping()).verify(ping()));
+            return;
+        }
+        self.engine_package(family, present || f.podman_endpoint());
+        if podman_only || f.podman_endpoint() {
             self.podman_start();
             return;
         }
@@ -365,6 +375,9 @@ impl Builder<'_> {
             let mut have: Vec<String> = f.packages.clone();
             if let Some(path) = f.which.get("dockerd") {
                 have.push(path.clone());
+            }
+            if f.podman_endpoint() {
+                have.extend(f.engine_endpoint.clone());
             }
             format!(
                 "an engine is installed ({}): no second one",
@@ -442,7 +455,21 @@ impl Builder<'_> {
 
     fn podman_start(&mut self) {
         let f = self.f;
-        let change = if self.systemd() {
+        let rootless = f
+            .engine_endpoint
+            .as_deref()
+            .is_some_and(|e| e.contains("/run/user/"));
+        let change = if rootless && self.systemd() {
+            vec![run(
+                strings(&["systemctl", "--user", "enable", "--now", "podman.socket"]),
+                SHORT_SECS,
+            )]
+        } else if rootless {
+            let log = self.state_path("logs/podman.log");
+            let uri = f.engine_endpoint.clone().unwrap_or_default();
+            let script = format!("podman system service --time=0 {uri} >>{log} 2>&1 &");
+            vec![run(strings(&["sh", "-c", &script]), SHORT_SECS)]
+        } else if self.systemd() {
             vec![self.root_cmd(
                 &["systemctl", "enable", "--now", "podman.socket"],
                 SHORT_SECS,
