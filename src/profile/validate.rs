@@ -33,12 +33,7 @@ fn problem(path: &[&str], message: impl Into<String>, help: impl Into<String>) -
     }
 }
 
-/// Every problem in a merged profile, in document order of the keys checked.
-pub fn check(profile: &Profile) -> Vec<Problem> {
-    check_with(profile, &[])
-}
-
-/// [`check`], where the services named in `scripts` came from a Compose file: their command,
+/// Every problem in a merged profile, in document order of the keys checked, where the services named in `scripts` came from a Compose file: their command,
 /// entrypoint and healthcheck arguments may hold line breaks and tabs (a multi-line `sh -c`
 /// script, as Compose files write them), since each reaches the engine as one argv word and
 /// YAML only through the escaper. Profiles written in TOML never may.
@@ -837,7 +832,7 @@ mod tests {
         let p = profile(
             "[services.a]\nimage='x'\nports=['5432:5432']\n[services.b]\nimage='y'\nports=['5432:1']\n",
         );
-        let probs = check(&p);
+        let probs = check_with(&p, &[]);
         assert_eq!(probs.len(), 1, "{probs:?}");
         assert!(probs[0].message.contains("`a` and `b`"));
         assert_eq!(probs[0].path, ["services", "b", "ports", "0"]);
@@ -848,7 +843,7 @@ mod tests {
         let p = profile(
             "[services.neo4j]\nimage='neo4j:5'\nports=['7687:7687']\nenv={NEO4J_AUTH='neo4j/test'}\n",
         );
-        let probs = check(&p);
+        let probs = check_with(&p, &[]);
         assert!(probs[0].message.contains("shorter than 8"), "{probs:?}");
     }
 
@@ -857,7 +852,10 @@ mod tests {
         let p = profile(
             "[services.a]\nimage='x'\nrestart='sometimes'\nshm_size='1q'\nresources={memory='2g',cpus=-1.0}\nbuild={context='../out'}\ntmpfs=['run']\nulimits={'no file'=1}\nhealthcheck={test=['CMD','true'],interval='5'}\ndepends_on=['ghost']\n",
         );
-        let paths: Vec<String> = check(&p).iter().map(|p| p.path.join(".")).collect();
+        let paths: Vec<String> = check_with(&p, &[])
+            .iter()
+            .map(|p| p.path.join("."))
+            .collect();
         for want in [
             "services.a.restart",
             "services.a.shm_size",
@@ -873,7 +871,11 @@ mod tests {
         let cycle = profile(
             "[services.a]\nimage='x'\ndepends_on=['b']\n[services.b]\nimage='y'\ndepends_on={a={condition='service_healthy'}}\n",
         );
-        assert!(check(&cycle).iter().any(|p| p.message.contains("cycle")));
+        assert!(
+            check_with(&cycle, &[])
+                .iter()
+                .any(|p| p.message.contains("cycle"))
+        );
         assert_eq!(parse_size("2g"), Ok(2 << 30));
         assert_eq!(parse_size("512mb"), Ok(512 << 20));
         assert_eq!(parse_size("1024"), Ok(1024));
@@ -882,8 +884,8 @@ mod tests {
     #[test]
     fn file_paths_must_stay_inside_the_project() {
         let p = profile("[[files]]\ntemplate='env'\npath='../x'\n");
-        assert_eq!(check(&p)[0].path, ["files", "0", "path"]);
+        assert_eq!(check_with(&p, &[])[0].path, ["files", "0", "path"]);
         let p = profile("[[files]]\ntemplate='env'\npath='/etc/x'\nmode='999'\n");
-        assert_eq!(check(&p).len(), 2);
+        assert_eq!(check_with(&p, &[]).len(), 2);
     }
 }

@@ -149,6 +149,16 @@ async fn up_inner<E: Engine + Sync>(
 ) -> Result<Vec<ServiceReport>> {
     let project = origin.project;
     let selected = select(profile, only)?;
+    if let Some((service, key)) = super::unapplied::first(profile, &selected) {
+        return Err(Error::NotReady {
+            message: format!(
+                "service `{service}` uses {key}, which onramp reads but `up` does not apply yet; nothing was created"
+            ),
+            help: format!(
+                "start `{service}` with docker compose, or leave it out: `onramp up` with the names of the other services"
+            ),
+        });
+    }
     let oneshots: Vec<String> = selected
         .iter()
         .filter_map(|n| profile.services.get(n))

@@ -2,6 +2,7 @@
 
 mod common;
 mod compose;
+mod corpus;
 mod deps;
 mod doctor;
 mod generate;
