@@ -71,7 +71,7 @@ pub fn plan(distros: &[Distro], project: &str, script: &str, spec: &str) -> Plan
         .or_else(|| distros.iter().find(|d| d.version == 2))
     else {
         return Plan::Remedy(match distros.first() {
-            Some(d) => format!("wsl --set-version {} 2", d.name),
+            Some(d) => crate::install::pkg::wsl_set_version(Some(&d.name)),
             None => "wsl --install -d Ubuntu   (then restart, and run onramp again)".into(),
         });
     };
