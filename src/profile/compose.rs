@@ -1998,4 +1998,52 @@ volumes:
         let (_, _, message) = pos_of(cycle);
         assert!(message.contains("cycle"), "{message}");
     }
+
+    #[test]
+    fn extends_reads_another_file_inside_the_project_with_its_positions() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("common.yml"),
+            "services:\n  base:\n    image: x\n    cap_add: [NET_ADMIN]\n  plain:\n    image: y\n    environment: {A: \"1\"}\n",
+        )
+        .unwrap();
+        let convert_with = |text: &str| {
+            convert(&Input {
+                label: "compose.yml".into(),
+                text: text.into(),
+                rel_dir: PathBuf::new(),
+                project_dir: dir.path(),
+                vars: &vars,
+                profiles: &[],
+                named: &[],
+                import_only: false,
+            })
+        };
+        let c = convert_with(
+            "services:\n  web:\n    extends: {file: common.yml, service: plain}\n    ports: [\"8080:80\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.services["web"]["image"].as_str(), Some("y"));
+        assert_eq!(c.services["web"]["env"]["A"].as_str(), Some("1"));
+        let err =
+            convert_with("services:\n  web:\n    extends: {file: common.yml, service: base}\n")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("common.yml:4:5") && err.contains("cap_add"),
+            "{err}"
+        );
+        let err =
+            convert_with("services:\n  web:\n    extends: {file: common.yml, service: nope}\n")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("compose.yml:3:5") && err.contains("`nope`"),
+            "{err}"
+        );
+        let err = convert_with("services:\n  web:\n    extends: {file: ../out.yml, service: a}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("outside the project"), "{err}");
+    }
 }

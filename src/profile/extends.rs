@@ -62,7 +62,7 @@ pub(super) fn resolve(cx: &mut Ctx<'_, '_>) -> Result<()> {
         known: HashMap::new(),
     };
     for name in names {
-        let (merged, spans) = service_of(cx, &mut files, 0, &name, 0)?;
+        let (merged, spans) = service_of(cx, &mut files, 0, &name, 0, None)?;
         let prefix = vec!["services".to_string(), name.clone()];
         for (rel, pos) in spans {
             let mut full = prefix.clone();
@@ -76,17 +76,28 @@ pub(super) fn resolve(cx: &mut Ctx<'_, '_>) -> Result<()> {
     Ok(())
 }
 
+/// `name` of file number `file`, merged over what it extends; `by` is where the `extends`
+/// that names it is written (for the error when there is no such service).
 fn service_of(
     cx: &mut Ctx<'_, '_>,
     files: &mut Files,
     file: usize,
     name: &str,
     depth: usize,
+    by: Option<Pos>,
 ) -> Result<Spanned> {
     let doc = &files.docs[file];
     let svc = match doc.value.get("services").and_then(|s| s.get(name)) {
         Some(Value::Mapping(m)) => m.clone(),
-        _ => return Err(no_service(cx, doc, name)),
+        _ => {
+            let pos = by.unwrap_or_else(|| doc.pos(&["services"]));
+            return Err(error(
+                cx,
+                pos,
+                format!("`extends` names `{name}`, which is not a service of that file"),
+                "name a service defined under `services`",
+            ));
+        }
     };
     let own = relative_spans(doc, &["services", name]);
     let Some(ext) = svc.get("extends").cloned() else {
@@ -121,7 +132,8 @@ fn service_of(
         Some(f) => open(cx, files, file, &f, &ext_path)?,
         None => file,
     };
-    let (base, base_spans) = service_of(cx, files, base_file, &base_name, depth + 1)?;
+    let by = Some(files.docs[file].pos(&ext_path));
+    let (base, base_spans) = service_of(cx, files, base_file, &base_name, depth + 1, by)?;
     let mut svc = svc;
     svc.remove("extends");
     let merged = merge(&base, &svc);
@@ -240,15 +252,6 @@ fn inside(path: &Path) -> Option<PathBuf> {
         }
     }
     Some(parts.iter().collect())
-}
-
-fn no_service(cx: &Ctx<'_, '_>, doc: &Doc, name: &str) -> Error {
-    error(
-        cx,
-        doc.pos(&["services"]),
-        format!("`extends` names `{name}`, which is not a service of that file"),
-        "name a service defined under `services`",
-    )
 }
 
 fn error(cx: &Ctx<'_, '_>, pos: Pos, message: String, help: &str) -> Error {
