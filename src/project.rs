@@ -55,6 +55,7 @@ impl Project {
                 profiles: selection.compose_profiles.clone(),
                 named: selection.services.clone(),
                 env: &env,
+                import_only: false,
             },
         )?;
         let mut project = Project::new(dir, loaded.profile, loaded.sources);

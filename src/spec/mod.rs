@@ -298,6 +298,7 @@ fn dependency(c: Condition) -> Dependency {
         condition: match c {
             Condition::ServiceStarted => "service_started",
             Condition::ServiceHealthy => "service_healthy",
+            Condition::ServiceCompletedSuccessfully => "service_completed_successfully",
         }
         .to_string(),
         restart: false,

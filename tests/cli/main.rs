@@ -7,6 +7,8 @@ mod common;
 #[cfg(unix)]
 mod compose;
 #[cfg(unix)]
+mod corpus;
+#[cfg(unix)]
 mod deps;
 #[cfg(unix)]
 mod doctor;
@@ -16,6 +18,8 @@ mod generate;
 mod hostile;
 #[cfg(unix)]
 mod hostile2;
+#[cfg(unix)]
+mod hostile_compose;
 #[cfg(unix)]
 mod images;
 #[cfg(unix)]
