@@ -165,7 +165,7 @@ fn extras(svc: &Service) -> Extras {
     let nanos = |d: &Option<String>| {
         d.as_deref()
             .and_then(|d| parse_duration(d).ok())
-            .map(|d| d.as_nanos() as i64)
+            .and_then(|d| i64::try_from(d.as_nanos()).ok())
     };
     let size = |s: Option<&String>| s.and_then(|s| parse_size(s).ok());
     let healthcheck = svc.healthcheck.as_ref().and_then(|h| {
