@@ -6,6 +6,8 @@
 #   scripts/dist.sh [--out DIR] [--binary PATH]
 #     --out DIR      where to write (default: dist/)
 #     --binary PATH  package this already built onramp instead of `cargo build --release --locked`
+#   ONRAMP_DIST_RUN  a command that runs the binary when this machine cannot run it directly
+#                    (scripts/windows.sh dist runs onramp.exe under Wine this way)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,7 +24,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --out) [ $# -ge 2 ] || die "--out needs a directory"; out=$2; shift ;;
     --binary) [ $# -ge 2 ] || die "--binary needs a path"; binary=$2; shift ;;
-    -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option: $1" "scripts/dist.sh [--out DIR] [--binary PATH]" ;;
   esac
   shift
@@ -34,8 +36,17 @@ if [ -z "$binary" ]; then
 fi
 [ -x "$binary" ] || die "no executable onramp at $binary" "build it first: cargo build --release"
 
+runbin() {
+  if [ -n "${ONRAMP_DIST_RUN:-}" ]; then
+    # shellcheck disable=SC2086 # a command with its arguments
+    $ONRAMP_DIST_RUN "$@"
+  else
+    "$binary" "$@"
+  fi
+}
+
 # The binary says what it is: "onramp 0.1.0 (commit abc1234, target x86_64-unknown-linux-gnu)".
-line=$("$binary" --version) || die "$binary --version failed"
+line=$(runbin --version) || die "$binary --version failed"
 version=$(printf '%s\n' "$line" | sed -n 's/^onramp \([^ ]*\) .*/\1/p')
 target=$(printf '%s\n' "$line" | sed -n 's/.*, target \([^)]*\))$/\1/p')
 if [ -z "$version" ] || [ -z "$target" ]; then
@@ -58,10 +69,10 @@ cp "$binary" "$stage/$name/$exe"
 chmod 755 "$stage/$name/$exe"
 cp "$root/README.md" "$stage/$name/README.md"
 mkdir "$stage/$name/completions"
-"$binary" completions bash >"$stage/$name/completions/onramp.bash"
-"$binary" completions zsh >"$stage/$name/completions/_onramp"
-"$binary" completions fish >"$stage/$name/completions/onramp.fish"
-"$binary" completions powershell >"$stage/$name/completions/onramp.ps1"
+runbin completions bash >"$stage/$name/completions/onramp.bash"
+runbin completions zsh >"$stage/$name/completions/_onramp"
+runbin completions fish >"$stage/$name/completions/onramp.fish"
+runbin completions powershell >"$stage/$name/completions/onramp.ps1"
 
 if [ "$ext" = zip ]; then
   (cd "$stage" && python3 -m zipfile -c "$name.zip" "$name")

@@ -205,6 +205,28 @@ pub fn read_text_file(path: &Path) -> Option<String> {
     String::from_utf8(read_regular(path, FILE_CAP).ok()?).ok()
 }
 
+/// Whether the last `tail` bytes of a regular file outside the project (a log) contain
+/// `needle`; `false` when it is missing or special.
+pub fn tail_contains(path: &Path, tail: u64, needle: &str) -> bool {
+    use std::io::{Seek, SeekFrom};
+    let Ok(mut file) = sys::open_nonblocking(path) else {
+        return false;
+    };
+    let Ok(meta) = file.metadata() else {
+        return false;
+    };
+    if !meta.is_file()
+        || file
+            .seek(SeekFrom::Start(meta.len().saturating_sub(tail)))
+            .is_err()
+    {
+        return false;
+    }
+    let mut buf = Vec::new();
+    let _ = file.take(tail).read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).contains(needle)
+}
+
 fn read_capped(file: std::fs::File, path: &Path, cap: u64) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     file.take(cap + 1)

@@ -55,6 +55,7 @@ pub async fn check(
         let opts = sdk::Options {
             explicit_python: None,
             wheelhouse: None,
+            machine: None,
         };
         sdk::ladder(host, &project.dir, profile, &opts, &quiet, engine.as_ref())
             .await

@@ -24,7 +24,7 @@ pub async fn save_for(
     path: &Path,
     printer: &Printer,
 ) -> Result<Saved> {
-    let engine = crate::engine::connect_or_remedy(host).await?;
+    let engine = crate::machine::connect_or_remedy(host, &project.dir).await?;
     save(
         &engine.api,
         &needed(&project.profile),
@@ -45,7 +45,7 @@ pub async fn load_for(
 ) -> Result<Loaded> {
     let needed = needed(&project.profile);
     let opened = open_archive(path)?;
-    let engine = crate::engine::connect_or_remedy(host).await?;
+    let engine = crate::machine::connect_or_remedy(host, &project.dir).await?;
     load(&engine.api, opened, &needed, &Ui::new(printer)).await
 }
 

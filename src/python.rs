@@ -117,22 +117,6 @@ fn resolve_pyenv_shim(host: &Host, project: &Path, shim: &Path) -> Option<PathBu
     real.is_file().then_some(real)
 }
 
-/// How to install Python on this machine.
-pub fn install_remedy(host: &Host) -> String {
-    let ids = host
-        .sys_read("/etc/os-release")
-        .map(|t| crate::platform::distro_ids(&t))
-        .unwrap_or_default();
-    let has = |id: &str| ids.iter().any(|i| i == id);
-    match host.os() {
-        Os::Windows => "winget install Python.Python.3.12   (and turn off the python.exe App execution alias in Settings), or pass --python PATH".into(),
-        Os::Macos => "brew install python@3.12, or pass --python PATH".into(),
-        _ if has("debian") || has("ubuntu") => "sudo apt-get install python3 python3-venv python3-pip, or pass --python PATH".into(),
-        _ if has("fedora") || has("rhel") => "sudo dnf install python3 python3-pip, or pass --python PATH".into(),
-        _ => "install Python 3.10 or newer with your package manager, or pass --python PATH".into(),
-    }
-}
-
 /// Why a candidate was not taken.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rejected {

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::config::ValidateSettings;
 use crate::engine::Connected;
 use crate::host::Host;
+use crate::machine::Machine;
 use crate::outcome::CheckStatus;
 use crate::printer::{Paint, Printer};
 use crate::probe;
@@ -39,11 +40,13 @@ pub async fn validate(
     host: &Host,
     printer: &Printer,
     engine: Option<&Connected>,
+    machine: Option<&Machine>,
 ) -> (Vec<ServiceCheck>, sdk::Report) {
     let services = check_services(printer, &project.profile, None).await;
     let opts = sdk::Options {
         explicit_python: settings.python.as_deref(),
         wheelhouse: settings.wheelhouse.as_deref(),
+        machine,
     };
     let report = sdk::ladder(host, &project.dir, &project.profile, &opts, printer, engine).await;
     print_sdk(printer, &report, &project.dir);

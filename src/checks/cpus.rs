@@ -21,7 +21,7 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
     if let Some(q) = c.quota {
         parts.push(format!("cgroup quota {}", trim_float(q)));
     }
-    if let Some(n) = ctx.engine_info().await.and_then(|i| i.ncpu) {
+    if let Some(n) = ctx.engine_info().and_then(|i| i.ncpu) {
         parts.push(format!("engine {n}"));
         value = value.min(f64::from(n));
     }
@@ -40,7 +40,7 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
 }
 
 fn remedy(ctx: &Ctx) -> String {
-    if ctx.platform.container {
+    if ctx.machine.platform.container {
         return "start this container with more CPUs (docker run --cpus N ...)".into();
     }
     match ctx.kind() {

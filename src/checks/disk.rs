@@ -21,11 +21,10 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
     let mut out = vec![one(&disks, "disk", &ctx.dir, "project", t)];
     let local_engine = ctx
         .engine()
-        .await
         .endpoint
         .as_ref()
         .is_some_and(|e| e.unix_path().is_some());
-    if let Some(root) = ctx.engine_info().await.and_then(|i| i.root_dir.clone())
+    if let Some(root) = ctx.engine_info().and_then(|i| i.root_dir.clone())
         && local_engine
         && Path::new(&root).exists()
     {

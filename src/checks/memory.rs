@@ -19,7 +19,7 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
     if let Some(l) = mem.cgroup_limit_bytes {
         parts.push(format!("cgroup limit {:.1} GiB", gib(l)));
     }
-    let engine_mem = ctx.engine_info().await.and_then(|i| i.mem_total);
+    let engine_mem = ctx.engine_info().and_then(|i| i.mem_total);
     if let Some(e) = engine_mem {
         parts.push(format!("engine {:.1} GiB", gib(e)));
         value = value.min(gib(e));
@@ -42,7 +42,7 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
 }
 
 fn remedy(ctx: &Ctx, need: String) -> String {
-    if ctx.platform.container {
+    if ctx.machine.platform.container {
         return format!("start this container with more memory (docker run --memory {need}g ...)");
     }
     match ctx.kind() {

@@ -16,6 +16,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use serde::Serialize;
 use tokio::sync::OnceCell;
@@ -23,7 +24,9 @@ use tokio::sync::OnceCell;
 use crate::engine;
 use crate::engine::api::Engine;
 use crate::host::Host;
-use crate::platform::{Kind, Platform};
+use crate::install::{Plan, Wants};
+use crate::machine::Machine;
+use crate::platform::Kind;
 use crate::profile::{Profile, Threshold};
 use crate::project::project_name;
 use crate::stack::{LABEL_PROJECT, LABEL_SERVICE};
@@ -61,58 +64,52 @@ impl Outcome {
     }
 }
 
-/// What every check may look at. The engine is probed once, on first use.
+/// What every check may look at: this run's machine snapshot, and the installer's plan for it
+/// (a failing check's remedy is the plan's step that fixes it).
 pub struct Ctx {
     pub host: Host,
     pub profile: Profile,
     pub dir: PathBuf,
-    pub platform: Platform,
-    pub os_release: Option<String>,
-    engine: OnceCell<engine::Probe>,
+    pub machine: Arc<Machine>,
+    plan: Plan,
     published: OnceCell<BTreeMap<u16, String>>,
 }
 
 impl Ctx {
-    pub fn new(host: Host, profile: Profile, dir: PathBuf, platform: Platform) -> Ctx {
-        let os_release = host.sys_read("/etc/os-release");
+    pub fn new(host: Host, profile: Profile, dir: PathBuf, machine: Arc<Machine>) -> Ctx {
+        let plan = machine.plan(&Wants::for_checks(&profile, &dir));
         Ctx {
             host,
             profile,
             dir,
-            platform,
-            os_release,
-            engine: OnceCell::new(),
+            machine,
+            plan,
             published: OnceCell::new(),
         }
     }
 
-    /// A fresh context for checking again after the machine changed (nothing cached).
-    pub fn again(&self) -> Ctx {
-        Ctx::new(
-            self.host.clone(),
-            self.profile.clone(),
-            self.dir.clone(),
-            self.platform.clone(),
-        )
-    }
-
-    pub async fn engine(&self) -> &engine::Probe {
-        self.engine.get_or_init(|| engine::probe(&self.host)).await
+    pub fn engine(&self) -> &engine::Probe {
+        &self.machine.engine
     }
 
     /// The engine's facts when it answered.
-    pub async fn engine_info(&self) -> Option<&engine::EngineInfo> {
-        match &self.engine().await.reach {
+    pub fn engine_info(&self) -> Option<&engine::EngineInfo> {
+        match &self.machine.engine.reach {
             engine::Reach::Ready(info) => Some(info),
             _ => None,
         }
+    }
+
+    /// The installer's fix for a failing check (its plan's steps, or its refusal).
+    pub fn fix_for(&self, check: &str) -> Option<String> {
+        self.plan.fix_for(check)
     }
 
     /// Host ports published by this project's own running containers, by service.
     pub async fn published_by_project(&self) -> &BTreeMap<u16, String> {
         self.published
             .get_or_init(|| async {
-                let Ok(conn) = engine::connect_probed(&self.host, self.engine().await).await else {
+                let Ok(conn) = engine::connect_probed(&self.host, self.engine()).await else {
                     return BTreeMap::new();
                 };
                 let project = project_name(&self.profile, &self.dir);
@@ -130,7 +127,7 @@ impl Ctx {
     }
 
     pub fn kind(&self) -> Kind {
-        self.platform.kind
+        self.machine.platform.kind
     }
 }
 
@@ -157,6 +154,13 @@ pub async fn run_all(ctx: &Ctx) -> Vec<Outcome> {
         .into_iter()
         .flatten()
         .collect()
+}
+
+/// The installer's fix for a failing check, or where to see the steps.
+fn fix_or_doctor(ctx: &Ctx, check: &str) -> String {
+    ctx.fix_for(check).unwrap_or_else(|| {
+        "`onramp doctor --fix --dry-run` shows the steps for this machine".into()
+    })
 }
 
 /// Judge a measured amount against a threshold: below `min` fails, below `recommended` warns.

@@ -4,7 +4,7 @@ use super::{Ctx, Outcome, Status};
 use crate::platform::Kind;
 
 pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
-    let p = &ctx.platform;
+    let p = &ctx.machine.platform;
     let mut detail = p.kind.as_str().to_string();
     if let Some(d) = &p.distro {
         detail.push_str(&format!(", {d}"));
@@ -20,10 +20,7 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
     }
     let list: Vec<&str> = allowed.into_iter().flatten().map(|k| k.as_str()).collect();
     let remedy = match p.kind {
-        Kind::Wsl1 => format!(
-            "in Windows PowerShell: {}",
-            crate::install::pkg::wsl_set_version(p.wsl_distro.as_deref())
-        ),
+        Kind::Wsl1 => super::fix_or_doctor(ctx, "platform"),
         _ => format!(
             "profile `{}` supports {}; run onramp there, or pick a profile that lists {}",
             ctx.profile.display_name(),

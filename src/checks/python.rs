@@ -1,17 +1,12 @@
-//! Is there a real Python interpreter of the version the profile needs?
+//! Is there a real Python interpreter of the version the profile needs? (The machine snapshot
+//! looked; the fix is the installer's plan.)
 
 use super::{Ctx, Outcome, Status};
-use crate::python::{self, Interpreter, Rejected};
-use crate::version::VersionReq;
+use crate::python::{Interpreter, Rejected};
 
 pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
-    let req = ctx
-        .profile
-        .requirements
-        .python
-        .as_deref()
-        .and_then(|r| VersionReq::parse(r).ok());
-    let found = python::find(&ctx.host, &ctx.dir, None, req.as_ref()).await;
+    let req = ctx.profile.requirements.python.as_deref();
+    let found = &ctx.machine.python;
     let passed = passed_over(&found.rejected, &found.out_of_range);
     if let Some(i) = &found.interpreter {
         let mut detail = format!(
@@ -25,13 +20,16 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
         }
         return vec![Outcome::new("python", Status::Pass, detail)];
     }
-    let want = req.map(|r| r.to_string()).unwrap_or_else(|| "any".into());
+    let want = req.unwrap_or("any");
     let detail = if passed.is_empty() {
         format!("no Python interpreter found (need {want})")
     } else {
         format!("no usable Python {want}: {passed}")
     };
-    vec![Outcome::new("python", Status::Fail, detail).remedy(python::install_remedy(&ctx.host))]
+    let fix = ctx
+        .fix_for("python")
+        .unwrap_or_else(|| "pass --python PATH to an interpreter in range".into());
+    vec![Outcome::new("python", Status::Fail, detail).remedy(fix)]
 }
 
 fn passed_over(rejected: &[Rejected], too_old: &[Interpreter]) -> String {

@@ -1,17 +1,17 @@
 //! `onramp doctor`: platform and requirement checks, each with a remedy; with `--fix`, the
-//! installer's plan for what failed, applied with consent (`install::fix`).
+//! installer's plan for what failed, applied with consent (the library's `doctor`).
 
 use std::path::Path;
 
 use serde_json::json;
 
 use super::Verdict;
-use crate::checks::{self, Ctx, Status};
+use crate::checks::{self, Status};
 use crate::config::DoctorSettings;
+use crate::doctor;
 use crate::errors::Result;
 use crate::host::Host;
-use crate::install;
-use crate::platform::{self, Platform};
+use crate::platform::Platform;
 use crate::printer::{Paint, Printer};
 use crate::project::Project;
 
@@ -21,23 +21,21 @@ pub async fn run(
     host: &Host,
     printer: &Printer,
 ) -> Result<Verdict> {
-    let platform = platform::detect(&platform::collect(host));
-    let ctx = Ctx::new(
-        host.clone(),
-        project.profile.clone(),
-        project.dir.clone(),
-        platform,
-    );
-    let mut outcomes = checks::run_all(&ctx).await;
+    let (ctx, mut outcomes) = doctor::examine(host, project).await;
     if !(printer.json_mode() && printer.is_quiet()) {
-        let header = header(&ctx.platform, ctx.profile.display_name(), &project.dir);
+        let header = header(
+            &ctx.machine.platform,
+            ctx.profile.display_name(),
+            &project.dir,
+        );
         printer.result(&printer.paint(Paint::Bold, &header));
         printer.result(&checks::report::render(printer, &outcomes));
     }
     let fixed = if settings.fix {
-        let fixed = install::fix::fix(host, printer, project, settings.install).await;
+        let fixed = doctor::fix(host, printer, project, &ctx.machine, settings.install).await;
         if fixed.changed {
-            outcomes = checks::run_all(&ctx.again()).await;
+            // The machine changed: look again.
+            outcomes = doctor::examine(host, project).await.1;
             printer.result(&checks::report::render(printer, &outcomes));
         }
         Some(fixed)
@@ -50,7 +48,7 @@ pub async fn run(
         let mut doc = json!({
             "ok": ok,
             "profile": ctx.profile.display_name(),
-            "platform": &ctx.platform,
+            "platform": &ctx.machine.platform,
             "checks": &outcomes,
         });
         if let Some(f) = &fixed {

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use super::Verdict;
 use crate::config::DownSettings;
-use crate::engine;
+
 use crate::errors::Result;
 use crate::host::Host;
 use crate::printer::Printer;
@@ -18,7 +18,7 @@ pub async fn run(
     printer: &Printer,
 ) -> Result<Verdict> {
     let _lock = project.lock()?;
-    let engine = engine::connect_or_remedy(host).await?;
+    let engine = crate::machine::connect_or_remedy(host, &project.dir).await?;
     let removed = ops::down(&engine.api, project, settings.volumes).await?;
     if printer.json_mode() {
         printer.json(&json!({"ok": true, "project": project.name, "removed": removed}));

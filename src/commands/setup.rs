@@ -2,17 +2,19 @@
 //! first hard failure with its remedy; with `--rollback-on-fail`, a failure after generate
 //! removes what this run created and restores the files it replaced.
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 
 use super::Verdict;
-use crate::checks::{self, Ctx, Status};
+use crate::checks::{self, Status};
 use crate::config::{GenerateSettings, SetupSettings, ValidateSettings};
+use crate::doctor;
 use crate::engine::{self, Connected};
 use crate::errors::Result;
 use crate::generate;
 use crate::host::Host;
-use crate::install;
-use crate::platform;
+use crate::machine::Machine;
 use crate::printer::{Paint, Printer};
 use crate::project::Project;
 use crate::rollback;
@@ -34,8 +36,8 @@ pub async fn run(
     };
 
     step(printer, 1, "doctor");
-    let fixed = match doctor_and_fix(host, project, settings, printer).await {
-        Ok(fixed) => fixed,
+    let (fixed, machine) = match doctor_and_fix(host, project, settings, printer).await {
+        Ok(done) => done,
         Err(verdict) => return Ok(verdict),
     };
 
@@ -48,7 +50,7 @@ pub async fn run(
         crate::images::load_for(host, project, archive, printer).await?;
     }
     let mut created = Created::default();
-    let (engine, reached) = up_and_validate(host, project, printer, &mut created).await;
+    let (engine, reached) = up_and_validate(host, project, printer, &machine, &mut created).await;
     let stopped = match reached {
         Ok(mut doc) => {
             if printer.json_mode() {
@@ -90,23 +92,18 @@ pub async fn run(
 }
 
 /// Step 1: doctor, then the installer's plan for what failed (applied with consent), then
-/// doctor again when something changed. `Err` is the verdict to stop with.
+/// doctor again when something changed. The machine as last seen goes on to validation.
+/// `Err` is the verdict to stop with.
 async fn doctor_and_fix(
     host: &Host,
     project: &Project,
     settings: &SetupSettings,
     printer: &Printer,
-) -> std::result::Result<install::fix::Fixed, Verdict> {
-    let plat = platform::detect(&platform::collect(host));
-    let ctx = Ctx::new(
-        host.clone(),
-        project.profile.clone(),
-        project.dir.clone(),
-        plat,
-    );
-    let mut outcomes = checks::run_all(&ctx).await;
+) -> std::result::Result<(doctor::Fixed, Arc<Machine>), Verdict> {
+    let (ctx, mut outcomes) = doctor::examine(host, project).await;
+    let mut machine = ctx.machine.clone();
     printer.result(&checks::report::render(printer, &outcomes));
-    let fixed = install::fix::fix(host, printer, project, settings.install).await;
+    let fixed = doctor::fix(host, printer, project, &ctx.machine, settings.install).await;
     if settings.install.dry_run {
         if printer.json_mode() {
             printer.json(&json!({"ok": fixed.ok, "dry_run": true, "fix": &fixed}));
@@ -114,14 +111,16 @@ async fn doctor_and_fix(
         return Err(Verdict::from_ok(fixed.ok));
     }
     if fixed.changed {
-        outcomes = checks::run_all(&ctx.again()).await;
+        // The machine changed: look again.
+        let (ctx, again) = doctor::examine(host, project).await;
+        (machine, outcomes) = (ctx.machine, again);
         printer.result(&checks::report::render(printer, &outcomes));
     }
     if !fixed.ok || outcomes.iter().any(|o| o.status == Status::Fail) {
         let remedy = "fix the failing checks above, then run `onramp setup` again";
         return Err(stop(printer, "doctor", remedy, json!({"fix": &fixed})));
     }
-    Ok(fixed)
+    Ok((fixed, machine))
 }
 
 /// Where setup stopped after generate.
@@ -137,6 +136,7 @@ async fn up_and_validate(
     host: &Host,
     project: &Project,
     printer: &Printer,
+    machine: &Machine,
     created: &mut Created,
 ) -> (Option<Connected>, std::result::Result<Value, Stopped>) {
     let (engine, reports) = match ops::start(host, project, printer, created).await {
@@ -158,8 +158,15 @@ async fn up_and_validate(
     };
     step(printer, 4, "validate");
     let settings = ValidateSettings::default();
-    let (services, sdk) =
-        validation::validate(project, &settings, host, printer, engine.as_ref()).await;
+    let (services, sdk) = validation::validate(
+        project,
+        &settings,
+        host,
+        printer,
+        engine.as_ref(),
+        Some(machine),
+    )
+    .await;
     let ok = validation::all_ok(&services, &sdk);
     let doc =
         json!({"ok": ok, "services": reports, "validate": {"services": services, "sdk": sdk}});

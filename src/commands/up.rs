@@ -2,7 +2,7 @@
 
 use super::Verdict;
 use crate::config::UpSettings;
-use crate::engine;
+
 use crate::errors::Result;
 use crate::host::Host;
 use crate::printer::Printer;
@@ -22,7 +22,7 @@ pub async fn run(
         Ok(done) => done,
         Err(e) => {
             if settings.rollback_on_fail && !created.is_empty() {
-                let engine = engine::connect_or_remedy(host).await?;
+                let engine = crate::machine::connect_or_remedy(host, &project.dir).await?;
                 printer.result(&ops::rollback_line(&created.roll_back(&engine.api).await));
             }
             return Err(e);

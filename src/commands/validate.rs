@@ -19,7 +19,7 @@ pub async fn run(
 ) -> Result<Verdict> {
     let engine = engine::connect_ready(host).await.ok();
     let (services, report) =
-        validation::validate(project, settings, host, printer, engine.as_ref()).await;
+        validation::validate(project, settings, host, printer, engine.as_ref(), None).await;
     let ok = validation::all_ok(&services, &report);
     if printer.json_mode() {
         printer.json(&json!({"ok": ok, "services": services, "sdk": report}));

@@ -2,7 +2,6 @@
 
 pub mod api;
 mod discover;
-pub mod remedy;
 
 use std::time::Duration;
 
@@ -129,20 +128,6 @@ pub async fn connect_ready(host: &Host) -> Result<Connected, Probe> {
     connect_probed(host, &probe(host).await).await
 }
 
-/// Connect for real work, or fail with the platform's remedy (exit 1).
-pub async fn connect_or_remedy(host: &Host) -> Result<Connected, crate::errors::Error> {
-    connect_ready(host).await.map_err(|p| {
-        let plat = crate::platform::detect(&crate::platform::collect(host));
-        let os_release = host.sys_read("/etc/os-release");
-        let fix =
-            remedy::Remedies::new(host, plat.kind, os_release.as_deref()).at(p.endpoint.as_ref());
-        crate::errors::Error::NotReady {
-            message: describe(&p),
-            help: fix.for_reach(&p.reach),
-        }
-    })
-}
-
 /// Connect after a probe already found the engine ready (`doctor` probes once, then connects).
 pub async fn connect_probed(host: &Host, p: &Probe) -> Result<Connected, Probe> {
     let (Some(endpoint), Reach::Ready(info)) = (p.endpoint.clone(), p.reach.clone()) else {
@@ -200,6 +185,16 @@ pub fn describe(p: &Probe) -> String {
                 .map_or(PROBE_TIMEOUT, probe_timeout)
                 .as_millis()
         ),
+    }
+}
+
+/// What to do about an engine that is not ready where the installer's plan has no step for
+/// it (the plan, built from the machine's facts, says how to install and start one).
+pub fn generic_remedy(reach: &Reach) -> String {
+    match reach {
+        Reach::ApiTooOld(_) => "upgrade the engine to a current release".into(),
+        Reach::Unreachable(_) => "check DOCKER_HOST / DOCKER_CONTEXT (`docker context ls`), or unset them to use the local engine".into(),
+        _ => "`onramp doctor --fix` shows how to install and start an engine on this machine".into(),
     }
 }
 

@@ -1,9 +1,8 @@
-//! The installer: recorded facts about a machine -> a plan of steps (check, change, verify) ->
-//! applied through the host. `plan` is pure; `facts::collect` reads the machine; `apply` runs.
+//! The installer: facts about a machine -> a plan of steps (check, change, verify) -> applied
+//! through the host. `plan` is pure; `machine` gathers the facts; `apply` runs. The plan is the
+//! one installer knowledge: doctor's remedies are its steps' summaries.
 
 pub mod apply;
-pub mod facts;
-pub mod fix;
 pub mod pkg;
 mod plan;
 
@@ -91,6 +90,8 @@ pub struct Facts {
     /// The engine's log shows nf_tables failing (`RULE_APPEND failed`).
     pub nf_tables_failed: bool,
     pub engine: EngineState,
+    /// Where the engine that was asked answers (or does not), as a URI.
+    pub engine_endpoint: Option<String>,
     pub docker_host: Option<String>,
     /// `sudo -n true` succeeded (no password needed now).
     pub sudo_ok: bool,
@@ -114,6 +115,13 @@ impl Facts {
     pub fn is_root(&self) -> bool {
         self.uid == Some(0)
     }
+
+    /// The engine at the endpoint is Podman's API service.
+    pub fn podman_endpoint(&self) -> bool {
+        self.engine_endpoint
+            .as_deref()
+            .is_some_and(|e| e.starts_with("unix://") && e.contains("podman"))
+    }
 }
 
 /// What the profile asks of the machine, and what the user allowed.
@@ -129,6 +137,27 @@ pub struct Wants {
 }
 
 impl Wants {
+    /// An engine and a Python, without a profile (the remedy of a command that needs the
+    /// engine).
+    pub fn everything(dir: &std::path::Path) -> Wants {
+        Wants {
+            docker: true,
+            python: Some(String::new()),
+            dir: dir.display().to_string(),
+            ..Wants::default()
+        }
+    }
+
+    /// What the profile wants, and an engine and a Python even where it leaves them optional,
+    /// for the remedies of the checks: a check fails only for what the profile needs, so its
+    /// fix is the step `doctor --fix` takes; a warning gets the step it would take.
+    pub fn for_checks(p: &crate::profile::Profile, dir: &std::path::Path) -> Wants {
+        let mut w = Wants::from_profile(p, dir, false);
+        w.docker = true;
+        w.python.get_or_insert_with(String::new);
+        w
+    }
+
     pub fn from_profile(
         p: &crate::profile::Profile,
         dir: &std::path::Path,
@@ -230,7 +259,57 @@ pub struct Plan {
     pub notes: Vec<String>,
 }
 
+impl Step {
+    /// The step's change as one line: commands as a person would paste them, joined by `&&`,
+    /// then what is left to the person.
+    pub fn summary(&self) -> String {
+        let mut out = String::new();
+        let mut last_run = false;
+        for a in &self.change {
+            let (text, is_run) = match a {
+                Action::Run { argv, .. } => (shell_line(argv), true),
+                // Ends in `&`: never joined by `&&`.
+                Action::Detach { argv, log } => (detach_line(argv, log), false),
+                Action::Remove { path } => (format!("remove {path}"), false),
+                Action::Manual { text } => (text.clone(), false),
+            };
+            if !out.is_empty() {
+                out.push_str(if last_run && is_run { " && " } else { "; " });
+            }
+            out.push_str(&text);
+            last_run = is_run;
+        }
+        out
+    }
+}
+
+/// The doctor checks a plan step answers.
+pub fn answers(step: &str) -> &'static [&'static str] {
+    match step {
+        "python" | "python-venv" => &["python"],
+        "homebrew" => &["docker", "python"],
+        "wsl-version" => &["wsl", "platform", "docker"],
+        "project-venv" => &[],
+        _ => &["docker"],
+    }
+}
+
 impl Plan {
+    /// What fixes a failing check: the plan's refusal, or the summaries of the steps still to
+    /// do that answer it, in order. `None` when the plan has no such step.
+    pub fn fix_for(&self, check: &str) -> Option<String> {
+        if let Some(why) = &self.refused {
+            return Some(why.clone());
+        }
+        let lines: Vec<String> = self
+            .todo()
+            .filter(|s| answers(&s.id).contains(&check))
+            .map(Step::summary)
+            .filter(|l| !l.is_empty())
+            .collect();
+        (!lines.is_empty()).then(|| lines.join("; then "))
+    }
+
     pub fn todo(&self) -> impl Iterator<Item = &Step> {
         self.steps.iter().filter(|s| s.state != State::Satisfied)
     }

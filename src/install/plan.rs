@@ -180,7 +180,11 @@ fn in_range(python: &str, req: &str) -> Probe {
 
 fn engine_why(f: &Facts) -> String {
     match f.engine {
-        EngineState::Ready => "docker: ready".into(),
+        EngineState::Ready => match &f.engine_endpoint {
+            Some(e) if f.podman_endpoint() => format!("Podman answers at {e}"),
+            Some(e) => format!("docker: ready at {e}"),
+            None => "docker: ready".into(),
+        },
         EngineState::NotInstalled => "docker: not installed".into(),
         EngineState::NotRunning => "docker: installed but not running".into(),
         EngineState::PermissionDenied => "docker: permission denied on the socket".into(),
@@ -301,8 +305,14 @@ impl Builder<'_> {
         // podman-docker makes Podman the `docker` of this machine: that is the engine then.
         let podman_only = !f.has("dockerd") && f.packages.iter().any(|p| p == "podman-docker");
         let present = !f.packages.is_empty() || f.has("dockerd");
-        self.engine_package(family, present);
-        if podman_only {
+        if self.ready() && !present {
+            // Some engine answers (Podman's socket, a rootless or remote dockerd): it is used.
+            let why = format!("{}: it is used, no engine is installed", engine_why(f));
+            self.push(step("engine", why, true).check(ping()).verify(ping()));
+            return;
+        }
+        self.engine_package(family, present || f.podman_endpoint());
+        if podman_only || f.podman_endpoint() {
             self.podman_start();
             return;
         }
@@ -379,6 +389,9 @@ impl Builder<'_> {
             if let Some(path) = f.which.get("dockerd") {
                 have.push(path.clone());
             }
+            if f.podman_endpoint() {
+                have.extend(f.engine_endpoint.clone());
+            }
             format!(
                 "an engine is installed ({}): no second one",
                 have.join(", ")
@@ -447,7 +460,23 @@ impl Builder<'_> {
 
     fn podman_start(&mut self) {
         let f = self.f;
-        let change = if self.systemd() {
+        let rootless = f
+            .engine_endpoint
+            .as_deref()
+            .is_some_and(|e| e.contains("/run/user/"));
+        let change = if rootless && self.systemd() {
+            vec![run(
+                strings(&["systemctl", "--user", "enable", "--now", "podman.socket"]),
+                SHORT_SECS,
+            )]
+        } else if rootless {
+            // The user's own service: started by onramp as the user, no shell.
+            let uri = f.engine_endpoint.clone().unwrap_or_default();
+            vec![Action::Detach {
+                argv: strings(&["podman", "system", "service", "--time=0", &uri]),
+                log: format!("{}/logs/podman.log", crate::project::STATE_DIR),
+            }]
+        } else if self.systemd() {
             vec![self.root_cmd(
                 &["systemctl", "enable", "--now", "podman.socket"],
                 SHORT_SECS,
@@ -969,7 +998,9 @@ mod tests {
         nobody.which.clear();
         let mut podman = sudo.clone();
         podman.packages = vec!["podman-docker".into()];
-        vec![root, sudo, nobody, podman]
+        let mut rootless = podman.clone();
+        rootless.engine_endpoint = Some("unix:///run/user/1000/podman/podman.sock".into());
+        vec![root, sudo, nobody, podman, rootless]
     }
 
     /// Every word a shell would see in the plan: each command (and the script of `sh -c`), each

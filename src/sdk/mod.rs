@@ -15,6 +15,8 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Connected;
 use crate::generate::{context, render, shim};
 use crate::host::{Cmd, Host, Os};
+use crate::install::Wants;
+use crate::machine::Machine;
 use crate::outcome::{ImportStatus, RungStatus};
 use crate::printer::Printer;
 use crate::profile::Profile;
@@ -161,6 +163,9 @@ pub enum SdkError {
 pub struct Options<'a> {
     pub explicit_python: Option<&'a Path>,
     pub wheelhouse: Option<&'a Path>,
+    /// This run's machine snapshot, when one was gathered: its interpreters are used (unless
+    /// `--python` names another) and its installer plan gives the remedy.
+    pub machine: Option<&'a Machine>,
 }
 
 /// Import names of pip requirements: `kailash[all]>=0.9` -> `kailash`.
@@ -318,7 +323,10 @@ pub async fn ladder(
         .python
         .as_deref()
         .and_then(|r| VersionReq::parse(r).ok());
-    let found = python::find(host, dir, opts.explicit_python, req.as_ref()).await;
+    let found = match opts.machine {
+        Some(m) if opts.explicit_python.is_none() => m.python.clone(),
+        _ => python::find(host, dir, opts.explicit_python, req.as_ref()).await,
+    };
     for r in &found.rejected {
         l.record(
             "interpreter",
@@ -387,7 +395,7 @@ pub async fn ladder(
             "no Docker engine reachable",
         ),
     }
-    let remedy = remedy(host, &l.rungs);
+    let remedy = remedy(opts.machine, dir, &l.rungs);
     l.failed(last.as_ref(), remedy)
 }
 
@@ -743,12 +751,16 @@ fn tail(text: &str) -> String {
     lines[lines.len().saturating_sub(3)..].join(" | ")
 }
 
-fn remedy(host: &Host, rungs: &[Rung]) -> String {
+fn remedy(machine: Option<&Machine>, dir: &Path, rungs: &[Rung]) -> String {
     let no_python = rungs
         .iter()
         .any(|r| r.rung == "interpreter" && r.python.is_none() && r.status == RungStatus::Failed);
     if no_python {
-        return python::install_remedy(host);
+        return machine
+            .and_then(|m| m.plan(&Wants::everything(dir)).fix_for("python"))
+            .unwrap_or_else(|| {
+                "`onramp doctor --fix` installs a Python in range; or pass --python PATH".into()
+            });
     }
     "fix the first failing import above; `onramp validate -v` shows every rung's detail".into()
 }

@@ -8,8 +8,8 @@ use serde_json::json;
 
 use super::up::{Created, ServiceReport, has_managed, probe_externals, up};
 use super::{LABEL_HASH, LABEL_ONEOFF, LABEL_PROJECT, LABEL_SERVICE, existing, ready, select};
+use crate::engine::Connected;
 use crate::engine::api::{ContainerInfo, Engine, EngineError};
-use crate::engine::{self, Connected};
 use crate::errors::{Error, Result};
 use crate::host::Host;
 use crate::outcome::{ServiceState, StackAction};
@@ -38,7 +38,7 @@ pub async fn start(
             probe_externals(&project.profile, &selected, &ui).await,
         ));
     }
-    let engine = engine::connect_or_remedy(host).await?;
+    let engine = crate::machine::connect_or_remedy(host, &project.dir).await?;
     let reports = up(
         &engine.api,
         host,
@@ -56,7 +56,9 @@ pub async fn start(
 pub async fn engine_if_needed(host: &Host, project: &Project) -> Result<Option<Connected>> {
     let selected = select(&project.profile, &project.only)?;
     if has_managed(&project.profile, &selected) {
-        Ok(Some(engine::connect_or_remedy(host).await?))
+        Ok(Some(
+            crate::machine::connect_or_remedy(host, &project.dir).await?,
+        ))
     } else {
         Ok(None)
     }

@@ -5,8 +5,8 @@ use serde::Serialize;
 
 use super::up::{Created, ServiceReport};
 use super::{LABEL_HASH, LABEL_PROJECT, container_name, named_volume, ops, volume_name};
+use crate::engine::Connected;
 use crate::engine::api::{Engine, EngineError};
-use crate::engine::{self, Connected};
 use crate::errors::{Error, Result};
 use crate::host::Host;
 use crate::printer::Printer;
@@ -23,7 +23,7 @@ pub struct Prepared {
 /// Select the services, connect, and look up what of theirs exists.
 pub async fn prepare(host: &Host, project: &Project, requested: &[String]) -> Result<Prepared> {
     let selection = select(&project.name, &project.profile, requested)?;
-    let engine = engine::connect_or_remedy(host).await?;
+    let engine = crate::machine::connect_or_remedy(host, &project.dir).await?;
     let plan = plan(&engine.api, &project.name, &selection).await?;
     Ok(Prepared {
         engine,

@@ -262,3 +262,114 @@ fn setup_dry_run_prints_the_plan_and_writes_nothing() {
     );
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn an_answering_podman_socket_is_the_engine_and_nothing_is_installed() {
+    let p = snapshot("ubuntu-24.04-podman");
+    assert!(commands(&p).is_empty(), "{:?}", commands(&p));
+    let engine = &p["steps"][0];
+    assert_eq!(engine["id"], "engine");
+    assert_eq!(engine["state"], "satisfied");
+    let why = engine["why"].as_str().unwrap();
+    assert!(why.contains("/run/user/1000/podman/podman.sock"), "{why}");
+}
+
+/// `doctor --fix --dry-run --json` for a recorded machine: the checks and the plan.
+fn doctor_doc(name: &str) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(onramp(dir.path())
+        .env("ONRAMP_SYSROOT", fixture(name))
+        .args([
+            "doctor",
+            "--fix",
+            "--dry-run",
+            "--json",
+            "--profile",
+            "minimal",
+        ]));
+    json(&r)
+}
+
+/// What the plan (as JSON) does about a check: its refusal, or its steps still to do that
+/// answer the check, each as one line.
+fn plan_fix(plan: &serde_json::Value, check: &str) -> Option<String> {
+    if let Some(why) = plan["refused"].as_str() {
+        return Some(why.to_string());
+    }
+    let lines: Vec<String> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["state"] != "satisfied")
+        .filter(|s| onramp::install::answers(s["id"].as_str().unwrap()).contains(&check))
+        .map(|s| {
+            let mut out = String::new();
+            let mut last_run = false;
+            for a in s["change"].as_array().unwrap() {
+                let (text, is_run) = match a["kind"].as_str().unwrap() {
+                    "run" => {
+                        let argv: Vec<String> = serde_json::from_value(a["argv"].clone()).unwrap();
+                        (onramp::install::shell_line(&argv), true)
+                    }
+                    "detach" => {
+                        let argv: Vec<String> = serde_json::from_value(a["argv"].clone()).unwrap();
+                        let log = a["log"].as_str().unwrap();
+                        (onramp::install::detach_line(&argv, log), false)
+                    }
+                    "remove" => (format!("remove {}", a["path"].as_str().unwrap()), false),
+                    _ => (a["text"].as_str().unwrap().to_string(), false),
+                };
+                if !out.is_empty() {
+                    out.push_str(if last_run && is_run { " && " } else { "; " });
+                }
+                out.push_str(&text);
+                last_run = is_run;
+            }
+            out
+        })
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("; then "))
+}
+
+#[test]
+fn every_recorded_machines_failing_checks_are_fixed_as_its_plan_says() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sysroot");
+    let mut names: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut compared = 0;
+    for name in &names {
+        let doc = doctor_doc(name);
+        let plan = &doc["fix"]["plan"];
+        for c in doc["checks"].as_array().unwrap() {
+            let id = c["id"].as_str().unwrap();
+            if c["status"] != "fail" || !["docker", "python", "wsl", "platform"].contains(&id) {
+                continue;
+            }
+            let want = plan_fix(plan, id);
+            assert!(
+                want.is_some(),
+                "{name}: check {id} fails but the plan has no step for it"
+            );
+            assert_eq!(c["remedy"].as_str(), want.as_deref(), "{name}: check {id}");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 15, "only {compared} failing checks compared");
+}
+
+#[test]
+fn doctor_never_tells_a_wsl2_desktop_user_to_install_an_engine() {
+    let doc = doctor_doc("wsl2-ubuntu-desktop-systemd");
+    let docker = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "docker")
+        .unwrap();
+    let remedy = docker["remedy"].as_str().unwrap();
+    assert!(remedy.contains("WSL integration"), "{remedy}");
+    assert!(!remedy.contains("apt-get"), "{remedy}");
+}

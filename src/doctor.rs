@@ -1,13 +1,38 @@
-//! `doctor --fix` as one call that `doctor` and `setup` share: facts -> plan -> shown -> consent
-//! -> applied -> reported.
+//! Doctor as a library step that `doctor` and `setup` share: the machine gathered once, every
+//! check over that snapshot, then (`--fix`) the installer's plan for the same snapshot: shown ->
+//! consent -> applied -> reported.
+
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{Action, Applied, Done, Plan, State, Wants, apply, facts, plan};
+use crate::checks::{self, Ctx, Outcome};
 use crate::config::InstallSettings;
 use crate::host::Host;
+use crate::install::{self, Action, Applied, Done, Plan, State, Wants, apply};
+use crate::machine::Machine;
 use crate::printer::{Paint, Printer};
 use crate::project::Project;
+use crate::version::VersionReq;
+
+/// Gather this machine once and run every check over the snapshot.
+pub async fn examine(host: &Host, project: &Project) -> (Ctx, Vec<Outcome>) {
+    let req = project
+        .profile
+        .requirements
+        .python
+        .as_deref()
+        .and_then(|r| VersionReq::parse(r).ok());
+    let machine = Machine::gather(host, &project.dir, req.as_ref()).await;
+    let ctx = Ctx::new(
+        host.clone(),
+        project.profile.clone(),
+        project.dir.clone(),
+        Arc::new(machine),
+    );
+    let outcomes = checks::run_all(&ctx).await;
+    (ctx, outcomes)
+}
 
 /// The plan and what became of it.
 #[derive(Debug, Clone, Serialize)]
@@ -20,17 +45,18 @@ pub struct Fixed {
     pub changed: bool,
 }
 
-/// Build the plan for this machine and profile, show it, and (with consent) apply it.
+/// Build the plan for the machine the checks saw and this profile, show it, and (with
+/// consent) apply it.
 pub async fn fix(
     host: &Host,
     printer: &Printer,
     project: &Project,
+    machine: &Machine,
     opts: InstallSettings,
 ) -> Fixed {
     let (profile, dir) = (&project.profile, project.dir.as_path());
-    let facts = facts::collect(host, dir, profile.requirements.python.as_deref()).await;
     let wants = Wants::from_profile(profile, dir, opts.accept_docker_desktop_license);
-    let plan = plan(&facts, &wants);
+    let plan = machine.plan(&wants);
     printer.result(&render(printer, &plan));
     let mut fixed = Fixed {
         ok: plan.all_satisfied(),
@@ -103,14 +129,14 @@ pub fn render(printer: &Printer, plan: &Plan) -> String {
         let pad = " ".repeat(width + 6);
         let dim = |t: &str| printer.paint(Paint::Dim, t);
         let check = match &s.check {
-            super::Probe::EnginePing { .. } => "the engine answers _ping".to_string(),
+            install::Probe::EnginePing { .. } => "the engine answers _ping".to_string(),
             p => apply::describe(p),
         };
         lines.push(format!("{pad}{} {check}", dim("check ")));
         for a in &s.change {
             let text = match a {
-                Action::Run { argv, .. } => super::shell_line(argv),
-                Action::Detach { argv, log } => super::detach_line(argv, log),
+                Action::Run { argv, .. } => install::shell_line(argv),
+                Action::Detach { argv, log } => install::detach_line(argv, log),
                 Action::Remove { path } => format!("remove {path}"),
                 Action::Manual { text } => format!("(you) {text}"),
             };
