@@ -234,9 +234,14 @@ pub fn open_archive(path: &Path) -> Result<Opened> {
 pub async fn load(engine: &Bollard, opened: Opened, needed: &[String], ui: &Ui) -> Result<Loaded> {
     let Opened {
         path,
-        file,
+        mut file,
         archive,
     } = opened;
+    // Reading the tags left the file at its end.
+    std::io::Seek::rewind(&mut file).map_err(|source| Error::Read {
+        path: path.clone(),
+        source,
+    })?;
     let skipped = archive.others(needed);
     let line = ui.service(&format!("archive {}", path.display()));
     let count = archive.tags.len() - skipped.len();

@@ -358,12 +358,13 @@ fn engine_build_contexts_leave_out_what_dockerignore_excludes_and_onramps_state(
         .map(|l| l.trim_start_matches("/ctx"))
         .collect();
     files.sort();
+    // The Dockerfile is sent (the build needs it) but, as .dockerignore names it, the engine
+    // leaves it out of what COPY sees, as it does for `docker build`.
     assert_eq!(
         files,
         [
             "",
             "/.dockerignore",
-            "/Dockerfile",
             "/app.py",
             "/deep",
             "/keep.log",
