@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+#[cfg(windows)]
+mod win;
+
 /// The operating system onramp was built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Os {
@@ -35,6 +38,15 @@ pub struct Host {
     sysroot: PathBuf,
     env: BTreeMap<String, String>,
     os: Os,
+}
+
+/// One listening TCP socket as Windows reports it (`GetExtendedTcpTable`): the state, the local
+/// port in network byte order in the low 16 bits, and the owning process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpRow {
+    pub state: u32,
+    pub local_port: u32,
+    pub pid: u32,
 }
 
 /// What a finished child process left behind.
@@ -222,8 +234,38 @@ impl Host {
         Some(String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// The volume holding `path` (its root) and the bytes free there, from the OS where it
+    /// answers for a path (Windows); `None` elsewhere (the caller lists mounted volumes).
+    pub fn volume_free(&self, path: &Path) -> Option<(PathBuf, u64)> {
+        volume_free(path)
+    }
+
+    /// Listening TCP sockets with their owners, where the OS reports them as a table (Windows);
+    /// empty elsewhere (Linux reads `/proc`).
+    pub fn tcp_listeners(&self) -> Vec<TcpRow> {
+        tcp_listeners()
+    }
+
+    /// Windows' product name and build number (`Windows 10 Pro`, `19045`), on Windows.
+    pub fn windows_version(&self) -> Option<(String, String)> {
+        windows_version()
+    }
+
+    /// The name of a running process, where the OS reports it by id (Windows).
+    pub fn process_name(&self, pid: u32) -> Option<String> {
+        process_name(pid)
+    }
+
     pub fn now(&self) -> Instant {
         Instant::now()
+    }
+
+    /// Seconds since the Unix epoch by the system clock (for names and archive times).
+    pub fn unix_time(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
     }
 
     /// Run a program to completion: the one place processes are spawned. A child that outlives
@@ -292,6 +334,72 @@ impl Host {
         detach_group(&mut command);
         command.spawn().map(|child| child.id()).map_err(spawn_err)
     }
+}
+
+/// A path without Windows' verbatim prefix: `\\?\C:\p` is `C:\p` and `\\?\UNC\srv\share` is
+/// `\\srv\share` (what `canonicalize` returns on Windows, and what no mount point starts with).
+pub fn plain_path(path: &Path) -> PathBuf {
+    let Some(s) = path.to_str() else {
+        return path.to_path_buf();
+    };
+    if let Some(rest) = s.strip_prefix(r"\\?\UNC\") {
+        return PathBuf::from(format!(r"\\{rest}"));
+    }
+    match s.strip_prefix(r"\\?\") {
+        Some(rest) if rest.as_bytes().get(1) == Some(&b':') => PathBuf::from(rest),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Whether a named pipe (`\\.\pipe\NAME`) exists; never on systems without named pipes.
+pub fn pipe_exists(name: &str) -> bool {
+    #[cfg(windows)]
+    return win::pipe_exists(name);
+    #[cfg(not(windows))]
+    {
+        let _ = name;
+        false
+    }
+}
+
+#[cfg(windows)]
+fn volume_free(path: &Path) -> Option<(PathBuf, u64)> {
+    win::volume_free(path)
+}
+
+#[cfg(not(windows))]
+fn volume_free(_path: &Path) -> Option<(PathBuf, u64)> {
+    None
+}
+
+#[cfg(windows)]
+fn tcp_listeners() -> Vec<TcpRow> {
+    win::tcp_listeners()
+}
+
+#[cfg(not(windows))]
+fn tcp_listeners() -> Vec<TcpRow> {
+    Vec::new()
+}
+
+#[cfg(windows)]
+fn windows_version() -> Option<(String, String)> {
+    win::windows_version()
+}
+
+#[cfg(not(windows))]
+fn windows_version() -> Option<(String, String)> {
+    None
+}
+
+#[cfg(windows)]
+fn process_name(pid: u32) -> Option<String> {
+    win::process_name(pid)
+}
+
+#[cfg(not(windows))]
+fn process_name(_pid: u32) -> Option<String> {
+    None
 }
 
 #[cfg(unix)]
@@ -395,6 +503,22 @@ mod tests {
         );
         assert!(host.sys_read("/etc/os-release").is_none());
         assert!(host.sysroot_overridden());
+    }
+
+    #[test]
+    fn verbatim_prefixes_are_dropped() {
+        assert_eq!(
+            plain_path(Path::new(r"\\?\Z:\tmp\p")),
+            Path::new(r"Z:\tmp\p")
+        );
+        assert_eq!(
+            plain_path(Path::new(r"\\?\UNC\srv\share\p")),
+            Path::new(r"\\srv\share\p")
+        );
+        // A volume GUID path has no drive letter to fall back to: kept as it is.
+        let guid = r"\\?\Volume{0b1c}\p";
+        assert_eq!(plain_path(Path::new(guid)), Path::new(guid));
+        assert_eq!(plain_path(Path::new("/tmp/p")), Path::new("/tmp/p"));
     }
 
     #[test]

@@ -299,7 +299,8 @@ impl Log {
     }
 }
 
-#[cfg(test)]
+// The executor's tests run /bin/sh scripts: Unix only.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
     use crate::install::State;

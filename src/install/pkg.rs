@@ -175,6 +175,14 @@ pub const ENGINE_PACKAGES: &[&str] = &[
 pub const WINGET_DOCKER_DESKTOP: &str = "Docker.DockerDesktop";
 pub const WINGET_RANCHER_DESKTOP: &str = "SUSE.RancherDesktop";
 pub const WINGET_PODMAN: &str = "RedHat.Podman";
+
+/// The engines a Windows workstation may install, Docker Desktop only with the licence flag (its
+/// terms bind larger companies): the plan's step and the remedy for a missing engine.
+pub fn windows_engine_choice() -> String {
+    format!(
+        "choose an engine: Docker Desktop (paid for organisations of 250+ people or $10M+ revenue: rerun with --accept-docker-desktop-license to install it), Rancher Desktop (`winget install -e --id {WINGET_RANCHER_DESKTOP}`), Podman (`winget install -e --id {WINGET_PODMAN}`), or Docker Engine inside WSL2 (`wsl --install -d Ubuntu`, then `onramp doctor --fix` inside it)"
+    )
+}
 pub const WINGET_PYTHON: &str = "Python.Python.3.12";
 
 /// Homebrew's own installer, as its documentation gives it.

@@ -764,14 +764,7 @@ impl Builder<'_> {
             ));
             ("docker-desktop", c)
         } else {
-            (
-                "engine",
-                vec![manual(format!(
-                    "choose an engine: Docker Desktop (paid for organisations of 250+ people or $10M+ revenue: rerun with --accept-docker-desktop-license to install it), Rancher Desktop (`winget install -e --id {}`), Podman (`winget install -e --id {}`), or Docker Engine inside WSL2 (`wsl --install -d Ubuntu`, then `onramp doctor --fix` inside it)",
-                    pkg::WINGET_RANCHER_DESKTOP,
-                    pkg::WINGET_PODMAN
-                ))],
-            )
+            ("engine", vec![manual(pkg::windows_engine_choice())])
         };
         let s = step(id, engine_why(f), self.ready())
             .check(ping())

@@ -1,19 +1,41 @@
 //! Integration tests: the real `onramp` binary, real files, real processes.
+//!
+//! The Unix suite needs the engine, Python, shells and Unix file semantics; the Windows suite
+//! (`windows`) runs `onramp.exe` under Wine (`scripts/windows.sh test`).
 
 mod common;
+#[cfg(unix)]
 mod compose;
+#[cfg(unix)]
 mod deps;
+#[cfg(unix)]
 mod doctor;
+#[cfg(unix)]
 mod generate;
+#[cfg(unix)]
 mod hostile;
+#[cfg(unix)]
 mod hostile2;
+#[cfg(unix)]
 mod images;
+#[cfg(unix)]
 mod install;
+#[cfg(unix)]
 mod install_plans;
+#[cfg(unix)]
 mod installer;
+#[cfg(unix)]
+mod lockfile;
+#[cfg(unix)]
 mod podman;
 mod profiles;
+#[cfg(unix)]
 mod refusals;
+#[cfg(unix)]
 mod repair;
+#[cfg(unix)]
 mod stack;
+#[cfg(unix)]
 mod validate;
+#[cfg(windows)]
+mod windows;
