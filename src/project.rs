@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::errors::{Error, Result};
 use crate::profile::{self, Choice, Profile, Source};
 
-/// Where onramp keeps its state in the project.
-pub const STATE_DIR: &str = ".onramp";
+pub use crate::naming::STATE_DIR;
 
 /// Everything commands know about the project; they never load the profile again.
 #[derive(Debug, Clone)]
@@ -56,6 +55,7 @@ impl Project {
                 profiles: selection.compose_profiles.clone(),
                 named: selection.services.clone(),
                 env: &env,
+                import_only: false,
             },
         )?;
         let mut project = Project::new(dir, loaded.profile, loaded.sources);
@@ -66,15 +66,16 @@ impl Project {
     }
 
     /// Where the stack's definition lives, for the labels Compose reads.
-    pub fn origin(&self) -> crate::stack::Origin<'_> {
-        crate::stack::Origin::new(&self.name, &self.dir, self.compose.as_deref())
+    pub fn origin(&self) -> crate::naming::Origin<'_> {
+        crate::naming::Origin::new(&self.name, &self.dir, self.compose.as_deref())
+            .with_profile(self.profile.display_name())
     }
 
     pub fn new(dir: &Path, profile: Profile, sources: Vec<Source>) -> Project {
         Project {
             dir: dir.to_path_buf(),
             state_dir: dir.join(STATE_DIR),
-            name: project_name(&profile, dir),
+            name: crate::naming::project_name(profile.project.as_deref(), dir),
             profile,
             sources,
             compose: None,
@@ -106,104 +107,9 @@ pub struct Lock {
     _file: std::fs::File,
 }
 
-/// Compose's project name: the profile's `project`, else the directory's name, normalised.
-pub fn project_name(profile: &Profile, dir: &Path) -> String {
-    let raw = profile.project.clone().unwrap_or_else(|| {
-        dir.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    });
-    normalise(&raw)
-}
-
-/// A project name as Compose normalises one (compose-go's `NormalizeProjectName`: lowercase,
-/// keep `[a-z0-9_-]`, drop leading `_` and `-`), valid for every engine object it prefixes.
-/// Where that drops a character outside ASCII (`проект`, `项目`, `café`) or leaves nothing
-/// (`!!!`), a short hash of the lowercased name is appended, so names that differ stay
-/// distinct: unrelated projects never share containers, networks or volumes.
-pub fn normalise(raw: &str) -> String {
-    let lower = raw.to_lowercase();
-    let compose: String = lower
-        .chars()
-        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-')
-        .collect();
-    let compose = compose.trim_start_matches(['_', '-']);
-    let lost = !lower.is_ascii();
-    if !lost && !compose.is_empty() {
-        return compose.to_string();
-    }
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(lower.as_bytes());
-    let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-    if compose.is_empty() {
-        format!("onramp-{hash}")
-    } else {
-        format!("{compose}-{hash}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn project_names_are_normalised_like_compose() {
-        let p = Profile::default();
-        assert_eq!(project_name(&p, Path::new("/x/My Project")), "myproject");
-        assert_eq!(project_name(&p, Path::new("/x/_tmp.Ab")), "tmpab");
-        // Go's strings.ToLower maps the Kelvin sign to `k`, as Rust's to_lowercase does.
-        assert_eq!(normalise("\u{212a}8s"), "k8s");
-    }
-
-    /// Compose's rule for a valid project name.
-    fn valid(name: &str) -> bool {
-        name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
-    }
-
-    #[test]
-    fn names_that_normalising_would_lose_stay_distinct_and_valid() {
-        let raws = [
-            "проект",
-            "项目",
-            "!!!",
-            "???",
-            "тест",
-            "",
-            "café",
-            "cafe",
-            "caf",
-        ];
-        let names: Vec<String> = raws.iter().map(|r| normalise(r)).collect();
-        for (raw, name) in raws.iter().zip(&names) {
-            assert!(valid(name), "{raw:?} -> {name:?}");
-            assert_eq!(&normalise(raw), name, "stable");
-        }
-        let mut unique = names.clone();
-        unique.sort();
-        unique.dedup();
-        assert_eq!(unique.len(), names.len(), "{names:?}");
-        assert!(names[6].starts_with("caf-") && names[7] == "cafe" && names[8] == "caf");
-        assert_eq!(normalise("ПРОЕКТ"), names[0], "case folds as in Compose");
-        let p = Profile {
-            project: Some("тест".into()),
-            ..Profile::default()
-        };
-        assert_eq!(project_name(&p, Path::new("/x/y")), names[4]);
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn every_name_is_valid_and_different_names_stay_apart(a in "\\PC{0,12}", b in "\\PC{0,12}") {
-            let (na, nb) = (normalise(&a), normalise(&b));
-            proptest::prop_assert!(valid(&na), "{:?} -> {:?}", a, na);
-            if a.to_lowercase() != b.to_lowercase() && (!a.is_ascii() || !b.is_ascii()) {
-                proptest::prop_assert_ne!(na, nb);
-            }
-        }
-    }
 
     #[test]
     fn a_second_lock_on_the_same_project_is_refused_until_the_first_is_dropped() {
