@@ -277,7 +277,7 @@ async fn pull(engine: &Bollard, image: &str, ui: &Ui) -> Result<()> {
             Ok(())
         }
         Err(e) => {
-            let why = crate::stack::up::pull_error(image, &e);
+            let why = crate::engine::pull::pull_error(image, &e);
             line.finish(false, &why);
             Err(Error::NotReady {
                 message: why,
@@ -366,13 +366,6 @@ pub async fn load(engine: &Bollard, path: &Path, needed: &[String], ui: &Ui) -> 
         engine: loaded,
         images: needed.to_vec(),
     })
-}
-
-/// The remedies for a registry that cannot be reached while images are missing.
-pub fn unreachable_help(registry: &str) -> String {
-    format!(
-        "the engine cannot reach {registry}: behind a proxy, give the engine HTTP(S)_PROXY (dockerd: a systemd drop-in or `proxies` in /etc/docker/daemon.json; Podman: the environment of `podman system service`); or add a registry mirror to the engine's config (`registry-mirrors` in /etc/docker/daemon.json, a [[registry.mirror]] in /etc/containers/registries.conf); or carry the images over: `onramp images save -o images.tar` where the registry is reachable, then `onramp images load images.tar` here"
-    )
 }
 
 fn engine_err(e: EngineError) -> Error {
@@ -487,13 +480,5 @@ mod tests {
         let mut got = needed(&p);
         got.sort();
         assert_eq!(got, ["pg:15", "redis:7"], "each once, no external service");
-    }
-
-    #[test]
-    fn the_unreachable_registry_help_names_every_way_out() {
-        let h = unreachable_help("127.0.0.1:5999");
-        for part in ["PROXY", "registry-mirrors", "onramp images load"] {
-            assert!(h.contains(part), "{part}: {h}");
-        }
     }
 }
