@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::checks::{self, Ctx, Outcome};
 use crate::config::InstallSettings;
 use crate::host::Host;
-use crate::install::{self, Action, Applied, Done, Plan, State, Wants, apply};
+use crate::install::{self, Action, Applied, Done, Plan, State, apply};
 use crate::machine::Machine;
 use crate::printer::{Paint, Printer};
 use crate::project::Project;
@@ -55,7 +55,7 @@ pub async fn fix(
     opts: InstallSettings,
 ) -> Fixed {
     let (profile, dir) = (&project.profile, project.dir.as_path());
-    let wants = Wants::from_profile(profile, dir, opts.accept_docker_desktop_license);
+    let wants = checks::wants(profile, dir, opts.accept_docker_desktop_license);
     let plan = machine.plan(&wants);
     printer.result(&render(printer, &plan));
     let mut fixed = Fixed {

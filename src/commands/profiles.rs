@@ -44,7 +44,7 @@ pub fn from_compose(
             env: &env,
         },
     )?;
-    loaded.profile.register_secrets();
+    crate::kinds::register_secrets(&loaded.profile);
     let converted = loaded.profile;
     let mut services = converted.services;
     for svc in services.values_mut() {

@@ -116,7 +116,7 @@ pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
         message: crate::secrets::strip_error_value(e.message()),
         help: "the merged profile is inconsistent; check the keys the overlay overrides".into(),
     })?;
-    profile.register_secrets();
+    crate::kinds::register_secrets(&profile);
     if let Some(problem) = validate::check(&profile).into_iter().next() {
         return Err(problem_error(&sources, problem));
     }

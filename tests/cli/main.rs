@@ -10,6 +10,7 @@ mod images;
 mod install;
 mod install_plans;
 mod installer;
+mod layers;
 mod podman;
 mod profiles;
 mod refusals;
