@@ -1,13 +1,25 @@
 //! All access to the host: environment, system files (under `ONRAMP_SYSROOT`), processes, clock.
 //!
 //! Platform-specific code (`cfg(unix)`, `cfg(windows)`) lives here and nowhere else, so the logic
-//! that consumes these facts is pure and tested on recorded inputs.
+//! that consumes these facts is pure and tested on recorded inputs. With `fsx`, the only module
+//! that may touch `std::fs`, `std::process` and the clocks (clippy.toml enforces it).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The monotonic clock (for durations and deadlines): the one place it is read.
+pub fn now() -> Instant {
+    Instant::now()
+}
+
+/// The wall clock: the one place it is read.
+pub fn system_now() -> SystemTime {
+    SystemTime::now()
+}
 
 /// The operating system onramp was built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,7 +235,7 @@ impl Host {
     }
 
     pub fn now(&self) -> Instant {
-        Instant::now()
+        now()
     }
 
     /// Run a program to completion: the one place processes are spawned. A child that outlives

@@ -4,7 +4,6 @@
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use serde::Serialize;
 
@@ -213,27 +212,23 @@ pub async fn save(engine: &Bollard, images: &[String], path: &Path, ui: &Ui) -> 
         }
     }
     let partial = partial_path(path);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&partial)
-        .map_err(|source| Error::Write {
-            path: partial.clone(),
-            source,
-        })?;
+    let mut file = crate::fsx::create_new(&partial).map_err(|source| Error::Write {
+        path: partial.clone(),
+        source,
+    })?;
     let line = ui.service(&format!("archive {}", path.display()));
     line.message(&format!("writing {} image(s)", images.len()));
     let written = engine.export_images(images, &mut file).await;
     let finished = written.and_then(|n| {
         file.sync_all()
-            .and_then(|()| std::fs::rename(&partial, path))
+            .and_then(|()| crate::fsx::finish(&partial, Some(path)))
             .map(|()| n)
             .map_err(|e| EngineError::Failed(format!("cannot finish {}: {e}", path.display())))
     });
     let bytes = match finished {
         Ok(n) => n,
         Err(e) => {
-            let _ = std::fs::remove_file(&partial);
+            let _ = crate::fsx::finish(&partial, None);
             line.finish(false, &e.to_string());
             return Err(Error::NotReady {
                 message: format!("cannot save the images to {}: {e}", path.display()),
@@ -263,7 +258,7 @@ fn partial_path(path: &Path) -> PathBuf {
 
 async fn pull(engine: &Bollard, image: &str, ui: &Ui) -> Result<()> {
     let line = ui.pull(image);
-    let started = Instant::now();
+    let started = crate::host::now();
     let mut on = |e: PullEvent| match e {
         PullEvent::Bytes { current, total } => line.bytes(current, total),
         PullEvent::Status(s) => line.message(&s),
@@ -302,7 +297,7 @@ pub struct Loaded {
 /// Load the archive at `path`, then verify that every image in `needed` is present: the
 /// missing ones are named (exit 1).
 pub async fn load(engine: &Bollard, path: &Path, needed: &[String], ui: &Ui) -> Result<Loaded> {
-    let mut file = std::fs::File::open(path).map_err(|source| Error::Read {
+    let mut file = crate::fsx::open_read(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
     })?;
@@ -323,7 +318,7 @@ pub async fn load(engine: &Bollard, path: &Path, needed: &[String], ui: &Ui) -> 
         })?;
     let line = ui.service(&format!("archive {}", path.display()));
     line.message(&format!("loading {} image(s)", archive.len()));
-    let started = Instant::now();
+    let started = crate::host::now();
     let loaded = match engine.load_images(file).await {
         Ok(l) => l,
         Err(e) => {

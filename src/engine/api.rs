@@ -267,7 +267,10 @@ impl Bollard {
     }
 
     /// Load an image archive into the engine; returns the engine's `Loaded image: ...` lines.
-    pub async fn load_images(&self, archive: std::fs::File) -> Result<Vec<String>, EngineError> {
+    pub async fn load_images<R: std::io::Read + Send + Unpin + 'static>(
+        &self,
+        archive: R,
+    ) -> Result<Vec<String>, EngineError> {
         let chunks = futures_util::stream::iter(Chunks(archive));
         let opts = bollard::query_parameters::ImportImageOptionsBuilder::new()
             .quiet(true)
@@ -300,13 +303,12 @@ impl Bollard {
 }
 
 /// A file read in chunks, as a request body.
-struct Chunks(std::fs::File);
+struct Chunks<R>(R);
 
-impl Iterator for Chunks {
+impl<R: std::io::Read> Iterator for Chunks<R> {
     type Item = Result<bytes::Bytes, std::io::Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        use std::io::Read;
         let mut buf = vec![0u8; LOAD_CHUNK];
         match self.0.read(&mut buf) {
             Ok(0) => None,
@@ -748,7 +750,7 @@ impl Engine for Bollard {
     }
 
     async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
-        let started = std::time::Instant::now();
+        let started = crate::host::now();
         loop {
             match timed(self.docker.remove_network(name)).await {
                 Ok(()) | Err(EngineError::NotFound(_)) => return Ok(()),

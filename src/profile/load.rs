@@ -582,6 +582,8 @@ fn locate(text: &str, path: &[&str]) -> Option<Range<usize>> {
 }
 
 #[cfg(test)]
+// Tests make their fixtures with std::fs.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 mod tests {
     use super::*;
     use crate::profile::ProbeKind;

@@ -43,13 +43,15 @@ fn add_dir(
     rel: &Path,
     total: &mut u64,
 ) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(root.join(rel))?.collect::<std::io::Result<_>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = rel.join(entry.file_name());
-        let meta = std::fs::symlink_metadata(entry.path())?;
+    for path in crate::fsx::list_strict(&root.join(rel))? {
+        let Some(file_name) = path.file_name() else {
+            continue;
+        };
+        let name = rel.join(file_name);
+        let meta = crate::fsx::lstat(&path)
+            .ok_or_else(|| std::io::Error::other(format!("{} vanished", path.display())))?;
         if meta.is_dir() {
-            builder.append_dir(&name, entry.path())?;
+            builder.append_dir(&name, &path)?;
             add_dir(builder, root, &name, total)?;
         } else if meta.is_file() || meta.file_type().is_symlink() {
             *total += meta.len();
@@ -59,13 +61,15 @@ fn add_dir(
                     MAX_CONTEXT / 1024 / 1024
                 )));
             }
-            builder.append_path_with_name(entry.path(), &name)?;
+            builder.append_path_with_name(&path, &name)?;
         }
     }
     Ok(())
 }
 
 #[cfg(test)]
+// Tests make their fixtures with std::fs.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 mod tests {
     use super::*;
 

@@ -94,10 +94,7 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// The code of a file without its tests and comments.
 fn code(text: &str) -> String {
-    let text = match text.find("#[cfg(test)]\nmod tests") {
-        Some(i) => &text[..i],
-        None => text,
-    };
+    let text = &text[..tests_start(text).unwrap_or(text.len())];
     text.lines()
         .map(|l| match l.find("//") {
             Some(i) if !l[..i].contains('"') => &l[..i],
@@ -105,6 +102,20 @@ fn code(text: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Where the `#[cfg(test)] mod tests` module starts (attributes and comments may sit between).
+fn tests_start(text: &str) -> Option<usize> {
+    text.match_indices("#[cfg(test)]")
+        .map(|(i, _)| i)
+        .find(|&i| {
+            text[i..]
+                .lines()
+                .skip(1)
+                .map(str::trim)
+                .find(|l| !l.starts_with("//") && !l.starts_with("#["))
+                .is_some_and(|l| l.starts_with("mod tests"))
+        })
 }
 
 /// `a::{b, c::{d, e}}` -> `a::b`, `a::c::d`, `a::c::e` (aliases dropped).

@@ -1,4 +1,7 @@
 //! Integration tests: the real `onramp` binary, real files, real processes.
+// The tests drive onramp from outside: they make fixtures with std::fs and run the binary,
+// docker and the clients with std::process, as a user would.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod common;
 mod compose;
