@@ -1,5 +1,5 @@
 //! What the venv rung installs: the project's own dependencies, with the tool the project
-//! declares, then the profile's packages (DESIGN.md section 5, "Project dependencies").
+//! declares, then the profile's packages (README, `onramp setup`: the venv rung).
 //!
 //! `plan` is a pure function of the project's files (read once into `Facts`) and the profile;
 //! it decides a list of argv steps, which the venv rung (`super::venv_plan`) runs in order.
