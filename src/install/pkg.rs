@@ -88,6 +88,23 @@ pub const WINGET: Manager = Manager {
 pub const WSL_INSTALL: &[&str] = &["wsl", "--install", "--no-distribution"];
 pub const WSL_UPDATE: &[&str] = &["wsl", "--update"];
 pub const WSL_SHUTDOWN: &[&str] = &["wsl.exe", "--shutdown"];
+/// A distribution for the engine inside WSL2.
+pub const WSL_INSTALL_UBUNTU: &[&str] = &["wsl", "--install", "-d", "Ubuntu"];
+
+/// `wsl --set-version <distro> 2`: a WSL1 distribution converted to WSL2.
+pub fn wsl_set_version(distro: &str) -> String {
+    format!("wsl --set-version {distro} 2")
+}
+
+/// How a person installs one package with a manager, as a line (`winget install -e --id X`).
+pub fn install_line(m: &Manager, package: &str) -> String {
+    m.install
+        .iter()
+        .chain(std::iter::once(&package))
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 /// A Linux distribution family: matched by os-release `ID`, then `ID_LIKE`.
 #[derive(Debug, PartialEq, Eq)]

@@ -541,8 +541,9 @@ impl Builder<'_> {
         .change(vec![
             self.root_cmd(&["sh", "-c", script], SHORT_SECS),
             manual(format!(
-                "afterwards, from Windows: `{}` (restarts WSL with systemd; needs WSL 0.67.6 or newer: `wsl --update`). Until then this run starts a detached dockerd",
-                pkg::WSL_SHUTDOWN.join(" ")
+                "afterwards, from Windows: `{}` (restarts WSL with systemd; needs WSL 0.67.6 or newer: `{}`). Until then this run starts a detached dockerd",
+                pkg::WSL_SHUTDOWN.join(" "),
+                pkg::WSL_UPDATE.join(" ")
             )),
         ])
         .verify(Probe::FileHas {
@@ -671,7 +672,8 @@ impl Builder<'_> {
             false,
         )
         .change(vec![manual(format!(
-            "in PowerShell on Windows: `wsl --set-version {distro} 2` (then run onramp again inside the distro)"
+            "in PowerShell on Windows: `{}` (then run onramp again inside the distro)",
+            pkg::wsl_set_version(&distro)
         ))])
         .verify(Probe::Manual);
         self.push(s);
@@ -705,7 +707,7 @@ impl Builder<'_> {
         .verify(Probe::Command {
             argv: strings(&["wsl", "--status"]),
         })
-        .note("0x80370102: turn on virtualisation in the BIOS; 0x8007019e: the WSL component is off (`wsl --install`, reboot)");
+        .note(format!("0x80370102: turn on virtualisation in the BIOS; 0x8007019e: the WSL component is off (`{}`, reboot)", pkg::WSL_INSTALL.join(" ")));
         self.push(s);
         if self.w.docker {
             self.windows_engine();
@@ -752,9 +754,10 @@ impl Builder<'_> {
             (
                 "engine",
                 vec![manual(format!(
-                    "choose an engine: Docker Desktop (paid for organisations of 250+ people or $10M+ revenue: rerun with --accept-docker-desktop-license to install it), Rancher Desktop (`winget install -e --id {}`), Podman (`winget install -e --id {}`), or Docker Engine inside WSL2 (`wsl --install -d Ubuntu`, then `onramp doctor --fix` inside it)",
-                    pkg::WINGET_RANCHER_DESKTOP,
-                    pkg::WINGET_PODMAN
+                    "choose an engine: Docker Desktop (paid for organisations of 250+ people or $10M+ revenue: rerun with --accept-docker-desktop-license to install it), Rancher Desktop (`{}`), Podman (`{}`), or Docker Engine inside WSL2 (`{}`, then `onramp doctor --fix` inside it)",
+                    pkg::install_line(&pkg::WINGET, pkg::WINGET_RANCHER_DESKTOP),
+                    pkg::install_line(&pkg::WINGET, pkg::WINGET_PODMAN),
+                    pkg::WSL_INSTALL_UBUNTU.join(" ")
                 ))],
             )
         };
