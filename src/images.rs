@@ -22,7 +22,7 @@ pub async fn save_for(
     path: &Path,
     printer: &Printer,
 ) -> Result<Saved> {
-    let engine = crate::machine::connect_or_remedy(host, &project.dir).await?;
+    let engine = crate::machine::connect_or_remedy(host, &project.dir, None).await?;
     save(
         &engine.api,
         &needed(&project.profile),
@@ -40,7 +40,7 @@ pub async fn load_for(
     path: &Path,
     printer: &Printer,
 ) -> Result<Loaded> {
-    let engine = crate::machine::connect_or_remedy(host, &project.dir).await?;
+    let engine = crate::machine::connect_or_remedy(host, &project.dir, None).await?;
     load(
         &engine.api,
         path,

@@ -72,14 +72,29 @@ impl Machine {
     }
 }
 
-/// Connect for real work, or fail with the installer's remedy for this machine (exit 1).
-pub async fn connect_or_remedy(host: &Host, dir: &Path) -> Result<Connected, Error> {
-    let probe = engine::probe(host).await;
+/// Connect for real work, or fail with the installer's remedy for this machine (exit 1). With
+/// this run's snapshot (`setup`), its engine probe is used and nothing is asked again.
+pub async fn connect_or_remedy(
+    host: &Host,
+    dir: &Path,
+    known: Option<&Machine>,
+) -> Result<Connected, Error> {
+    let probe = match known {
+        Some(m) => m.engine.clone(),
+        None => engine::probe(host).await,
+    };
     let probe = match engine::connect_probed(host, &probe).await {
         Ok(c) => return Ok(c),
         Err(p) => p,
     };
-    let machine = Machine::gather_with(host, dir, None, Some(probe.clone())).await;
+    let gathered;
+    let machine = match known {
+        Some(m) => m,
+        None => {
+            gathered = Machine::gather_with(host, dir, None, Some(probe.clone())).await;
+            &gathered
+        }
+    };
     let help = machine
         .plan(&Wants::everything(dir))
         .fix_for("docker")

@@ -134,7 +134,7 @@ async fn up_and_validate(
     machine: &Machine,
     created: &mut Created,
 ) -> (Option<Connected>, std::result::Result<Value, Stopped>) {
-    let (engine, reports) = match ops::start(host, project, printer, created).await {
+    let (engine, reports) = match ops::start(host, project, printer, created, Some(machine)).await {
         Ok(done) => done,
         Err(e) => return (None, Err(Stopped::Up(e))),
     };
