@@ -14,7 +14,7 @@ use crate::engine::{self, Connected};
 use crate::errors::{Error, Result};
 use crate::generate;
 use crate::host::Host;
-use crate::machine::Machine;
+use crate::machine::{Depth, Machine};
 use crate::printer::{Paint, Printer};
 use crate::project::Project;
 use crate::rollback;
@@ -95,7 +95,7 @@ async fn doctor_and_fix(
     settings: &SetupSettings,
     printer: &Printer,
 ) -> std::result::Result<(doctor::Fixed, Arc<Machine>), Verdict> {
-    let (ctx, mut outcomes) = doctor::examine(host, project).await;
+    let (ctx, mut outcomes) = doctor::examine(host, project, Depth::Plan).await;
     let mut machine = ctx.machine.clone();
     printer.result(&checks::report::render(printer, &outcomes));
     let fixed = doctor::fix(host, printer, project, &ctx.machine, settings.install).await;
@@ -107,7 +107,7 @@ async fn doctor_and_fix(
     }
     if fixed.changed {
         // The machine changed: look again.
-        let (ctx, again) = doctor::examine(host, project).await;
+        let (ctx, again) = doctor::examine(host, project, Depth::Checks).await;
         (machine, outcomes) = (ctx.machine, again);
         printer.result(&checks::report::render(printer, &outcomes));
     }
