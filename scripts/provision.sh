@@ -69,6 +69,23 @@ start_podman() {
       printf '\n[containers]\ndefault_ulimits = []\n' >>"$conf"
     fi
   fi
+  # crun refuses a hybrid cgroup layout (v1 controllers beside a v2 hierarchy that holds some
+  # controllers, as on this kind of container host); runc runs there.
+  if [ -n "$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null)" ] \
+    && ! grep -qs '^runtime = "runc"' "$conf"; then
+    log "hybrid cgroups: setting runtime = \"runc\" for podman in $conf"
+    if grep -qs '^\[engine\]' "$conf"; then
+      sed -i '/^\[engine\]/a runtime = "runc"' "$conf"
+    else
+      printf '\n[engine]\nruntime = "runc"\n' >>"$conf"
+    fi
+    # a running API service read the old runtime: restart it below
+    pkill -f '^podman system service' 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      pgrep -f '^podman system service' >/dev/null || break
+      sleep 0.1
+    done
+  fi
   local registry="${ONRAMP_TEST_REGISTRY:-127.0.0.1:5000}"
   local reg="/etc/containers/registries.conf.d/onramp-test-${registry//[^0-9A-Za-z]/-}.conf"
   if [ ! -f "$reg" ]; then

@@ -136,6 +136,7 @@ pub fn render(printer: &Printer, plan: &Plan) -> String {
         for a in &s.change {
             let text = match a {
                 Action::Run { argv, .. } => install::shell_line(argv),
+                Action::Detach { argv, log } => install::detach_line(argv, log),
                 Action::Remove { path } => format!("remove {path}"),
                 Action::Manual { text } => format!("(you) {text}"),
             };

@@ -1,5 +1,5 @@
-//! One escaping function per output format (YAML, `.env`, POSIX shell) and the one name
-//! validator: profile values reach generated files only through these.
+//! One escaping function per output format (YAML, `.env`, POSIX shell, PowerShell, cmd) and
+//! the one name validator: values reach generated files and command lines only through these.
 
 /// A double-quoted YAML scalar, with `$` doubled so Compose does not interpolate it. JSON's
 /// string syntax is YAML's, except that YAML also folds U+0085, U+2028 and U+2029 as line
@@ -53,6 +53,85 @@ pub fn shell(value: &str) -> String {
     }
 }
 
+/// A word for PowerShell: bare when it has only safe characters, else single-quoted, where
+/// nothing is special but the quote itself (written twice). PowerShell also closes a
+/// single-quoted string at the typographic quotes U+2018..U+201B, so those are doubled too.
+pub fn powershell(value: &str) -> String {
+    let safe = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:\\-".contains(c));
+    if safe {
+        return value.to_string();
+    }
+    let mut out = String::from("'");
+    for c in value.chars() {
+        if matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{201b}') {
+            out.push(c);
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
+
+/// Program and arguments as one PowerShell line; a program that is not a bare word is called
+/// through `&`, or PowerShell would print the quoted string instead of running it.
+pub fn powershell_line(argv: &[&str]) -> String {
+    let mut words: Vec<String> = argv.iter().map(|a| powershell(a)).collect();
+    if let Some(first) = words.first_mut()
+        && first.starts_with('\'')
+    {
+        first.insert_str(0, "& ");
+    }
+    words.join(" ")
+}
+
+/// A word for the `cmd.exe` prompt: quoted as the C runtime splits a command line into
+/// arguments (`CommandLineToArgvW`), then every character cmd gives a meaning to (`^ & | < >
+/// ( ) % ! "`) caret-escaped, so cmd never enters quote mode and passes each one on literally.
+/// `None` for a value no cmd line can carry (a line break or another control character).
+pub fn cmd(value: &str) -> Option<String> {
+    if value.chars().any(char::is_control) {
+        return None;
+    }
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:\\-".contains(c));
+    if plain {
+        return Some(value.to_string());
+    }
+    let mut quoted = String::from("\"");
+    let mut backslashes = 0usize;
+    for c in value.chars() {
+        match c {
+            '\\' => backslashes += 1,
+            '"' => {
+                quoted.push_str(&"\\".repeat(backslashes * 2 + 1));
+                backslashes = 0;
+            }
+            _ => {
+                quoted.push_str(&"\\".repeat(backslashes));
+                backslashes = 0;
+            }
+        }
+        if c != '\\' {
+            quoted.push(c);
+        }
+    }
+    quoted.push_str(&"\\".repeat(backslashes * 2));
+    quoted.push('"');
+    let mut out = String::new();
+    for c in quoted.chars() {
+        if "^&|<>()%!\"".contains(c) {
+            out.push('^');
+        }
+        out.push(c);
+    }
+    Some(out)
+}
+
 /// A Python string literal.
 pub fn python(value: &str) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "\"\"".into())
@@ -100,6 +179,122 @@ mod tests {
         assert_eq!(shell("it's"), "'it'\\''s'");
         assert_eq!(yaml("a$b\n"), "\"a$$b\\n\"");
         assert_eq!(yaml(" \u{2028}"), "\" \\u2028\"");
+    }
+
+    /// A single-quoted PowerShell string read back: between the quotes, a doubled quote
+    /// character (any of the four) stands for itself.
+    fn powershell_unquote(word: &str) -> Option<String> {
+        let quote = |c: char| matches!(c, '\'' | '\u{2018}' | '\u{2019}' | '\u{201a}' | '\u{201b}');
+        let inner = word.strip_prefix('\'')?.strip_suffix('\'')?;
+        let mut out = String::new();
+        let mut chars = inner.chars().peekable();
+        while let Some(c) = chars.next() {
+            if quote(c) {
+                // A lone quote would have ended the string early.
+                if chars.next() != Some(c) {
+                    return None;
+                }
+            }
+            out.push(c);
+        }
+        Some(out)
+    }
+
+    /// What a program receives from a cmd line: cmd drops each caret and keeps the character
+    /// after it; the C runtime then splits the line (`CommandLineToArgvW`'s rules).
+    fn cmd_unquote(line: &str) -> Vec<String> {
+        let mut plain = String::new();
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '^' => plain.extend(chars.next()),
+                // Unescaped, these would be cmd's operators or expansions.
+                '&' | '|' | '<' | '>' | '(' | ')' | '%' | '!' | '"' => {
+                    panic!("unescaped {c} in {line}")
+                }
+                c => plain.push(c),
+            }
+        }
+        let mut args = Vec::new();
+        let mut cur = String::new();
+        let (mut in_quotes, mut started) = (false, false);
+        let mut chars = plain.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => {
+                    let mut n = 1;
+                    while chars.peek() == Some(&'\\') {
+                        chars.next();
+                        n += 1;
+                    }
+                    if chars.peek() == Some(&'"') {
+                        cur.push_str(&"\\".repeat(n / 2));
+                        if n % 2 == 1 {
+                            cur.push('"');
+                            chars.next();
+                        }
+                    } else {
+                        cur.push_str(&"\\".repeat(n));
+                    }
+                    started = true;
+                }
+                '"' => {
+                    in_quotes = !in_quotes;
+                    started = true;
+                }
+                ' ' | '\t' if !in_quotes => {
+                    if started {
+                        args.push(std::mem::take(&mut cur));
+                        started = false;
+                    }
+                }
+                c => {
+                    cur.push(c);
+                    started = true;
+                }
+            }
+        }
+        if started {
+            args.push(cur);
+        }
+        args
+    }
+
+    #[test]
+    fn powershell_and_cmd_words() {
+        assert_eq!(powershell("Ubuntu-22.04"), "Ubuntu-22.04");
+        assert_eq!(powershell("a b; rm -r C:\\"), "'a b; rm -r C:\\'");
+        assert_eq!(powershell("it's $(x)"), "'it''s $(x)'");
+        assert_eq!(powershell("\u{2019}; x"), "'\u{2019}\u{2019}; x'");
+        assert_eq!(powershell(""), "''");
+        assert_eq!(
+            powershell_line(&["wsl", "-d", "my distro"]),
+            "wsl -d 'my distro'"
+        );
+        assert_eq!(powershell_line(&["C:\\a b\\x.exe"]), "& 'C:\\a b\\x.exe'");
+        assert_eq!(cmd("C:\\dev\\p").unwrap(), "C:\\dev\\p");
+        assert_eq!(cmd("a b").unwrap(), "^\"a b^\"");
+        assert_eq!(cmd("%PATH% & x").unwrap(), "^\"^%PATH^% ^& x^\"");
+        assert_eq!(cmd("a\\\"b\\").unwrap(), "^\"a\\\\\\^\"b\\\\^\"");
+        assert_eq!(cmd("a\r\nb"), None);
+        assert_eq!(cmd_unquote(&cmd("").unwrap()), [""]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_quoted_word_reads_back_as_itself(value in "[\\PC\n\t'\"$`;]{0,24}") {
+            proptest::prop_assert_eq!(shlex::split(&shell(&value)), Some(vec![value.clone()]));
+            let ps = powershell(&value);
+            if ps.starts_with('\'') {
+                proptest::prop_assert_eq!(powershell_unquote(&ps), Some(value.clone()));
+            } else {
+                proptest::prop_assert_eq!(&ps, &value);
+            }
+            match cmd(&value) {
+                Some(c) => proptest::prop_assert_eq!(cmd_unquote(&c), vec![value.clone()]),
+                None => proptest::prop_assert!(value.chars().any(char::is_control)),
+            }
+        }
     }
 
     #[test]

@@ -22,6 +22,9 @@ pub const FILE_CAP: u64 = 1 << 20;
 /// The largest system file onramp reads (`/proc/net/tcp` on a busy host is large).
 pub const SYSTEM_CAP: u64 = 16 << 20;
 
+/// Whether files have Unix permission bits here (modes are set, shown and checked only then).
+pub const MODES: bool = cfg!(unix);
+
 /// A project directory; every path given to it is relative and checked component by component.
 #[derive(Debug, Clone)]
 pub struct Root {
@@ -171,6 +174,19 @@ impl Root {
                 source,
             }),
         }
+    }
+
+    /// Open (creating it and its directory) a log file inside the project for appending: a
+    /// link at the file or any parent is refused, a FIFO or device too.
+    pub fn open_log(&self, rel: &str) -> Result<std::fs::File> {
+        use std::io::Seek;
+        let mut file = self.open_lock(rel)?;
+        file.seek(std::io::SeekFrom::End(0))
+            .map_err(|source| Error::Write {
+                path: self.dir.join(rel),
+                source,
+            })?;
+        Ok(file)
     }
 }
 
@@ -694,21 +710,36 @@ mod sys {
 
 #[cfg(not(unix))]
 mod sys {
-    //! Without `openat`: each component is looked at with `symlink_metadata` before use.
+    //! Without `openat`: each parent is looked at with `symlink_metadata` before use (a junction
+    //! or symbolic link is refused), files are opened as themselves, never through a reparse
+    //! point (`FILE_FLAG_OPEN_REPARSE_POINT`), and a replace that another program's open handle
+    //! blocks is retried briefly, then refused with the reason.
 
     use std::path::{Path, PathBuf};
 
     use super::{Kind, TEMP_PREFIX, read_capped, temp_name, unsafe_path};
     use crate::errors::{Error, Result};
 
+    /// Open the name itself, not what a link or junction there points at.
+    #[cfg(windows)]
+    fn no_follow(o: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
+        use std::os::windows::fs::OpenOptionsExt;
+        o.custom_flags(windows_sys::Win32::Storage::FileSystem::FILE_FLAG_OPEN_REPARSE_POINT)
+    }
+
+    #[cfg(not(windows))]
+    fn no_follow(o: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions {
+        o
+    }
+
+    const LINK: &str = "is a link or junction; onramp does not follow links inside the project";
+
     fn check(root: &Path, parents: &[String], create: bool) -> Result<Option<PathBuf>> {
         let mut p = root.to_path_buf();
         for c in parents {
             p.push(c);
             match std::fs::symlink_metadata(&p) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    return Err(unsafe_path(&p, "is a link; onramp does not follow links"));
-                }
+                Ok(m) if m.file_type().is_symlink() => return Err(unsafe_path(&p, LINK)),
                 Ok(m) if !m.is_dir() => return Err(unsafe_path(&p, "is not a directory")),
                 Ok(_) => {}
                 Err(_) if create => std::fs::create_dir(&p).map_err(|source| Error::Write {
@@ -732,25 +763,77 @@ mod sys {
         })
     }
 
+    /// Open a regular file as itself; a link there is refused, whatever it points at.
+    fn open_regular(path: &Path, opts: &mut std::fs::OpenOptions) -> Result<std::fs::File> {
+        let f = no_follow(opts).open(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let m = f.metadata().map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if m.file_type().is_symlink() {
+            return Err(unsafe_path(path, LINK));
+        }
+        if !m.is_file() {
+            return Err(unsafe_path(path, "is not a regular file"));
+        }
+        Ok(f)
+    }
+
     pub fn read(root: &Path, parents: &[String], name: &str, cap: u64) -> Result<Option<Vec<u8>>> {
         let Some(dir) = check(root, parents, false)? else {
             return Ok(None);
         };
         let path = dir.join(name);
-        match std::fs::symlink_metadata(&path) {
-            Err(_) => return Ok(None),
-            Ok(m) if !m.is_file() => return Err(unsafe_path(&path, "is not a regular file")),
-            Ok(_) => {}
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Ok(None);
         }
-        let f = std::fs::File::open(&path).map_err(|source| Error::Read {
-            path: path.clone(),
-            source,
-        })?;
+        let f = open_regular(&path, std::fs::OpenOptions::new().read(true))?;
         read_capped(f, &path, cap).map(Some)
     }
 
     pub fn set_mode(_root: &Path, _parents: &[String], _name: &str, _mode: u32) -> Result<()> {
         Ok(())
+    }
+
+    /// Whether an error is another handle on the file blocking a replace (access denied or a
+    /// sharing violation: the holder did not allow deletion).
+    fn held_open(e: &std::io::Error) -> bool {
+        matches!(e.raw_os_error(), Some(5 | 32))
+    }
+
+    /// Move `tmp` onto `path`: replacing it (retried while another program briefly holds it,
+    /// as a virus scanner or an indexer does), or, with `no_replace`, only if nothing is there
+    /// (a hard link fails when the name exists; the temporary name is removed either way).
+    fn commit(tmp: &Path, path: &Path, no_replace: bool) -> std::io::Result<bool> {
+        if no_replace {
+            return match std::fs::hard_link(tmp, path) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(e),
+            };
+        }
+        let mut tries = 0;
+        loop {
+            match std::fs::rename(tmp, path) {
+                Ok(()) => return Ok(true),
+                Err(e) if held_open(&e) && tries < 40 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) if held_open(&e) => {
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!(
+                            "{e}; another program holds it open without allowing it to be replaced: close that program, then run onramp again"
+                        ),
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     pub fn write(
@@ -761,17 +844,12 @@ mod sys {
         _mode: u32,
         no_replace: bool,
     ) -> Result<bool> {
-        use std::io::Write;
         let dir = check(root, parents, true)?.unwrap_or_else(|| root.to_path_buf());
         let path = dir.join(name);
         match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(unsafe_path(
-                    &path,
-                    "is a link; onramp does not follow links",
-                ));
-            }
+            Ok(m) if m.file_type().is_symlink() => return Err(unsafe_path(&path, LINK)),
             Ok(_) if no_replace => return Ok(false),
+            Ok(m) if !m.is_file() => return Err(unsafe_path(&path, "is not a regular file")),
             _ => {}
         }
         let tmp = dir.join(temp_name(name));
@@ -779,18 +857,24 @@ mod sys {
             path: path.clone(),
             source,
         };
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(werr)?;
+        write_temp(&tmp, bytes).map_err(werr)?;
+        let r = commit(&tmp, &path, no_replace);
+        let _ = std::fs::remove_file(&tmp);
+        r.map_err(werr)
+    }
+
+    /// Create the temporary file exclusively, as itself (something already at that name, a
+    /// link included, makes it fail), and write it through.
+    pub(super) fn write_temp(tmp: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut f =
+            no_follow(std::fs::OpenOptions::new().write(true).create_new(true)).open(tmp)?;
         let r = f.write_all(bytes).and_then(|_| f.sync_all());
         drop(f);
-        let r = r.and_then(|_| std::fs::rename(&tmp, &path));
         if r.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+            let _ = std::fs::remove_file(tmp);
         }
-        r.map(|_| true).map_err(werr)
+        r
     }
 
     pub fn remove(root: &Path, parents: &[String], name: &str) -> Result<()> {
@@ -817,12 +901,17 @@ mod sys {
     pub fn open_lock(root: &Path, parents: &[String], name: &str) -> Result<std::fs::File> {
         let dir = check(root, parents, true)?.unwrap_or_else(|| root.to_path_buf());
         let path = dir.join(name);
-        std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|source| Error::Write { path, source })
+        open_regular(
+            &path,
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true),
+        )
+        .map_err(|e| match e {
+            Error::Read { path, source } => Error::Write { path, source },
+            other => other,
+        })
     }
 
     pub fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
@@ -892,5 +981,36 @@ mod tests {
             read_regular(Path::new("/dev/zero"), FILE_CAP),
             Err(Error::Unsafe { .. })
         ));
+    }
+
+    // Wine cannot show the refusal of links and junctions: its CreateSymbolicLinkW reports
+    // success and creates nothing, and it shows a Unix symlink as its target. Only a real
+    // Windows machine exercises that path (see the README).
+    #[cfg(windows)]
+    #[test]
+    fn windows_temps_are_exclusive_and_creates_never_replace() {
+        let dir = tempfile::tempdir().unwrap();
+        // Something already at the temporary name (a file, or a hard link to one elsewhere):
+        // the exclusive create fails and leaves it alone.
+        let out = tempfile::tempdir().unwrap();
+        let victim = out.path().join("victim");
+        std::fs::write(&victim, "outside").unwrap();
+        let taken = dir.path().join(format!("{TEMP_PREFIX}x.f"));
+        std::fs::hard_link(&victim, &taken).unwrap();
+        let e = sys::write_temp(&taken, b"new").unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "outside");
+        // A plain write, then an exclusive create over it: refused, the first content kept.
+        let root = Root::new(dir.path());
+        root.write("sub/f", b"hi", 0o600).unwrap();
+        root.write("sub/f", b"hello", 0o600).unwrap();
+        assert!(!root.create_new("sub/f", b"other", 0o600).unwrap());
+        assert!(root.create_new("sub/g", b"new", 0o600).unwrap());
+        assert_eq!(root.read_text("sub/f").unwrap().unwrap(), "hello");
+        assert_eq!(root.read_text("sub/g").unwrap().unwrap(), "new");
+        assert_eq!(root.kind("sub/none").unwrap(), Kind::Missing);
+        assert_eq!(root.clean_temps("sub"), 0);
+        assert_eq!(root.clean_temps(""), 1);
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "outside");
     }
 }

@@ -21,6 +21,9 @@ pub fn system_now() -> SystemTime {
     SystemTime::now()
 }
 
+#[cfg(windows)]
+mod win;
+
 /// The operating system onramp was built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Os {
@@ -47,6 +50,15 @@ pub struct Host {
     sysroot: PathBuf,
     env: BTreeMap<String, String>,
     os: Os,
+}
+
+/// One listening TCP socket as Windows reports it (`GetExtendedTcpTable`): the state, the local
+/// port in network byte order in the low 16 bits, and the owning process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpRow {
+    pub state: u32,
+    pub local_port: u32,
+    pub pid: u32,
 }
 
 /// What a finished child process left behind.
@@ -234,6 +246,28 @@ impl Host {
         Some(String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// The volume holding `path` (its root) and the bytes free there, from the OS where it
+    /// answers for a path (Windows); `None` elsewhere (the caller lists mounted volumes).
+    pub fn volume_free(&self, path: &Path) -> Option<(PathBuf, u64)> {
+        volume_free(path)
+    }
+
+    /// Listening TCP sockets with their owners, where the OS reports them as a table (Windows);
+    /// empty elsewhere (Linux reads `/proc`).
+    pub fn tcp_listeners(&self) -> Vec<TcpRow> {
+        tcp_listeners()
+    }
+
+    /// Windows' product name and build number (`Windows 10 Pro`, `19045`), on Windows.
+    pub fn windows_version(&self) -> Option<(String, String)> {
+        windows_version()
+    }
+
+    /// The name of a running process, where the OS reports it by id (Windows).
+    pub fn process_name(&self, pid: u32) -> Option<String> {
+        process_name(pid)
+    }
+
     pub fn now(&self) -> Instant {
         now()
     }
@@ -277,7 +311,140 @@ impl Host {
             }
         }
     }
+
+    /// Start a daemon and leave it running: its own process group (a Ctrl-C to onramp does
+    /// not reach it), stdin closed, stdout and stderr into `output` (a file the caller opened
+    /// safely). The one spawn without a timeout, because outliving onramp is its purpose;
+    /// returns its process id.
+    pub fn spawn_detached(&self, cmd: &Cmd, output: std::fs::File) -> Result<u32, RunError> {
+        let program = cmd.program.display().to_string();
+        let spawn_err = |source| RunError::Spawn {
+            program: program.clone(),
+            source,
+        };
+        let err_out = output.try_clone().map_err(spawn_err)?;
+        let mut command = std::process::Command::new(&cmd.program);
+        command
+            .args(&cmd.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(output))
+            .stderr(Stdio::from(err_out));
+        if let Some(dir) = &cmd.cwd {
+            command.current_dir(dir);
+        }
+        for (k, v) in &cmd.env {
+            command.env(k, v);
+        }
+        detach_group(&mut command);
+        command.spawn().map(|child| child.id()).map_err(spawn_err)
+    }
 }
+
+/// A path without Windows' verbatim prefix: `\\?\C:\p` is `C:\p` and `\\?\UNC\srv\share` is
+/// `\\srv\share` (what `canonicalize` returns on Windows, and what no mount point starts with).
+pub fn plain_path(path: &Path) -> PathBuf {
+    let Some(s) = path.to_str() else {
+        return path.to_path_buf();
+    };
+    if let Some(rest) = s.strip_prefix(r"\\?\UNC\") {
+        return PathBuf::from(format!(r"\\{rest}"));
+    }
+    match s.strip_prefix(r"\\?\") {
+        Some(rest) if rest.as_bytes().get(1) == Some(&b':') => PathBuf::from(rest),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Whether a named pipe (`\\.\pipe\NAME`) exists; never on systems without named pipes.
+pub fn pipe_exists(name: &str) -> bool {
+    #[cfg(windows)]
+    return win::pipe_exists(name);
+    #[cfg(not(windows))]
+    {
+        let _ = name;
+        false
+    }
+}
+
+#[cfg(windows)]
+fn volume_free(path: &Path) -> Option<(PathBuf, u64)> {
+    win::volume_free(path)
+}
+
+#[cfg(not(windows))]
+fn volume_free(_path: &Path) -> Option<(PathBuf, u64)> {
+    None
+}
+
+#[cfg(windows)]
+fn tcp_listeners() -> Vec<TcpRow> {
+    win::tcp_listeners()
+}
+
+#[cfg(not(windows))]
+fn tcp_listeners() -> Vec<TcpRow> {
+    Vec::new()
+}
+
+#[cfg(windows)]
+fn windows_version() -> Option<(String, String)> {
+    win::windows_version()
+}
+
+#[cfg(not(windows))]
+fn windows_version() -> Option<(String, String)> {
+    None
+}
+
+#[cfg(windows)]
+fn process_name(pid: u32) -> Option<String> {
+    win::process_name(pid)
+}
+
+#[cfg(not(windows))]
+fn process_name(_pid: u32) -> Option<String> {
+    None
+}
+
+#[cfg(unix)]
+fn detach_group(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    command.process_group(0);
+    // SAFETY: the hook runs in the child between fork and exec and calls only getrlimit and
+    // fcntl, which are async-signal-safe; it touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            close_inherited_on_exec();
+            Ok(())
+        });
+    }
+}
+
+/// Mark every descriptor above stderr close-on-exec in a daemon about to start: it must not
+/// keep what onramp inherited (a lock held by `flock` for onramp's caller stays held for as
+/// long as the daemon runs otherwise). The spawner's own pipes are close-on-exec already.
+#[cfg(unix)]
+fn close_inherited_on_exec() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only into the struct it is given.
+    let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        limit.rlim_cur.min(65_536) as libc::c_int
+    } else {
+        1024
+    };
+    for fd in 3..max {
+        // SAFETY: F_SETFD on a descriptor that may not be open only fails with EBADF.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn detach_group(_command: &mut std::process::Command) {}
 
 #[cfg(unix)]
 fn euid() -> Option<u32> {
@@ -343,10 +510,63 @@ mod tests {
     }
 
     #[test]
+    fn verbatim_prefixes_are_dropped() {
+        assert_eq!(
+            plain_path(Path::new(r"\\?\Z:\tmp\p")),
+            Path::new(r"Z:\tmp\p")
+        );
+        assert_eq!(
+            plain_path(Path::new(r"\\?\UNC\srv\share\p")),
+            Path::new(r"\\srv\share\p")
+        );
+        // A volume GUID path has no drive letter to fall back to: kept as it is.
+        let guid = r"\\?\Volume{0b1c}\p";
+        assert_eq!(plain_path(Path::new(guid)), Path::new(guid));
+        assert_eq!(plain_path(Path::new("/tmp/p")), Path::new("/tmp/p"));
+    }
+
+    #[test]
     fn empty_environment_values_count_as_unset() {
         let host = Host::with("/", &[("A", ""), ("B", "x")], Os::Linux);
         assert_eq!(host.env("A"), None);
         assert_eq!(host.env("B"), Some("x"));
+    }
+
+    /// A daemon started under `flock` kept the lock for as long as it ran: descriptors onramp
+    /// inherited must not reach it.
+    #[cfg(unix)]
+    #[test]
+    fn a_detached_daemon_inherits_no_descriptor_but_its_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = std::fs::File::create(dir.path().join("lock")).unwrap();
+        // A descriptor without close-on-exec, as flock(1) hands its command.
+        let fd = {
+            use std::os::fd::AsRawFd;
+            // SAFETY: dup2 onto a free high number; the descriptor is closed below.
+            unsafe { libc::dup2(held.as_raw_fd(), 213) }
+        };
+        assert_eq!(fd, 213);
+        let out = dir.path().join("fds");
+        let cmd = Cmd::new("/bin/sh", Duration::ZERO)
+            .arg("-c")
+            .arg("ls /proc/$$/fd; echo done");
+        let file = std::fs::File::create(&out).unwrap();
+        let host = Host::from_process();
+        host.spawn_detached(&cmd, file).unwrap();
+        let mut text = String::new();
+        for _ in 0..100 {
+            text = std::fs::read_to_string(&out).unwrap_or_default();
+            if text.contains("done") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: the descriptor duplicated above.
+        unsafe { libc::close(213) };
+        let fds: Vec<&str> = text.lines().filter(|l| *l != "done").collect();
+        assert!(text.contains("done"), "{text}");
+        assert!(!fds.contains(&"213"), "the daemon inherited {fds:?}");
+        assert!(fds.contains(&"1") && fds.contains(&"2"), "{fds:?}");
     }
 
     #[cfg(unix)]

@@ -45,6 +45,8 @@ pub struct Facts {
     pub container_env: Option<String>,
     pub cgroup: Option<String>,
     pub os_release: Option<String>,
+    /// Windows' product name and build number (`Windows 10 Pro`, `19045`), on Windows.
+    pub windows: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -80,6 +82,7 @@ pub fn collect(host: &Host) -> Facts {
         os_release: host
             .sys_read("/etc/os-release")
             .or_else(|| host.sys_read("/usr/lib/os-release")),
+        windows: host.windows_version(),
     }
 }
 
@@ -130,6 +133,9 @@ pub fn detect(f: &Facts) -> Platform {
     let kind = match f.os {
         Some(Os::Windows) => {
             evidence.push("built for Windows".into());
+            if let Some((name, build)) = &f.windows {
+                evidence.push(format!("{name}, build {build} (from the OS version)"));
+            }
             Kind::Windows
         }
         Some(Os::Macos) => {
@@ -146,7 +152,10 @@ pub fn detect(f: &Facts) -> Platform {
         kind,
         evidence,
         arch: f.arch.clone(),
-        distro: f.os_release.as_deref().and_then(distro_name),
+        distro: match (&f.windows, kind) {
+            (Some((name, build)), Kind::Windows) => Some(format!("{name} (build {build})")),
+            _ => f.os_release.as_deref().and_then(distro_name),
+        },
         container,
         wsl_distro,
     }
@@ -386,6 +395,24 @@ mod tests {
         );
         let ubuntu = "ID=ubuntu\nID_LIKE=debian\n";
         assert_eq!(distro_ids(ubuntu), ["ubuntu", "debian"]);
+    }
+
+    #[test]
+    fn windows_names_its_build() {
+        let f = Facts {
+            os: Some(Os::Windows),
+            arch: "x86_64".into(),
+            windows: Some(("Windows 11 Pro".into(), "22631".into())),
+            ..Facts::default()
+        };
+        let p = detect(&f);
+        assert_eq!(p.kind, Kind::Windows);
+        assert_eq!(p.distro.as_deref(), Some("Windows 11 Pro (build 22631)"));
+        assert!(
+            p.evidence.iter().any(|e| e.contains("build 22631")),
+            "{:?}",
+            p.evidence
+        );
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! Whether a host port is free, and who holds it when it is not (Linux: `/proc/net/tcp*` and
-//! `/proc/*/fd`).
+//! Whether a host port is free, and who holds it when it is not (Windows: the OS's TCP table;
+//! Linux: `/proc/net/tcp*` and `/proc/*/fd`).
 
 use std::net::{IpAddr, TcpListener};
 
-use crate::host::Host;
+use crate::host::{Host, TcpRow};
 
 /// The process listening on a port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +35,23 @@ pub fn listening_inodes(proc_net_tcp: &str, port: u16) -> Vec<u64> {
         .collect()
 }
 
-/// Find the process holding a listening port, where `/proc` allows it.
+/// Owners of the listening sockets on `port` among Windows' TCP rows (`MIB_TCP_STATE_LISTEN` is
+/// 2; the port is in network byte order in the low 16 bits).
+pub fn listening_pids(rows: &[TcpRow], port: u16) -> Vec<u32> {
+    const LISTEN: u32 = 2;
+    rows.iter()
+        .filter(|r| r.state == LISTEN && u16::from_be(r.local_port as u16) == port)
+        .map(|r| r.pid)
+        .collect()
+}
+
+/// Find the process holding a listening port: from the OS's table where it keeps one
+/// (Windows), otherwise where `/proc` allows it.
 pub fn holder(host: &Host, port: u16) -> Option<Holder> {
+    if let Some(&pid) = listening_pids(&host.tcp_listeners(), port).first() {
+        let command = host.process_name(pid).unwrap_or_else(|| "?".into());
+        return Some(Holder { pid, command });
+    }
     let inodes: Vec<u64> = ["/proc/net/tcp", "/proc/net/tcp6"]
         .iter()
         .filter_map(|p| host.sys_read(p))
@@ -83,6 +98,36 @@ mod tests {
     fn listeners_are_found_by_port_and_state() {
         assert_eq!(listening_inodes(TCP, 5432), vec![31337]);
         assert!(listening_inodes(TCP, 6379).is_empty());
+    }
+
+    // Recorded from GetExtendedTcpTable (TCP_TABLE_OWNER_PID_LISTENER) with postgres (pid 4242)
+    // on 0.0.0.0:5432 and svchost (pid 1088) on 135: dwLocalPort 0x3815 is 5432 byte-swapped.
+    const ROWS: &[TcpRow] = &[
+        TcpRow {
+            state: 2,
+            local_port: 0x8700,
+            pid: 1088,
+        },
+        TcpRow {
+            state: 2,
+            local_port: 0x3815,
+            pid: 4242,
+        },
+        TcpRow {
+            state: 5,
+            local_port: 0xEB18,
+            pid: 77,
+        },
+    ];
+
+    #[test]
+    fn windows_listeners_are_found_by_port_in_network_order() {
+        assert_eq!(listening_pids(ROWS, 5432), vec![4242]);
+        assert_eq!(listening_pids(ROWS, 135), vec![1088]);
+        // 0xEB18 is port 6379 but the socket is established, not listening.
+        assert!(listening_pids(ROWS, 6379).is_empty());
+        // Read without the byte swap, the row would claim port 0x3815 (14357).
+        assert!(listening_pids(ROWS, 0x3815).is_empty());
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
             "cannot list mounted volumes",
         )];
     };
-    let mut out = vec![one(&disks, "disk", &ctx.dir, "project", t)];
+    let mut out = vec![one(ctx, &disks, "disk", &ctx.dir, "project", t)];
     let local_engine = ctx
         .engine()
         .endpoint
@@ -29,6 +29,7 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
         && Path::new(&root).exists()
     {
         out.push(one(
+            ctx,
             &disks,
             "disk-docker",
             Path::new(&root),
@@ -40,14 +41,20 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
 }
 
 fn one(
+    ctx: &Ctx,
     disks: &Disks,
     id: &str,
     path: &Path,
     what: &str,
     t: Option<crate::profile::Threshold>,
 ) -> Outcome {
-    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    let Some((mount, free)) = free_space(disks, &path) else {
+    // Windows' canonical form is a verbatim `\\?\C:\...` path, which no volume root matches.
+    let path = crate::host::plain_path(&path.canonicalize().unwrap_or_else(|_| path.to_path_buf()));
+    let found = ctx
+        .host
+        .volume_free(&path)
+        .or_else(|| free_space(disks, &path));
+    let Some((mount, free)) = found else {
         return Outcome::new(
             id,
             Status::Skip,

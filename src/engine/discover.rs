@@ -65,13 +65,51 @@ pub enum DiscoverError {
 }
 
 const DEFAULT_UNIX: &str = "/var/run/docker.sock";
-const DEFAULT_PIPE: &str = "npipe:////./pipe/docker_engine";
+const DEFAULT_PIPE: &str = "docker_engine";
 /// Rootful Podman's API socket (`podman system service`, or the `podman.socket` unit).
 pub const PODMAN_ROOTFUL: &str = "/run/podman/podman.sock";
 
+/// The engines' named pipes on Windows, in the order tried; the first that exists wins.
+/// `docker_engine` is served by Docker Desktop, Docker Engine for Windows, Rancher Desktop (moby)
+/// and Podman machine (when its Docker API pipe is on); `dockerDesktopLinuxEngine` is Docker
+/// Desktop's Linux engine (its `desktop-linux` context); `podman-machine-default` is Podman
+/// machine's own pipe.
+pub const WINDOWS_PIPES: &[(&str, &str)] = &[
+    (DEFAULT_PIPE, "default named pipe"),
+    (
+        "dockerDesktopLinuxEngine",
+        "Docker Desktop's Linux engine pipe",
+    ),
+    ("podman-machine-default", "Podman machine's pipe"),
+];
+
+/// A Unix socket path below a Unix directory, always joined with `/` (the socket is a Unix path
+/// whatever the host's separator is).
+fn unix_join(dir: &str, rel: &str) -> String {
+    format!("{}/{rel}", dir.trim_end_matches('/'))
+}
+
 /// Rootless Podman's API socket under `$XDG_RUNTIME_DIR`.
 pub fn podman_rootless(runtime_dir: &str) -> PathBuf {
-    Path::new(runtime_dir).join("podman/podman.sock")
+    PathBuf::from(unix_join(runtime_dir, "podman/podman.sock"))
+}
+
+/// The Windows path of a named pipe (`\\.\pipe\NAME`), as the OS opens it.
+pub fn pipe_path(name: &str) -> PathBuf {
+    PathBuf::from(format!(r"\\.\pipe\{name}"))
+}
+
+/// The name of the pipe an `npipe://` endpoint names (`npipe:////./pipe/NAME`, or with `\`).
+pub fn pipe_name(endpoint: &str) -> Option<&str> {
+    let rest = endpoint.strip_prefix("npipe://")?;
+    let rest = rest.trim_start_matches(['/', '\\']);
+    let rest = rest.strip_prefix('.')?.trim_start_matches(['/', '\\']);
+    let name = rest.strip_prefix("pipe")?.strip_prefix(['/', '\\'])?;
+    (!name.is_empty()).then_some(name)
+}
+
+fn npipe(name: &str) -> String {
+    format!("npipe:////./pipe/{name}")
 }
 
 pub fn discover(i: &Inputs) -> Result<Endpoint, DiscoverError> {
@@ -148,16 +186,19 @@ pub fn current_context(config_json: &str) -> Option<String> {
 /// start Podman's API service), otherwise Docker's default socket.
 fn default_endpoint(i: &Inputs) -> Endpoint {
     if i.os == Os::Windows {
-        return ep(DEFAULT_PIPE, "default named pipe");
+        return windows_pipe(i);
     }
     let runtime = (i.env)("XDG_RUNTIME_DIR").filter(|r| !r.is_empty());
     let mut candidates: Vec<(PathBuf, &str)> = vec![(DEFAULT_UNIX.into(), "default socket")];
     if let Some(run) = &runtime {
-        candidates.push((Path::new(run).join("docker.sock"), "rootless Docker socket"));
+        candidates.push((
+            unix_join(run, "docker.sock").into(),
+            "rootless Docker socket",
+        ));
     }
     if let Some(home) = &i.home {
         candidates.push((
-            home.join(".docker/run/docker.sock"),
+            unix_join(&home.to_string_lossy(), ".docker/run/docker.sock").into(),
             "Docker Desktop socket",
         ));
     }
@@ -187,11 +228,25 @@ fn default_endpoint(i: &Inputs) -> Endpoint {
     )
 }
 
+/// The first engine pipe that exists; Docker's default pipe when none does.
+fn windows_pipe(i: &Inputs) -> Endpoint {
+    match WINDOWS_PIPES
+        .iter()
+        .find(|(name, _)| (i.exists)(&pipe_path(name)))
+    {
+        Some((name, why)) => ep(&npipe(name), why),
+        None => ep(&npipe(DEFAULT_PIPE), "default named pipe (none found)"),
+    }
+}
+
 /// Discovery on the real host.
 pub fn discover_on(host: &Host) -> Result<Endpoint, DiscoverError> {
     let env = |k: &str| host.env(k).map(str::to_string);
     let read = |p: &Path| crate::fsx::read_text_file(p);
-    let exists = |p: &Path| p.exists();
+    let exists = |p: &Path| match p.to_str().and_then(|s| s.strip_prefix(r"\\.\pipe\")) {
+        Some(name) => crate::host::pipe_exists(name),
+        None => p.exists(),
+    };
     let installed = |name: &str| host.which(name).is_some();
     discover(&Inputs {
         os: host.os(),
@@ -317,11 +372,48 @@ mod tests {
         let e = fake(&[], &[]).run(Os::Linux).unwrap();
         assert_eq!(e.endpoint, "unix:///var/run/docker.sock");
         let e = fake(&[], &[]).run(Os::Windows).unwrap();
-        assert_eq!(e.endpoint, DEFAULT_PIPE);
+        assert_eq!(e.endpoint, "npipe:////./pipe/docker_engine");
+        assert_eq!(e.source, "default named pipe (none found)");
         let e = fake(&[("DOCKER_CONTEXT", "default")], &[])
             .run(Os::Linux)
             .unwrap();
         assert!(e.source.starts_with("default socket"));
+    }
+
+    /// The engines' pipes on Windows, as Docker Desktop, Podman machine and Rancher Desktop
+    /// create them, and DOCKER_HOST naming one.
+    #[test]
+    fn windows_pipes_in_order() {
+        let pipe = |n: &str| pipe_path(n).to_string_lossy().into_owned();
+        let desktop = pipe("docker_engine");
+        let linux = pipe("dockerDesktopLinuxEngine");
+        let podman = pipe("podman-machine-default");
+        for (present, endpoint) in [
+            (vec![&desktop, &linux], "npipe:////./pipe/docker_engine"),
+            (vec![&linux], "npipe:////./pipe/dockerDesktopLinuxEngine"),
+            (vec![&podman], "npipe:////./pipe/podman-machine-default"),
+            (vec![&podman, &desktop], "npipe:////./pipe/docker_engine"),
+        ] {
+            let files: Vec<(&str, &str)> = present.iter().map(|p| (p.as_str(), "")).collect();
+            let e = fake(&[], &files).run(Os::Windows).unwrap();
+            assert_eq!(e.endpoint, endpoint, "{present:?}");
+            assert!(!e.source.contains("none found"));
+        }
+        let e = fake(
+            &[("DOCKER_HOST", "npipe:////./pipe/podman-machine-default")],
+            &[],
+        )
+        .run(Os::Windows)
+        .unwrap();
+        assert_eq!(e.source, "DOCKER_HOST");
+        assert_eq!(pipe_name(&e.endpoint), Some("podman-machine-default"));
+        assert_eq!(
+            pipe_name(r"npipe://\\.\pipe\docker_engine"),
+            Some("docker_engine")
+        );
+        assert_eq!(pipe_name("npipe:////./pipe/"), None);
+        assert_eq!(pipe_name("unix:///var/run/docker.sock"), None);
+        assert_eq!(desktop, r"\\.\pipe\docker_engine");
     }
 
     /// Sockets as they exist on real machines, each set with the endpoint the Docker CLI's

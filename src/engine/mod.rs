@@ -89,9 +89,15 @@ pub async fn probe(host: &Host) -> Probe {
 }
 
 async fn reach(host: &Host, endpoint: &Endpoint) -> Reach {
-    if let Some(path) = endpoint.unix_path()
-        && !path.exists()
-    {
+    let missing = match (
+        endpoint.unix_path(),
+        discover::pipe_name(&endpoint.endpoint),
+    ) {
+        (Some(path), _) if !path.exists() => Some(path),
+        (_, Some(name)) if !crate::host::pipe_exists(name) => Some(discover::pipe_path(name)),
+        _ => None,
+    };
+    if let Some(path) = missing {
         return if engine_installed(host) {
             Reach::NotRunning(format!("{} does not exist", path.display()))
         } else {

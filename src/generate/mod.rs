@@ -62,7 +62,8 @@ pub struct Planned {
     pub rel: String,
     pub abs: PathBuf,
     pub content: String,
-    /// The mode the file gets (0600 for a file holding a secret).
+    /// The mode the file gets (0600 for a file holding a secret); `None` where files have no
+    /// modes (Windows).
     pub mode: Option<u32>,
     pub action: Action,
     /// A unified diff from the file on disk to the new content, when they differ.
@@ -243,12 +244,12 @@ pub fn plan_file(
         .filter(|o| **o != content)
         .map(|o| unified_diff(o, &content, &spec.path));
     let keeps_old = matches!(action, Action::Unchanged | Action::KeepEdited { .. });
-    let loosened = (secret && keeps_old && old_mode & 0o077 != 0).then_some(old_mode);
+    let loosened = (fsx::MODES && secret && keeps_old && old_mode & 0o077 != 0).then_some(old_mode);
     Ok(Planned {
         rel: spec.path.clone(),
         abs,
         content,
-        mode: Some(mode),
+        mode: fsx::MODES.then_some(mode),
         action,
         diff,
         loosened,

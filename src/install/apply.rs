@@ -153,6 +153,18 @@ async fn act(host: &Host, action: &Action, log: &mut Log, a: &mut Applied) -> Re
             }
             Ok(())
         }
+        Action::Detach { argv, log: out } => {
+            let Some((program, args)) = argv.split_first() else {
+                return Ok(());
+            };
+            a.ran.push(argv.clone());
+            log.line(&format!("$ {}", super::detach_line(argv, out)));
+            let file = log.root.open_log(out).map_err(|e| e.to_string())?;
+            let cmd = Cmd::new(program, Duration::ZERO).args(args);
+            let pid = host.spawn_detached(&cmd, file).map_err(|e| e.to_string())?;
+            log.line(&format!("started as pid {pid}, output in {out}"));
+            Ok(())
+        }
         Action::Remove { path } => {
             log.line(&format!("remove {path}"));
             // Only what onramp made inside the project, never through a link.
@@ -287,8 +299,8 @@ impl Log {
     }
 }
 
-#[cfg(test)]
-// Tests make their fixtures with std::fs.
+// The executor's tests run /bin/sh scripts: Unix only. They make their fixtures with std::fs.
+#[cfg(all(test, unix))]
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 mod tests {
     use super::*;
@@ -387,6 +399,104 @@ mod tests {
         let p = plan(vec![step("x", sh("false"), "echo out", sh("true"))]);
         run(&p, dir.path());
         assert!(!elsewhere.path().join("logs").exists());
+    }
+
+    /// A folder whose name is shell syntax: run by a shell unquoted, it would create `x`, `y`,
+    /// `z` and `w` in the current directory or split the path at the space.
+    #[cfg(unix)]
+    const HOSTILE: &str = "a b; touch x $(touch y) `touch z` && echo >w";
+
+    /// The engine-start step the planner gives a root machine whose PID 1 is no init.
+    #[cfg(unix)]
+    fn engine_start_step(dir: &Path, root: bool) -> Step {
+        let mut f = crate::install::Facts {
+            kind: Some(crate::platform::Kind::Linux),
+            os_release: Some("ID=debian\n".into()),
+            pid1: Some("sh".into()),
+            uid: Some(if root { 0 } else { 1000 }),
+            engine: crate::install::EngineState::NotRunning,
+            ..Default::default()
+        };
+        f.which.insert("dockerd".into(), "/usr/sbin/dockerd".into());
+        let w = crate::install::Wants {
+            docker: true,
+            dir: dir.display().to_string(),
+            ..Default::default()
+        };
+        let p = crate::install::plan(&f, &w);
+        p.steps
+            .into_iter()
+            .find(|s| s.id == "engine-start")
+            .expect("an engine-start step")
+    }
+
+    #[cfg(unix)]
+    fn only_the_project_in(outer: &Path) {
+        let names: Vec<String> = std::fs::read_dir(outer)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [HOSTILE],
+            "something was created outside the project"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_detached_daemon_in_a_hostile_folder_writes_only_its_log_inside_the_project() {
+        let outer = tempfile::tempdir().unwrap();
+        let dir = outer.path().join(HOSTILE);
+        std::fs::create_dir(&dir).unwrap();
+        let mut step = engine_start_step(&dir, true);
+        let log = dir.join(".onramp/logs/dockerd.log");
+        for a in &mut step.change {
+            let Action::Detach { argv, .. } = a else {
+                panic!("{a:?}")
+            };
+            assert_eq!(argv, &["dockerd"]);
+            // The real step, with a stand-in for dockerd (the machine's engine keeps running).
+            *argv = vec!["sh".into(), "-c".into(), "echo daemon-started".into()];
+        }
+        step.check = sh("false");
+        let wait = format!(
+            "for i in $(seq 1 100); do grep -q daemon-started {} && exit 0; sleep 0.05; done; exit 1",
+            crate::escape::shell(&log.display().to_string())
+        );
+        step.verify = sh(&wait);
+        let out = run(&plan(vec![step]), &dir);
+        assert_eq!(out[0].done, Done::Changed, "{out:?}");
+        only_the_project_in(outer.path());
+        for stray in ["x", "y", "z", "w"] {
+            assert!(!Path::new(stray).exists(), "{stray} was created");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_instruction_for_root_in_a_hostile_folder_runs_as_one_path_in_a_real_shell() {
+        let outer = tempfile::tempdir().unwrap();
+        let dir = outer.path().join(HOSTILE);
+        std::fs::create_dir_all(dir.join(".onramp/logs")).unwrap();
+        let step = engine_start_step(&dir, false);
+        let Some(Action::Manual { text }) = step.change.first() else {
+            panic!("{step:?}")
+        };
+        let line = text
+            .strip_prefix("as root: ")
+            .expect("an instruction for root");
+        // The line as a person would paste it, with a stand-in dockerd, run in the outer folder.
+        let script = format!("dockerd() {{ echo daemon-started; }}; {line} wait");
+        let status = std::process::Command::new("sh")
+            .args(["-c", &script])
+            .current_dir(outer.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        only_the_project_in(outer.path());
+        let log = std::fs::read_to_string(dir.join(".onramp/logs/dockerd.log")).unwrap();
+        assert_eq!(log, "daemon-started\n");
     }
 
     #[cfg(unix)]

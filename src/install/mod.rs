@@ -180,6 +180,10 @@ pub enum Action {
         argv: Vec<String>,
         timeout_secs: u64,
     },
+    /// Start a daemon: `argv` in its own process group, left running, its output appended to
+    /// `log` (relative to the project directory, opened by onramp itself without following a
+    /// link). No shell is involved, so no path or name is ever parsed as shell syntax.
+    Detach { argv: Vec<String>, log: String },
     /// Remove a directory or file onramp made inside the project.
     Remove { path: String },
     /// Something the user must do (on Windows, in a GUI, or after a new login).
@@ -231,6 +235,8 @@ impl Step {
         for a in &self.change {
             let (text, is_run) = match a {
                 Action::Run { argv, .. } => (shell_line(argv), true),
+                // Ends in `&`: never joined by `&&`.
+                Action::Detach { argv, log } => (detach_line(argv, log), false),
                 Action::Remove { path } => (format!("remove {path}"), false),
                 Action::Manual { text } => (text.clone(), false),
             };
@@ -284,7 +290,7 @@ impl Plan {
         self.todo()
             .flat_map(|s| s.change.iter())
             .filter_map(|a| match a {
-                Action::Run { argv, .. } => Some(argv.clone()),
+                Action::Run { argv, .. } | Action::Detach { argv, .. } => Some(argv.clone()),
                 _ => None,
             })
             .collect()
@@ -297,4 +303,13 @@ pub fn shell_line(argv: &[String]) -> String {
         .map(|a| crate::escape::shell(a))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A detached daemon as a person would start it from a shell: `argv >> LOG 2>&1 &`.
+pub fn detach_line(argv: &[String], log: &str) -> String {
+    format!(
+        "{} >> {} 2>&1 &",
+        shell_line(argv),
+        crate::escape::shell(log)
+    )
 }

@@ -91,11 +91,6 @@ pub const WSL_SHUTDOWN: &[&str] = &["wsl.exe", "--shutdown"];
 /// A distribution for the engine inside WSL2.
 pub const WSL_INSTALL_UBUNTU: &[&str] = &["wsl", "--install", "-d", "Ubuntu"];
 
-/// `wsl --set-version <distro> 2`: a WSL1 distribution converted to WSL2.
-pub fn wsl_set_version(distro: &str) -> String {
-    format!("wsl --set-version {distro} 2")
-}
-
 /// How a person installs one package with a manager, as a line (`winget install -e --id X`).
 pub fn install_line(m: &Manager, package: &str) -> String {
     m.install
@@ -104,6 +99,15 @@ pub fn install_line(m: &Manager, package: &str) -> String {
         .copied()
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The PowerShell line that converts a distribution to WSL2, its name quoted for PowerShell
+/// (a name is a value: `Ubuntu; rm -r ~` stays one argument); `<distro>` when it is unknown.
+pub fn wsl_set_version(distro: Option<&str>) -> String {
+    match distro {
+        Some(d) => crate::escape::powershell_line(&["wsl", "--set-version", d, "2"]),
+        None => "wsl --set-version <distro> 2".into(),
+    }
 }
 
 /// A Linux distribution family: matched by os-release `ID`, then `ID_LIKE`.
@@ -183,6 +187,14 @@ pub const ENGINE_PACKAGES: &[&str] = &[
 pub const WINGET_DOCKER_DESKTOP: &str = "Docker.DockerDesktop";
 pub const WINGET_RANCHER_DESKTOP: &str = "SUSE.RancherDesktop";
 pub const WINGET_PODMAN: &str = "RedHat.Podman";
+
+/// The engines a Windows workstation may install, Docker Desktop only with the licence flag (its
+/// terms bind larger companies): the plan's step and the remedy for a missing engine.
+pub fn windows_engine_choice() -> String {
+    format!(
+        "choose an engine: Docker Desktop (paid for organisations of 250+ people or $10M+ revenue: rerun with --accept-docker-desktop-license to install it), Rancher Desktop (`winget install -e --id {WINGET_RANCHER_DESKTOP}`), Podman (`winget install -e --id {WINGET_PODMAN}`), or Docker Engine inside WSL2 (`wsl --install -d Ubuntu`, then `onramp doctor --fix` inside it)"
+    )
+}
 pub const WINGET_PYTHON: &str = "Python.Python.3.12";
 
 /// Homebrew's own installer, as its documentation gives it.

@@ -211,6 +211,19 @@ impl Builder<'_> {
         run(self.priv_.wrap(argv), timeout)
     }
 
+    /// A daemon started detached by onramp itself (no shell), with its output appended to
+    /// `log` under the state directory; without root or sudo, the instruction for root.
+    fn detach(&self, argv: &[&str], log: &str) -> Action {
+        if self.priv_ == Privilege::None {
+            let line = super::detach_line(&strings(argv), &self.state_path(log));
+            return manual(format!("as root: {line}"));
+        }
+        Action::Detach {
+            argv: self.priv_.wrap(argv),
+            log: format!("{}/{log}", crate::project::STATE_DIR),
+        }
+    }
+
     fn install(&self, m: &Manager, packages: &[&str]) -> Vec<Action> {
         let mut out = Vec::new();
         let cmd = |argv: &[&str], t| {
@@ -418,21 +431,13 @@ impl Builder<'_> {
                 vec![self.root_cmd(&["service", "docker", "start"], SHORT_SECS)],
             )
         } else {
-            let (log, pid) = if self.priv_ == Privilege::Root {
-                (
-                    self.state_path("logs/dockerd.log"),
-                    self.state_path("dockerd.pid"),
-                )
-            } else {
-                (
-                    "/var/log/onramp-dockerd.log".to_string(),
-                    "/run/onramp-dockerd.pid".to_string(),
-                )
-            };
-            let script = format!("dockerd >>{log} 2>&1 & echo $! >{pid}");
+            let log = "logs/dockerd.log";
             (
-                format!("PID 1 is `{pid1}`, not an init: a detached dockerd, log {log}"),
-                vec![self.root_cmd(&["sh", "-c", &script], SHORT_SECS)],
+                format!(
+                    "PID 1 is `{pid1}`, not an init: a detached dockerd, log {}",
+                    self.state_path(log)
+                ),
+                vec![self.detach(&["dockerd"], log)],
             )
         };
         let why = if running {
@@ -459,21 +464,28 @@ impl Builder<'_> {
                 SHORT_SECS,
             )]
         } else if rootless {
-            let log = self.state_path("logs/podman.log");
+            // The user's own service: started by onramp as the user, no shell.
             let uri = f.engine_endpoint.clone().unwrap_or_default();
-            let script = format!("podman system service --time=0 {uri} >>{log} 2>&1 &");
-            vec![run(strings(&["sh", "-c", &script]), SHORT_SECS)]
+            vec![Action::Detach {
+                argv: strings(&["podman", "system", "service", "--time=0", &uri]),
+                log: format!("{}/logs/podman.log", crate::project::STATE_DIR),
+            }]
         } else if self.systemd() {
             vec![self.root_cmd(
                 &["systemctl", "enable", "--now", "podman.socket"],
                 SHORT_SECS,
             )]
         } else {
-            let log = self.state_path("logs/podman.log");
-            let script = format!(
-                "podman system service --time=0 unix:///run/podman/podman.sock >>{log} 2>&1 &"
-            );
-            vec![self.root_cmd(&["sh", "-c", &script], SHORT_SECS)]
+            vec![self.detach(
+                &[
+                    "podman",
+                    "system",
+                    "service",
+                    "--time=0",
+                    "unix:///run/podman/podman.sock",
+                ],
+                "logs/podman.log",
+            )]
         };
         let s = step(
             "podman-socket",
@@ -661,19 +673,14 @@ impl Builder<'_> {
     // ---- WSL1, Windows, macOS ------------------------------------------------------------
 
     fn wsl1(&mut self) {
-        let distro = self
-            .f
-            .wsl_distro
-            .clone()
-            .unwrap_or_else(|| "<distro>".into());
+        let line = pkg::wsl_set_version(self.f.wsl_distro.as_deref());
         let s = step(
             "wsl-version",
             "platform: WSL1 cannot run a container engine",
             false,
         )
         .change(vec![manual(format!(
-            "in PowerShell on Windows: `{}` (then run onramp again inside the distro)",
-            pkg::wsl_set_version(&distro)
+            "in PowerShell on Windows: `{line}` (then run onramp again inside the distro)"
         ))])
         .verify(Probe::Manual);
         self.push(s);
@@ -751,15 +758,7 @@ impl Builder<'_> {
             ));
             ("docker-desktop", c)
         } else {
-            (
-                "engine",
-                vec![manual(format!(
-                    "choose an engine: Docker Desktop (paid for organisations of 250+ people or $10M+ revenue: rerun with --accept-docker-desktop-license to install it), Rancher Desktop (`{}`), Podman (`{}`), or Docker Engine inside WSL2 (`{}`, then `onramp doctor --fix` inside it)",
-                    pkg::install_line(&pkg::WINGET, pkg::WINGET_RANCHER_DESKTOP),
-                    pkg::install_line(&pkg::WINGET, pkg::WINGET_PODMAN),
-                    pkg::WSL_INSTALL_UBUNTU.join(" ")
-                ))],
-            )
+            ("engine", vec![manual(pkg::windows_engine_choice())])
         };
         let s = step(id, engine_why(f), self.ready())
             .check(ping())
@@ -967,6 +966,119 @@ mod tests {
         assert_eq!(
             argv[2],
             "import sys; sys.exit(not (sys.version_info[:3] >= (3, 10, 0) and sys.version_info[:3] < (3, 14, 0)))"
+        );
+    }
+
+    /// Machines whose plans put the project directory somewhere: a detached dockerd as root,
+    /// through sudo and as instructions for root; Podman without systemd; a broken project venv.
+    fn dir_using_facts() -> Vec<Facts> {
+        let mut root = debian_user();
+        root.uid = Some(0);
+        root.home_uid = Some(0);
+        root.pid1 = Some("sh".into());
+        root.systemd_running = false;
+        root.project_venv = VenvState::InterpreterGone;
+        let mut sudo = root.clone();
+        sudo.uid = Some(1000);
+        sudo.home_uid = Some(1000);
+        let mut nobody = sudo.clone();
+        nobody.which.clear();
+        let mut podman = sudo.clone();
+        podman.packages = vec!["podman-docker".into()];
+        let mut rootless = podman.clone();
+        rootless.engine_endpoint = Some("unix:///run/user/1000/podman/podman.sock".into());
+        vec![root, sudo, nobody, podman, rootless]
+    }
+
+    /// Every word a shell would see in the plan: each command (and the script of `sh -c`), each
+    /// detached daemon as its line, each instruction for root; parsed by a shell parser.
+    fn shell_words(p: &Plan) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        for a in p.steps.iter().flat_map(|s| s.change.iter()) {
+            let line = match a {
+                Action::Run { argv, .. } => {
+                    if let Some(i) = argv.iter().position(|w| w == "-c")
+                        && argv[..i].last().is_some_and(|w| w == "sh")
+                    {
+                        out.push(shlex::split(&argv[i + 1]).expect("the script parses"));
+                    }
+                    super::super::shell_line(argv)
+                }
+                Action::Detach { argv, log } => super::super::detach_line(argv, log),
+                Action::Remove { path } => crate::escape::shell(path),
+                Action::Manual { text } => match text.strip_prefix("as root: ") {
+                    Some(line) => line.to_string(),
+                    None => continue,
+                },
+            };
+            out.push(shlex::split(&line).expect("the line parses"));
+        }
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_project_path_is_one_word_wherever_a_plan_puts_it(
+            name in "[\\PC\n\t '\"$`;&|<>(){}*?~#\\\\]{1,16}"
+        ) {
+            // A folder name: anything but the separator.
+            proptest::prop_assume!(!name.contains('/'));
+            let placeholder = "/work/PROJECT";
+            let hostile = format!("/work/{name}");
+            for f in dir_using_facts() {
+                let at = |dir: &str| plan(&f, &Wants { dir: dir.into(), ..docker() });
+                let safe = shell_words(&at(placeholder));
+                let got = shell_words(&at(&hostile));
+                // The same words, where the project path is one word (or the start of one).
+                let expected: Vec<Vec<String>> = safe
+                    .iter()
+                    .map(|ws| ws.iter().map(|w| w.replace(placeholder, &hostile)).collect())
+                    .collect();
+                proptest::prop_assert_eq!(got, expected);
+                proptest::prop_assert!(safe.iter().flatten().any(|w| w.starts_with(placeholder)));
+            }
+        }
+    }
+
+    #[test]
+    fn daemons_are_started_by_onramp_not_by_a_shell() {
+        for f in dir_using_facts() {
+            let p = plan(&f, &docker());
+            for a in p.steps.iter().flat_map(|s| s.change.iter()) {
+                if let Action::Run { argv, .. } = a {
+                    let script = argv.iter().skip_while(|w| *w != "-c").nth(1);
+                    assert!(
+                        script.is_none_or(|s| !s.contains("/p")),
+                        "the project path reaches a shell: {argv:?}"
+                    );
+                }
+            }
+            let detached: Vec<&Action> = p
+                .steps
+                .iter()
+                .flat_map(|s| s.change.iter())
+                .filter(|a| matches!(a, Action::Detach { .. }))
+                .collect();
+            if f.which.contains_key("sudo") || f.uid == Some(0) {
+                assert_eq!(detached.len(), 1, "{p:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_wsl1_remedy_quotes_the_distro_for_powershell() {
+        let f = Facts {
+            kind: Some(Kind::Wsl1),
+            wsl_distro: Some("Ubuntu'; Remove-Item -Recurse C:\\ #".into()),
+            ..Facts::default()
+        };
+        let p = plan(&f, &docker());
+        let Action::Manual { text } = &p.steps[0].change[0] else {
+            panic!("{p:?}")
+        };
+        assert!(
+            text.contains("`wsl --set-version 'Ubuntu''; Remove-Item -Recurse C:\\ #' 2`"),
+            "{text}"
         );
     }
 

@@ -691,7 +691,8 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("c.yml"), "services: {}\n").unwrap();
         let rel = format!("{}/c.yml", outside.path().display());
-        std::fs::write(dir.join("onramp.toml"), format!("compose = \"{rel}\"\n")).unwrap();
+        // A literal string: a Windows path's `\` is not an escape there.
+        std::fs::write(dir.join("onramp.toml"), format!("compose = '{rel}'\n")).unwrap();
         let err = load_in(dir, &[], None).unwrap_err().to_string();
         assert!(err.contains("outside the project directory"), "{err}");
     }

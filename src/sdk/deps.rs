@@ -192,12 +192,12 @@ fn pip(what: &[String], wheelhouse: Option<&Path>) -> Step {
 }
 
 /// The steps for this project, in order.
-/// `venv` is the environment's directory, `scripts` where its executables go (`bin`, or
-/// `Scripts` on Windows).
+/// `venv` is the environment's directory, `python` its interpreter (`python::venv_python`:
+/// `bin/python`, or `Scripts\python.exe` on Windows); tools installed into it go beside it.
 pub fn plan(
     facts: &Facts,
     venv: &Path,
-    scripts: &Path,
+    python: &Path,
     packages: &[String],
     sdk_extras: &[String],
     wheelhouse: Option<&Path>,
@@ -226,12 +226,17 @@ pub fn plan(
 
     let mut steps = Vec::new();
     let venv_s = venv.display().to_string();
+    let scripts = python.parent().unwrap_or(venv);
     let tool = |found: &Option<PathBuf>, name: &str, steps: &mut Vec<Step>| -> PathBuf {
         match found {
             Some(p) => p.clone(),
             None => {
                 steps.push(pip(&[name.to_string()], wheelhouse));
-                scripts.join(name)
+                let exe = scripts.join(name);
+                match python.extension() {
+                    Some(ext) => exe.with_extension(ext),
+                    None => exe,
+                }
             }
         }
     };
@@ -241,11 +246,6 @@ pub fn plan(
         let mut args: Vec<String> = ["sync", "--frozen", "--inexact", "--python"]
             .map(String::from)
             .to_vec();
-        let python = if scripts.ends_with("Scripts") {
-            scripts.join("python.exe")
-        } else {
-            scripts.join("python")
-        };
         args.push(python.display().to_string());
         for e in &extras {
             args.extend(["--extra".into(), e.clone()]);
@@ -326,13 +326,29 @@ pub fn plan(
 mod tests {
     use super::*;
 
+    // The venv as this platform lays it out (`python::venv_python`).
+    #[cfg(windows)]
+    const VENV: &str = r"C:\p\.venv";
+    #[cfg(windows)]
+    const VENV_PY: &str = r"C:\p\.venv\Scripts\python.exe";
+    #[cfg(windows)]
+    const VENV_UV: &str = r"C:\p\.venv\Scripts\uv.exe";
+    #[cfg(not(windows))]
+    const VENV: &str = "/p/.venv";
+    #[cfg(not(windows))]
+    const VENV_PY: &str = "/p/.venv/bin/python";
+    #[cfg(not(windows))]
+    const VENV_UV: &str = "/p/.venv/bin/uv";
+
     fn p(facts: &Facts, packages: &[&str], extras: &[&str], wh: Option<&str>) -> Plan {
         let packages: Vec<String> = packages.iter().map(|s| s.to_string()).collect();
         let extras: Vec<String> = extras.iter().map(|s| s.to_string()).collect();
+        let python = crate::python::venv_python(Path::new(VENV), crate::host::Os::current());
+        assert_eq!(python, Path::new(VENV_PY));
         plan(
             facts,
-            Path::new("/p/.venv"),
-            Path::new("/p/.venv/bin"),
+            Path::new(VENV),
+            &python,
             &packages,
             &extras,
             wh.map(Path::new),
@@ -426,7 +442,7 @@ mod tests {
             ["pip install uv", "uv sync --extra db-postgres"]
         );
         let sync = &plan.steps[1];
-        assert_eq!(sync.program, Program::Tool("/p/.venv/bin/uv".into()));
+        assert_eq!(sync.program, Program::Tool(VENV_UV.into()));
         assert_eq!(
             sync.args,
             [
@@ -434,7 +450,7 @@ mod tests {
                 "--frozen",
                 "--inexact",
                 "--python",
-                "/p/.venv/bin/python",
+                VENV_PY,
                 "--extra",
                 "db-postgres",
                 "--offline",
@@ -444,7 +460,7 @@ mod tests {
         );
         assert!(
             sync.env
-                .contains(&("UV_PROJECT_ENVIRONMENT".into(), "/p/.venv".into()))
+                .contains(&("UV_PROJECT_ENVIRONMENT".into(), VENV.into()))
         );
         assert!(
             plan.steps[0]
@@ -480,7 +496,7 @@ mod tests {
         assert!(
             plan.steps[0]
                 .env
-                .contains(&("VIRTUAL_ENV".into(), "/p/.venv".into()))
+                .contains(&("VIRTUAL_ENV".into(), VENV.into()))
         );
     }
 

@@ -532,8 +532,7 @@ pub fn venv_plan(
     let extras = sdk.extras.clone().unwrap_or_default();
     let venv = dir.join(".venv");
     let venv_py = python::venv_python(&venv, os);
-    let scripts = venv_py.parent().map(Path::to_path_buf).unwrap_or_default();
-    let deps = deps::plan(facts, &venv, &scripts, &packages, &extras, wheelhouse);
+    let deps = deps::plan(facts, &venv, &venv_py, &packages, &extras, wheelhouse);
     let what = deps.summary();
     let mut steps = Vec::new();
     let question = if venv_exists {

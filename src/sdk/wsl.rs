@@ -73,7 +73,7 @@ pub fn plan(distros: &[Distro], project: &str, script: &str, spec: &str) -> Plan
         .or_else(|| distros.iter().find(|d| d.version == 2))
     else {
         return Plan::Remedy(match distros.first() {
-            Some(d) => pkg::wsl_set_version(&d.name),
+            Some(d) => pkg::wsl_set_version(Some(&d.name)),
             None => format!(
                 "{}   (then restart, and run onramp again)",
                 pkg::WSL_INSTALL_UBUNTU.join(" ")

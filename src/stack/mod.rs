@@ -434,8 +434,19 @@ mod tests {
             .profile
     }
 
+    // The project directory and the Compose file as Compose labels them on this platform (a
+    // host path, with the host's separator).
+    #[cfg(windows)]
+    const DIR: &str = r"C:\p";
+    #[cfg(windows)]
+    const COMPOSE_FILE: &str = r"C:\p\docker-compose.test.yml";
+    #[cfg(not(windows))]
+    const DIR: &str = "/p";
+    #[cfg(not(windows))]
+    const COMPOSE_FILE: &str = "/p/docker-compose.test.yml";
+
     fn origin() -> Origin<'static> {
-        Origin::new("horme", Path::new("/p"), None)
+        Origin::new("horme", Path::new(DIR), None)
     }
 
     #[test]
@@ -450,8 +461,8 @@ mod tests {
             (LABEL_NUMBER, "1"),
             (LABEL_ONEOFF, "False"),
             (LABEL_VERSION, COMPOSE_VERSION),
-            (LABEL_WORKING_DIR, "/p"),
-            (LABEL_CONFIG_FILES, "/p/docker-compose.test.yml"),
+            (LABEL_WORKING_DIR, DIR),
+            (LABEL_CONFIG_FILES, COMPOSE_FILE),
         ] {
             assert_eq!(s.labels[k], v, "{k}");
         }

@@ -3,8 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The binary under test. Built for Windows on Linux (under Wine), cargo names it by its Unix
+/// path, which is `Z:\` (Wine's drive for the Unix root) to a Windows program.
 pub fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_onramp"))
+    let path = env!("CARGO_BIN_EXE_onramp");
+    match path.strip_prefix('/').filter(|_| cfg!(windows)) {
+        Some(rest) => PathBuf::from(format!(r"Z:\{}", rest.replace('/', r"\"))),
+        None => PathBuf::from(path),
+    }
 }
 
 /// `onramp` in `dir`, with a clean environment for the variables onramp reads.
@@ -59,11 +65,13 @@ pub fn write(root: &Path, rel: &str, text: &str) {
 }
 
 /// Whether tests must not skip for want of infrastructure (set by `.ci/run`).
+#[cfg(unix)]
 pub fn strict() -> bool {
     std::env::var("ONRAMP_TEST_STRICT").is_ok_and(|v| v == "1")
 }
 
 /// Skip (or, in strict mode, fail) a test whose infrastructure is missing.
+#[cfg(unix)]
 pub fn skip_or_fail(why: &str) {
     if strict() {
         panic!("required for the test suite: {why}");
@@ -84,16 +92,19 @@ pub fn stub_python(dir: &Path) {
 }
 
 /// The local test registry (scripts/images.sh pushes the test images there).
+#[cfg(unix)]
 pub fn registry() -> String {
     std::env::var("ONRAMP_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into())
 }
 
 /// A test image by name and tag, in the local registry.
+#[cfg(unix)]
 pub fn image(name: &str) -> String {
     format!("{}/onramp-test/{name}", registry())
 }
 
 /// Run the Docker CLI; its stdout when it succeeded.
+#[cfg(unix)]
 pub fn docker(args: &[&str]) -> Option<String> {
     let out = std::process::Command::new("docker")
         .args(args)

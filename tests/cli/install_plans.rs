@@ -191,11 +191,15 @@ fn wsl2_without_desktop_installs_the_engine_in_the_distro() {
     let c = commands(&p);
     assert!(c.iter().any(|c| c.contains("/etc/wsl.conf")), "{c:?}");
     assert!(c.iter().any(|c| c.contains("iptables-legacy")), "{c:?}");
-    assert!(
-        c.iter()
-            .any(|c| c.contains("dockerd >>/var/log/onramp-dockerd.log")),
-        "{c:?}"
-    );
+    assert!(c.contains(&"sudo -n dockerd".to_string()), "{c:?}");
+    let start = p["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "engine-start")
+        .unwrap();
+    assert_eq!(start["change"][0]["kind"], "detach", "{start}");
+    assert_eq!(start["change"][0]["log"], ".onramp/logs/dockerd.log");
 }
 
 #[test]
@@ -308,6 +312,11 @@ fn plan_fix(plan: &serde_json::Value, check: &str) -> Option<String> {
                     "run" => {
                         let argv: Vec<String> = serde_json::from_value(a["argv"].clone()).unwrap();
                         (onramp::install::shell_line(&argv), true)
+                    }
+                    "detach" => {
+                        let argv: Vec<String> = serde_json::from_value(a["argv"].clone()).unwrap();
+                        let log = a["log"].as_str().unwrap();
+                        (onramp::install::detach_line(&argv, log), false)
                     }
                     "remove" => (format!("remove {}", a["path"].as_str().unwrap()), false),
                     _ => (a["text"].as_str().unwrap().to_string(), false),
