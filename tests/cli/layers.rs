@@ -36,6 +36,7 @@ const LAYERS: &[&str] = &[
     "probe",
     "generate",
     "project",
+    "lock",
     "stack",
     "config",
     "images",
@@ -43,7 +44,9 @@ const LAYERS: &[&str] = &[
     "sdk",
     "validation",
     "checks",
+    "verify",
     "doctor",
+    "report",
     "gate",
     "commands",
     "lib",
@@ -53,12 +56,15 @@ const LAYERS: &[&str] = &[
 /// and Compose naming go to one leaf module (generate -> project/stack, project -> stack,
 /// install -> project, profile -> project/stack); profile loading and validation sit below
 /// what they call (profile -> generate/kinds); the settings types of `config` are read by
-/// `generate`.
+/// `generate`; `generate::run` reads the lock's pins and `lock::venv` asks the venv through the
+/// SDK ladder's runner.
 const KNOWN_UPWARD: &[(&str, &str)] = &[
     ("generate", "config"),
+    ("generate", "lock"),
     ("generate", "project"),
     ("generate", "stack"),
     ("install", "project"),
+    ("lock", "sdk"),
     ("profile", "generate"),
     ("profile", "kinds"),
     ("profile", "project"),

@@ -30,6 +30,8 @@ mod installer;
 #[cfg(unix)]
 mod layers;
 #[cfg(unix)]
+mod lockfile;
+#[cfg(unix)]
 mod podman;
 mod profiles;
 #[cfg(unix)]
