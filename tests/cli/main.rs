@@ -10,6 +10,8 @@ mod common;
 #[cfg(unix)]
 mod compose;
 #[cfg(unix)]
+mod corpus;
+#[cfg(unix)]
 mod deps;
 #[cfg(unix)]
 mod doctor;
@@ -19,6 +21,8 @@ mod generate;
 mod hostile;
 #[cfg(unix)]
 mod hostile2;
+#[cfg(unix)]
+mod hostile_compose;
 #[cfg(unix)]
 mod images;
 #[cfg(unix)]
