@@ -129,6 +129,8 @@ pub struct Origin<'a> {
     pub default_network: Option<String>,
     /// Engine names of named volumes the file names (`volumes: data: name: X`).
     pub volume_names: std::collections::BTreeMap<String, String>,
+    /// Engine names of networks the file names (`name: X`, or the key of an `external` one).
+    pub network_names: std::collections::BTreeMap<String, String>,
 }
 
 /// The file onramp generates for the profile's services.
@@ -152,6 +154,7 @@ impl<'a> Origin<'a> {
             profile: String::new(),
             default_network: None,
             volume_names: std::collections::BTreeMap::new(),
+            network_names: std::collections::BTreeMap::new(),
         }
     }
 
@@ -160,6 +163,15 @@ impl<'a> Origin<'a> {
         self.default_network
             .clone()
             .unwrap_or_else(|| network_name(self.project))
+    }
+
+    /// The engine's name of one of the project's networks, by its key in the file.
+    pub fn network_of(&self, network: &str) -> String {
+        match self.network_names.get(network) {
+            Some(n) => n.clone(),
+            None if network == "default" => self.network(),
+            None => project_network(self.project, network),
+        }
     }
 
     /// The engine's name of a named volume of the project.

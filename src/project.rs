@@ -78,7 +78,19 @@ impl Project {
             .profile
             .volumes
             .iter()
-            .filter_map(|(k, v)| Some((k.clone(), v.name.clone()?)))
+            .filter_map(|(k, v)| {
+                let external = v.external == Some(true);
+                Some((k.clone(), v.name.clone().or(external.then(|| k.clone()))?))
+            })
+            .collect();
+        o.network_names = self
+            .profile
+            .networks
+            .iter()
+            .filter_map(|(k, n)| {
+                let external = n.external == Some(true);
+                Some((k.clone(), n.name.clone().or(external.then(|| k.clone()))?))
+            })
             .collect();
         o
     }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::models::{
     ContainerCreateBody, EndpointSettings, HealthConfig, HostConfig, Mount, MountType,
-    NetworkCreateRequest, NetworkingConfig, PortBinding, ResourcesUlimits, RestartPolicy,
-    RestartPolicyNameEnum, VolumeCreateRequest,
+    NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig, PortBinding, ResourcesUlimits,
+    RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
@@ -124,6 +124,16 @@ pub struct Extras {
     pub stdin_open: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
+    /// Every network the container joins with its aliases, first the one it is created on;
+    /// empty: only `ContainerSpec.network` with `alias`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<(String, Vec<String>)>,
+    /// `ContainerSpec.network` is a network mode (`host`, `none`, `container:ID`): no endpoints.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub network_mode: bool,
+    /// `os/arch` of the image to run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
 }
 
 impl Extras {
@@ -670,11 +680,9 @@ impl Engine for Bollard {
                 }
             })
             .collect();
-        let endpoint = EndpointSettings {
-            aliases: (!spec.alias.is_empty()).then(|| vec![spec.alias.clone()]),
-            ..Default::default()
-        };
         let x = &spec.extras;
+        let mut endpoints = endpoints(spec).into_iter();
+        let first = endpoints.next();
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
             env: Some(spec.env.clone()),
@@ -731,15 +739,27 @@ impl Engine for Bollard {
                 }),
                 ..Default::default()
             }),
-            networking_config: (!spec.alias.is_empty()).then(|| NetworkingConfig {
-                endpoints_config: Some(HashMap::from([(spec.network.clone(), endpoint)])),
+            networking_config: first.map(|(net, endpoint)| NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(net, endpoint)])),
             }),
             ..Default::default()
         };
-        let opts = CreateContainerOptionsBuilder::new()
-            .name(&spec.name)
-            .build();
-        let r = timed(self.docker.create_container(Some(opts), body)).await?;
+        let mut opts = CreateContainerOptionsBuilder::new().name(&spec.name);
+        if let Some(p) = &x.platform {
+            opts = opts.platform(p);
+        }
+        let r = timed(self.docker.create_container(Some(opts.build()), body)).await?;
+        // Engines before API 1.44 take one endpoint at creation: the others are connected.
+        for (net, endpoint) in endpoints {
+            let req = NetworkConnectRequest {
+                container: r.id.clone(),
+                endpoint_config: Some(endpoint),
+            };
+            if let Err(e) = timed(self.docker.connect_network(&net, req)).await {
+                let _ = self.remove(&r.id).await;
+                return Err(e);
+            }
+        }
         Ok(r.id)
     }
 
@@ -844,6 +864,28 @@ impl Engine for Bollard {
 }
 
 /// Docker's name for a Compose restart policy.
+/// The networks a container joins with their endpoint settings, the one to create it on first.
+fn endpoints(spec: &ContainerSpec) -> Vec<(String, EndpointSettings)> {
+    if spec.extras.network_mode {
+        return Vec::new();
+    }
+    let aliased = |aliases: Vec<String>| EndpointSettings {
+        aliases: (!aliases.is_empty()).then_some(aliases),
+        ..Default::default()
+    };
+    if spec.extras.networks.is_empty() {
+        if spec.alias.is_empty() {
+            return Vec::new();
+        }
+        return vec![(spec.network.clone(), aliased(vec![spec.alias.clone()]))];
+    }
+    spec.extras
+        .networks
+        .iter()
+        .map(|(n, a)| (n.clone(), aliased(a.clone())))
+        .collect()
+}
+
 fn restart_name(policy: &str) -> RestartPolicyNameEnum {
     match policy {
         "always" => RestartPolicyNameEnum::ALWAYS,

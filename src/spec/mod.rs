@@ -272,7 +272,7 @@ impl ServiceSpec {
     }
 
     /// The project networks the service is attached to, as engine names with aliases.
-    pub fn engine_networks(&self, project: &str) -> Vec<(String, Vec<String>)> {
+    pub fn engine_networks(&self, origin: &Origin<'_>) -> Vec<(String, Vec<String>)> {
         if self.network_mode.is_some() {
             return Vec::new();
         }
@@ -285,7 +285,7 @@ impl ServiceSpec {
                     aliases.extend(a.aliases.iter().cloned());
                 }
                 let priority = a.as_ref().and_then(|a| a.priority).unwrap_or(0);
-                (priority, naming::project_network(project, n), aliases)
+                (priority, origin.network_of(n), aliases)
             })
             .collect();
         nets.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));

@@ -79,6 +79,7 @@ pub fn container_spec(origin: &Origin<'_>, s: &ServiceSpec) -> ContainerSpec {
         (LABEL_HASH.to_string(), hash.clone()),
         (LABEL_COMPOSE_HASH.to_string(), hash),
     ]);
+    let network = networking(origin, s);
     ContainerSpec {
         name: s
             .container_name
@@ -90,14 +91,36 @@ pub fn container_spec(origin: &Origin<'_>, s: &ServiceSpec) -> ContainerSpec {
         labels,
         ports,
         mounts,
-        network: origin.network(),
+        network: network.0,
         alias: s.name.clone(),
         working_dir: s.working_dir.clone(),
-        extras: extras(s),
+        extras: Extras {
+            networks: network.1,
+            network_mode: s.network_mode.is_some(),
+            ..extras(s)
+        },
     }
 }
 
 /// The host settings beyond image, command, env, ports and mounts.
+/// The network the container is created on (or its network mode), and every network it joins
+/// with its aliases when that is more than the project's default network under its own name.
+fn networking(origin: &Origin<'_>, s: &ServiceSpec) -> (String, Vec<(String, Vec<String>)>) {
+    if let Some(mode) = &s.network_mode {
+        let mode = match mode.strip_prefix("service:") {
+            Some(svc) => format!("container:{}", container_name(origin.project, svc)),
+            None => mode.clone(),
+        };
+        return (mode, Vec::new());
+    }
+    let nets = s.engine_networks(origin);
+    let plain = vec![(origin.network(), vec![s.name.clone()])];
+    match nets.first() {
+        Some((first, _)) if nets != plain => (first.clone(), nets),
+        _ => (origin.network(), Vec::new()),
+    }
+}
+
 fn extras(s: &ServiceSpec) -> Extras {
     let healthcheck = s.healthcheck.as_ref().map(|h| Health {
         test: h.test.clone(),
@@ -155,9 +178,11 @@ fn extras(s: &ServiceSpec) -> Extras {
         }),
         healthcheck,
         extra_hosts: s.extra_hosts.clone(),
+        platform: s.platform.clone(),
         tty: s.tty,
         stdin_open: s.stdin_open,
         init: s.init,
+        ..Extras::default()
     }
 }
 
@@ -618,5 +643,74 @@ healthcheck = { test = ["CMD", "true"], interval = "2s", retries = 4, start_peri
         let err = select(&p, &["nope".into()]).unwrap_err();
         assert!(matches!(err, Error::Usage(_)));
         assert!(err.to_string().contains("app, db, other"), "{err}");
+    }
+
+    fn compose_service(networks: &[(&str, &[&str])], mode: Option<&str>) -> Service {
+        Service {
+            image: Some("redis:7".into()),
+            network_mode: mode.map(String::from),
+            platform: Some("linux/amd64".into()),
+            networks: (!networks.is_empty()).then(|| {
+                networks
+                    .iter()
+                    .map(|(n, a)| {
+                        let aliases =
+                            (!a.is_empty()).then(|| a.iter().map(|s| s.to_string()).collect());
+                        (n.to_string(), crate::profile::ServiceNetwork { aliases })
+                    })
+                    .collect()
+            }),
+            ..Service::default()
+        }
+    }
+
+    #[test]
+    fn networks_aliases_and_network_modes_reach_the_container() {
+        let mut o = Origin::new("proj", Path::new(DIR), Some(Path::new("/p/compose.yml")));
+        o.network_names
+            .insert("shared".into(), "team_shared".into());
+        let svc = compose_service(&[("back", &["cache"]), ("shared", &[])], None);
+        let spec = ServiceSpec::of(&o, "redis", &svc).unwrap();
+        let c = container_spec(&o, &spec);
+        assert_eq!(c.network, "proj_back", "created on its first network");
+        assert_eq!(
+            c.extras.networks,
+            vec![
+                (
+                    "proj_back".to_string(),
+                    vec!["redis".to_string(), "cache".to_string()]
+                ),
+                ("team_shared".to_string(), vec!["redis".to_string()]),
+            ]
+        );
+        assert!(!c.extras.network_mode);
+        assert_eq!(c.extras.platform.as_deref(), Some("linux/amd64"));
+
+        let plain = compose_service(&[], None);
+        let c = container_spec(&o, &ServiceSpec::of(&o, "redis", &plain).unwrap());
+        assert_eq!(
+            (c.network.as_str(), c.alias.as_str()),
+            ("proj_default", "redis")
+        );
+        assert!(
+            c.extras.networks.is_empty(),
+            "the default network alone is as before"
+        );
+
+        for (mode, engine) in [
+            ("host", "host"),
+            ("none", "none"),
+            ("service:db", "proj-db-1"),
+        ] {
+            let svc = compose_service(&[], Some(mode));
+            let c = container_spec(&o, &ServiceSpec::of(&o, "redis", &svc).unwrap());
+            let want = if mode.starts_with("service:") {
+                format!("container:{engine}")
+            } else {
+                engine.to_string()
+            };
+            assert_eq!(c.network, want);
+            assert!(c.extras.network_mode && c.extras.networks.is_empty());
+        }
     }
 }

@@ -33,28 +33,22 @@ pub fn first(profile: &Profile, selected: &[String]) -> Option<(String, String)>
     None
 }
 
-/// A volume's `name` and `driver: local` are applied; `external`, `driver_opts` and `labels`
-/// not yet.
+/// A volume's `name`, `driver: local`, `external` and `labels` are applied; `driver_opts` not
+/// yet.
 fn volume_unapplied(o: &VolumeSpec) -> bool {
-    o.external == Some(true) || o.driver_opts.is_some() || o.labels.is_some()
+    o.driver_opts.is_some()
 }
 
-/// The `default` network's `name` (bridge driver) is applied; other networks not yet.
-fn network_unapplied(name: &str, o: &NetworkSpec) -> bool {
-    name != "default" || o.external == Some(true) || o.driver_opts.is_some() || o.labels.is_some()
+/// A network's `name`, `external` and `labels` (bridge driver) are applied; `driver_opts` not
+/// yet.
+fn network_unapplied(_name: &str, o: &NetworkSpec) -> bool {
+    o.driver_opts.is_some()
 }
 
 fn in_service(svc: &Service) -> Option<&'static str> {
     let build_target = svc.build.as_ref().is_some_and(|b| b.target.is_some());
-    let only_default = svc.networks.as_ref().is_none_or(|n| {
-        n.iter()
-            .all(|(name, a)| name == "default" && a.aliases.is_none())
-    });
     let cpu_reservation = svc.reservations.as_ref().is_some_and(|r| r.cpus.is_some());
     [
-        ("platform", svc.platform.is_some()),
-        ("network_mode", svc.network_mode.is_some()),
-        ("networks", !only_default),
         ("deploy.resources.reservations.cpus", cpu_reservation),
         ("build.target", build_target),
     ]
@@ -75,14 +69,21 @@ mod tests {
             "ai".into(),
             Service {
                 network_mode: Some("host".into()),
+                platform: Some("linux/amd64".into()),
                 container_name: Some("applied".into()),
+                build: Some(crate::profile::Build {
+                    context: ".".into(),
+                    dockerfile: None,
+                    args: None,
+                    target: Some("dev".into()),
+                }),
                 ..Service::default()
             },
         );
         assert_eq!(first(&p, &["db".into()]), None);
         assert_eq!(
             first(&p, &["ai".into(), "db".into()]),
-            Some(("ai".into(), "`network_mode`".into()))
+            Some(("ai".into(), "`build.target`".into()))
         );
         p.networks.insert(
             "default".into(),
@@ -97,6 +98,18 @@ mod tests {
             "a named default network is applied"
         );
         p.networks.insert("back".into(), NetworkSpec::default());
+        assert_eq!(
+            first(&p, &["db".into()]),
+            None,
+            "named networks are applied"
+        );
+        p.networks.insert(
+            "back".into(),
+            NetworkSpec {
+                driver_opts: Some([("mtu".to_string(), "1400".to_string())].into()),
+                ..NetworkSpec::default()
+            },
+        );
         assert!(first(&p, &["db".into()]).is_some());
     }
 }

@@ -56,13 +56,13 @@ impl ServiceReport {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Created {
     pub containers: Vec<String>,
-    pub network: Option<String>,
+    pub networks: Vec<String>,
     pub volumes: Vec<String>,
 }
 
 impl Created {
     pub fn is_empty(&self) -> bool {
-        self.containers.is_empty() && self.network.is_none() && self.volumes.is_empty()
+        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
     }
 
     /// Remove it all again; returns what was removed, in words.
@@ -73,10 +73,10 @@ impl Created {
                 done.push(format!("container {}", &c[..c.len().min(12)]));
             }
         }
-        if let Some(n) = &self.network
-            && engine.remove_network(n).await.is_ok()
-        {
-            done.push(format!("network {n}"));
+        for n in &self.networks {
+            if engine.remove_network(n).await.is_ok() {
+                done.push(format!("network {n}"));
+            }
         }
         for v in &self.volumes {
             if engine.remove_volume(v).await.is_ok() {
@@ -198,34 +198,8 @@ async fn up_inner<E: Engine + Sync>(
     check_ports(host, &managed).await?;
     build_missing(engine, &managed, origin.dir, ui).await?;
     pull_missing(engine, &managed, ui).await?;
-    if !managed.is_empty() {
-        let net_labels = object_labels(project, (LABEL_NETWORK, "default"));
-        let network = origin.network();
-        if engine
-            .ensure_network(&network, &net_labels)
-            .await
-            .map_err(engine_err)?
-        {
-            created.network = Some(network);
-        }
-    }
-    // Only the volumes of the services this run starts (`up SERVICE...`).
-    let mut volumes: Vec<(String, String)> = Vec::new();
-    for v in managed.iter().flat_map(|m| m.service.named_volumes()) {
-        if !volumes.contains(&v) {
-            volumes.push(v);
-        }
-    }
-    for (short, full) in volumes {
-        let labels = object_labels(project, (LABEL_VOLUME, &short));
-        if engine
-            .ensure_volume(&full, &labels)
-            .await
-            .map_err(engine_err)?
-        {
-            created.volumes.push(full);
-        }
-    }
+    ensure_networks(engine, origin, profile, &managed, created).await?;
+    ensure_volumes(engine, origin, profile, &managed, created).await?;
     let phases: Phases = selected
         .iter()
         .map(|n| (n.clone(), tokio::sync::watch::Sender::new(Phase::Pending)))
@@ -266,6 +240,95 @@ async fn up_inner<E: Engine + Sync>(
     }
     reports.extend(ext);
     Ok(reports)
+}
+
+/// Create the project networks the started services join (labelled as Compose labels them, so
+/// `down` removes them); an `external` one must exist and is never created.
+async fn ensure_networks<E: Engine + Sync>(
+    engine: &E,
+    origin: &Origin<'_>,
+    profile: &Profile,
+    managed: &[Managed<'_>],
+    created: &mut Created,
+) -> Result<()> {
+    let mut keys: Vec<&String> = Vec::new();
+    for m in managed.iter().filter(|m| m.service.network_mode.is_none()) {
+        for k in m.service.networks.keys() {
+            if !keys.contains(&k) {
+                keys.push(k);
+            }
+        }
+    }
+    for key in keys {
+        let spec = profile
+            .networks
+            .get(key.as_str())
+            .cloned()
+            .unwrap_or_default();
+        let name = origin.network_of(key);
+        if spec.external == Some(true) {
+            let all = engine.networks(&[]).await.map_err(engine_err)?;
+            if !all.contains(&name) {
+                return Err(missing_external("network", &name, "docker network create"));
+            }
+            continue;
+        }
+        let mut labels = spec.labels.unwrap_or_default();
+        labels.extend(object_labels(origin.project, (LABEL_NETWORK, key)));
+        if engine
+            .ensure_network(&name, &labels)
+            .await
+            .map_err(engine_err)?
+        {
+            created.networks.push(name);
+        }
+    }
+    Ok(())
+}
+
+/// Create the named volumes of the services this run starts (`up SERVICE...`); an `external`
+/// one must exist and is never created.
+async fn ensure_volumes<E: Engine + Sync>(
+    engine: &E,
+    origin: &Origin<'_>,
+    profile: &Profile,
+    managed: &[Managed<'_>],
+    created: &mut Created,
+) -> Result<()> {
+    let mut volumes: Vec<(String, String)> = Vec::new();
+    for v in managed.iter().flat_map(|m| m.service.named_volumes()) {
+        if !volumes.contains(&v) {
+            volumes.push(v);
+        }
+    }
+    for (short, full) in volumes {
+        let spec = profile.volumes.get(&short).cloned().unwrap_or_default();
+        if spec.external == Some(true) {
+            if !engine.volume_exists(&full).await.map_err(engine_err)? {
+                return Err(missing_external("volume", &full, "docker volume create"));
+            }
+            continue;
+        }
+        let mut labels = spec.labels.unwrap_or_default();
+        labels.extend(object_labels(origin.project, (LABEL_VOLUME, &short)));
+        if engine
+            .ensure_volume(&full, &labels)
+            .await
+            .map_err(engine_err)?
+        {
+            created.volumes.push(full);
+        }
+    }
+    Ok(())
+}
+
+fn missing_external(what: &str, name: &str, create: &str) -> Error {
+    Error::NotReady {
+        message: format!(
+            "the external {what} `{name}` does not exist; onramp never creates an external {what}, and nothing was started"
+        ),
+        help: format!("create it first: `{create} {name}`"),
+    }
 }
 
 fn signal(phases: &Phases, name: &str, phase: Phase) {
@@ -949,7 +1012,7 @@ mod tests {
         let reports = r.unwrap();
         assert!(reports.iter().all(|r| r.action == StackAction::Created));
         assert_eq!(created.containers.len(), 2);
-        assert_eq!(created.network.as_deref(), Some("proj_default"));
+        assert_eq!(created.networks, vec!["proj_default".to_string()]);
         assert_eq!(created.volumes, ["proj_db_data"]);
         assert_eq!(
             engine.state.lock().unwrap().pulls.len(),

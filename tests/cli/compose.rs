@@ -458,3 +458,73 @@ healthcheck = { test = ["CMD", "true"], interval = "2s", timeout = "1s", retries
     assert!(text.contains("shm_size"), "{text}");
     assert_eq!(app["entrypoint"][0].as_str(), Some("/bin/sh"));
 }
+
+/// Removes a network the test made itself (an `external` one), whatever happens.
+struct OwnNetwork(String);
+
+impl Drop for OwnNetwork {
+    fn drop(&mut self) {
+        let _ = docker(&["network", "rm", &self.0]);
+    }
+}
+
+#[test]
+fn named_and_external_networks_with_aliases_are_created_joined_and_removed() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("nets{}", std::process::id());
+    let external = OwnNetwork(format!("{name}-ext"));
+    assert!(docker(&["network", "create", &external.0]).is_some());
+    let redis = format!("{}/onramp-test/redis:7", registry());
+    let file = format!(
+        "name: {name}\n\
+         services:\n  \
+           cache:\n    image: {redis}\n    networks:\n      back:\n        aliases: [kv]\n      shared: {{}}\n  \
+           client:\n    image: {redis}\n    networks: [back]\n  \
+           solo:\n    image: {redis}\n    network_mode: none\n\
+         networks:\n  back: {{}}\n  shared:\n    external: true\n    name: {ext}\n",
+        ext = external.0
+    );
+    std::fs::write(dir.path().join("compose.yml"), file).unwrap();
+    let onramp_in = |args: &[&str]| run(onramp(dir.path()).args(args));
+    let up = onramp_in(&["up", "--compose", "compose.yml"]);
+    let cleanup = || onramp_in(&["down", "--compose", "compose.yml"]);
+    if up.code != 0 {
+        cleanup();
+        panic!("stdout:\n{}\nstderr:\n{}", up.stdout, up.stderr);
+    }
+    let client = format!("{name}-client-1");
+    let pong = docker(&["exec", &client, "redis-cli", "-h", "kv", "ping"]);
+    let nets = inspect(
+        &format!("{name}-cache-1"),
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}",
+    );
+    let mode = inspect(&format!("{name}-solo-1"), "{{.HostConfig.NetworkMode}}");
+    let label = docker(&[
+        "network",
+        "inspect",
+        &format!("{name}_back"),
+        "--format",
+        "{{index .Labels \"com.docker.compose.network\"}}",
+    ]);
+    let down = cleanup();
+    assert_eq!(
+        pong.as_deref().map(str::trim),
+        Some("PONG"),
+        "the alias resolves"
+    );
+    assert_eq!(nets, format!("{} {name}_back", external.0));
+    assert_eq!(mode, "none");
+    assert_eq!(label.as_deref().map(str::trim), Some("back"));
+    assert_eq!(down.code, 0, "{}", down.stderr);
+    assert!(
+        docker(&["network", "inspect", &format!("{name}_back")]).is_none(),
+        "down removes the network it made"
+    );
+    assert!(
+        docker(&["network", "inspect", &external.0]).is_some(),
+        "down never removes an external network"
+    );
+}
