@@ -8,6 +8,11 @@
 #                             the physical limit (bare containers + a tight probe loop) and
 #                             against docker-compose up -d + waiting for healthy; and a no-op
 #                             re-up against docker-compose up -d with everything running
+#   scripts/bench.sh truth    lock, verify and report on a freshly-up project (postgres + redis,
+#                             the SDK in a project venv): lock against `docker pull` of the same
+#                             images (the registry round trips), a warm verify against the same
+#                             looks by hand (docker image inspect, docker ps, pip list), and report
+#                             against its 10 s bound; verify and report also with no engine
 #   scripts/bench.sh installer  from no engine (docker.io removed) to all services ready: onramp
 #                             setup against the same steps typed by hand (scripts/bench/installer.sh)
 set -euo pipefail
@@ -111,12 +116,56 @@ bench_validate() {
     "$(echo "$o*1000" | bc -l)" "$(echo "$p*1000" | bc -l)" "$(echo "$o/$p" | bc -l)"
 }
 
+bench_truth() {
+  "$root/scripts/provision.sh" >/dev/null
+  local reg="${ONRAMP_TEST_REGISTRY:-127.0.0.1:5000}" t="$proj/truth"
+  local wheels="${ONRAMP_TEST_WHEELS:-/var/cache/onramp-test/wheels-kailash}"
+  mkdir -p "$t"
+  cat > "$t/onramp.toml" <<TOML
+extends = "minimal"
+project = "benchtruth"
+[services.postgres]
+image = "$reg/onramp-test/postgres:15"
+ports = ["45432:5432"]
+[services.redis]
+image = "$reg/onramp-test/redis:7"
+ports = ["46379:6379"]
+TOML
+  python3 -m venv "$t/.venv" && "$t/.venv/bin/python" -m pip install -q --no-index --find-links "$wheels" kailash
+  (cd "$t" && "$bin" generate -q >/dev/null && "$bin" lock -q >/dev/null && "$bin" up -q >/dev/null)
+  local pulls="docker pull -q $reg/onramp-test/postgres:15 && docker pull -q $reg/onramp-test/redis:7"
+  local hand="docker image inspect $reg/onramp-test/postgres:15 $reg/onramp-test/redis:7 >/dev/null && docker ps -a --filter label=com.docker.compose.project=benchtruth >/dev/null && $t/.venv/bin/python -m pip list >/dev/null"
+  hyperfine -N -i --warmup 2 --runs 10 --export-json "$out/truth.json" \
+    -n lock "$bin lock -q --dir $t" \
+    -n pull "sh -c '$pulls'" \
+    -n verify "$bin verify -q --dir $t" \
+    -n hand "sh -c '$hand'" \
+    -n report "$bin report -q --dir $t -o $proj/r.tar.gz" \
+    --prepare "rm -f $proj/r.tar.gz" >/dev/null
+  hyperfine -N -i --runs 5 --export-json "$out/truth-noengine.json" \
+    -n verify "env DOCKER_HOST=unix:///nonexistent $bin verify -q --dir $t" \
+    -n report "env DOCKER_HOST=unix:///nonexistent $bin report -q --dir $t -o $proj/r.tar.gz" \
+    --prepare "rm -f $proj/r.tar.gz" >/dev/null
+  "$bin" down --volumes -q --dir "$t" >/dev/null
+  local l p v h r vn rn
+  l=$(median "$out/truth.json" 0); p=$(median "$out/truth.json" 1); v=$(median "$out/truth.json" 2)
+  h=$(median "$out/truth.json" 3); r=$(median "$out/truth.json" 4)
+  vn=$(median "$out/truth-noengine.json" 0); rn=$(median "$out/truth-noengine.json" 1)
+  printf 'lock: %.0f ms; docker pull of the same images %.0f ms (lock/pull = %.2f)\n' \
+    "$(echo "$l*1000" | bc -l)" "$(echo "$p*1000" | bc -l)" "$(echo "$l/$p" | bc -l)"
+  printf 'verify (warm): %.0f ms (goal 2000 ms); the same looks by hand %.0f ms (verify/hand = %.2f)\n' \
+    "$(echo "$v*1000" | bc -l)" "$(echo "$h*1000" | bc -l)" "$(echo "$v/$h" | bc -l)"
+  printf 'report: %.0f ms (goal 10000 ms, report/goal = %.2f)\n' "$(echo "$r*1000" | bc -l)" "$(echo "$r/10" | bc -l)"
+  printf 'without an engine: verify %.0f ms, report %.0f ms\n' "$(echo "$vn*1000" | bc -l)" "$(echo "$rn*1000" | bc -l)"
+}
+
 case "${1:-all}" in
   doctor) bench_doctor ;;
   up) bench_up ;;
   validate) bench_validate ;;
+  truth) bench_truth ;;
   # Removes and reinstalls the engine: only when asked for by name, never in `all`.
   installer) ONRAMP_BIN="$bin" "$root/scripts/bench/installer.sh" ;;
-  all) bench_doctor; bench_up; bench_validate ;;
-  *) echo "usage: scripts/bench.sh [doctor|up|validate|installer|all]" >&2; exit 2 ;;
+  all) bench_doctor; bench_up; bench_validate; bench_truth ;;
+  *) echo "usage: scripts/bench.sh [doctor|up|validate|truth|installer|all]" >&2; exit 2 ;;
 esac

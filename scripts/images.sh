@@ -17,6 +17,39 @@ mkdir -p "$state" "$cache"
 
 log() { printf 'images: %s\n' "$*" >&2; }
 
+# Scratch images for tests that must move a tag in the registry (tests/cli/lockfile.rs), kept
+# under onramp-test/scratch/ so the test images above are never touched:
+#   images.sh scratch push SRC NAME:TAG      tag the local image SRC as it and push it
+#   images.sh scratch drop NAME:TAG|NAME@DIGEST  delete that manifest from the registry
+scratch() {
+  local ref="$registry/onramp-test/scratch/${3:-}"
+  case "$1" in
+    push)
+      docker tag "$2" "$ref"
+      docker push -q "$ref" >/dev/null ;;
+    drop)
+      local name="${2%%[:@]*}" what="${2#*[:@]}" digest
+      digest="$what"
+      if [[ "$2" != *@* ]]; then
+        digest=$(curl -fsSI -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+          "http://$registry/v2/onramp-test/scratch/$name/manifests/$what" \
+          | awk -F': ' 'tolower($1) == "docker-content-digest" {print $2}' | tr -d '\r')
+        docker rmi "$ref" >/dev/null 2>&1 || true
+      fi
+      [ -z "$digest" ] || curl -fsS -X DELETE "http://$registry/v2/onramp-test/scratch/$name/manifests/$digest" >/dev/null ;;
+    *) log "scratch push SRC NAME:TAG | scratch drop NAME:TAG|NAME@DIGEST"; exit 2 ;;
+  esac
+}
+if [ "${1:-}" = scratch ]; then
+  shift
+  case "${1:-}" in
+    push) scratch push "${2:?SRC}" "${3:?NAME:TAG}" ;;
+    drop) scratch drop "${2:?NAME:TAG}" "$2" ;;
+    *) scratch "${1:-}" ;;
+  esac
+  exit 0
+fi
+
 mirror() {
   local m=""
   if compgen -G "/etc/apt/sources.list.d/*.sources" >/dev/null; then

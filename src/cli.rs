@@ -96,6 +96,34 @@ pub enum Command {
     /// The profile's images as one archive, for machines that cannot reach a registry
     #[command(subcommand)]
     Images(ImagesCommand),
+    /// Write onramp.lock: image digests and platforms, engine minimum, Python, packages
+    Lock(LockArgs),
+    /// This workstation against onramp.lock and the profile; each drift with its fix
+    Verify(VerifyArgs),
+    /// One archive for support, every secret masked: doctor, verify, engine, containers, logs,
+    /// and a verdict with the fix for each known problem
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ReportArgs {
+    /// The archive to write [default: onramp-report-DATE-TIME.tar.gz in the project directory]
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct VerifyArgs {
+    /// Also ask the registry whether each locked tag still names the locked digest
+    #[arg(long)]
+    pub online: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct LockArgs {
+    /// Write nothing; fail (exit 1) when onramp.lock is missing or older than the profile
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -64,6 +64,15 @@ pub enum Action {
     Completions {
         shell: clap_complete::Shell,
     },
+    Lock {
+        check: bool,
+    },
+    Verify {
+        online: bool,
+    },
+    Report {
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -178,6 +187,9 @@ impl Action {
             }
             Some(Command::Images(ImagesCommand::Load(a))) => Action::ImagesLoad { file: a.file },
             Some(Command::Completions(a)) => Action::Completions { shell: a.shell },
+            Some(Command::Lock(a)) => Action::Lock { check: a.check },
+            Some(Command::Verify(a)) => Action::Verify { online: a.online },
+            Some(Command::Report(a)) => Action::Report { output: a.output },
         }
     }
 }

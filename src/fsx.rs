@@ -141,6 +141,18 @@ impl Root {
         sys::clean_temps(&self.dir, &parents)
     }
 
+    /// The names in the directory `rel` inside the project (empty when it is missing); the
+    /// directory and its parents are walked without following links.
+    pub fn list(&self, rel: &str) -> Vec<String> {
+        let Some((mut parents, name)) = split(rel) else {
+            return Vec::new();
+        };
+        parents.push(name);
+        let mut names = sys::list(&self.dir, &parents);
+        names.sort();
+        names
+    }
+
     /// Open (creating it and its directory) a lock file inside the project.
     pub fn open_lock(&self, rel: &str) -> Result<std::fs::File> {
         let (parents, name) = self.parts(rel)?;
@@ -564,6 +576,19 @@ mod sys {
         Ok(())
     }
 
+    pub fn list(root: &Path, parents: &[String]) -> Vec<String> {
+        let Ok(Some(_dir)) = walk(root, parents, false) else {
+            return Vec::new();
+        };
+        std::fs::read_dir(path_of(root, parents, None))
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn clean_temps(root: &Path, parents: &[String]) -> usize {
         let Ok(Some(dir)) = walk(root, parents, false) else {
             return 0;
@@ -799,6 +824,19 @@ mod sys {
             let _ = std::fs::remove_file(dir.join(name));
         }
         Ok(())
+    }
+
+    pub fn list(root: &Path, parents: &[String]) -> Vec<String> {
+        let Ok(Some(dir)) = check(root, parents, false) else {
+            return Vec::new();
+        };
+        std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub fn clean_temps(root: &Path, parents: &[String]) -> usize {

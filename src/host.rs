@@ -260,6 +260,14 @@ impl Host {
         Instant::now()
     }
 
+    /// Seconds since the Unix epoch by the system clock (for names and archive times).
+    pub fn unix_time(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+
     /// Run a program to completion: the one place processes are spawned. A child that outlives
     /// its timeout is killed with its whole process group.
     pub async fn run(&self, cmd: &Cmd) -> Result<Output, RunError> {

@@ -56,6 +56,7 @@ impl Project {
                 profiles: selection.compose_profiles.clone(),
                 named: selection.services.clone(),
                 env: &env,
+                import_only: false,
             },
         )?;
         let mut project = Project::new(dir, loaded.profile, loaded.sources);

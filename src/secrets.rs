@@ -259,11 +259,19 @@ fn url_secrets(line: &str) -> Vec<String> {
     found
 }
 
-/// The word after `--requirepass`, `-a` or `--password` (and `--password=x`).
+/// The word after `--requirepass`, `-a` or `--password` (and `--password=x`), after an HTTP
+/// `Bearer` (or `Authorization: Basic`) scheme, and the value of a `KEY=value` word with a
+/// secret key anywhere in the line (`connecting with password=x`).
 fn mask_flag_words(line: &str) -> String {
     let core = |w: &str| w.trim_matches(|c: char| "\"'[],".contains(c)).to_string();
+    let keyish = |k: &str| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    };
     let mut out = String::with_capacity(line.len());
     let mut hide_next = false;
+    let mut prev = String::new();
     for piece in line.split_inclusive(char::is_whitespace) {
         let word = piece.trim_end();
         let ws = &piece[word.len()..];
@@ -274,14 +282,19 @@ fn mask_flag_words(line: &str) -> String {
             hide_next = false;
             continue;
         }
-        if let Some((flag, _)) = c.split_once('=')
-            && SECRET_FLAGS.contains(&flag)
+        if let Some((flag, value)) = c.split_once('=')
+            && (SECRET_FLAGS.contains(&flag)
+                || (keyish(flag) && is_secret_key(flag) && !value.is_empty() && value != MASK))
         {
             out.push_str(&word.replace(&c, &format!("{flag}={MASK}")));
             out.push_str(ws);
             continue;
         }
-        hide_next = SECRET_FLAGS.contains(&c.as_str());
+        let lower = c.to_ascii_lowercase();
+        hide_next = SECRET_FLAGS.contains(&c.as_str())
+            || lower == "bearer"
+            || (lower == "basic" && prev.to_ascii_lowercase().ends_with("authorization:"));
+        prev = c;
         out.push_str(piece);
     }
     out
@@ -360,5 +373,23 @@ mod tests {
     fn registered_values_are_masked_anywhere() {
         register("zebra-unique-secret");
         assert_eq!(mask_text("saw zebra-unique-secret here"), "saw *** here");
+    }
+
+    #[test]
+    fn bearer_tokens_and_secret_words_inside_a_line_are_masked() {
+        assert_eq!(
+            mask_text("curl -H 'Authorization: Bearer abc.def-123' https://x"),
+            "curl -H 'Authorization: Bearer ***' https://x"
+        );
+        assert_eq!(
+            mask_text("Authorization: Basic dXNlcjpwYXNz"),
+            "Authorization: Basic ***"
+        );
+        assert_eq!(
+            mask_text("connecting with password=hunter22 to db"),
+            "connecting with password=*** to db"
+        );
+        assert_eq!(mask_text("Basic setup done"), "Basic setup done");
+        assert_eq!(mask_text("mode=fast level=2"), "mode=fast level=2");
     }
 }

@@ -14,6 +14,11 @@ fn symbol(printer: &Printer, s: Status) -> String {
 
 /// The aligned table: symbol, check, detail, and the remedy beneath.
 pub fn render(printer: &Printer, outcomes: &[Outcome]) -> String {
+    render_as(printer, outcomes, "doctor")
+}
+
+/// The same table, its count line named after the command (`verify: 12 ok, ...`).
+pub fn render_as(printer: &Printer, outcomes: &[Outcome], command: &str) -> String {
     let width = outcomes
         .iter()
         .map(|o| o.id.chars().count())
@@ -34,7 +39,7 @@ pub fn render(printer: &Printer, outcomes: &[Outcome]) -> String {
     }
     let count = |s| outcomes.iter().filter(|o| o.status == s).count();
     lines.push(format!(
-        "doctor: {} ok, {} warning(s), {} failing, {} skipped",
+        "{command}: {} ok, {} warning(s), {} failing, {} skipped",
         count(Status::Pass),
         count(Status::Warn),
         count(Status::Fail),

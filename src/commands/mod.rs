@@ -6,12 +6,15 @@ mod down;
 mod gate;
 mod generate;
 mod images;
+mod lock;
 mod profiles;
+mod report;
 mod reset;
 mod setup;
 mod status;
 mod up;
 mod validate;
+mod verify;
 
 use crate::config::{Action, Config};
 use crate::errors::{Error, Result};
@@ -58,6 +61,11 @@ pub async fn dispatch(config: &Config, host: &Host, printer: &Printer) -> Result
             Action::ImagesSave { output } => images::save(&project()?, output, host, printer).await,
             Action::ImagesLoad { file } => images::load(&project()?, file, host, printer).await,
             Action::Completions { shell } => completions::run(printer, *shell),
+            Action::Lock { check } => lock::run(&project()?, *check, host, printer).await,
+            Action::Verify { online } => verify::run(&project()?, *online, host, printer).await,
+            Action::Report { output } => {
+                report::run(&project()?, output.as_deref(), host, printer).await
+            }
         }
     };
     tokio::select! {

@@ -233,6 +233,16 @@ impl Bollard {
     ) -> Bollard {
         Bollard { docker, auths }
     }
+
+    /// The client, for the image and registry queries of `engine::distribution`.
+    pub(crate) fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// The credentials `docker login` stored for the registry of `image`.
+    pub(crate) fn credentials_for(&self, image: &str) -> Option<bollard::auth::DockerCredentials> {
+        self.auths.get(&registry_of(image)).cloned()
+    }
 }
 
 /// How long loading an image archive may take before the engine answers (it reads the whole
@@ -335,7 +345,7 @@ fn classify(e: bollard::errors::Error) -> EngineError {
     }
 }
 
-async fn timed<T>(
+pub(crate) async fn timed<T>(
     f: impl Future<Output = Result<T, bollard::errors::Error>>,
 ) -> Result<T, EngineError> {
     match tokio::time::timeout(CALL_TIMEOUT, f).await {

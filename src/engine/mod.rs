@@ -2,6 +2,7 @@
 
 pub mod api;
 mod discover;
+pub mod distribution;
 
 use std::time::Duration;
 

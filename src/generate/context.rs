@@ -210,6 +210,9 @@ fn service(name: &str, svc: &Service, first_of_kind: bool) -> Svc {
                 value: match c {
                     crate::profile::Condition::ServiceStarted => "service_started".into(),
                     crate::profile::Condition::ServiceHealthy => "service_healthy".into(),
+                    crate::profile::Condition::ServiceCompletedSuccessfully => {
+                        "service_completed_successfully".into()
+                    }
                 },
             })
             .collect(),

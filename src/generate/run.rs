@@ -35,7 +35,9 @@ pub async fn run(
     } else {
         shim::Scan::default()
     };
-    let ctx = context::build(profile, dir, &scan);
+    // With a lock, the compose file names each locked image by its digest, as `up` runs it.
+    let (pinned, _) = crate::lock::pinned_profile(dir, profile)?;
+    let ctx = context::build(&pinned, dir, &scan);
     let manifest = super::load_manifest(dir)?;
     let manifest_before = super::manifest_text(dir);
     let mut plans = Vec::new();

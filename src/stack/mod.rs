@@ -8,6 +8,7 @@ pub mod fake;
 pub mod ops;
 pub mod ready;
 pub mod reset;
+pub mod unapplied;
 pub mod up;
 
 use std::collections::BTreeMap;

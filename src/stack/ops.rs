@@ -38,12 +38,17 @@ pub async fn start(
             probe_externals(&project.profile, &selected, &ui).await,
         ));
     }
+    // With a lock, every locked image is pulled and run by its digest.
+    let (profile, stale) = crate::lock::pinned_profile(&project.dir, &project.profile)?;
+    if let Some(note) = stale {
+        printer.warn(&note);
+    }
     let engine = crate::machine::connect_or_remedy(host, &project.dir).await?;
     let reports = up(
         &engine.api,
         host,
         &project.origin(),
-        &project.profile,
+        &profile,
         &project.only,
         &ui,
         created,
