@@ -155,10 +155,10 @@ pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
 
 /// A service with `build` and no `image` gets the name Compose v2 tags it with.
 fn name_built_images(profile: &mut Profile, dir: &Path) {
-    let project = crate::project::project_name(profile, dir);
+    let project = crate::naming::project_name(profile.project.as_deref(), dir);
     for (name, svc) in profile.services.iter_mut() {
         if svc.build.is_some() && svc.image.is_none() {
-            svc.image = Some(crate::stack::built_image_name(&project, name));
+            svc.image = Some(crate::naming::built_image_name(&project, name));
         }
     }
 }

@@ -11,17 +11,19 @@ use serde::Serialize;
 use super::diagnose;
 use super::ready::{self, Readiness};
 use super::{
-    Decision, Origin, decide, existing, network_name, object_labels, select, spec, volumes,
+    Decision, Origin, container_spec, decide, existing, network_name, object_labels, select,
 };
 use crate::engine::api::{BuildSpec, ContainerInfo, ContainerSpec, Engine, EngineError, PullEvent};
 use crate::errors::{Error, Result};
 use crate::host::Host;
+use crate::naming::{LABEL_IMAGE, LABEL_NETWORK, LABEL_VOLUME};
 use crate::outcome::{ServiceState as State, StackAction};
 use crate::ports::{holder, try_bind};
 use crate::probe;
 use crate::profile::Condition;
 use crate::profile::{Profile, Service};
 use crate::progress::Ui;
+use crate::spec::ServiceSpec;
 
 /// How many times a pull is tried when the error looks transient.
 const PULL_TRIES: u32 = 3;
@@ -89,6 +91,7 @@ impl Created {
 struct Managed<'a> {
     name: &'a str,
     svc: &'a Service,
+    service: ServiceSpec,
     spec: ContainerSpec,
     decision: Decision,
     existing: Option<ContainerInfo>,
@@ -171,9 +174,10 @@ async fn up_inner<E: Engine + Sync>(
         let Some((name, svc)) = profile.services.get_key_value(name) else {
             continue;
         };
-        let Some(spec) = spec(origin, name, svc) else {
+        let Some(service) = ServiceSpec::of(origin, name, svc) else {
             continue;
         };
+        let spec = container_spec(origin, &service);
         let found = existing(engine, project, name).await.map_err(engine_err)?;
         let decision = decide(&found, &spec, project);
         if let Decision::Refuse { why, help } = &decision {
@@ -185,6 +189,7 @@ async fn up_inner<E: Engine + Sync>(
         managed.push(Managed {
             name,
             svc,
+            service,
             spec,
             decision,
             existing: found.into_iter().next(),
@@ -195,7 +200,7 @@ async fn up_inner<E: Engine + Sync>(
     build_missing(engine, &managed, origin.dir, ui).await?;
     pull_missing(engine, &managed, ui).await?;
     if !managed.is_empty() {
-        let net_labels = object_labels(project, ("com.docker.compose.network", "default"));
+        let net_labels = object_labels(project, (LABEL_NETWORK, "default"));
         if engine
             .ensure_network(&network_name(project), &net_labels)
             .await
@@ -205,20 +210,14 @@ async fn up_inner<E: Engine + Sync>(
         }
     }
     // Only the volumes of the services this run starts (`up SERVICE...`).
-    let used = |short: &str| {
-        managed.iter().any(|m| {
-            m.svc
-                .volumes
-                .iter()
-                .flatten()
-                .any(|v| super::named_volume(v) == Some(short))
-        })
-    };
-    for (short, full) in volumes(project, profile)
-        .into_iter()
-        .filter(|(s, _)| used(s))
-    {
-        let labels = object_labels(project, ("com.docker.compose.volume", &short));
+    let mut volumes: Vec<(String, String)> = Vec::new();
+    for v in managed.iter().flat_map(|m| m.service.named_volumes()) {
+        if !volumes.contains(&v) {
+            volumes.push(v);
+        }
+    }
+    for (short, full) in volumes {
+        let labels = object_labels(project, (LABEL_VOLUME, &short));
         if engine
             .ensure_volume(&full, &labels)
             .await
@@ -529,7 +528,7 @@ async fn build_missing<E: Engine + Sync>(
         {
             continue;
         }
-        let context_tar = super::context::archive(dir, &b.context)?;
+        let context_tar = super::context::archive(dir, &b.context, b.dockerfile.as_deref())?;
         let spec = BuildSpec {
             tag: m.spec.image.clone(),
             context_tar,
@@ -689,7 +688,12 @@ async fn converge<E: Engine + Sync>(
 ) -> Result<(String, StackAction, Instant)> {
     let since = Instant::now();
     let create = || async {
-        let id = engine.create(&m.spec).await.map_err(engine_err)?;
+        // The image's id, as Compose v2 labels its containers (it recreates on a mismatch).
+        let mut spec = m.spec.clone();
+        if let Some(id) = engine.image_id(&spec.image).await.map_err(engine_err)? {
+            spec.labels.insert(LABEL_IMAGE.to_string(), id);
+        }
+        let id = engine.create(&spec).await.map_err(engine_err)?;
         if let Err(e) = engine.start(&id).await {
             let _ = engine.remove(&id).await;
             return Err(start_err(m, e));

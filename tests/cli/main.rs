@@ -31,6 +31,8 @@ mod installer;
 #[cfg(unix)]
 mod lockfile;
 #[cfg(unix)]
+mod parity;
+#[cfg(unix)]
 mod podman;
 mod profiles;
 #[cfg(unix)]
