@@ -664,3 +664,65 @@ fn a_report_is_made_without_an_engine() {
         );
     }
 }
+
+#[test]
+fn an_image_the_registry_offers_for_another_platform_only_is_named_with_the_fix() {
+    if !engine_ready() {
+        return;
+    }
+    // A one-file image whose config says linux/s390x, pushed to the registry: its manifest
+    // offers no build for this machine.
+    let pid = std::process::id();
+    let work = tempfile::tempdir().unwrap();
+    write(work.path(), "hello", "hello\n");
+    sh(work.path(), "tar", &["-cf", "img.tar", "hello"]);
+    let local = format!("onramp-lock-foreign:{pid}");
+    sh(
+        work.path(),
+        "docker",
+        &["import", "--platform", "linux/s390x", "img.tar", &local],
+    );
+    let scratch_name = format!("foreign{pid}/only:1");
+    scratch(&["push", &local, &scratch_name]);
+    let _ = docker(&["rmi", &local]);
+    let reference = format!("{}/onramp-test/scratch/{scratch_name}", registry());
+    let mut p = Project::new("foreign", |n| {
+        format!(
+            "extends = \"minimal\"\nproject = \"{n}\"\n[services.postgres]\nenabled = false\n[services.redis]\nenabled = false\n[services.foreign]\nimage = \"{reference}\"\n"
+        )
+    });
+    p.scratch.push(scratch_name);
+    let r = p.onramp(&["lock"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lock = std::fs::read_to_string(p.path().join("onramp.lock")).unwrap();
+    assert_eq!(
+        lock_value(&lock, &reference, "platforms"),
+        "[\"linux/s390x\"]",
+        "{lock}"
+    );
+    let r = p.onramp(&["verify", "--json"]);
+    assert_eq!(r.code, 1);
+    let doc = json(&r);
+    let o = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == format!("image.platform:{reference}"))
+        .cloned()
+        .unwrap_or_else(|| panic!("{doc}"));
+    assert_eq!(o["status"], "fail");
+    let machine = doc["platform"].as_str().unwrap().to_string();
+    assert!(
+        o["detail"].as_str().unwrap().contains(&format!(
+            "no {machine} build: its registry offers linux/s390x only"
+        )),
+        "{o}"
+    );
+    let fix = o["remedy"].as_str().unwrap();
+    assert!(
+        fix.contains(&format!(
+            "--platform linux/s390x,{machine} -t {reference} --push"
+        )) && fix.contains("onramp lock"),
+        "{fix}"
+    );
+}
