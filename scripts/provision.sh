@@ -2,7 +2,7 @@
 # Install and start everything the test suite needs, idempotently:
 # Docker engine (Debian docker.io, installed and started by onramp's own installer), Podman's
 # Docker-compatible API service (Debian podman, rootful socket /run/podman/podman.sock),
-# docker-compose, the clients
+# docker-compose 1.29 and Compose v2 (the CLI plugin from Debian 13's package), the clients
 # the tests use (psql, redis-cli, curl), a Python venv holding the real `kailash` package from
 # the package index and psycopg 3 (a client the test images must satisfy), boltkit's Bolt stub
 # server, the test images in a local registry (scripts/images.sh); shellcheck and maturin (in a
@@ -111,6 +111,71 @@ start_podman() {
   return 1
 }
 
+# The Debian mirror of this machine's apt sources.
+mirror() {
+  local m=""
+  if compgen -G "/etc/apt/sources.list.d/*.sources" >/dev/null; then
+    m=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources)
+  fi
+  if [ -z "$m" ] && [ -f /etc/apt/sources.list ]; then
+    m=$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' /etc/apt/sources.list)
+  fi
+  [ -n "$m" ] || { log "no Debian mirror found in the apt sources"; return 1; }
+  printf '%s' "$m"
+}
+
+# Compose v2 (the `docker compose` CLI plugin) for the interop tests, from Debian 13's
+# `docker-compose` package: its .deb is fetched from the Debian mirror of this machine's apt
+# sources, checked against the SHA256 of trixie's Packages index (itself checked against the
+# suite's InRelease), and only the plugin binary is unpacked into the Docker CLI's plugin
+# folder. Nothing is installed into the system with dpkg or apt. Cached under
+# /var/cache/onramp-test.
+compose_suite=trixie
+compose_plugin_dir=${ONRAMP_COMPOSE_PLUGIN_DIR:-/usr/local/lib/docker/cli-plugins}
+compose_v2() {
+  if docker compose version >/dev/null 2>&1; then
+    return 0
+  fi
+  local cache=/var/cache/onramp-test/compose-v2 arch m
+  arch=$(dpkg --print-architecture)
+  mkdir -p "$cache"
+  m=$(mirror)
+  m=${m%/}
+  if [ ! -f "$cache/docker-compose.deb" ]; then
+    log "reading the $compose_suite Packages index for docker-compose ($arch)"
+    curl -fsSL "$m/dists/$compose_suite/InRelease" -o "$cache/InRelease"
+    curl -fsSL "$m/dists/$compose_suite/main/binary-$arch/Packages.xz" -o "$cache/Packages.xz"
+    local want
+    want=$(awk -v f="main/binary-$arch/Packages.xz" '/^SHA256:/ {s = 1; next} /^[^ ]/ {s = 0} s && $3 == f {print $1}' "$cache/InRelease")
+    echo "$want  $cache/Packages.xz" | sha256sum -c --quiet - \
+      || { log "the $compose_suite Packages index does not match its InRelease"; return 1; }
+    local stanza file sha
+    stanza=$(xz -dc "$cache/Packages.xz" | awk 'BEGIN {RS = ""} !done && /^Package: docker-compose\n/ {print; done = 1}')
+    file=$(printf '%s\n' "$stanza" | awk '/^Filename:/ {print $2}')
+    sha=$(printf '%s\n' "$stanza" | awk '/^SHA256:/ {print $2}')
+    if [ -z "$file" ] || [ -z "$sha" ]; then
+      log "no docker-compose in the $compose_suite Packages index"
+      return 1
+    fi
+    log "fetching $(basename "$file")"
+    curl -fsSL "$m/$file" -o "$cache/docker-compose.deb.part"
+    echo "$sha  $cache/docker-compose.deb.part" | sha256sum -c --quiet - \
+      || { log "$(basename "$file") does not match the SHA256 of the Packages index"; return 1; }
+    mv "$cache/docker-compose.deb.part" "$cache/docker-compose.deb"
+  fi
+  local tmp
+  tmp=$(mktemp -d)
+  dpkg-deb -x "$cache/docker-compose.deb" "$tmp"
+  local bin
+  bin=$(find "$tmp" -path '*/cli-plugins/docker-compose' -type f | head -1)
+  [ -n "$bin" ] || { rm -rf "$tmp"; log "the package holds no cli-plugins/docker-compose"; return 1; }
+  mkdir -p "$compose_plugin_dir"
+  install -m 0755 "$bin" "$compose_plugin_dir/docker-compose"
+  rm -rf "$tmp"
+  log "docker compose plugin: $(docker compose version --short 2>/dev/null || echo unusable)"
+  docker compose version >/dev/null
+}
+
 python_venv() {
   if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import kailash, pytest, psycopg, redis" 2>/dev/null; then
     return 0
@@ -162,10 +227,11 @@ maturin_tool() {
 }
 
 apt_install docker-compose iproute2 procps curl postgresql-client redis-tools \
-  debootstrap docker-registry shellcheck binutils podman
+  debootstrap docker-registry shellcheck binutils podman xz-utils
 maturin_tool
 start_engine
 start_podman
+compose_v2
 python_venv
 bolt_stub
 kailash_wheels

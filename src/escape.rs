@@ -144,13 +144,13 @@ pub fn is_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
-/// Environment variable names: `[A-Za-z_][A-Za-z0-9_]*`.
+/// Environment variable names as Compose takes them: `[A-Za-z_][A-Za-z0-9_.-]*`.
 pub fn is_env_key(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
 /// The first control character (NUL, newline, escape, ...) in a string.
@@ -301,6 +301,8 @@ mod tests {
     fn names() {
         assert!(is_name("postgres") && is_name("pg-15.a_b") && is_name("0x"));
         assert!(!is_name("") && !is_name("-x") && !is_name("a b") && !is_name("a\nb"));
-        assert!(is_env_key("_A1") && !is_env_key("1A") && !is_env_key("A-B"));
+        assert!(is_env_key("_A1") && !is_env_key("1A") && !is_env_key("A B"));
+        // Compose takes dotted names (Elasticsearch's `discovery.type`).
+        assert!(is_env_key("discovery.type") && is_env_key("A-B") && !is_env_key(".A"));
     }
 }

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::errors::{Error, Result};
 use crate::profile::{self, Choice, Profile, Source};
 
-/// Where onramp keeps its state in the project.
-pub const STATE_DIR: &str = ".onramp";
+pub use crate::naming::STATE_DIR;
 
 /// Everything commands know about the project; they never load the profile again.
 #[derive(Debug, Clone)]
@@ -56,6 +55,7 @@ impl Project {
                 profiles: selection.compose_profiles.clone(),
                 named: selection.services.clone(),
                 env: &env,
+                import_only: false,
             },
         )?;
         let mut project = Project::new(dir, loaded.profile, loaded.sources);
@@ -66,15 +66,16 @@ impl Project {
     }
 
     /// Where the stack's definition lives, for the labels Compose reads.
-    pub fn origin(&self) -> crate::stack::Origin<'_> {
-        crate::stack::Origin::new(&self.name, &self.dir, self.compose.as_deref())
+    pub fn origin(&self) -> crate::naming::Origin<'_> {
+        crate::naming::Origin::new(&self.name, &self.dir, self.compose.as_deref())
+            .with_profile(self.profile.display_name())
     }
 
     pub fn new(dir: &Path, profile: Profile, sources: Vec<Source>) -> Project {
         Project {
             dir: dir.to_path_buf(),
             state_dir: dir.join(STATE_DIR),
-            name: project_name(&profile, dir),
+            name: crate::naming::project_name(profile.project.as_deref(), dir),
             profile,
             sources,
             compose: None,
@@ -106,36 +107,9 @@ pub struct Lock {
     _file: std::fs::File,
 }
 
-/// Compose's project name: the profile's `project`, else the directory's name, normalised.
-pub fn project_name(profile: &Profile, dir: &Path) -> String {
-    let raw = profile.project.clone().unwrap_or_else(|| {
-        dir.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    });
-    let name: String = raw
-        .to_ascii_lowercase()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
-        .collect();
-    let name = name.trim_start_matches(['_', '-']).to_string();
-    if name.is_empty() {
-        "onramp".into()
-    } else {
-        name
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn project_names_are_normalised_like_compose() {
-        let p = Profile::default();
-        assert_eq!(project_name(&p, Path::new("/x/My Project")), "myproject");
-        assert_eq!(project_name(&p, Path::new("/x/_tmp.Ab")), "tmpab");
-    }
 
     #[test]
     fn a_second_lock_on_the_same_project_is_refused_until_the_first_is_dropped() {

@@ -26,10 +26,9 @@ use crate::engine::api::Engine;
 use crate::host::Host;
 use crate::install::{Plan, Wants};
 use crate::machine::Machine;
+use crate::naming::{LABEL_PROJECT, LABEL_SERVICE, project_name};
 use crate::platform::Kind;
 use crate::profile::{Profile, Threshold};
-use crate::project::project_name;
-use crate::stack::{LABEL_PROJECT, LABEL_SERVICE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -112,7 +111,7 @@ impl Ctx {
                 let Ok(conn) = engine::connect_probed(&self.host, self.engine()).await else {
                     return BTreeMap::new();
                 };
-                let project = project_name(&self.profile, &self.dir);
+                let project = project_name(self.profile.project.as_deref(), &self.dir);
                 let list = conn.api.list(&[(LABEL_PROJECT, &project)]).await;
                 list.unwrap_or_default()
                     .iter()

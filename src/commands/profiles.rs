@@ -42,6 +42,7 @@ pub fn from_compose(
             profiles: config.selection.compose_profiles.clone(),
             named: Vec::new(),
             env: &env,
+            import_only: true,
         },
     )?;
     loaded.profile.register_secrets();

@@ -64,6 +64,8 @@ pub struct Published {
 pub enum MountSource {
     Volume(String),
     Bind(String),
+    /// A volume the engine names (`/data` alone in Compose).
+    Anonymous,
 }
 
 /// Everything needed to create one container.
@@ -98,6 +100,8 @@ pub struct Extras {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nano_cpus: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub shm_size: Option<i64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tmpfs: Vec<(String, String)>,
@@ -111,6 +115,15 @@ pub struct Extras {
     /// Mount targets mounted read-only (`:ro`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub read_only: Vec<String>,
+    /// `host=ip` entries for /etc/hosts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tty: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stdin_open: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<bool>,
 }
 
 impl Extras {
@@ -167,6 +180,8 @@ pub enum PullEvent {
 
 pub trait Engine {
     fn image_exists(&self, image: &str) -> impl Future<Output = Result<bool, EngineError>>;
+    /// The id (`sha256:...`) of a local image, which Compose v2 labels containers with.
+    fn image_id(&self, image: &str) -> impl Future<Output = Result<Option<String>, EngineError>>;
     fn pull(
         &self,
         image: &str,
@@ -483,6 +498,14 @@ impl Engine for Bollard {
         }
     }
 
+    async fn image_id(&self, image: &str) -> Result<Option<String>, EngineError> {
+        match timed(self.docker.inspect_image(image)).await {
+            Ok(i) => Ok(i.id),
+            Err(EngineError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn pull(
         &self,
         image: &str,
@@ -632,12 +655,13 @@ impl Engine for Bollard {
             .iter()
             .map(|(src, target)| {
                 let (typ, source) = match src {
-                    MountSource::Volume(v) => (MountType::VOLUME, v.clone()),
-                    MountSource::Bind(b) => (MountType::BIND, b.clone()),
+                    MountSource::Volume(v) => (MountType::VOLUME, Some(v.clone())),
+                    MountSource::Bind(b) => (MountType::BIND, Some(b.clone())),
+                    MountSource::Anonymous => (MountType::VOLUME, None),
                 };
                 Mount {
                     target: Some(target.clone()),
-                    source: Some(source),
+                    source,
                     typ: Some(typ),
                     read_only: spec.extras.read_only.contains(target).then_some(true),
                     ..Default::default()
@@ -664,6 +688,8 @@ impl Engine for Bollard {
                 ..Default::default()
             }),
             working_dir: spec.working_dir.clone(),
+            tty: x.tty.then_some(true),
+            open_stdin: x.stdin_open.then_some(true),
             labels: Some(spec.labels.clone().into_iter().collect()),
             exposed_ports: Some(
                 spec.ports
@@ -676,7 +702,15 @@ impl Engine for Bollard {
                 mounts: Some(mounts),
                 network_mode: Some(spec.network.clone()),
                 memory: x.memory,
+                memory_reservation: x.memory_reservation,
                 nano_cpus: x.nano_cpus,
+                init: x.init,
+                extra_hosts: (!x.extra_hosts.is_empty()).then(|| {
+                    x.extra_hosts
+                        .iter()
+                        .map(|h| h.replacen('=', ":", 1))
+                        .collect()
+                }),
                 shm_size: x.shm_size,
                 tmpfs: (!x.tmpfs.is_empty()).then(|| x.tmpfs.iter().cloned().collect()),
                 ulimits: (!x.ulimits.is_empty()).then(|| {

@@ -6,9 +6,9 @@ use serde::Serialize;
 
 use super::shim::Scan;
 use crate::kinds;
+use crate::naming::{Origin, go_duration, project_name};
 use crate::profile::{ProbeKind, Profile, Service};
-use crate::project::project_name;
-use crate::stack::named_volume;
+use crate::spec::{MountKind, ServiceSpec, Ulimit as SpecUlimit};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Kv {
@@ -16,60 +16,117 @@ pub struct Kv {
     pub value: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Port {
-    pub ip: String,
-    pub host: u16,
-    pub container: u16,
-}
-
+/// A service as the compose template writes it: the one service spec in Compose's spelling.
 #[derive(Debug, Clone, Serialize)]
 pub struct Svc {
     pub name: String,
-    pub image: Option<String>,
-    pub address: Option<String>,
-    pub command: Vec<String>,
-    pub env: Vec<Kv>,
-    pub ports: Vec<Port>,
-    pub volumes: Vec<String>,
-    pub healthcheck: Vec<String>,
-    pub interval: String,
-    pub hc_timeout: String,
-    pub retries: u64,
-    pub start_period: Option<String>,
-    /// The keys with Compose's meaning, as Compose spells them.
+    pub image: String,
     pub build: Option<crate::profile::Build>,
-    pub entrypoint: Vec<String>,
+    /// `None` leaves the image's; `[]` clears it.
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub env: Vec<Kv>,
+    /// `[ip:]host:container[/udp]`.
+    pub ports: Vec<String>,
+    /// Short syntax (`src:target[:opts]`) or a long-syntax mapping.
+    pub volumes: Vec<Volume>,
+    pub healthcheck: Option<Health>,
     pub user: Option<String>,
     pub working_dir: Option<String>,
-    pub memory: Option<String>,
-    pub cpus: Option<f64>,
-    pub shm_size: Option<String>,
+    /// Bytes.
+    pub shm_size: Option<i64>,
     pub tmpfs: Vec<String>,
     pub ulimits: Vec<Ulimit>,
     pub restart: Option<String>,
-    pub depends_on: Vec<Kv>,
+    pub limits: Option<Resources>,
+    pub reservations: Option<Resources>,
+    pub depends_on: Vec<Dependency>,
     pub labels: Vec<Kv>,
-    /// Connection settings for the project's tests (`.env`).
-    pub connection: Vec<Kv>,
+    pub container_name: Option<String>,
+    pub extra_hosts: Vec<String>,
+    pub platform: Option<String>,
+    pub network_mode: Option<String>,
+    /// Networks other than a lone `default`, with their aliases.
+    pub networks: Vec<Network>,
+    pub tty: bool,
+    pub stdin_open: bool,
+    pub init: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize)]
+pub struct Volume {
+    pub short: Option<String>,
+    pub kind: String,
+    pub source: Option<String>,
+    pub target: String,
+    pub read_only: bool,
+    pub size: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub test: Vec<String>,
+    pub interval: Option<String>,
+    pub timeout: Option<String>,
+    pub retries: Option<u64>,
+    pub start_period: Option<String>,
+    pub start_interval: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Resources {
+    pub cpus: Option<String>,
+    pub memory: Option<i64>,
+    pub pids: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Dependency {
+    pub name: String,
+    pub condition: String,
+    pub restart: bool,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Network {
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub ipv4_address: Option<String>,
+    pub ipv6_address: Option<String>,
+    pub priority: Option<i64>,
+}
+
+/// A ulimit: `single` for the one-number form, else soft and hard.
+#[derive(Debug, Clone, Serialize)]
 pub struct Ulimit {
     pub name: String,
+    pub single: Option<i64>,
     pub soft: i64,
     pub hard: i64,
+}
+
+/// A service as `.env` sees it: its connection settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvSvc {
+    pub name: String,
+    pub image: Option<String>,
+    pub address: Option<String>,
+    /// Connection settings for the project's tests (`.env`).
+    pub connection: Vec<Kv>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Context {
     pub project: String,
     pub profile: String,
-    /// Services onramp starts (with an image).
+    /// Services onramp starts (with an image), from their service specs.
     pub services: Vec<Svc>,
     /// Every service, external ones included (for `.env`).
-    pub all_services: Vec<Svc>,
+    pub all_services: Vec<EnvSvc>,
     pub volumes: Vec<String>,
+    /// Networks the services name besides `default`.
+    pub networks: Vec<String>,
     pub sdk: String,
     pub found: Vec<String>,
     pub extra_constants: Vec<String>,
@@ -78,23 +135,38 @@ pub struct Context {
 }
 
 pub fn build(profile: &Profile, dir: &Path, scan: &Scan) -> Context {
+    let project = project_name(profile.project.as_deref(), dir);
+    let origin = Origin::new(&project, dir, None).with_profile(profile.display_name());
     let mut volumes: Vec<String> = Vec::new();
+    let mut networks: Vec<String> = Vec::new();
+    let mut services = Vec::new();
     let mut all = Vec::new();
     let mut first_of_kind: Vec<ProbeKind> = Vec::new();
     for (name, svc) in profile.services() {
-        for v in svc.volumes.iter().flatten() {
-            if let Some(n) = named_volume(v)
-                && !volumes.iter().any(|x| x == n)
-            {
-                volumes.push(n.to_string());
+        if let Some(spec) = ServiceSpec::of(&origin, name, svc) {
+            for (short, _) in spec.named_volumes() {
+                if !volumes.contains(&short) {
+                    volumes.push(short);
+                }
             }
+            for n in spec.networks.keys().filter(|n| *n != "default") {
+                if !networks.contains(n) {
+                    networks.push(n.clone());
+                }
+            }
+            services.push(compose_service(&spec));
         }
         let kind = svc.probe.as_ref().map(|p| p.kind);
         let first = kind.is_some_and(|k| !first_of_kind.contains(&k));
         if let Some(k) = kind {
             first_of_kind.push(k);
         }
-        all.push(service(name, svc, first));
+        all.push(EnvSvc {
+            name: name.clone(),
+            image: svc.image.clone(),
+            address: svc.address.clone(),
+            connection: connection(name, svc, first),
+        });
     }
     let (found, extra_constants, extra_functions) = scan.split();
     let coverage = match (&scan.sdk, &scan.note) {
@@ -107,11 +179,12 @@ pub fn build(profile: &Profile, dir: &Path, scan: &Scan) -> Context {
         (None, None) => "covers the full Unix resource API".into(),
     };
     Context {
-        project: project_name(profile, dir),
+        project,
         profile: profile.display_name().to_string(),
-        services: all.iter().filter(|s| s.image.is_some()).cloned().collect(),
+        services,
         all_services: all,
         volumes,
+        networks,
         sdk: scan.sdk.clone().unwrap_or_else(|| "no SDK scanned".into()),
         found,
         extra_constants,
@@ -120,101 +193,131 @@ pub fn build(profile: &Profile, dir: &Path, scan: &Scan) -> Context {
     }
 }
 
-fn service(name: &str, svc: &Service, first_of_kind: bool) -> Svc {
-    let env = svc.env();
-    let ports: Vec<Port> = svc
-        .ports()
-        .iter()
-        .map(|p| Port {
-            ip: p.host_ip.to_string(),
-            host: p.host,
-            container: p.container,
+fn kvs(m: &std::collections::BTreeMap<String, String>) -> Vec<Kv> {
+    m.iter().map(|(k, v)| kv(k, v)).collect()
+}
+
+/// The spec in Compose's spelling; what Compose reads back from it is the spec again (the
+/// config hash test checks that).
+fn compose_service(s: &ServiceSpec) -> Svc {
+    let dur = |d: Option<i64>| d.map(go_duration);
+    let resources = |r: &crate::spec::Resources| {
+        (!r.is_empty()).then(|| Resources {
+            cpus: r.cpus.map(|c| (c as f32).to_string()),
+            memory: r.memory,
+            pids: r.pids,
         })
-        .collect();
-    let interval_secs = 5;
-    let hc = svc
-        .healthcheck
-        .as_ref()
-        .map(|h| h.spec())
-        .unwrap_or_default();
-    let kvs = |m: Option<&std::collections::BTreeMap<String, String>>| -> Vec<Kv> {
-        m.into_iter()
-            .flatten()
-            .map(|(k, v)| Kv {
-                key: k.clone(),
-                value: v.clone(),
-            })
-            .collect()
     };
     Svc {
-        name: name.to_string(),
-        image: svc.image.clone(),
-        address: svc.address.clone(),
-        command: svc.command.clone().unwrap_or_default(),
-        env: env
+        name: s.name.clone(),
+        image: s.image.clone(),
+        build: s.build.clone(),
+        command: s.command.clone(),
+        entrypoint: s.entrypoint.clone(),
+        env: kvs(&s.env),
+        ports: s
+            .ports
             .iter()
-            .map(|(k, v)| Kv {
-                key: k.clone(),
-                value: v.clone(),
+            .map(|p| {
+                let ip = p
+                    .host_ip
+                    .as_ref()
+                    .map(|i| format!("{i}:"))
+                    .unwrap_or_default();
+                let proto = if p.protocol == "tcp" {
+                    String::new()
+                } else {
+                    format!("/{}", p.protocol)
+                };
+                format!("{ip}{}:{}{proto}", p.host, p.container)
             })
             .collect(),
-        ports,
-        volumes: svc.volumes.clone().unwrap_or_default(),
-        // `disable = true` is Compose's `test: ["NONE"]`, as `up` applies it.
-        healthcheck: if hc.disable == Some(true) {
-            vec!["NONE".into()]
-        } else {
-            hc.test.clone().unwrap_or_else(|| {
-                kinds::connection(svc)
-                    .map(|c| c.healthcheck())
-                    .unwrap_or_default()
+        volumes: s
+            .volumes
+            .iter()
+            .map(|m| {
+                let (kind, source, size) = match &m.kind {
+                    MountKind::Volume { name, .. } => ("volume", Some(name.clone()), None),
+                    MountKind::Bind { source } => ("bind", Some(source.clone()), None),
+                    MountKind::Anonymous => ("volume", None, None),
+                    MountKind::Tmpfs { size, .. } => ("tmpfs", None, *size),
+                };
+                Volume {
+                    short: m.short.clone(),
+                    kind: kind.into(),
+                    source,
+                    target: m.target.clone(),
+                    read_only: m.read_only,
+                    size,
+                }
             })
-        },
-        interval: hc
-            .interval
-            .clone()
-            .unwrap_or_else(|| format!("{interval_secs}s")),
-        hc_timeout: hc.timeout.clone().unwrap_or_else(|| "5s".into()),
-        retries: hc
-            .retries
-            .map(u64::from)
-            .unwrap_or((svc.timeout().as_secs() / interval_secs).max(3)),
-        start_period: hc.start_period.clone(),
-        build: svc.build.clone(),
-        entrypoint: svc.entrypoint.clone().unwrap_or_default(),
-        user: svc.user.clone(),
-        working_dir: svc.working_dir.clone(),
-        memory: svc.resources.as_ref().and_then(|r| r.memory.clone()),
-        cpus: svc.resources.as_ref().and_then(|r| r.cpus),
-        shm_size: svc.shm_size.clone(),
-        tmpfs: svc.tmpfs.clone().unwrap_or_default(),
-        ulimits: svc
+            .collect(),
+        healthcheck: s.healthcheck.as_ref().map(|h| Health {
+            test: h.test.clone(),
+            interval: dur(h.interval),
+            timeout: dur(h.timeout),
+            retries: h.retries,
+            start_period: dur(h.start_period),
+            start_interval: dur(h.start_interval),
+        }),
+        user: s.user.clone(),
+        working_dir: s.working_dir.clone(),
+        shm_size: s.shm_size,
+        tmpfs: s.tmpfs.clone(),
+        ulimits: s
             .ulimits
             .iter()
-            .flatten()
             .map(|(n, u)| {
                 let (soft, hard) = u.soft_hard();
                 Ulimit {
                     name: n.clone(),
+                    single: match u {
+                        SpecUlimit::Single(v) => Some(*v),
+                        SpecUlimit::Pair { .. } => None,
+                    },
                     soft,
                     hard,
                 }
             })
             .collect(),
-        restart: svc.restart.clone(),
-        depends_on: svc
-            .dependencies()
-            .into_iter()
-            .map(|(n, c)| Kv {
-                key: n,
-                value: match c {
-                    crate::profile::Condition::ServiceStarted => "service_started".into(),
-                    crate::profile::Condition::ServiceHealthy => "service_healthy".into(),
-                },
+        restart: s.restart.clone(),
+        limits: resources(&s.limits),
+        reservations: resources(&s.reservations),
+        depends_on: s
+            .depends_on
+            .iter()
+            .map(|(n, d)| Dependency {
+                name: n.clone(),
+                condition: d.condition.clone(),
+                restart: d.restart,
+                required: d.required,
             })
             .collect(),
-        labels: kvs(svc.labels.as_ref()),
-        connection: connection(name, svc, first_of_kind),
+        labels: kvs(&s.labels),
+        container_name: s.container_name.clone(),
+        extra_hosts: s.extra_hosts.clone(),
+        platform: s.platform.clone(),
+        network_mode: s.network_mode.clone(),
+        networks: if s.networks.len() == 1 && s.networks.get("default") == Some(&None) {
+            Vec::new()
+        } else {
+            s.networks
+                .iter()
+                .map(|(n, a)| {
+                    let a = a.clone().unwrap_or_default();
+                    Network {
+                        name: n.clone(),
+                        aliases: a.aliases,
+                        ipv4_address: a.ipv4_address,
+                        ipv6_address: a.ipv6_address,
+                        priority: a.priority,
+                    }
+                })
+                .collect()
+        },
+        tty: s.tty,
+        stdin_open: s.stdin_open,
+        init: s.init,
     }
 }
 

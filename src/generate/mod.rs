@@ -12,13 +12,12 @@ use std::path::{Path, PathBuf};
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::errors::{Error, Result};
 use crate::fsx::{self, Root};
 use crate::host::Host;
+use crate::naming::STATE_DIR;
 use crate::profile::{FileSpec, parse_mode};
-use crate::project::STATE_DIR;
 
 const EMBEDDED: &[(&str, &str)] = &[
     (
@@ -100,12 +99,7 @@ impl ManifestEntry {
     }
 }
 
-pub fn sha256(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+pub use crate::naming::sha256;
 
 /// Whether `name` is one of the templates compiled into onramp.
 pub fn is_embedded(name: &str) -> bool {

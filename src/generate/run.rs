@@ -71,6 +71,7 @@ pub async fn run(
         "dry_run": settings.dry_run,
         "project": ctx.project,
         "files": plans.iter().map(|p| json!({"path": p.rel, "action": &p.action})).collect::<Vec<_>>(),
+        "services": config_hashes(project),
         "shim": {
             "sdk": scan.sdk,
             "files_scanned": scan.files,
@@ -85,6 +86,18 @@ pub async fn run(
         plans,
         manifest_before,
     })
+}
+
+/// Each managed service with the config hash its containers carry: the one Compose v2
+/// computes for the same service (of the generated file, or of the team's Compose file).
+fn config_hashes(project: &Project) -> Vec<serde_json::Value> {
+    let origin = project.origin();
+    project
+        .profile
+        .services()
+        .filter_map(|(name, svc)| crate::spec::ServiceSpec::of(&origin, name, svc))
+        .map(|s| json!({"name": s.name, "config_hash": s.config_hash()}))
+        .collect()
 }
 
 fn report_shim(printer: &Printer, scan: &shim::Scan, ctx: &context::Context) {

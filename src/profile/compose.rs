@@ -1,12 +1,17 @@
-//! An existing Compose file as profile services: `${VAR}` interpolation from the project's
-//! `.env` and the environment, Compose `profiles`, probe kinds inferred from images, and every
-//! key either applied or refused by name and position (never silently dropped).
+//! An existing Compose file as profile services, read as Compose reads it: `${VAR}`
+//! interpolation from the environment and the `.env` beside the file, Compose `profiles`,
+//! `extends`, networks and volume options, probe kinds inferred from images, and every key
+//! either applied or refused by name at its own line and column (from the YAML parser's spans).
+//! A service that will not be started only warns about what onramp cannot apply.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Component, Path, PathBuf};
 
 use serde_yaml::{Mapping, Value};
 
+use super::extends;
+use super::interpolate::{Unset, interpolate};
+use super::yaml::{self, Doc, Pos};
 use crate::errors::{Error, Result};
 
 /// The largest Compose (or env) file onramp reads.
@@ -26,6 +31,7 @@ const APPLIED: &[&str] = &[
     "healthcheck",
     "deploy",
     "mem_limit",
+    "mem_reservation",
     "cpus",
     "shm_size",
     "tmpfs",
@@ -37,18 +43,39 @@ const APPLIED: &[&str] = &[
     "working_dir",
     "profiles",
     "networks",
+    "network_mode",
+    "container_name",
+    "tty",
+    "stdin_open",
+    "extra_hosts",
+    "platform",
+    "extends",
 ];
 
 /// Services taken from a Compose file, as profile TOML, with what the reader noticed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Converted {
     pub services: toml::Table,
+    /// Top-level `volumes` with options (`name`, `external`, `driver`, `driver_opts`, `labels`).
+    pub volumes: toml::Table,
+    /// Top-level `networks` (`default` with a `name`, custom and `external` ones).
+    pub networks: toml::Table,
     /// Compose's top-level `name`, the project name it gives.
     pub name: Option<String>,
     /// Services left off because none of their Compose profiles is active.
     pub inactive: Vec<String>,
     /// Variables that were not set and became empty strings (Compose warns the same way).
     pub unset: Vec<String>,
+    /// What onramp cannot apply in services that will not be started (each with its place).
+    pub warnings: Vec<String>,
+    /// The services this run will start (`None`: all of them).
+    pub starting: Option<BTreeSet<String>>,
+    /// Where each key of the file (and of files `extends` read) is, for later errors.
+    pub spans: yaml::Spans,
+    /// The files the spans point into, by index.
+    pub labels: Vec<String>,
+    /// The names of the services taken from the file.
+    pub imported: Vec<String>,
 }
 
 /// Where the file is and what it may read.
@@ -60,12 +87,30 @@ pub struct Input<'a> {
     /// directory); build contexts, bind mounts and env files are resolved from there.
     pub rel_dir: PathBuf,
     pub project_dir: &'a Path,
-    /// Variable lookup: environment first, then the project's `.env`.
+    /// Variable lookup: environment first, then the `.env` beside the Compose file.
     pub vars: &'a dyn Fn(&str) -> Option<String>,
     /// Active Compose profiles (`COMPOSE_PROFILES`, `--compose-profile`).
     pub profiles: &'a [String],
-    /// Services named on the command line: enabled whatever their profiles say.
+    /// Services named on the command line: enabled whatever their profiles say; when some are
+    /// named, only they and what they depend on will start.
     pub named: &'a [String],
+    /// Nothing will be started (`profiles --from-compose`): what cannot be applied only warns.
+    pub import_only: bool,
+}
+
+/// The file being converted: its input, parsed document and the labels of every file read
+/// (the Compose file first, then files named by `extends`).
+pub(super) struct Ctx<'c, 'a> {
+    input: &'c Input<'a>,
+    pub(super) doc: Doc,
+    pub(super) labels: Vec<String>,
+}
+
+impl<'a> std::ops::Deref for Ctx<'_, 'a> {
+    type Target = Input<'a>;
+    fn deref(&self) -> &Input<'a> {
+        self.input
+    }
 }
 
 /// Read a Compose or env file: a regular file, at most `MAX_FILE` bytes (through the one safe
@@ -84,7 +129,9 @@ pub fn read_in_project(dir: &Path, rel: &Path) -> Result<Option<String>> {
 }
 
 /// `KEY=VALUE` lines of a `.env` file (comments, `export`, and quotes as Compose reads them).
+/// Every secret in it is registered for masking before anything else can print it.
 pub fn parse_env_file(text: &str) -> BTreeMap<String, String> {
+    crate::secrets::register_from_text(text);
     let mut out = BTreeMap::new();
     for line in text.lines() {
         let line = line.trim();
@@ -104,122 +151,12 @@ pub fn parse_env_file(text: &str) -> BTreeMap<String, String> {
         } else {
             v.split(" #").next().unwrap_or(v).trim_end().to_string()
         };
+        if crate::secrets::is_secret_key(k.trim()) {
+            crate::secrets::register(&v);
+        }
         out.insert(k.trim().to_string(), v);
     }
     out
-}
-
-/// Compose interpolation of one string: `$$`, `$VAR`, `${VAR}`, `${VAR:-default}`,
-/// `${VAR-default}`, `${VAR:?error}`, `${VAR?error}`, `${VAR:+alt}`, `${VAR+alt}`.
-/// Unset variables without a default become empty and are named in `unset`.
-pub fn interpolate(
-    s: &str,
-    vars: &dyn Fn(&str) -> Option<String>,
-    unset: &mut Vec<String>,
-) -> std::result::Result<String, String> {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        if let Some(r) = after.strip_prefix('$') {
-            out.push('$');
-            rest = r;
-        } else if let Some(body) = after.strip_prefix('{') {
-            let end = closing_brace(body)
-                .ok_or_else(|| format!("`${{` without a closing `}}` in `{s}`"))?;
-            out.push_str(&substitute(&body[..end], vars, unset)?);
-            rest = &body[end + 1..];
-        } else {
-            let len = after
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(after.len());
-            if len == 0 || after.starts_with(|c: char| c.is_ascii_digit()) {
-                return Err(format!(
-                    "`$` not followed by a variable name in `{s}`; write `$$` for a literal `$`"
-                ));
-            }
-            let name = &after[..len];
-            out.push_str(&lookup(name, vars, unset));
-            rest = &after[len..];
-        }
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-fn closing_brace(body: &str) -> Option<usize> {
-    let mut depth = 0;
-    for (i, c) in body.char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' if depth == 0 => return Some(i),
-            '}' => depth -= 1,
-            _ => {}
-        }
-    }
-    None
-}
-
-fn lookup(name: &str, vars: &dyn Fn(&str) -> Option<String>, unset: &mut Vec<String>) -> String {
-    vars(name).unwrap_or_else(|| {
-        if !unset.iter().any(|u| u == name) {
-            unset.push(name.to_string());
-        }
-        String::new()
-    })
-}
-
-fn substitute(
-    expr: &str,
-    vars: &dyn Fn(&str) -> Option<String>,
-    unset: &mut Vec<String>,
-) -> std::result::Result<String, String> {
-    let len = expr
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .unwrap_or(expr.len());
-    let (name, op) = expr.split_at(len);
-    if name.is_empty() {
-        return Err(format!("`${{{expr}}}` names no variable"));
-    }
-    let value = vars(name);
-    let set_nonempty = value.as_deref().is_some_and(|v| !v.is_empty());
-    let mut arg = |n: usize| interpolate(&op[n..], vars, unset);
-    match op {
-        "" => Ok(lookup(name, vars, unset)),
-        _ if op.starts_with(":-") => Ok(if set_nonempty {
-            value.unwrap_or_default()
-        } else {
-            arg(2)?
-        }),
-        _ if op.starts_with('-') => Ok(match value {
-            Some(v) => v,
-            None => arg(1)?,
-        }),
-        _ if op.starts_with(":?") || op.starts_with('?') => {
-            let strict = op.starts_with(":?");
-            let ok = if strict {
-                set_nonempty
-            } else {
-                value.is_some()
-            };
-            if ok {
-                Ok(value.unwrap_or_default())
-            } else {
-                let msg = arg(if strict { 2 } else { 1 })?;
-                Err(format!(
-                    "required variable {name} is missing a value: {msg}"
-                ))
-            }
-        }
-        _ if op.starts_with(":+") => Ok(if set_nonempty { arg(2)? } else { String::new() }),
-        _ if op.starts_with('+') => Ok(if value.is_some() {
-            arg(1)?
-        } else {
-            String::new()
-        }),
-        _ => Err(format!("`${{{expr}}}` is not a substitution Compose knows")),
-    }
 }
 
 /// Split a command string as Compose does (shell words, without expansion).
@@ -236,7 +173,7 @@ pub fn shell_words(s: &str) -> std::result::Result<Vec<String>, String> {
                     match chars.next() {
                         Some('\'') => break,
                         Some(c) => cur.push(c),
-                        None => return Err(format!("unclosed `'` in `{s}`")),
+                        None => return Err("a `'` is not closed".into()),
                     }
                 }
             }
@@ -251,10 +188,10 @@ pub fn shell_words(s: &str) -> std::result::Result<Vec<String>, String> {
                                 cur.push('\\');
                                 cur.push(n);
                             }
-                            None => return Err(format!("unclosed `\"` in `{s}`")),
+                            None => return Err("a `\"` is not closed".into()),
                         },
                         Some(c) => cur.push(c),
-                        None => return Err(format!("unclosed `\"` in `{s}`")),
+                        None => return Err("a `\"` is not closed".into()),
                     }
                 }
             }
@@ -284,96 +221,178 @@ pub fn shell_words(s: &str) -> std::result::Result<Vec<String>, String> {
 
 /// Convert a Compose file's text into profile services.
 pub fn convert(input: &Input<'_>) -> Result<Converted> {
-    let mut doc: Value = serde_yaml::from_str(&input.text).map_err(|e| {
-        let (line, col) = e
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((1, 1));
-        Error::Profile {
-            file: input.label.clone(),
-            line,
-            col,
-            message: format!("not valid YAML: {e}"),
-            help: "fix the YAML at this position (`docker-compose -f FILE config` shows the same)"
-                .into(),
-        }
+    let doc = yaml::parse(&input.text, 0).map_err(|e| Error::Profile {
+        file: input.label.clone(),
+        line: e.pos.line,
+        col: e.pos.col,
+        message: e.message,
+        help: HELP_YAML.into(),
     })?;
-    doc.apply_merge()
-        .map_err(|e| at(input, &[], format!("YAML merge key: {e}"), HELP_YAML))?;
-    let Value::Mapping(top) = doc else {
-        return Err(at(
-            input,
-            &[],
-            "a Compose file is a mapping with `services`".into(),
-            HELP_YAML,
-        ));
+    let mut cx = Ctx {
+        input,
+        doc,
+        labels: vec![input.label.clone()],
     };
+    let mut unset = Unset::new();
     let mut out = Converted::default();
-    let mut services = None;
+    let top = match &cx.doc.value {
+        Value::Mapping(top) => top.clone(),
+        _ => {
+            return Err(at(
+                &cx,
+                &[],
+                "a Compose file is a mapping with `services`".into(),
+                HELP_YAML,
+            ));
+        }
+    };
+    let mut warnings = Vec::new();
     for (k, v) in &top {
         let key = key_str(k);
         match key.as_str() {
-            "services" => services = Some(v),
-            "version" => {}
-            "name" => out.name = Some(scalar(input, &["name"], v, &mut out.unset)?),
-            "volumes" => check_top_volumes(input, v)?,
-            "networks" => check_top_networks(input, v)?,
+            "services" | "version" => {}
+            "name" => out.name = Some(scalar(&cx, &["name"], v, &mut unset)?),
+            "volumes" => out.volumes = top_volumes(&cx, v, &mut unset)?,
+            "networks" => out.networks = top_networks(&cx, v, &mut unset)?,
+            "secrets" | "configs" => warnings.push(located(
+                &cx,
+                &[&key],
+                &format!(
+                    "top-level `{key}` is not applied by onramp (a service that uses it is refused)"
+                ),
+            )),
             k if k.starts_with("x-") => {}
             other => {
                 return Err(at(
-                    input,
+                    &cx,
                     &[other],
                     format!("top-level `{other}` is not supported by onramp"),
-                    "remove it, or keep this stack under docker compose; onramp reads `services`, `volumes`, `name`, `version` and `x-` extensions",
+                    "remove it, or keep this stack under docker compose; onramp reads `services`, `volumes`, `networks`, `name`, `version` and `x-` extensions",
                 ));
             }
         }
     }
-    let Some(Value::Mapping(services)) = services else {
+    if !matches!(top.get("services"), Some(Value::Mapping(_))) {
         return Err(at(
-            input,
+            &cx,
             &["services"],
             "the Compose file has no `services` mapping".into(),
             "add `services:` with at least one service",
         ));
+    }
+    extends::resolve(&mut cx)?;
+    let Some(Value::Mapping(services)) = cx.doc.value.get("services").cloned() else {
+        return Err(at(&cx, &["services"], "no services".into(), HELP_YAML));
     };
-    for (k, v) in services {
+    let starting = starting(&cx, &services);
+    for (k, v) in &services {
         let name = key_str(k);
-        if !is_name(&name) {
-            return Err(at(
-                input,
-                &["services", &name],
-                format!("service name `{name}` is not [A-Za-z0-9][A-Za-z0-9_.-]*"),
-                "rename the service",
-            ));
-        }
-        let Value::Mapping(svc) = v else {
-            return Err(at(
-                input,
-                &["services", &name],
-                format!("service `{name}` is not a mapping"),
-                "give it keys such as `image:`",
-            ));
-        };
-        if !active(input, &name, svc) {
+        check_service_name(&cx, &name, v)?;
+        let Value::Mapping(svc) = v else { continue };
+        if !active(&cx, &name, svc) {
             out.inactive.push(name);
             continue;
         }
-        let table = service(input, &name, svc, &mut out.unset)?;
-        out.services.insert(name, toml::Value::Table(table));
+        match service(&cx, &name, svc, &services, &out.networks, &mut unset) {
+            Ok(table) => {
+                out.services.insert(name, toml::Value::Table(table));
+            }
+            Err(e) if !starting.contains(&name) => {
+                warnings.push(format!(
+                    "service `{name}` left out (it will not be started): {}",
+                    describe(&e)
+                ));
+            }
+            Err(e) => return Err(e),
+        }
     }
+    out.unset = unset.into_iter().collect();
+    out.warnings = warnings;
+    out.starting = (cx.import_only || !cx.named.is_empty()).then_some(starting);
+    out.spans = std::mem::take(&mut cx.doc.spans);
+    out.labels = std::mem::take(&mut cx.labels);
     Ok(out)
 }
 
-const HELP_YAML: &str = "fix the Compose file (`docker-compose -f FILE config` validates it)";
-
-fn key_str(k: &Value) -> String {
-    match k {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        _ => String::new(),
+/// An error as one line: `file:line:col: message`.
+fn describe(e: &Error) -> String {
+    match e {
+        Error::Profile {
+            file,
+            line,
+            col,
+            message,
+            ..
+        } => format!("{file}:{line}:{col}: {message}"),
+        other => other.to_string(),
     }
+}
+
+fn located(cx: &Ctx<'_, '_>, path: &[&str], message: &str) -> String {
+    let pos = cx.doc.pos(path);
+    format!("{}:{}:{}: {message}", label_of(cx, pos), pos.line, pos.col)
+}
+
+fn label_of(cx: &Ctx<'_, '_>, pos: Pos) -> String {
+    cx.labels.get(pos.file).cloned().unwrap_or_default()
+}
+
+fn check_service_name(cx: &Ctx<'_, '_>, name: &str, v: &Value) -> Result<()> {
+    if !is_name(name) {
+        return Err(at(
+            cx,
+            &["services", name],
+            format!("service name `{name}` is not [A-Za-z0-9][A-Za-z0-9_.-]*"),
+            "rename the service",
+        ));
+    }
+    if !matches!(v, Value::Mapping(_)) {
+        return Err(at(
+            cx,
+            &["services", name],
+            format!("service `{name}` is not a mapping"),
+            "give it keys such as `image:`",
+        ));
+    }
+    Ok(())
+}
+
+/// The services this run will start: every active one when nothing is named (or, when only
+/// importing, none), else those named and what they depend on, transitively.
+fn starting(cx: &Ctx<'_, '_>, services: &Mapping) -> BTreeSet<String> {
+    if cx.import_only {
+        return BTreeSet::new();
+    }
+    if cx.named.is_empty() {
+        return services.keys().map(key_str).collect();
+    }
+    let mut out = BTreeSet::new();
+    let mut todo: Vec<String> = cx.named.to_vec();
+    while let Some(name) = todo.pop() {
+        if !out.insert(name.clone()) {
+            continue;
+        }
+        let Some(svc) = services.get(name.as_str()) else {
+            continue;
+        };
+        match svc.get("depends_on") {
+            Some(Value::Mapping(m)) => todo.extend(m.keys().map(key_str)),
+            Some(Value::Sequence(s)) => todo.extend(s.iter().map(key_str)),
+            _ => {}
+        }
+        if let Some(mode) = svc.get("network_mode").and_then(Value::as_str)
+            && let Some(other) = mode.strip_prefix("service:")
+        {
+            todo.push(other.to_string());
+        }
+    }
+    out
+}
+
+const HELP_YAML: &str = "fix the Compose file (`docker compose -f FILE config` validates it)";
+
+pub(super) fn key_str(k: &Value) -> String {
+    yaml::key_string(k)
 }
 
 fn is_name(s: &str) -> bool {
@@ -383,138 +402,245 @@ fn is_name(s: &str) -> bool {
 }
 
 /// Whether a service's Compose `profiles` let it run now.
-fn active(input: &Input<'_>, name: &str, svc: &Mapping) -> bool {
+fn active(cx: &Ctx<'_, '_>, name: &str, svc: &Mapping) -> bool {
     let Some(Value::Sequence(profiles)) = svc.get("profiles") else {
         return true;
     };
-    input.named.iter().any(|n| n == name)
+    cx.named.iter().any(|n| n == name)
         || profiles.iter().any(|p| {
             let p = key_str(p);
-            input.profiles.iter().any(|a| *a == p || a == "*")
+            cx.profiles.iter().any(|a| *a == p || a == "*")
         })
 }
 
-fn check_top_volumes(input: &Input<'_>, v: &Value) -> Result<()> {
-    let Value::Mapping(m) = v else { return Ok(()) };
+/// Top-level `volumes`: `name`, `external`, `driver: local`, `driver_opts`, `labels`.
+fn top_volumes(cx: &Ctx<'_, '_>, v: &Value, unset: &mut Unset) -> Result<toml::Table> {
+    let mut out = toml::Table::new();
+    let Value::Mapping(m) = v else {
+        return Ok(out);
+    };
     for (k, def) in m {
         let name = key_str(k);
-        match def {
-            Value::Null => {}
+        let t = match def {
+            Value::Null => toml::Table::new(),
             Value::Mapping(opts) => {
-                if let Some((opt, _)) = opts.iter().find(|(o, _)| !key_str(o).starts_with("x-")) {
-                    let opt = key_str(opt);
-                    return Err(at(
-                        input,
-                        &["volumes", &name, &opt],
-                        format!("volume option `{opt}` of `{name}` is not supported by onramp"),
-                        "onramp creates plain local volumes named <project>_<volume>; remove the option or keep this stack under docker compose",
-                    ));
-                }
+                object_options(cx, &["volumes", &name], opts, unset, "volume", &["local"])?
             }
             _ => {
                 return Err(at(
-                    input,
+                    cx,
                     &["volumes", &name],
                     format!("volume `{name}` is not a mapping"),
-                    "write `name: {}` or leave it empty",
+                    "leave it empty (`name:` alone on its line) or give it options such as `driver: local`",
+                ));
+            }
+        };
+        out.insert(name, toml::Value::Table(t));
+    }
+    Ok(out)
+}
+
+/// Top-level `networks`: `name`, `external`, `driver: bridge`, `driver_opts`, `labels`.
+fn top_networks(cx: &Ctx<'_, '_>, v: &Value, unset: &mut Unset) -> Result<toml::Table> {
+    let mut out = toml::Table::new();
+    let Value::Mapping(m) = v else {
+        return Ok(out);
+    };
+    for (k, def) in m {
+        let name = key_str(k);
+        if !is_name(&name) {
+            return Err(at(
+                cx,
+                &["networks", &name],
+                format!("network name `{name}` is not [A-Za-z0-9][A-Za-z0-9_.-]*"),
+                "rename the network",
+            ));
+        }
+        let t = match def {
+            Value::Null => toml::Table::new(),
+            Value::Mapping(opts) => object_options(
+                cx,
+                &["networks", &name],
+                opts,
+                unset,
+                "network",
+                &["bridge"],
+            )?,
+            _ => {
+                return Err(at(
+                    cx,
+                    &["networks", &name],
+                    format!("network `{name}` is not a mapping"),
+                    "leave it empty or give it options such as `name:`",
+                ));
+            }
+        };
+        out.insert(name, toml::Value::Table(t));
+    }
+    Ok(out)
+}
+
+/// The options a top-level volume or network may have.
+fn object_options(
+    cx: &Ctx<'_, '_>,
+    p: &[&str],
+    opts: &Mapping,
+    unset: &mut Unset,
+    what: &str,
+    drivers: &[&str],
+) -> Result<toml::Table> {
+    let mut t = toml::Table::new();
+    for (ok, ov) in opts {
+        let opt = key_str(ok);
+        let mut op = p.to_vec();
+        op.push(&opt);
+        match opt.as_str() {
+            "name" => {
+                let n = scalar(cx, &op, ov, unset)?;
+                t.insert("name".into(), n.into());
+            }
+            "external" => {
+                let (ext, name) = match ov {
+                    Value::Mapping(m) => (
+                        true,
+                        m.get("name")
+                            .map(|n| scalar(cx, &op, n, unset))
+                            .transpose()?,
+                    ),
+                    other => (boolean(cx, &op, other, unset)?, None),
+                };
+                t.insert("external".into(), ext.into());
+                if let Some(n) = name {
+                    t.insert("name".into(), n.into());
+                }
+            }
+            "driver" => {
+                let d = scalar(cx, &op, ov, unset)?;
+                if !drivers.contains(&d.as_str()) {
+                    return Err(at(
+                        cx,
+                        &op,
+                        format!("{what} driver `{d}` is not supported by onramp"),
+                        &format!(
+                            "onramp creates {what}s with the `{}` driver; remove the option or keep this stack under docker compose",
+                            drivers.join("`, `")
+                        ),
+                    ));
+                }
+                t.insert("driver".into(), d.into());
+            }
+            "driver_opts" | "labels" => {
+                let m = mapping_or_list(cx, &op, ov, unset, false)?;
+                t.insert(opt.clone(), table(m));
+            }
+            o if o.starts_with("x-") => {}
+            other => {
+                return Err(at(
+                    cx,
+                    &op,
+                    format!(
+                        "{what} option `{other}` of `{}` is not supported by onramp",
+                        p[1]
+                    ),
+                    &format!(
+                        "onramp applies `name`, `external`, `driver`, `driver_opts` and `labels` of a {what}; remove the option or keep this stack under docker compose"
+                    ),
                 ));
             }
         }
     }
-    Ok(())
-}
-
-fn check_top_networks(input: &Input<'_>, v: &Value) -> Result<()> {
-    let Value::Mapping(m) = v else { return Ok(()) };
-    for (k, def) in m {
-        let name = key_str(k);
-        let plain = matches!(def, Value::Null) || matches!(def, Value::Mapping(o) if o.is_empty());
-        if name != "default" || !plain {
-            return Err(at(
-                input,
-                &["networks", &name],
-                format!("network `{name}` is not supported by onramp"),
-                "onramp puts every service on the project's default network (<project>_default); remove the network or keep this stack under docker compose",
-            ));
-        }
-    }
-    Ok(())
+    Ok(t)
 }
 
 /// One service, key by key.
 fn service(
-    input: &Input<'_>,
+    cx: &Ctx<'_, '_>,
     name: &str,
     svc: &Mapping,
-    unset: &mut Vec<String>,
+    all: &Mapping,
+    networks: &toml::Table,
+    unset: &mut Unset,
 ) -> Result<toml::Table> {
     let mut t = toml::Table::new();
-    let path = |key: &str| vec!["services".to_string(), name.to_string(), key.to_string()];
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     let mut env_from_files: BTreeMap<String, String> = BTreeMap::new();
     for (k, v) in svc {
         let key = key_str(k);
-        let p = path(&key);
-        let p: Vec<&str> = p.iter().map(String::as_str).collect();
-        let s = |v: &Value, unset: &mut Vec<String>| scalar(input, &p, v, unset);
+        let p = ["services", name, key.as_str()];
+        let s = |v: &Value, unset: &mut Unset| scalar(cx, &p, v, unset);
         match key.as_str() {
             k if k.starts_with("x-") => {}
-            "image" => {
-                t.insert("image".into(), s(v, unset)?.into());
-            }
-            "build" => {
-                t.insert("build".into(), build(input, &p, v, unset)?);
-            }
-            "command" | "entrypoint" => {
-                t.insert(key.clone(), strings(words(input, &p, v, unset)?));
-            }
-            "environment" => env.extend(mapping_or_list(input, &p, v, unset, true)?),
-            "env_file" => env_from_files.extend(env_files(input, &p, v, unset)?),
-            "ports" => {
-                let ports = list(v)
-                    .iter()
-                    .map(|item| port(input, &p, item, unset))
-                    .collect::<Result<Vec<_>>>()?;
-                t.insert("ports".into(), strings(ports));
-            }
-            "expose" | "profiles" => {}
-            "networks" => check_service_networks(input, &p, v)?,
-            "volumes" => {
-                let vols = list(v)
-                    .iter()
-                    .map(|item| volume(input, &p, item, unset))
-                    .collect::<Result<Vec<_>>>()?;
-                t.insert("volumes".into(), strings(vols));
-            }
-            "healthcheck" => {
-                t.insert("healthcheck".into(), healthcheck(input, &p, v, unset)?);
-            }
-            "deploy" => deploy(input, &p, v, unset, &mut t)?,
-            "mem_limit" => resource(&mut t, "memory", s(v, unset)?.into()),
-            "cpus" => resource(&mut t, "cpus", cpus(input, &p, v, unset)?),
-            "shm_size" | "user" | "working_dir" | "restart" => {
+            "image" | "shm_size" | "user" | "working_dir" | "restart" | "platform" => {
                 t.insert(key.clone(), s(v, unset)?.into());
             }
+            "container_name" => {
+                let c = s(v, unset)?;
+                if !is_name(&c) {
+                    return Err(at(
+                        cx,
+                        &p,
+                        format!("container name `{c}` is not [A-Za-z0-9][A-Za-z0-9_.-]*"),
+                        "rename the container",
+                    ));
+                }
+                t.insert(key.clone(), c.into());
+            }
+            "tty" | "stdin_open" => {
+                t.insert(key.clone(), boolean(cx, &p, v, unset)?.into());
+            }
+            "build" => {
+                t.insert("build".into(), build(cx, &p, v, unset)?);
+            }
+            "command" | "entrypoint" => {
+                t.insert(key.clone(), strings(words(cx, &p, v, unset)?));
+            }
+            "environment" => env.extend(mapping_or_list(cx, &p, v, unset, true)?),
+            "env_file" => env_from_files.extend(env_files(cx, &p, v, unset)?),
+            "ports" => {
+                let ports = items(cx, &p, v, unset, port)?;
+                t.insert("ports".into(), strings(ports));
+            }
+            "expose" | "profiles" | "extends" => {}
+            "networks" => {
+                t.insert(
+                    "networks".into(),
+                    service_networks(cx, &p, v, networks, unset)?,
+                );
+            }
+            "network_mode" => {
+                t.insert(key.clone(), network_mode(cx, &p, v, all, unset)?.into());
+            }
+            "extra_hosts" => {
+                t.insert(key.clone(), strings(extra_hosts(cx, &p, v, unset)?));
+            }
+            "volumes" => volumes(cx, &p, v, unset, &mut t)?,
+            "healthcheck" => {
+                t.insert("healthcheck".into(), healthcheck(cx, &p, v, unset)?);
+            }
+            "deploy" => deploy(cx, &p, v, unset, &mut t)?,
+            "mem_limit" => resource(&mut t, "resources", "memory", s(v, unset)?.into()),
+            "mem_reservation" => resource(&mut t, "reservations", "memory", s(v, unset)?.into()),
+            "cpus" => resource(&mut t, "resources", "cpus", cpus(cx, &p, v, unset)?),
             "tmpfs" => {
-                let items = list(v)
+                let mut items = list(v)
                     .iter()
                     .map(|i| s(i, unset))
                     .collect::<Result<Vec<_>>>()?;
-                t.insert("tmpfs".into(), strings(items));
+                push_tmpfs(&mut t, &mut items);
             }
             "ulimits" => {
-                t.insert("ulimits".into(), ulimits(input, &p, v, unset)?);
+                t.insert("ulimits".into(), ulimits(cx, &p, v, unset)?);
             }
             "depends_on" => {
-                t.insert("depends_on".into(), depends_on(input, &p, v)?);
+                t.insert("depends_on".into(), depends_on(cx, &p, v, all)?);
             }
             "labels" => {
-                let labels = mapping_or_list(input, &p, v, unset, false)?;
+                let labels = mapping_or_list(cx, &p, v, unset, false)?;
                 t.insert("labels".into(), table(labels));
             }
             other => {
                 return Err(at(
-                    input,
+                    cx,
                     &p,
                     format!("`{other}` of service `{name}` is not supported by onramp"),
                     &format!(
@@ -531,7 +657,7 @@ fn service(
     }
     if !t.contains_key("image") && !t.contains_key("build") {
         return Err(at(
-            input,
+            cx,
             &["services", name],
             format!("service `{name}` has neither `image` nor `build`"),
             "give it `image:` or `build:`",
@@ -541,10 +667,38 @@ fn service(
     Ok(t)
 }
 
-/// Compose v2 and v1 spell the same limits as `deploy.resources.limits` or `mem_limit`/`cpus`.
-fn resource(t: &mut toml::Table, key: &str, value: toml::Value) {
+fn items(
+    cx: &Ctx<'_, '_>,
+    p: &[&str],
+    v: &Value,
+    unset: &mut Unset,
+    each: fn(&Ctx<'_, '_>, &[&str], &Value, &mut Unset) -> Result<String>,
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (i, item) in list(v).iter().enumerate() {
+        let idx = i.to_string();
+        let mut ip = p.to_vec();
+        if matches!(v, Value::Sequence(_)) {
+            ip.push(&idx);
+        }
+        out.push(each(cx, &ip, item, unset)?);
+    }
+    Ok(out)
+}
+
+fn push_tmpfs(t: &mut toml::Table, items: &mut Vec<String>) {
+    let entry = t
+        .entry("tmpfs")
+        .or_insert_with(|| toml::Value::Array(Vec::new()));
+    if let toml::Value::Array(a) = entry {
+        a.extend(items.drain(..).map(toml::Value::String));
+    }
+}
+
+/// `table.key = value` inside `resources` (limits) or `reservations`.
+fn resource(t: &mut toml::Table, table: &str, key: &str, value: toml::Value) {
     let r = t
-        .entry("resources")
+        .entry(table)
         .or_insert_with(|| toml::Value::Table(toml::Table::new()));
     if let toml::Value::Table(r) = r {
         r.insert(key.into(), value);
@@ -552,20 +706,20 @@ fn resource(t: &mut toml::Table, key: &str, value: toml::Value) {
 }
 
 fn deploy(
-    input: &Input<'_>,
+    cx: &Ctx<'_, '_>,
     p: &[&str],
     v: &Value,
-    unset: &mut Vec<String>,
+    unset: &mut Unset,
     t: &mut toml::Table,
 ) -> Result<()> {
     let refuse = |sub: &[&str], what: String| {
         let mut full = p.to_vec();
         full.extend(sub);
         Err(at(
-            input,
+            cx,
             &full,
             format!("`deploy.{what}` is not supported by onramp"),
-            "onramp applies `deploy.resources.limits` (memory, cpus) and `deploy.replicas: 1`; remove the rest or keep this service under docker compose",
+            "onramp applies `deploy.resources.limits` and `.reservations` (memory, cpus) and `deploy.replicas: 1`; remove the rest or keep this service under docker compose",
         ))
     };
     let Value::Mapping(d) = v else { return Ok(()) };
@@ -575,23 +729,24 @@ fn deploy(
                 let Value::Mapping(r) = dv else { continue };
                 for (rk, rv) in r {
                     let rk = key_str(rk);
-                    if rk != "limits" {
-                        return refuse(&["resources", &rk], format!("resources.{rk}"));
-                    }
+                    let table = match rk.as_str() {
+                        "limits" => "resources",
+                        "reservations" => "reservations",
+                        _ => return refuse(&["resources", &rk], format!("resources.{rk}")),
+                    };
                     let Value::Mapping(l) = rv else { continue };
                     for (lk, lv) in l {
                         let lk = key_str(lk);
-                        let mut lp = p.to_vec();
-                        lp.extend(["resources", "limits", lk.as_str()]);
+                        let lp = [p, &["resources", rk.as_str(), lk.as_str()]].concat();
                         match lk.as_str() {
                             "memory" => {
-                                resource(t, "memory", scalar(input, &lp, lv, unset)?.into())
+                                resource(t, table, "memory", scalar(cx, &lp, lv, unset)?.into())
                             }
-                            "cpus" => resource(t, "cpus", cpus(input, &lp, lv, unset)?),
+                            "cpus" => resource(t, table, "cpus", cpus(cx, &lp, lv, unset)?),
                             other => {
                                 return refuse(
-                                    &["resources", "limits", other],
-                                    format!("resources.limits.{other}"),
+                                    &["resources", &rk, other],
+                                    format!("resources.{rk}.{other}"),
                                 );
                             }
                         }
@@ -605,58 +760,189 @@ fn deploy(
     Ok(())
 }
 
-fn cpus(input: &Input<'_>, p: &[&str], v: &Value, unset: &mut Vec<String>) -> Result<toml::Value> {
-    let s = scalar(input, p, v, unset)?;
+fn cpus(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, unset: &mut Unset) -> Result<toml::Value> {
+    let s = scalar(cx, p, v, unset)?;
     s.parse::<f64>().map(toml::Value::Float).map_err(|_| {
         at(
-            input,
+            cx,
             p,
-            format!("cpus `{s}` is not a number"),
+            "cpus is not a number".into(),
             "write e.g. `cpus: \"1.5\"`",
         )
     })
 }
 
-fn check_service_networks(input: &Input<'_>, p: &[&str], v: &Value) -> Result<()> {
-    let names: Vec<String> = match v {
-        Value::Sequence(s) => s.iter().map(key_str).collect(),
-        Value::Mapping(m) => m.keys().map(key_str).collect(),
-        _ => Vec::new(),
-    };
-    if let Some(n) = names.iter().find(|n| *n != "default") {
-        return Err(at(
-            input,
-            p,
-            format!("network `{n}` is not supported by onramp"),
-            "onramp puts every service on the project's default network; remove `networks` or keep this stack under docker compose",
-        ));
+fn boolean(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, unset: &mut Unset) -> Result<bool> {
+    if let Value::Bool(b) = v {
+        return Ok(*b);
     }
-    Ok(())
+    match scalar(cx, p, v, unset)?.as_str() {
+        "true" | "True" | "TRUE" | "yes" | "1" => Ok(true),
+        "false" | "False" | "FALSE" | "no" | "0" | "" => Ok(false),
+        _ => Err(at(
+            cx,
+            p,
+            format!("`{}` is not true or false", p.last().unwrap_or(&"")),
+            "write `true` or `false`",
+        )),
+    }
 }
 
-/// A string scalar (numbers and booleans as Compose writes them), interpolated.
-fn scalar(input: &Input<'_>, p: &[&str], v: &Value, unset: &mut Vec<String>) -> Result<String> {
+/// A service's `networks`: a list of names, or names with `aliases`.
+fn service_networks(
+    cx: &Ctx<'_, '_>,
+    p: &[&str],
+    v: &Value,
+    networks: &toml::Table,
+    unset: &mut Unset,
+) -> Result<toml::Value> {
+    let entries: Vec<(String, Value)> = match v {
+        Value::Sequence(s) => s.iter().map(|n| (key_str(n), Value::Null)).collect(),
+        Value::Mapping(m) => m.iter().map(|(k, v)| (key_str(k), v.clone())).collect(),
+        _ => Vec::new(),
+    };
+    let mut out = toml::Table::new();
+    for (net, opts) in entries {
+        let np = [p, &[net.as_str()]].concat();
+        if net != "default" && !networks.contains_key(&net) {
+            return Err(at(
+                cx,
+                &np,
+                format!("network `{net}` is not defined under the top-level `networks`"),
+                "define it there (`networks:` then `  NAME:`), as Compose requires",
+            ));
+        }
+        let mut t = toml::Table::new();
+        if let Value::Mapping(o) = &opts {
+            for (ok, ov) in o {
+                let ok = key_str(ok);
+                let op = [np.as_slice(), &[ok.as_str()]].concat();
+                match ok.as_str() {
+                    "aliases" => {
+                        let a = list(ov)
+                            .iter()
+                            .map(|x| scalar(cx, &op, x, unset))
+                            .collect::<Result<Vec<_>>>()?;
+                        t.insert("aliases".into(), strings(a));
+                    }
+                    x if x.starts_with("x-") => {}
+                    other => {
+                        return Err(at(
+                            cx,
+                            &op,
+                            format!("network option `{other}` is not supported by onramp"),
+                            "onramp applies `aliases`; remove the option or keep this stack under docker compose",
+                        ));
+                    }
+                }
+            }
+        }
+        out.insert(net, toml::Value::Table(t));
+    }
+    Ok(toml::Value::Table(out))
+}
+
+fn network_mode(
+    cx: &Ctx<'_, '_>,
+    p: &[&str],
+    v: &Value,
+    all: &Mapping,
+    unset: &mut Unset,
+) -> Result<String> {
+    let mode = scalar(cx, p, v, unset)?;
+    match mode.as_str() {
+        "host" | "none" | "bridge" => Ok(mode),
+        m if m
+            .strip_prefix("service:")
+            .is_some_and(|s| all.contains_key(s)) =>
+        {
+            Ok(mode)
+        }
+        m if m.starts_with("service:") => Err(at(
+            cx,
+            p,
+            format!("network_mode `{m}` names no service of this file"),
+            "name one of the file's services",
+        )),
+        m => Err(at(
+            cx,
+            p,
+            format!("network_mode `{m}` is not supported by onramp"),
+            "onramp applies `host`, `none`, `bridge` and `service:NAME`",
+        )),
+    }
+}
+
+/// `extra_hosts` as `host:ip` (Compose also takes `host=ip` and a mapping).
+fn extra_hosts(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, unset: &mut Unset) -> Result<Vec<String>> {
+    let pairs: Vec<(String, String)> = match v {
+        Value::Mapping(m) => m
+            .iter()
+            .map(|(k, val)| Ok((key_str(k), scalar(cx, p, val, unset)?)))
+            .collect::<Result<_>>()?,
+        other => list(other)
+            .iter()
+            .map(|i| {
+                let s = scalar(cx, p, i, unset)?;
+                let split = s.split_once('=').or_else(|| s.split_once(':'));
+                let (h, ip) = split.ok_or_else(|| {
+                    at(
+                        cx,
+                        p,
+                        format!("extra_hosts entry `{s}` is not HOST:IP"),
+                        "write e.g. `host.docker.internal:host-gateway`",
+                    )
+                })?;
+                Ok((h.to_string(), ip.to_string()))
+            })
+            .collect::<Result<_>>()?,
+    };
+    Ok(pairs
+        .into_iter()
+        .map(|(h, ip)| format!("{h}:{ip}"))
+        .collect())
+}
+
+/// A string scalar (numbers and booleans as Compose writes them), interpolated. The value is
+/// registered for masking, before interpolation and after, when its key names a secret (and
+/// `KEY=value` items with secret keys always), so no error or output can show it.
+fn scalar(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, unset: &mut Unset) -> Result<String> {
     let raw = match v {
         Value::String(s) => s.clone(),
         Value::Number(n) => n.to_string(),
         Value::Bool(b) => b.to_string(),
         _ => {
             return Err(at(
-                input,
+                cx,
                 p,
                 format!("`{}` should be a single value", p.last().unwrap_or(&"")),
                 "write a string or number here",
             ));
         }
     };
-    interpolate(&raw, input.vars, unset).map_err(|m| {
+    let secret = p
+        .iter()
+        .rev()
+        .find(|s| s.parse::<usize>().is_err())
+        .is_some_and(|k| crate::secrets::is_secret_key(k));
+    register(&raw, secret);
+    let out = interpolate(&raw, cx.vars, unset).map_err(|m| {
         at(
-            input,
+            cx,
             p,
             m,
-            "set the variable in the environment or the project's .env, or give a default: ${VAR:-default}",
+            "set the variable in the environment or the .env beside the Compose file, or give a default: ${VAR:-default}; write `$$` for a literal `$`",
         )
-    })
+    })?;
+    register(&out, secret);
+    Ok(out)
+}
+
+fn register(value: &str, secret: bool) {
+    if secret {
+        crate::secrets::register(value);
+    }
+    crate::secrets::register_from_text(value);
 }
 
 fn list(v: &Value) -> Vec<Value> {
@@ -679,19 +965,16 @@ fn table(m: BTreeMap<String, String>) -> toml::Value {
     )
 }
 
-fn words(input: &Input<'_>, p: &[&str], v: &Value, unset: &mut Vec<String>) -> Result<Vec<String>> {
+/// `command`/`entrypoint`: a list as it is, or one string split into shell words (a folded or
+/// literal multi-line string included).
+fn words(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, unset: &mut Unset) -> Result<Vec<String>> {
     match v {
-        Value::Sequence(items) => items.iter().map(|i| scalar(input, p, i, unset)).collect(),
+        Value::Sequence(items) => items.iter().map(|i| scalar(cx, p, i, unset)).collect(),
+        Value::Null => Ok(Vec::new()),
         other => {
-            let s = scalar(input, p, other, unset)?;
-            shell_words(&s).map_err(|m| {
-                at(
-                    input,
-                    p,
-                    m,
-                    "close the quote, or write the command as a list",
-                )
-            })
+            let s = scalar(cx, p, other, unset)?;
+            shell_words(&s)
+                .map_err(|m| at(cx, p, m, "close the quote, or write the command as a list"))
         }
     }
 }
@@ -699,10 +982,10 @@ fn words(input: &Input<'_>, p: &[&str], v: &Value, unset: &mut Vec<String>) -> R
 /// `environment`/`labels`/`args`: a mapping, or a list of `KEY=VALUE`. In environments a key
 /// without a value takes the variable's value (and is left out when it is not set).
 fn mapping_or_list(
-    input: &Input<'_>,
+    cx: &Ctx<'_, '_>,
     p: &[&str],
     v: &Value,
-    unset: &mut Vec<String>,
+    unset: &mut Unset,
     from_env: bool,
 ) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
@@ -712,7 +995,10 @@ fn mapping_or_list(
                 out.insert(k, val);
             }
             None if from_env => {
-                if let Some(val) = (input.vars)(&k) {
+                if let Some(val) = (cx.vars)(&k) {
+                    if crate::secrets::is_secret_key(&k) {
+                        crate::secrets::register(&val);
+                    }
                     out.insert(k, val);
                 }
             }
@@ -725,18 +1011,26 @@ fn mapping_or_list(
         Value::Mapping(m) => {
             for (k, val) in m {
                 let k = key_str(k);
+                let kp = [p, &[k.as_str()]].concat();
                 let val = match val {
                     Value::Null => None,
-                    other => Some(scalar(input, p, other, unset)?),
+                    other => Some(scalar(cx, &kp, other, unset)?),
                 };
                 put(k, val);
             }
         }
         Value::Sequence(items) => {
-            for item in items {
-                let s = scalar(input, p, item, unset)?;
+            for (i, item) in items.iter().enumerate() {
+                let idx = i.to_string();
+                let ip = [p, &[idx.as_str()]].concat();
+                let s = scalar(cx, &ip, item, unset)?;
                 match s.split_once('=') {
-                    Some((k, val)) => put(k.to_string(), Some(val.to_string())),
+                    Some((k, val)) => {
+                        if crate::secrets::is_secret_key(k) {
+                            crate::secrets::register(val);
+                        }
+                        put(k.to_string(), Some(val.to_string()))
+                    }
                     None => put(s, None),
                 }
             }
@@ -746,41 +1040,60 @@ fn mapping_or_list(
     Ok(out)
 }
 
+/// `env_file`: paths relative to the Compose file's folder; `required: false` may be missing.
 fn env_files(
-    input: &Input<'_>,
+    cx: &Ctx<'_, '_>,
     p: &[&str],
     v: &Value,
-    unset: &mut Vec<String>,
+    unset: &mut Unset,
 ) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
-    for item in list(v) {
-        let file = match &item {
-            Value::Mapping(m) => m.get("path").cloned().unwrap_or(Value::Null),
-            other => other.clone(),
+    for (i, item) in list(v).iter().enumerate() {
+        let idx = i.to_string();
+        let ip = if matches!(v, Value::Sequence(_)) {
+            [p, &[idx.as_str()]].concat()
+        } else {
+            p.to_vec()
         };
-        let rel = scalar(input, p, &file, unset)?;
-        let inside = project_relative(input, &rel).ok_or_else(|| {
+        let (file, required) = match item {
+            Value::Mapping(m) => {
+                let req = match m.get("required") {
+                    Some(r) => boolean(cx, &ip, r, unset)?,
+                    None => true,
+                };
+                (m.get("path").cloned().unwrap_or(Value::Null), req)
+            }
+            other => (other.clone(), true),
+        };
+        let rel = scalar(cx, &ip, &file, unset)?;
+        let inside = project_relative(cx, &rel).ok_or_else(|| {
             at(
-                input,
-                p,
+                cx,
+                &ip,
                 format!("env_file `{rel}` is outside the project directory"),
                 "keep env files inside the project",
             )
         })?;
-        let path = input.project_dir.join(&inside);
-        let text =
-            read_in_project(input.project_dir, Path::new(&inside))?.ok_or_else(|| Error::Read {
-                path,
-                source: std::io::ErrorKind::NotFound.into(),
-            })?;
-        out.extend(parse_env_file(&text));
+        let path = cx.project_dir.join(&inside);
+        match read_in_project(cx.project_dir, Path::new(&inside))? {
+            Some(text) => out.extend(parse_env_file(&text)),
+            None if !required => {}
+            None => {
+                return Err(at(
+                    cx,
+                    &ip,
+                    format!("env_file {} does not exist", path.display()),
+                    "create it, or mark it optional (`- path: FILE` with `required: false`)",
+                ));
+            }
+        }
     }
     Ok(out)
 }
 
 /// A path in the Compose file, relative to the project directory, if it stays inside it.
-fn project_relative(input: &Input<'_>, path: &str) -> Option<String> {
-    let joined = input.rel_dir.join(path);
+fn project_relative(cx: &Ctx<'_, '_>, path: &str) -> Option<String> {
+    let joined = cx.rel_dir.join(path);
     let mut parts: Vec<String> = Vec::new();
     for c in joined.components() {
         match c {
@@ -799,41 +1112,40 @@ fn project_relative(input: &Input<'_>, path: &str) -> Option<String> {
     })
 }
 
-fn build(input: &Input<'_>, p: &[&str], v: &Value, unset: &mut Vec<String>) -> Result<toml::Value> {
+fn build(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, unset: &mut Unset) -> Result<toml::Value> {
     let mut t = toml::Table::new();
     let mut context = ".".to_string();
     match v {
         Value::Mapping(m) => {
             for (k, bv) in m {
                 let k = key_str(k);
-                let mut bp = p.to_vec();
-                bp.push(&k);
+                let bp = [p, &[k.as_str()]].concat();
                 match k.as_str() {
-                    "context" => context = scalar(input, &bp, bv, unset)?,
-                    "dockerfile" => {
-                        t.insert("dockerfile".into(), scalar(input, &bp, bv, unset)?.into());
+                    "context" => context = scalar(cx, &bp, bv, unset)?,
+                    "dockerfile" | "target" => {
+                        t.insert(k.clone(), scalar(cx, &bp, bv, unset)?.into());
                     }
                     "args" => {
-                        let args = mapping_or_list(input, &bp, bv, unset, true)?;
+                        let args = mapping_or_list(cx, &bp, bv, unset, true)?;
                         t.insert("args".into(), table(args));
                     }
                     other if other.starts_with("x-") => {}
                     other => {
                         return Err(at(
-                            input,
+                            cx,
                             &bp,
                             format!("build option `{other}` is not supported by onramp"),
-                            "onramp builds with `context`, `dockerfile` and `args`; remove the option or build with docker compose",
+                            "onramp builds with `context`, `dockerfile`, `target` and `args`; remove the option or build with docker compose",
                         ));
                     }
                 }
             }
         }
-        other => context = scalar(input, p, other, unset)?,
+        other => context = scalar(cx, p, other, unset)?,
     }
-    let rel = project_relative(input, &context).ok_or_else(|| {
+    let rel = project_relative(cx, &context).ok_or_else(|| {
         at(
-            input,
+            cx,
             p,
             format!("build context `{context}` is outside the project directory"),
             "onramp sends only directories inside the project to the engine; move the context into the project",
@@ -843,12 +1155,11 @@ fn build(input: &Input<'_>, p: &[&str], v: &Value, unset: &mut Vec<String>) -> R
     Ok(toml::Value::Table(t))
 }
 
-fn port(input: &Input<'_>, p: &[&str], v: &Value, unset: &mut Vec<String>) -> Result<String> {
+fn port(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, unset: &mut Unset) -> Result<String> {
     let spec = match v {
         Value::Mapping(m) => {
-            let get = |k: &str, unset: &mut Vec<String>| {
-                m.get(k).map(|x| scalar(input, p, x, unset)).transpose()
-            };
+            let get =
+                |k: &str, unset: &mut Unset| m.get(k).map(|x| scalar(cx, p, x, unset)).transpose();
             let target = get("target", unset)?.unwrap_or_default();
             let published = get("published", unset)?.unwrap_or_default();
             let ip = get("host_ip", unset)?;
@@ -859,12 +1170,12 @@ fn port(input: &Input<'_>, p: &[&str], v: &Value, unset: &mut Vec<String>) -> Re
                 None => base,
             }
         }
-        other => scalar(input, p, other, unset)?,
+        other => scalar(cx, p, other, unset)?,
     };
     let body = spec.strip_suffix("/tcp").unwrap_or(&spec);
     if !body.contains(':') || body.ends_with(':') || body.starts_with(':') {
         return Err(at(
-            input,
+            cx,
             p,
             format!("port `{spec}` publishes no fixed host port"),
             &format!("onramp probes services over a fixed host port: write `\"HOST:{body}\"`"),
@@ -872,7 +1183,7 @@ fn port(input: &Input<'_>, p: &[&str], v: &Value, unset: &mut Vec<String>) -> Re
     }
     if body.contains('-') {
         return Err(at(
-            input,
+            cx,
             p,
             format!("port range `{spec}` is not supported by onramp"),
             "publish each port on its own line",
@@ -881,97 +1192,158 @@ fn port(input: &Input<'_>, p: &[&str], v: &Value, unset: &mut Vec<String>) -> Re
     Ok(spec)
 }
 
-fn volume(input: &Input<'_>, p: &[&str], v: &Value, unset: &mut Vec<String>) -> Result<String> {
+/// A service's `volumes`: named volumes and bind mounts go to `volumes`, `type: tmpfs`
+/// entries to `tmpfs`.
+fn volumes(
+    cx: &Ctx<'_, '_>,
+    p: &[&str],
+    v: &Value,
+    unset: &mut Unset,
+    t: &mut toml::Table,
+) -> Result<()> {
+    let mut mounts = Vec::new();
+    let mut tmpfs = Vec::new();
+    for (i, item) in list(v).iter().enumerate() {
+        let idx = i.to_string();
+        let ip = [p, &[idx.as_str()]].concat();
+        match volume(cx, &ip, item, unset)? {
+            Mount::Volume(s) => mounts.push(s),
+            Mount::Tmpfs(s) => tmpfs.push(s),
+        }
+    }
+    t.insert("volumes".into(), strings(mounts));
+    if !tmpfs.is_empty() {
+        push_tmpfs(t, &mut tmpfs);
+    }
+    Ok(())
+}
+
+enum Mount {
+    Volume(String),
+    Tmpfs(String),
+}
+
+fn volume(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, unset: &mut Unset) -> Result<Mount> {
     let (source, target, ro) = match v {
         Value::Mapping(m) => {
-            let get = |k: &str, unset: &mut Vec<String>| {
-                m.get(k).map(|x| scalar(input, p, x, unset)).transpose()
-            };
+            let get =
+                |k: &str, unset: &mut Unset| m.get(k).map(|x| scalar(cx, p, x, unset)).transpose();
             let typ = get("type", unset)?.unwrap_or_else(|| "volume".into());
+            let target = get("target", unset)?.unwrap_or_default();
+            if typ == "tmpfs" {
+                let size = match m.get("tmpfs").and_then(|o| o.get("size")) {
+                    Some(s) => Some(scalar(cx, p, s, unset)?),
+                    None => None,
+                };
+                return Ok(Mount::Tmpfs(match size {
+                    Some(s) => format!("{target}:size={s}"),
+                    None => target,
+                }));
+            }
             if typ != "volume" && typ != "bind" {
                 return Err(at(
-                    input,
+                    cx,
                     p,
                     format!("volume type `{typ}` is not supported by onramp"),
-                    "use `tmpfs:` for tmpfs mounts; onramp mounts named volumes and bind mounts",
+                    "onramp mounts named volumes, bind mounts and tmpfs",
                 ));
             }
-            let ro = get("read_only", unset)?.is_some_and(|r| r == "true");
-            (
-                get("source", unset)?.unwrap_or_default(),
-                get("target", unset)?.unwrap_or_default(),
-                ro,
-            )
+            let ro = match m.get("read_only") {
+                Some(r) => boolean(cx, p, r, unset)?,
+                None => false,
+            };
+            (get("source", unset)?.unwrap_or_default(), target, ro)
         }
         other => {
-            let s = scalar(input, p, other, unset)?;
+            let s = scalar(cx, p, other, unset)?;
             let mut parts = s.splitn(3, ':');
             let a = parts.next().unwrap_or_default().to_string();
             match (parts.next(), parts.next()) {
                 (None, _) => {
                     return Err(at(
-                        input,
+                        cx,
                         p,
-                        format!("anonymous volume `{s}` is not supported by onramp"),
+                        "an anonymous volume is not supported by onramp".into(),
                         "name it (`data:/path`) so that onramp and Compose share it",
                     ));
                 }
-                (Some(t), mode) => (a, t.to_string(), mode.is_some_and(|m| m.contains("ro"))),
+                (Some(t), mode) => (
+                    a,
+                    t.to_string(),
+                    mode.is_some_and(|m| m.split(',').any(|o| o == "ro")),
+                ),
             }
         }
     };
-    let bind = source.starts_with(['.', '/', '~']) || source.contains('/');
-    let source = if bind {
-        let rel = project_relative(input, &source).filter(|_| !source.starts_with(['/', '~']));
-        let rel = rel.ok_or_else(|| {
-            at(
-                input,
-                p,
-                format!("bind mount `{source}` is outside the project directory"),
-                "mount a directory inside the project, or a named volume",
-            )
-        })?;
-        if rel == "." {
-            "./".to_string()
-        } else {
-            format!("./{rel}")
-        }
-    } else {
-        source
-    };
-    Ok(format!("{source}:{target}{}", if ro { ":ro" } else { "" }))
+    let source = bind_source(cx, p, &source)?;
+    Ok(Mount::Volume(format!(
+        "{source}:{target}{}",
+        if ro { ":ro" } else { "" }
+    )))
 }
 
-fn healthcheck(
-    input: &Input<'_>,
-    p: &[&str],
-    v: &Value,
-    unset: &mut Vec<String>,
-) -> Result<toml::Value> {
+/// A bind mount's source as onramp writes it: `./rel` inside the project, an absolute path
+/// as it is, `~` expanded to the home folder (as Compose does); a named volume unchanged.
+fn bind_source(cx: &Ctx<'_, '_>, p: &[&str], source: &str) -> Result<String> {
+    let bind = source.starts_with(['.', '/', '~']) || source.contains('/');
+    if !bind {
+        return Ok(source.to_string());
+    }
+    if source.starts_with('/') {
+        return Ok(source.to_string());
+    }
+    if let Some(rest) = source.strip_prefix('~') {
+        let home = (cx.vars)("HOME")
+            .filter(|h| h.starts_with('/'))
+            .ok_or_else(|| {
+                at(
+                    cx,
+                    p,
+                    format!("bind mount `{source}` names the home folder, and HOME is not set"),
+                    "set HOME, or write the absolute path",
+                )
+            })?;
+        return Ok(format!("{}{rest}", home.trim_end_matches('/')));
+    }
+    let rel = project_relative(cx, source).ok_or_else(|| {
+        at(
+            cx,
+            p,
+            format!("bind mount `{source}` climbs out of the project directory"),
+            "mount a directory inside the project, an absolute path, or a named volume",
+        )
+    })?;
+    Ok(if rel == "." {
+        "./".to_string()
+    } else {
+        format!("./{rel}")
+    })
+}
+
+fn healthcheck(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, unset: &mut Unset) -> Result<toml::Value> {
     let mut t = toml::Table::new();
     let Value::Mapping(m) = v else {
         return Ok(toml::Value::Table(t));
     };
     for (k, hv) in m {
         let k = key_str(k);
-        let mut hp = p.to_vec();
-        hp.push(&k);
+        let hp = [p, &[k.as_str()]].concat();
         match k.as_str() {
             "test" => {
                 let test = match hv {
                     Value::Sequence(items) => items
                         .iter()
-                        .map(|i| scalar(input, &hp, i, unset))
+                        .map(|i| scalar(cx, &hp, i, unset))
                         .collect::<Result<Vec<_>>>()?,
-                    other => vec!["CMD-SHELL".into(), scalar(input, &hp, other, unset)?],
+                    other => vec!["CMD-SHELL".into(), scalar(cx, &hp, other, unset)?],
                 };
                 t.insert("test".into(), strings(test));
             }
             "interval" | "timeout" | "start_period" => {
-                let d = scalar(input, &hp, hv, unset)?;
+                let d = scalar(cx, &hp, hv, unset)?;
                 let d = compose_duration(&d).ok_or_else(|| {
                     at(
-                        input,
+                        cx,
                         &hp,
                         format!("`{d}` is not a duration"),
                         "write e.g. `5s` or `1m30s`",
@@ -980,10 +1352,10 @@ fn healthcheck(
                 t.insert(k.clone(), d.into());
             }
             "retries" => {
-                let r = scalar(input, &hp, hv, unset)?;
+                let r = scalar(cx, &hp, hv, unset)?;
                 let r: i64 = r.parse().map_err(|_| {
                     at(
-                        input,
+                        cx,
                         &hp,
                         format!("retries `{r}` is not a number"),
                         "write e.g. `retries: 5`",
@@ -992,14 +1364,11 @@ fn healthcheck(
                 t.insert("retries".into(), r.into());
             }
             "disable" => {
-                t.insert(
-                    "disable".into(),
-                    (scalar(input, &hp, hv, unset)? == "true").into(),
-                );
+                t.insert("disable".into(), boolean(cx, &hp, hv, unset)?.into());
             }
             other => {
                 return Err(at(
-                    input,
+                    cx,
                     &hp,
                     format!("healthcheck option `{other}` is not supported by onramp"),
                     "onramp applies test, interval, timeout, retries, start_period and disable",
@@ -1039,37 +1408,32 @@ fn compose_duration(s: &str) -> Option<String> {
     Some(format!("{}ms", ms.round() as u64))
 }
 
-fn ulimits(
-    input: &Input<'_>,
-    p: &[&str],
-    v: &Value,
-    unset: &mut Vec<String>,
-) -> Result<toml::Value> {
+fn ulimits(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, unset: &mut Unset) -> Result<toml::Value> {
     let mut t = toml::Table::new();
     let Value::Mapping(m) = v else {
         return Ok(toml::Value::Table(t));
     };
-    let num = |v: &Value, unset: &mut Vec<String>| -> Result<i64> {
-        let s = scalar(input, p, v, unset)?;
-        s.parse().map_err(|_| {
-            at(
-                input,
-                p,
-                format!("ulimit `{s}` is not a number"),
-                "write e.g. `nofile: 65536`",
-            )
-        })
-    };
     for (k, uv) in m {
         let name = key_str(k);
+        let up = [p, &[name.as_str()]].concat();
+        let num = |v: &Value, unset: &mut Unset| -> Result<i64> {
+            let s = scalar(cx, &up, v, unset)?;
+            s.parse().map_err(|_| {
+                at(
+                    cx,
+                    &up,
+                    format!("ulimit `{s}` is not a number"),
+                    "write e.g. `nofile: 65536`",
+                )
+            })
+        };
         let value = match uv {
             Value::Mapping(pair) => {
-                let get = |k: &str, unset: &mut Vec<String>| -> Result<i64> {
-                    num(pair.get(k).unwrap_or(&Value::Null), unset)
-                };
                 let mut pt = toml::Table::new();
-                pt.insert("soft".into(), get("soft", unset)?.into());
-                pt.insert("hard".into(), get("hard", unset)?.into());
+                for k in ["soft", "hard"] {
+                    let n = num(pair.get(k).unwrap_or(&Value::Null), unset)?;
+                    pt.insert(k.into(), n.into());
+                }
                 toml::Value::Table(pt)
             }
             other => num(other, unset)?.into(),
@@ -1079,43 +1443,61 @@ fn ulimits(
     Ok(toml::Value::Table(t))
 }
 
-fn depends_on(input: &Input<'_>, p: &[&str], v: &Value) -> Result<toml::Value> {
-    match v {
-        Value::Mapping(m) => {
-            let mut t = toml::Table::new();
-            for (k, dv) in m {
-                let dep = key_str(k);
-                let mut d = toml::Table::new();
-                if let Value::Mapping(opts) = dv {
-                    for (ok, ov) in opts {
-                        match (key_str(ok).as_str(), ov) {
-                            ("condition", Value::String(c))
-                                if c == "service_started" || c == "service_healthy" =>
-                            {
-                                d.insert("condition".into(), c.clone().into());
-                            }
-                            ("required", Value::Bool(true)) | ("restart", _) => {}
-                            (other, _) => {
-                                let mut dp = p.to_vec();
-                                dp.extend([dep.as_str(), other]);
-                                return Err(at(
-                                    input,
-                                    &dp,
-                                    format!(
-                                        "depends_on `{other}` of `{dep}` is not supported by onramp"
-                                    ),
-                                    "onramp applies `condition: service_started` and `condition: service_healthy`",
-                                ));
-                            }
-                        }
+/// `depends_on`: a list, or names with `condition` (`service_started`, `service_healthy`,
+/// `service_completed_successfully`), `restart` and `required`.
+fn depends_on(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, all: &Mapping) -> Result<toml::Value> {
+    let entries: Vec<(String, Value)> = match v {
+        Value::Mapping(m) => m.iter().map(|(k, v)| (key_str(k), v.clone())).collect(),
+        other => list(other)
+            .iter()
+            .map(|n| (key_str(n), Value::Null))
+            .collect(),
+    };
+    let mut t = toml::Table::new();
+    for (dep, opts) in entries {
+        let dp = [p, &[dep.as_str()]].concat();
+        let mut d = toml::Table::new();
+        if let Value::Mapping(opts) = &opts {
+            for (ok, ov) in opts {
+                let ok = key_str(ok);
+                let op = [dp.as_slice(), &[ok.as_str()]].concat();
+                match (ok.as_str(), ov) {
+                    ("condition", Value::String(c))
+                        if matches!(
+                            c.as_str(),
+                            "service_started"
+                                | "service_healthy"
+                                | "service_completed_successfully"
+                        ) =>
+                    {
+                        d.insert("condition".into(), c.clone().into());
+                    }
+                    ("restart" | "required", Value::Bool(b)) => {
+                        d.insert(ok.clone(), (*b).into());
+                    }
+                    (other, _) => {
+                        return Err(at(
+                            cx,
+                            &op,
+                            format!("depends_on `{other}` of `{dep}` is not supported by onramp"),
+                            "onramp applies `condition` (service_started, service_healthy, service_completed_successfully), `restart` and `required`",
+                        ));
                     }
                 }
-                t.insert(dep, toml::Value::Table(d));
             }
-            Ok(toml::Value::Table(t))
         }
-        other => Ok(strings(list(other).iter().map(key_str).collect())),
+        let optional = d.get("required").and_then(toml::Value::as_bool) == Some(false);
+        if !all.contains_key(dep.as_str()) && !optional {
+            return Err(at(
+                cx,
+                &dp,
+                format!("depends_on names `{dep}`, which is not a service of this file"),
+                "name one of the file's services, or mark it `required: false`",
+            ));
+        }
+        t.insert(dep, toml::Value::Table(d));
     }
+    Ok(toml::Value::Table(t))
 }
 
 /// Probe settings from the image, when the service has none: the catalogue's kind for the
@@ -1160,55 +1542,47 @@ fn infer_probe(t: &mut toml::Table) {
     t.insert("probe".into(), toml::Value::Table(probe));
 }
 
-/// An error at a key path of the Compose file.
-fn at(input: &Input<'_>, path: &[&str], message: String, help: &str) -> Error {
-    let (line, col) = locate(&input.text, path);
-    Error::Profile {
-        file: input.label.clone(),
-        line,
-        col,
-        message,
-        help: help.to_string(),
+impl Converted {
+    /// Whether a service will be started by this run.
+    pub fn starts(&self, service: &str) -> bool {
+        self.starting.as_ref().is_none_or(|s| s.contains(service))
+    }
+
+    /// A problem found in the profile made from this file, at the Compose key it came from
+    /// (`env` is `environment`, `resources` and `reservations` are `deploy.resources`).
+    pub fn error_at(&self, path: &[String], message: String, help: String) -> Option<Error> {
+        if path.first().map(String::as_str) != Some("services") || path.len() < 2 {
+            return None;
+        }
+        let mut p: Vec<String> = path.to_vec();
+        if let Some(k) = p.get_mut(2) {
+            match k.as_str() {
+                "env" => *k = "environment".into(),
+                "resources" | "reservations" => *k = "deploy".into(),
+                _ => {}
+            }
+        }
+        let pos = (0..=p.len()).rev().find_map(|n| self.spans.get(&p[..n]))?;
+        Some(Error::Profile {
+            file: self.labels.get(pos.file)?.clone(),
+            line: pos.line,
+            col: pos.col,
+            message,
+            help,
+        })
     }
 }
 
-/// 1-based line and column of a key path in block-style YAML (the closest enclosing key found).
-pub fn locate(text: &str, path: &[&str]) -> (usize, usize) {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut found = (1, 1);
-    let mut from = 0;
-    let mut parent_indent: Option<usize> = None;
-    for seg in path {
-        let mut hit = None;
-        for (i, line) in lines.iter().enumerate().skip(from) {
-            let trimmed = line.trim_start();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
-            let indent = line.len() - trimmed.len();
-            if let Some(pi) = parent_indent
-                && indent <= pi
-                && i > from
-            {
-                break;
-            }
-            let key = trimmed.trim_start_matches("- ");
-            let key = key.trim_start_matches(['"', '\'']);
-            if key.starts_with(seg)
-                && key[seg.len()..]
-                    .trim_start_matches(['"', '\''])
-                    .starts_with(':')
-            {
-                hit = Some((i, indent));
-                break;
-            }
-        }
-        let Some((i, indent)) = hit else { break };
-        found = (i + 1, indent + 1);
-        from = i + 1;
-        parent_indent = Some(indent);
+/// An error at a key path of the Compose file, at the key's own line and column.
+pub(super) fn at(cx: &Ctx<'_, '_>, path: &[&str], message: String, help: &str) -> Error {
+    let pos = cx.doc.pos(path);
+    Error::Profile {
+        file: label_of(cx, pos),
+        line: pos.line,
+        col: pos.col,
+        message,
+        help: help.to_string(),
     }
-    found
 }
 
 #[cfg(test)]
@@ -1220,32 +1594,10 @@ mod tests {
             "SET" => Some("value".into()),
             "EMPTY" => Some(String::new()),
             "PORT" => Some("15432".into()),
+            "HOME" => Some("/home/dev".into()),
+            "API_TOKEN" => Some("tok-from-dotenv-9f8e".into()),
             _ => None,
         }
-    }
-
-    fn interp(s: &str) -> std::result::Result<String, String> {
-        interpolate(s, &vars, &mut Vec::new())
-    }
-
-    #[test]
-    fn interpolation_follows_compose() {
-        assert_eq!(interp("a ${SET} $SET b").unwrap(), "a value value b");
-        assert_eq!(interp("${EMPTY:-d}|${EMPTY-d}|${UNSET-d}").unwrap(), "d||d");
-        assert_eq!(interp("${UNSET:-${PORT}}").unwrap(), "15432");
-        assert_eq!(interp("$$HOME and $${SET}").unwrap(), "$HOME and ${SET}");
-        assert_eq!(interp("${SET:+alt}${UNSET:+alt}").unwrap(), "alt");
-        let err = interp("${UNSET:?set UNSET first}").unwrap_err();
-        assert!(
-            err.contains("UNSET") && err.contains("set UNSET first"),
-            "{err}"
-        );
-        assert!(interp("${EMPTY?x}").is_ok());
-        assert!(interp("${EMPTY:?x}").is_err());
-        assert!(interp("${SET").is_err());
-        let mut unset = Vec::new();
-        assert_eq!(interpolate("x${NOPE}y", &vars, &mut unset).unwrap(), "xy");
-        assert_eq!(unset, ["NOPE"]);
     }
 
     #[test]
@@ -1279,6 +1631,7 @@ mod tests {
             vars: &vars,
             profiles,
             named,
+            import_only: false,
         })
     }
 
@@ -1371,7 +1724,7 @@ volumes:
 
     #[test]
     fn unknown_keys_are_named_with_their_position() {
-        let text = "services:\n  db:\n    image: postgres\n    stdin_open: true\n";
+        let text = "services:\n  db:\n    image: postgres\n    privileged: true\n";
         let Err(Error::Profile {
             line,
             col,
@@ -1384,7 +1737,7 @@ volumes:
         };
         assert_eq!((line, col), (4, 5));
         assert!(
-            message.contains("`stdin_open` of service `db`"),
+            message.contains("`privileged` of service `db`"),
             "{message}"
         );
         assert!(help.contains("healthcheck"), "{help}");
@@ -1394,9 +1747,19 @@ volumes:
             err.contains("deploy.placement") && err.contains(":5:7"),
             "{err}"
         );
-        let text = "services:\n  db:\n    image: postgres\nsecrets: {}\n";
+        let text = "services:\n  db:\n    image: postgres\ninclude: [other.yml]\n";
         let err = convert_text(text, &[], &[]).unwrap_err().to_string();
-        assert!(err.contains("top-level `secrets`"), "{err}");
+        assert!(
+            err.contains("top-level `include`") && err.contains(":4:1"),
+            "{err}"
+        );
+        let text = "services:\n  db:\n    image: postgres\nsecrets: {}\n";
+        let c = convert_text(text, &[], &[]).unwrap();
+        assert!(
+            c.warnings[0].contains(":4:1: top-level `secrets`"),
+            "{:?}",
+            c.warnings
+        );
         let text = "services:\n  db:\n    image: postgres\n    ports: [\"5432\"]\n";
         let err = convert_text(text, &[], &[]).unwrap_err().to_string();
         assert!(err.contains("no fixed host port"), "{err}");
@@ -1413,9 +1776,22 @@ volumes:
         let text = "services:\n  web:\n    build: ../elsewhere\n";
         let err = convert_text(text, &[], &[]).unwrap_err().to_string();
         assert!(err.contains("outside the project"), "{err}");
-        let text = "services:\n  web:\n    image: x\n    volumes: [\"/etc:/host-etc\"]\n";
+        let text = "services:\n  web:\n    image: x\n    volumes: [\"../../x:/x\"]\n";
         let err = convert_text(text, &[], &[]).unwrap_err().to_string();
-        assert!(err.contains("outside the project"), "{err}");
+        assert!(err.contains("climbs out of the project"), "{err}");
+        let text = "services:\n  web:\n    image: x\n    volumes: [\"/srv/data:/data\", \"~/cache:/c:ro\"]\n";
+        let c = convert_text(text, &[], &[]).unwrap();
+        let v = c.services["web"]["volumes"].as_array().unwrap();
+        assert_eq!(
+            v[0].as_str(),
+            Some("/srv/data:/data"),
+            "absolute binds as Compose takes them"
+        );
+        assert_eq!(
+            v[1].as_str(),
+            Some("/home/dev/cache:/c:ro"),
+            "~ is the home folder"
+        );
         let text = "services:\n  web:\n    image: x\n    volumes: [\"./data:/data:ro\"]\n";
         let c = convert_text(text, &[], &[]).unwrap();
         assert_eq!(
@@ -1430,5 +1806,244 @@ volumes:
         assert_eq!(compose_duration("500ms").as_deref(), Some("500ms"));
         assert_eq!(compose_duration("5").as_deref(), None);
         assert_eq!(compose_duration("x").as_deref(), None);
+    }
+
+    fn pos_of(text: &str) -> (usize, usize, String) {
+        match convert_text(text, &[], &[]) {
+            Err(Error::Profile {
+                line, col, message, ..
+            }) => (line, col, message),
+            other => panic!("expected a located error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_refusal_points_at_its_own_key_even_when_the_name_repeats() {
+        // Each case: the file, then the line and column of the key refused.
+        let cases: &[(&str, (usize, usize))] = &[
+            // A top-level volume option, with a service `volumes:` earlier in the file.
+            (
+                "services:\n  db:\n    image: x\n    volumes:\n      - data:/d\nvolumes:\n  data:\n    driver: nfs\n",
+                (8, 5),
+            ),
+            // A service key after a same-named key at a deeper level in another service.
+            (
+                "services:\n  a:\n    image: x\n    labels:\n      privileged: \"yes\"\n  b:\n    image: y\n    privileged: true\n",
+                (8, 5),
+            ),
+            (
+                "services:\n  a:\n    image: x\n    deploy:\n      placement: {}\n",
+                (5, 7),
+            ),
+            (
+                "services:\n  a:\n    image: x\n    healthcheck:\n      test: [CMD, x]\n      bogus: 1\n",
+                (6, 7),
+            ),
+            (
+                "services:\n  a:\n    build:\n      context: .\n      ssh: [default]\n",
+                (5, 7),
+            ),
+            (
+                "services:\n  a:\n    image: x\n    networks:\n      back:\n        ipv4_address: 10.0.0.2\nnetworks:\n  back: {}\n",
+                (6, 9),
+            ),
+            (
+                "services:\n  a:\n    image: x\n    depends_on:\n      b:\n        bogus: true\n  b:\n    image: y\n",
+                (6, 9),
+            ),
+            (
+                "services:\n  a:\n    image: x\n    network_mode: container:other\n",
+                (4, 5),
+            ),
+            (
+                "services:\n  a:\n    image: x\n    volumes:\n      - ./a:/a\n      - type: npipe\n        target: /x\n",
+                (6, 9),
+            ),
+            (
+                "services:\n  a:\n    image: x\n    ports:\n      - \"80:80\"\n      - \"1-2:1-2\"\n",
+                (6, 9),
+            ),
+            (
+                "services:\n  a:\n    image: x\n    environment:\n      A: ok\n      B: ${NOPE:?needed}\n",
+                (6, 7),
+            ),
+            (
+                "services:\n  a:\n    image: x\nnetworks:\n  n:\n    driver: overlay\n",
+                (6, 5),
+            ),
+            (
+                "services:\n  a:\n    image: x\n    user: \"a\u{1}b\"\n",
+                (4, 13),
+            ),
+        ];
+        for (text, want) in cases {
+            let (line, col, message) = pos_of(text);
+            assert_eq!((line, col), *want, "{message}\n{text}");
+        }
+    }
+
+    #[test]
+    fn keys_that_normalise_alike_are_refused_not_dropped() {
+        let (line, col, message) =
+            pos_of("services:\n  1:\n    image: a\n  \"1\":\n    image: b\n");
+        assert_eq!((line, col), (4, 3));
+        assert!(message.contains("repeats"), "{message}");
+        let (line, _, _) = pos_of("services:\n  true: {image: a}\n  \"true\": {image: b}\n");
+        assert_eq!(line, 3);
+    }
+
+    #[test]
+    fn secrets_never_reach_errors_or_output() {
+        let text = "services:\n  db:\n    image: postgres\n    environment:\n      POSTGRES_PASSWORD: Tr0ub4dor$1x\n";
+        let err = convert_text(text, &[], &[]).unwrap_err();
+        let shown = crate::secrets::mask_text(&format!("{err} {}", err.help().unwrap_or_default()));
+        assert!(!shown.contains("Tr0ub4dor"), "{shown}");
+        assert!(shown.contains(":5:7"), "at the key: {shown}");
+        let text = "services:\n  web:\n    image: x\n    labels:\n      token: \"${API_TOKEN}\"\n    cpus: ${API_TOKEN}\n";
+        let err = convert_text(text, &[], &[]).unwrap_err();
+        let shown = crate::secrets::mask_text(&err.to_string());
+        assert!(!shown.contains("tok-from-dotenv"), "{shown}");
+        assert_eq!(
+            crate::secrets::mask_text("token=tok-from-dotenv-9f8e"),
+            "token=***",
+            "the label's value is masked wherever it is printed"
+        );
+    }
+
+    const SDK: &str = "name: kailash_sdk\nservices:\n  postgres:\n    image: pgvector/pgvector:pg15\n    container_name: sdk_pg\n    ports: [\"5434:5432\"]\n    deploy:\n      resources:\n        limits: {memory: 2G}\n        reservations: {memory: 1G}\n  redis:\n    image: redis:7-alpine\n    ports: [\"6380:6379\"]\n    command: >\n      redis-server\n      --save \"\"\n      --appendonly no\n  ollama:\n    image: ollama/ollama\n    privileged: true\n    volumes: [models:/root/.ollama]\nvolumes:\n  models:\n    name: kailash_models\nnetworks:\n  default:\n    name: sdk_net\n";
+
+    #[test]
+    fn unsupported_keys_refuse_only_services_that_will_start() {
+        let named: Vec<String> = vec!["postgres".into(), "redis".into()];
+        let c = convert_text(SDK, &[], &named).unwrap();
+        assert_eq!(c.services.keys().collect::<Vec<_>>(), ["postgres", "redis"]);
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(
+            c.warnings[0].contains("`ollama` left out") && c.warnings[0].contains(":20:5"),
+            "{:?}",
+            c.warnings
+        );
+        let pg = c.services["postgres"].as_table().unwrap();
+        assert_eq!(pg["container_name"].as_str(), Some("sdk_pg"));
+        assert_eq!(pg["reservations"]["memory"].as_str(), Some("1G"));
+        let redis = c.services["redis"].as_table().unwrap();
+        let cmd: Vec<&str> = redis["command"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(cmd, ["redis-server", "--save", "", "--appendonly", "no"]);
+        assert_eq!(c.volumes["models"]["name"].as_str(), Some("kailash_models"));
+        assert_eq!(c.networks["default"]["name"].as_str(), Some("sdk_net"));
+        let (line, col, _) = pos_of(SDK);
+        assert_eq!((line, col), (20, 5), "starting everything refuses the file");
+    }
+
+    #[test]
+    fn compose_keys_beyond_the_basics_are_taken() {
+        let text = "services:\n  init:\n    image: busybox\n    command: [\"true\"]\n  app:\n    image: x\n    tty: true\n    stdin_open: true\n    platform: linux/amd64\n    extra_hosts:\n      - \"host.docker.internal:host-gateway\"\n      - \"db=10.0.0.5\"\n    networks:\n      back:\n        aliases: [api]\n    depends_on:\n      init:\n        condition: service_completed_successfully\n        restart: true\n    volumes:\n      - type: tmpfs\n        target: /scratch\n        tmpfs: {size: 1000000}\n    build:\n      context: .\n      target: dev\n  side:\n    image: y\n    network_mode: service:app\nnetworks:\n  back:\n    driver: bridge\n  ext:\n    external: true\n";
+        let c = convert_text(text, &[], &[]).unwrap();
+        let app = c.services["app"].as_table().unwrap();
+        assert_eq!(app["tty"].as_bool(), Some(true));
+        assert_eq!(app["platform"].as_str(), Some("linux/amd64"));
+        let hosts: Vec<&str> = app["extra_hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(hosts, ["host.docker.internal:host-gateway", "db:10.0.0.5"]);
+        assert_eq!(app["networks"]["back"]["aliases"][0].as_str(), Some("api"));
+        assert_eq!(
+            app["depends_on"]["init"]["condition"].as_str(),
+            Some("service_completed_successfully")
+        );
+        assert_eq!(app["depends_on"]["init"]["restart"].as_bool(), Some(true));
+        assert_eq!(app["tmpfs"][0].as_str(), Some("/scratch:size=1000000"));
+        assert_eq!(app["build"]["target"].as_str(), Some("dev"));
+        assert_eq!(
+            c.services["side"]["network_mode"].as_str(),
+            Some("service:app")
+        );
+        assert_eq!(c.networks["ext"]["external"].as_bool(), Some(true));
+    }
+
+    #[test]
+    fn extends_merges_the_base_and_keeps_positions() {
+        let text = "services:\n  base:\n    image: x\n    environment: {A: \"1\", B: \"2\"}\n    ports: [\"1:1\"]\n    privileged: true\n  web:\n    extends: base\n    environment: {B: \"3\"}\n    ports: [\"2:2\"]\n";
+        let named: Vec<String> = vec!["other".into()];
+        let c = convert_text(text, &[], &named).unwrap_or_default();
+        assert!(c.services.is_empty(), "both carry the base's refused key");
+        let (line, col, message) = pos_of(text);
+        assert_eq!(
+            (line, col),
+            (6, 5),
+            "the refused key where it is written: {message}"
+        );
+        let text = text.replace("    privileged: true\n", "");
+        let c = convert_text(&text, &[], &[]).unwrap();
+        let web = c.services["web"].as_table().unwrap();
+        assert_eq!(web["image"].as_str(), Some("x"));
+        assert_eq!(web["env"]["A"].as_str(), Some("1"));
+        assert_eq!(web["env"]["B"].as_str(), Some("3"));
+        let ports: Vec<&str> = web["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(ports, ["1:1", "2:2"]);
+        let cycle = "services:\n  a:\n    extends: b\n    image: x\n  b:\n    extends: a\n";
+        let (_, _, message) = pos_of(cycle);
+        assert!(message.contains("cycle"), "{message}");
+    }
+
+    #[test]
+    fn extends_reads_another_file_inside_the_project_with_its_positions() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("common.yml"),
+            "services:\n  base:\n    image: x\n    cap_add: [NET_ADMIN]\n  plain:\n    image: y\n    environment: {A: \"1\"}\n",
+        )
+        .unwrap();
+        let convert_with = |text: &str| {
+            convert(&Input {
+                label: "compose.yml".into(),
+                text: text.into(),
+                rel_dir: PathBuf::new(),
+                project_dir: dir.path(),
+                vars: &vars,
+                profiles: &[],
+                named: &[],
+                import_only: false,
+            })
+        };
+        let c = convert_with(
+            "services:\n  web:\n    extends: {file: common.yml, service: plain}\n    ports: [\"8080:80\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.services["web"]["image"].as_str(), Some("y"));
+        assert_eq!(c.services["web"]["env"]["A"].as_str(), Some("1"));
+        let err =
+            convert_with("services:\n  web:\n    extends: {file: common.yml, service: base}\n")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("common.yml:4:5") && err.contains("cap_add"),
+            "{err}"
+        );
+        let err =
+            convert_with("services:\n  web:\n    extends: {file: common.yml, service: nope}\n")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("compose.yml:3:5") && err.contains("`nope`"),
+            "{err}"
+        );
+        let err = convert_with("services:\n  web:\n    extends: {file: ../out.yml, service: a}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("outside the project"), "{err}");
     }
 }

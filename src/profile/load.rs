@@ -64,6 +64,9 @@ pub struct ComposeOptions<'a> {
     pub named: Vec<String>,
     /// The process environment (through `Host`).
     pub env: &'a dyn Fn(&str) -> Option<String>,
+    /// Nothing will be started (`profiles --from-compose`): services with keys onramp cannot
+    /// apply are left out with a warning instead of refusing the file.
+    pub import_only: bool,
 }
 
 pub fn embedded_names() -> Vec<String> {
@@ -87,6 +90,7 @@ pub fn load(choice: &Choice) -> Result<Loaded> {
             profiles: Vec::new(),
             named: Vec::new(),
             env: &no_env,
+            import_only: false,
         },
     )
 }
@@ -106,7 +110,7 @@ pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
         table.remove("extends");
         merge(&mut merged, table);
     }
-    let (compose, notes) = apply_compose(&mut merged, &sources, opts)?;
+    let (compose, mut notes, converted) = apply_compose(&mut merged, &sources, opts)?;
     drop_disabled(&mut merged);
     let last = sources.last().map(|s| s.label.clone()).unwrap_or_default();
     let profile = Profile::deserialize(toml::Value::Table(merged)).map_err(|e| Error::Profile {
@@ -117,8 +121,27 @@ pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
         help: "the merged profile is inconsistent; check the keys the overlay overrides".into(),
     })?;
     profile.register_secrets();
-    if let Some(problem) = validate::check(&profile).into_iter().next() {
-        return Err(problem_error(&sources, problem));
+    let scripts: Vec<String> = converted
+        .as_ref()
+        .map(|c| c.imported.clone())
+        .unwrap_or_default();
+    for problem in validate::check_with(&profile, &scripts) {
+        let Some(c) = &converted else {
+            return Err(problem_error(&sources, problem));
+        };
+        let service = problem.path.get(1).cloned().unwrap_or_default();
+        let own = problem.path.first().map(String::as_str) == Some("services");
+        if own && !c.starts(&service) {
+            notes.push(format!(
+                "service `{service}` (it will not be started): {}",
+                problem.message
+            ));
+            continue;
+        }
+        let (message, help) = (problem.message.clone(), problem.help.clone());
+        return Err(c
+            .error_at(&problem.path, message, help)
+            .unwrap_or_else(|| problem_error(&sources, problem)));
     }
     let mut profile = profile;
     name_built_images(&mut profile, opts.dir);
@@ -132,10 +155,10 @@ pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
 
 /// A service with `build` and no `image` gets the name Compose v2 tags it with.
 fn name_built_images(profile: &mut Profile, dir: &Path) {
-    let project = crate::project::project_name(profile, dir);
+    let project = crate::naming::project_name(profile.project.as_deref(), dir);
     for (name, svc) in profile.services.iter_mut() {
         if svc.build.is_some() && svc.image.is_none() {
-            svc.image = Some(crate::stack::built_image_name(&project, name));
+            svc.image = Some(crate::naming::built_image_name(&project, name));
         }
     }
 }
@@ -147,7 +170,7 @@ fn apply_compose(
     merged: &mut toml::Table,
     sources: &[Source],
     opts: &ComposeOptions<'_>,
-) -> Result<(Option<PathBuf>, Vec<String>)> {
+) -> Result<(Option<PathBuf>, Vec<String>, Option<compose::Converted>)> {
     let from_profile = merged
         .get("compose")
         .and_then(toml::Value::as_str)
@@ -173,13 +196,31 @@ fn apply_compose(
             }
             path
         }
-        (None, None) => return Ok((None, Vec::new())),
+        (None, None) => return Ok((None, Vec::new(), None)),
     };
     let path = std::path::absolute(&path).unwrap_or(path);
     let text = compose::read_capped(&path)?;
-    let dotenv = compose::read_in_project(opts.dir, Path::new(".env"))
-        .ok()
-        .flatten()
+    let canonical_dir = opts
+        .dir
+        .canonicalize()
+        .unwrap_or_else(|_| opts.dir.to_path_buf());
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let canonical_parent = parent
+        .canonicalize()
+        .unwrap_or_else(|_| parent.to_path_buf());
+    let inside_rel = canonical_parent
+        .strip_prefix(&canonical_dir)
+        .map(Path::to_path_buf)
+        .ok();
+    // The `.env` beside the Compose file, as Compose reads it (inside the project never
+    // through a link; beside a file named with --compose elsewhere, as a regular file).
+    let dotenv_text = match &inside_rel {
+        Some(rel) => compose::read_in_project(opts.dir, &rel.join(".env"))
+            .ok()
+            .flatten(),
+        None => compose::read_capped(&parent.join(".env")).ok(),
+    };
+    let dotenv = dotenv_text
         .map(|t| compose::parse_env_file(&t))
         .unwrap_or_default();
     let vars = |k: &str| (opts.env)(k).or_else(|| dotenv.get(k).cloned());
@@ -190,19 +231,8 @@ fn apply_compose(
         .filter(|p| !p.is_empty())
         .collect();
     profiles.extend(opts.profiles.iter().cloned());
-    let canonical_dir = opts
-        .dir
-        .canonicalize()
-        .unwrap_or_else(|_| opts.dir.to_path_buf());
-    let parent = path.parent().unwrap_or(Path::new("."));
-    let canonical_parent = parent
-        .canonicalize()
-        .unwrap_or_else(|_| parent.to_path_buf());
-    let rel_dir = canonical_parent
-        .strip_prefix(&canonical_dir)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|_| PathBuf::from("/outside-the-project"));
-    let converted = compose::convert(&compose::Input {
+    let rel_dir = inside_rel.unwrap_or_else(|| PathBuf::from("/outside-the-project"));
+    let mut converted = compose::convert(&compose::Input {
         label: path.display().to_string(),
         text,
         rel_dir,
@@ -210,8 +240,10 @@ fn apply_compose(
         vars: &vars,
         profiles: &profiles,
         named: &opts.named,
+        import_only: opts.import_only,
     })?;
-    let mut services = converted.services;
+    let mut services = std::mem::take(&mut converted.services);
+    converted.imported = services.keys().cloned().collect();
     for src in sources.iter().filter(|s| s.base_dir.is_some()) {
         let table: toml::Table = parse_typed(src, true).map(|(_, t)| t)?;
         if let Some(toml::Value::Table(over)) = table.get("services") {
@@ -254,6 +286,17 @@ fn apply_compose(
     }
     merged.insert("services".into(), toml::Value::Table(services));
     merged.remove("compose");
+    let objects = [
+        ("volumes", std::mem::take(&mut converted.volumes)),
+        ("networks", std::mem::take(&mut converted.networks)),
+    ];
+    for (key, table) in objects {
+        if table.is_empty() {
+            merged.remove(key);
+        } else {
+            merged.insert(key.into(), toml::Value::Table(table));
+        }
+    }
     // The project name is the one Compose would use for this file: the profile file's own
     // `project`, else the file's `name`, else COMPOSE_PROJECT_NAME, else the directory's name;
     // an embedded base profile's name does not apply.
@@ -264,7 +307,7 @@ fn apply_compose(
         .filter_map(|(p, _)| p.project)
         .next_back();
     match own_project
-        .or(converted.name)
+        .or(converted.name.clone())
         .or_else(|| vars("COMPOSE_PROJECT_NAME"))
     {
         Some(name) => {
@@ -275,7 +318,7 @@ fn apply_compose(
         }
     }
     drop_rendered_compose(merged, opts.dir, &path);
-    let mut notes = Vec::new();
+    let mut notes = std::mem::take(&mut converted.warnings);
     if !converted.unset.is_empty() {
         notes.push(format!(
             "{}: {} not set, used as empty (as Compose does)",
@@ -289,7 +332,7 @@ fn apply_compose(
             converted.inactive.join(", ")
         ));
     }
-    Ok((Some(path), notes))
+    Ok((Some(path), notes, Some(converted)))
 }
 
 /// The profile must not render a file over the Compose file it reads.
@@ -617,6 +660,7 @@ mod tests {
                 profiles: Vec::new(),
                 named: Vec::new(),
                 env: &lookup,
+                import_only: false,
             },
         )
     }

@@ -4,8 +4,11 @@
 //! name only what it changes; accessors supply the defaults of the resolved profile.
 
 mod compose;
+mod extends;
+mod interpolate;
 mod load;
 mod validate;
+mod yaml;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -42,6 +45,48 @@ pub struct Profile {
     pub files: Vec<FileSpec>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub gates: BTreeMap<String, Gate>,
+    /// Named volumes with options (Compose top-level `volumes`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub volumes: BTreeMap<String, VolumeSpec>,
+    /// Networks (Compose top-level `networks`; `default` renames the project network).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub networks: BTreeMap<String, NetworkSpec>,
+}
+
+/// A named volume's options, with Compose's meaning.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeSpec {
+    /// The engine's name for it (no project prefix).
+    pub name: Option<String>,
+    /// Made outside the project: must exist; never created or removed.
+    pub external: Option<bool>,
+    /// Only `local`.
+    pub driver: Option<String>,
+    pub driver_opts: Option<BTreeMap<String, String>>,
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// A network's options, with Compose's meaning.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// The engine's name for it (no project prefix).
+    pub name: Option<String>,
+    /// Made outside the project: must exist; never created or removed.
+    pub external: Option<bool>,
+    /// Only `bridge`.
+    pub driver: Option<String>,
+    pub driver_opts: Option<BTreeMap<String, String>>,
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// A service's attachment to one network.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceNetwork {
+    /// Names the service answers to on that network, besides its own.
+    pub aliases: Option<Vec<String>>,
 }
 
 /// A phase gate: objective criteria that must all pass before the next phase.
@@ -149,6 +194,28 @@ pub struct Service {
     pub depends_on: Option<DependsOn>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub labels: Option<BTreeMap<String, String>>,
+    /// Compose `container_name`: the container's name instead of `<project>-<service>-1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tty: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stdin_open: Option<bool>,
+    /// `host:ip` entries for the container's /etc/hosts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extra_hosts: Option<Vec<String>>,
+    /// `linux/amd64` and the like.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// `host`, `none`, `bridge` or `service:NAME` (instead of the project's networks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_mode: Option<String>,
+    /// The networks of the profile the service joins (default: the project's `default`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub networks: Option<BTreeMap<String, ServiceNetwork>>,
+    /// Compose `deploy.resources.reservations` (memory, cpus).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reservations: Option<Resources>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,6 +255,9 @@ pub struct Build {
     pub context: String,
     pub dockerfile: Option<String>,
     pub args: Option<BTreeMap<String, String>>,
+    /// The stage of a multi-stage Dockerfile to build.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -225,6 +295,12 @@ pub enum DependsOn {
 #[serde(deny_unknown_fields)]
 pub struct Dependency {
     pub condition: Option<Condition>,
+    /// Compose: restart the dependant when this dependency is updated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart: Option<bool>,
+    /// `false`: a missing or failing dependency does not stop the dependant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required: Option<bool>,
 }
 
 /// When a dependant may start.
@@ -236,6 +312,8 @@ pub enum Condition {
     ServiceStarted,
     /// Once the dependency answers its probe (onramp's probe, not the Docker healthcheck).
     ServiceHealthy,
+    /// Once the dependency (a one-shot init service) has run to completion with exit code 0.
+    ServiceCompletedSuccessfully,
 }
 
 impl DependsOn {

@@ -33,9 +33,12 @@ fn problem(path: &[&str], message: impl Into<String>, help: impl Into<String>) -
     }
 }
 
-/// Every problem in a merged profile, in document order of the keys checked.
-pub fn check(profile: &Profile) -> Vec<Problem> {
-    let mut problems = check_strings(profile);
+/// Every problem in a merged profile, in document order of the keys checked, where the services named in `scripts` came from a Compose file: their command,
+/// entrypoint and healthcheck arguments may hold line breaks and tabs (a multi-line `sh -c`
+/// script, as Compose files write them), since each reaches the engine as one argv word and
+/// YAML only through the escaper. Profiles written in TOML never may.
+pub fn check_with(profile: &Profile, scripts: &[String]) -> Vec<Problem> {
+    let mut problems = check_strings(profile, scripts);
     problems.extend(check_names(profile));
     problems.extend(check_requirements(profile));
     let mut host_ports: BTreeMap<(std::net::IpAddr, u16), String> = BTreeMap::new();
@@ -551,14 +554,19 @@ fn normal_path(path: &str) -> String {
 }
 
 /// No control character (NUL, newline, escape, ...) in any key or string of the profile.
-fn check_strings(profile: &Profile) -> Vec<Problem> {
+fn check_strings(profile: &Profile, scripts: &[String]) -> Vec<Problem> {
     let mut out = Vec::new();
     let value = serde_json::to_value(profile).unwrap_or_default();
-    walk_strings(&value, &mut Vec::new(), &mut out);
+    walk_strings(&value, &mut Vec::new(), scripts, &mut out);
     out
 }
 
-fn walk_strings(v: &serde_json::Value, path: &mut Vec<String>, out: &mut Vec<Problem>) {
+fn walk_strings(
+    v: &serde_json::Value,
+    path: &mut Vec<String>,
+    scripts: &[String],
+    out: &mut Vec<Problem>,
+) {
     use serde_json::Value;
     let report = |out: &mut Vec<Problem>, path: &[String], c: char| {
         let p: Vec<&str> = path.iter().map(String::as_str).collect();
@@ -573,14 +581,20 @@ fn walk_strings(v: &serde_json::Value, path: &mut Vec<String>, out: &mut Vec<Pro
     };
     match v {
         Value::String(s) => {
-            if let Some(c) = crate::escape::control_char(s) {
+            let c = if is_argv(path) && path.get(1).is_some_and(|s| scripts.contains(s)) {
+                s.chars()
+                    .find(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+            } else {
+                crate::escape::control_char(s)
+            };
+            if let Some(c) = c {
                 report(out, path, c);
             }
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
                 path.push(i.to_string());
-                walk_strings(item, path, out);
+                walk_strings(item, path, scripts, out);
                 path.pop();
             }
         }
@@ -590,13 +604,21 @@ fn walk_strings(v: &serde_json::Value, path: &mut Vec<String>, out: &mut Vec<Pro
                 if let Some(c) = crate::escape::control_char(k) {
                     report(out, path, c);
                 } else {
-                    walk_strings(item, path, out);
+                    walk_strings(item, path, scripts, out);
                 }
                 path.pop();
             }
         }
         _ => {}
     }
+}
+
+/// An argument of a command, entrypoint or healthcheck test.
+fn is_argv(path: &[String]) -> bool {
+    let at = |i: usize| path.get(i).map(String::as_str);
+    at(0) == Some("services")
+        && (matches!(at(2), Some("command" | "entrypoint"))
+            || (at(2) == Some("healthcheck") && path.len() >= 4))
 }
 
 /// Service, volume and profile names, and env keys, through the one name validator.
@@ -629,12 +651,12 @@ fn check_names(profile: &Profile) -> Vec<Problem> {
                         "env key `{}` of `{name}` is not a variable name",
                         k.escape_debug()
                     ),
-                    "use letters, digits and `_`, not starting with a digit",
+                    "use letters, digits, `_`, `.` and `-`, starting with a letter or `_`",
                 ));
             }
         }
         for (i, v) in svc.volumes.iter().flatten().enumerate() {
-            if let Some(vol) = crate::stack::named_volume(v)
+            if let Some(vol) = crate::naming::named_volume(v)
                 && !is_name(vol)
             {
                 let idx = i.to_string();
@@ -810,7 +832,7 @@ mod tests {
         let p = profile(
             "[services.a]\nimage='x'\nports=['5432:5432']\n[services.b]\nimage='y'\nports=['5432:1']\n",
         );
-        let probs = check(&p);
+        let probs = check_with(&p, &[]);
         assert_eq!(probs.len(), 1, "{probs:?}");
         assert!(probs[0].message.contains("`a` and `b`"));
         assert_eq!(probs[0].path, ["services", "b", "ports", "0"]);
@@ -821,7 +843,7 @@ mod tests {
         let p = profile(
             "[services.neo4j]\nimage='neo4j:5'\nports=['7687:7687']\nenv={NEO4J_AUTH='neo4j/test'}\n",
         );
-        let probs = check(&p);
+        let probs = check_with(&p, &[]);
         assert!(probs[0].message.contains("shorter than 8"), "{probs:?}");
     }
 
@@ -830,7 +852,10 @@ mod tests {
         let p = profile(
             "[services.a]\nimage='x'\nrestart='sometimes'\nshm_size='1q'\nresources={memory='2g',cpus=-1.0}\nbuild={context='../out'}\ntmpfs=['run']\nulimits={'no file'=1}\nhealthcheck={test=['CMD','true'],interval='5'}\ndepends_on=['ghost']\n",
         );
-        let paths: Vec<String> = check(&p).iter().map(|p| p.path.join(".")).collect();
+        let paths: Vec<String> = check_with(&p, &[])
+            .iter()
+            .map(|p| p.path.join("."))
+            .collect();
         for want in [
             "services.a.restart",
             "services.a.shm_size",
@@ -846,7 +871,11 @@ mod tests {
         let cycle = profile(
             "[services.a]\nimage='x'\ndepends_on=['b']\n[services.b]\nimage='y'\ndepends_on={a={condition='service_healthy'}}\n",
         );
-        assert!(check(&cycle).iter().any(|p| p.message.contains("cycle")));
+        assert!(
+            check_with(&cycle, &[])
+                .iter()
+                .any(|p| p.message.contains("cycle"))
+        );
         assert_eq!(parse_size("2g"), Ok(2 << 30));
         assert_eq!(parse_size("512mb"), Ok(512 << 20));
         assert_eq!(parse_size("1024"), Ok(1024));
@@ -855,8 +884,8 @@ mod tests {
     #[test]
     fn file_paths_must_stay_inside_the_project() {
         let p = profile("[[files]]\ntemplate='env'\npath='../x'\n");
-        assert_eq!(check(&p)[0].path, ["files", "0", "path"]);
+        assert_eq!(check_with(&p, &[])[0].path, ["files", "0", "path"]);
         let p = profile("[[files]]\ntemplate='env'\npath='/etc/x'\nmode='999'\n");
-        assert_eq!(check(&p).len(), 2);
+        assert_eq!(check_with(&p, &[]).len(), 2);
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::{Ladder, SdkError, Spec, VALIDATE_SCRIPT, Validation, parse_answer};
 use crate::engine::Connected;
 use crate::engine::api::{ContainerSpec, Engine, MountSource};
-use crate::project::project_name;
+use crate::naming::project_name;
 use crate::stack::{LABEL_ONRAMP, LABEL_PROJECT};
 
 const DEFAULT_IMAGE: &str = "python:3.12-slim";
@@ -56,7 +56,7 @@ pub(super) async fn validate(
             .await
             .map_err(|e| fail(format!("cannot pull {image}: {e}")))?;
     }
-    let project = project_name(l.profile, l.dir);
+    let project = project_name(l.profile.project.as_deref(), l.dir);
     let mut mounts = vec![(
         MountSource::Bind(l.dir.display().to_string()),
         "/project".to_string(),

@@ -39,6 +39,15 @@ impl Engine for Fake {
         Ok(self.with(|s| s.images.iter().any(|i| i == image)))
     }
 
+    async fn image_id(&self, image: &str) -> Result<Option<String>, EngineError> {
+        Ok(self.with(|s| {
+            s.images
+                .iter()
+                .any(|i| i == image)
+                .then(|| format!("sha256:{}", crate::naming::sha256(image)))
+        }))
+    }
+
     async fn pull(
         &self,
         image: &str,

@@ -8,221 +8,156 @@ pub mod fake;
 pub mod ops;
 pub mod ready;
 pub mod reset;
+pub mod unapplied;
 pub mod up;
-
-use std::collections::BTreeMap;
-use std::path::Path;
 
 use crate::engine::api::{ContainerInfo, ContainerSpec, Extras, Health, MountSource, Published};
 use crate::errors::{Error, Result};
-use crate::generate::sha256;
-use crate::profile::{Profile, Service, parse_duration, parse_size};
+pub use crate::naming::{
+    COMPOSE_VERSION, LABEL_COMPOSE_HASH, LABEL_CONFIG_FILES, LABEL_DEPENDS_ON, LABEL_HASH,
+    LABEL_IMAGE, LABEL_NUMBER, LABEL_ONEOFF, LABEL_ONRAMP, LABEL_PROJECT, LABEL_SERVICE,
+    LABEL_VERSION, LABEL_WORKING_DIR, Origin, built_image_name, container_name, container_name_v1,
+    named_volume, network_name, object_labels, volume_name,
+};
+use crate::profile::Profile;
+use crate::spec::{MountKind, ServiceSpec};
 
-pub const LABEL_PROJECT: &str = "com.docker.compose.project";
-pub const LABEL_SERVICE: &str = "com.docker.compose.service";
-pub const LABEL_HASH: &str = "dev.onramp.config-hash";
-pub const LABEL_COMPOSE_HASH: &str = "com.docker.compose.config-hash";
-pub const LABEL_NUMBER: &str = "com.docker.compose.container-number";
-pub const LABEL_ONEOFF: &str = "com.docker.compose.oneoff";
-pub const LABEL_VERSION: &str = "com.docker.compose.version";
-pub const LABEL_WORKING_DIR: &str = "com.docker.compose.project.working_dir";
-pub const LABEL_CONFIG_FILES: &str = "com.docker.compose.project.config_files";
-/// The Compose version onramp's labels claim: Compose v1 refuses containers without one and
-/// treats those older than 1.21 as needing a rename.
-pub const COMPOSE_VERSION: &str = "2.0.0";
-pub const LABEL_ONRAMP: &str = "dev.onramp";
-
-pub fn container_name(project: &str, service: &str) -> String {
-    format!("{project}-{service}-1")
+/// The container spec of a managed service, rendered from its one service spec, with the
+/// labels Compose v2 writes (its config hash among them).
+pub fn spec(
+    origin: &Origin<'_>,
+    name: &str,
+    svc: &crate::profile::Service,
+) -> Option<ContainerSpec> {
+    ServiceSpec::of(origin, name, svc).map(|s| container_spec(origin, &s))
 }
 
-pub fn network_name(project: &str) -> String {
-    format!("{project}_default")
-}
-
-pub fn volume_name(project: &str, volume: &str) -> String {
-    format!("{project}_{volume}")
-}
-
-/// A named volume (`data:/var/lib/x`), as opposed to a bind mount (`./data:/x`, `/abs:/x`).
-pub fn named_volume(spec: &str) -> Option<&str> {
-    let (src, _) = spec.split_once(':')?;
-    let drive_letter = src.len() == 1 && spec.chars().nth(1) == Some(':');
-    let path_like = src.starts_with(['.', '/', '~']) || src.contains(['/', '\\']);
-    let named = !src.is_empty() && !path_like && !drive_letter;
-    named.then_some(src)
-}
-
-/// Labels on networks and volumes onramp creates.
-pub fn object_labels(project: &str, extra: (&str, &str)) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (LABEL_PROJECT.to_string(), project.to_string()),
-        (extra.0.to_string(), extra.1.to_string()),
-        (LABEL_ONRAMP.to_string(), "1".to_string()),
-    ])
-}
-
-/// Where a stack's definition lives, for the labels Compose reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin<'a> {
-    pub project: &'a str,
-    pub dir: &'a Path,
-    /// The Compose file Compose would use for this project.
-    pub config_files: String,
-}
-
-impl<'a> Origin<'a> {
-    /// The generated compose file in the project, or the Compose file the profile names.
-    pub fn new(project: &'a str, dir: &'a Path, compose: Option<&Path>) -> Origin<'a> {
-        let file = compose
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| dir.join("docker-compose.test.yml"));
-        Origin {
-            project,
-            dir,
-            config_files: file.display().to_string(),
-        }
-    }
-}
-
-/// The container spec of a managed service, its config hash among its labels.
-pub fn spec(origin: &Origin<'_>, name: &str, svc: &Service) -> Option<ContainerSpec> {
+/// The engine's view of one service spec.
+pub fn container_spec(origin: &Origin<'_>, s: &ServiceSpec) -> ContainerSpec {
     let (project, dir) = (origin.project, origin.dir);
-    let image = svc.image.clone()?;
-    let mut env: Vec<String> = svc.env().iter().map(|(k, v)| format!("{k}={v}")).collect();
-    env.sort();
-    let ports = svc
-        .ports()
+    let env = s.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let ports = s
+        .ports
         .iter()
         .map(|p| Published {
-            ip: p.host_ip.to_string(),
+            ip: p.bind_ip().to_string(),
             host: p.host,
             container: p.container,
         })
         .collect();
-    let mounts = svc
+    let mounts = s
         .volumes
         .iter()
-        .flatten()
-        .filter_map(|v| {
-            let (src, target) = v.split_once(':')?;
-            let target = target.split(':').next().unwrap_or(target).to_string();
-            let source = match named_volume(v) {
-                Some(n) => MountSource::Volume(volume_name(project, n)),
-                None => MountSource::Bind(dir.join(src).display().to_string()),
+        .filter_map(|m| {
+            let source = match &m.kind {
+                MountKind::Volume { engine, .. } => MountSource::Volume(engine.clone()),
+                MountKind::Bind { source } => MountSource::Bind(source.clone()),
+                MountKind::Anonymous => MountSource::Anonymous,
+                MountKind::Tmpfs { .. } => return None,
             };
-            Some((source, target))
+            Some((source, m.target.clone()))
         })
         .collect();
-    let mut labels: BTreeMap<String, String> = svc.labels.clone().unwrap_or_default();
+    let hash = s.config_hash();
+    let mut labels = s.labels.clone();
+    let depends: Vec<String> = s
+        .depends_on
+        .iter()
+        .map(|(n, d)| format!("{n}:{}:{}", d.condition, d.restart))
+        .collect();
     labels.extend([
         (LABEL_PROJECT.to_string(), project.to_string()),
-        (LABEL_SERVICE.to_string(), name.to_string()),
+        (LABEL_SERVICE.to_string(), s.name.clone()),
         (LABEL_NUMBER.to_string(), "1".to_string()),
         (LABEL_ONEOFF.to_string(), "False".to_string()),
         (LABEL_VERSION.to_string(), COMPOSE_VERSION.to_string()),
         (LABEL_WORKING_DIR.to_string(), dir.display().to_string()),
         (LABEL_CONFIG_FILES.to_string(), origin.config_files.clone()),
+        (LABEL_DEPENDS_ON.to_string(), depends.join(",")),
         (LABEL_ONRAMP.to_string(), "1".to_string()),
+        (LABEL_HASH.to_string(), hash.clone()),
+        (LABEL_COMPOSE_HASH.to_string(), hash),
     ]);
-    let mut spec = ContainerSpec {
-        name: container_name(project, name),
-        image,
+    ContainerSpec {
+        name: s
+            .container_name
+            .clone()
+            .unwrap_or_else(|| container_name(project, &s.name)),
+        image: s.image.clone(),
         env,
-        cmd: svc.command.clone(),
+        cmd: s.command.clone(),
         labels,
         ports,
         mounts,
         network: network_name(project),
-        alias: name.to_string(),
-        working_dir: svc.working_dir.clone(),
-        extras: extras(svc),
-    };
-    let hash = sha256(&serde_json::to_string(&spec).unwrap_or_default());
-    spec.labels.insert(LABEL_HASH.to_string(), hash.clone());
-    spec.labels.insert(LABEL_COMPOSE_HASH.to_string(), hash);
-    Some(spec)
+        alias: s.name.clone(),
+        working_dir: s.working_dir.clone(),
+        extras: extras(s),
+    }
 }
 
-/// The host settings of the keys with Compose's meaning.
-/// The targets of volumes mounted `:ro` (`data:/x:ro`, `./d:/x:ro,z`).
-fn read_only_targets(svc: &Service) -> Vec<String> {
-    svc.volumes
-        .iter()
-        .flatten()
-        .filter_map(|v| {
-            let mut parts = v.splitn(3, ':').skip(1);
-            let target = parts.next()?;
-            let opts = parts.next()?;
-            opts.split(',')
-                .any(|o| o == "ro")
-                .then(|| target.to_string())
-        })
-        .collect()
-}
-
-fn extras(svc: &Service) -> Extras {
-    let nanos = |d: &Option<String>| {
-        d.as_deref()
-            .and_then(|d| parse_duration(d).ok())
-            .map(|d| d.as_nanos() as i64)
-    };
-    let size = |s: Option<&String>| s.and_then(|s| parse_size(s).ok());
-    let healthcheck = svc.healthcheck.as_ref().and_then(|h| {
-        let h = h.spec();
-        let test = if h.disable == Some(true) {
-            vec!["NONE".to_string()]
-        } else {
-            h.test.clone()?
-        };
-        Some(Health {
-            test,
-            interval: nanos(&h.interval),
-            timeout: nanos(&h.timeout),
-            retries: h.retries.map(i64::from),
-            start_period: nanos(&h.start_period),
-        })
+/// The host settings beyond image, command, env, ports and mounts.
+fn extras(s: &ServiceSpec) -> Extras {
+    let healthcheck = s.healthcheck.as_ref().map(|h| Health {
+        test: h.test.clone(),
+        interval: h.interval,
+        timeout: h.timeout,
+        retries: h.retries.map(|r| r as i64),
+        start_period: h.start_period,
     });
+    let mut tmpfs: Vec<(String, String)> = s
+        .tmpfs
+        .iter()
+        .map(|t| match t.split_once(':') {
+            Some((path, opts)) => (path.to_string(), opts.to_string()),
+            None => (t.clone(), String::new()),
+        })
+        .collect();
+    tmpfs.extend(s.volumes.iter().filter_map(|m| match &m.kind {
+        MountKind::Tmpfs { size, mode } => {
+            let mut opts = Vec::new();
+            if let Some(n) = size {
+                opts.push(format!("size={n}"));
+            }
+            if let Some(md) = mode {
+                opts.push(format!("mode={md:o}"));
+            }
+            Some((m.target.clone(), opts.join(",")))
+        }
+        _ => None,
+    }));
     Extras {
-        read_only: read_only_targets(svc),
-        entrypoint: svc.entrypoint.clone(),
-        user: svc.user.clone(),
-        memory: size(svc.resources.as_ref().and_then(|r| r.memory.as_ref())),
-        nano_cpus: svc
-            .resources
-            .as_ref()
-            .and_then(|r| r.cpus)
-            .map(|c| (c * 1e9) as i64),
-        shm_size: size(svc.shm_size.as_ref()),
-        tmpfs: svc
-            .tmpfs
+        read_only: s
+            .volumes
             .iter()
-            .flatten()
-            .map(|t| match t.split_once(':') {
-                Some((path, opts)) => (path.to_string(), opts.to_string()),
-                None => (t.clone(), String::new()),
-            })
+            .filter(|m| m.read_only)
+            .map(|m| m.target.clone())
             .collect(),
-        ulimits: svc
+        entrypoint: s.entrypoint.clone(),
+        user: s.user.clone(),
+        memory: s.limits.memory,
+        nano_cpus: s.limits.cpus.map(|c| (c * 1e9).round() as i64),
+        memory_reservation: s.reservations.memory,
+        shm_size: s.shm_size,
+        tmpfs,
+        ulimits: s
             .ulimits
             .iter()
-            .flatten()
             .map(|(n, u)| {
                 let (soft, hard) = u.soft_hard();
                 (n.clone(), soft, hard)
             })
             .collect(),
-        restart: svc.restart.as_ref().map(|r| match r.split_once(':') {
+        restart: s.restart.as_ref().map(|r| match r.split_once(':') {
             Some((name, max)) => (name.to_string(), max.parse().unwrap_or(0)),
             None => (r.clone(), 0),
         }),
         healthcheck,
+        extra_hosts: s.extra_hosts.clone(),
+        tty: s.tty,
+        stdin_open: s.stdin_open,
+        init: s.init,
     }
-}
-
-/// The image a service with `build` and no `image` is tagged with (Compose v2's name).
-pub fn built_image_name(project: &str, service: &str) -> String {
-    format!("{project}-{service}")
 }
 
 /// The services an `up`, `status` or `down` of `only` works on, in name order: all enabled
@@ -296,11 +231,6 @@ pub enum Decision {
     },
 }
 
-/// Compose v1's name of a service's first container.
-pub fn container_name_v1(project: &str, service: &str) -> String {
-    format!("{project}_{service}_1")
-}
-
 /// Decide from the containers that exist for this service: those with its project and
 /// service labels (Compose v1 or v2 naming, or onramp's) and any holding the name onramp uses.
 pub fn decide(existing: &[ContainerInfo], spec: &ContainerSpec, project: &str) -> Decision {
@@ -346,6 +276,12 @@ pub fn decide(existing: &[ContainerInfo], spec: &ContainerSpec, project: &str) -
         } else {
             Decision::Start
         };
+    }
+    // Compose v2 made it from the same configuration: the same config hash.
+    if c.labels.contains_key(LABEL_COMPOSE_HASH)
+        && c.labels.get(LABEL_COMPOSE_HASH) == spec.labels.get(LABEL_COMPOSE_HASH)
+    {
+        return Decision::Adopt { running: c.running };
     }
     match mismatch(c, spec, project) {
         None => Decision::Adopt { running: c.running },
@@ -426,7 +362,11 @@ pub async fn existing<E: crate::engine::api::Engine + Sync>(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
     use super::*;
+    use crate::profile::Service;
 
     fn kailash() -> Profile {
         crate::profile::load(&crate::profile::Choice::Named("kailash".into()))
@@ -446,7 +386,7 @@ mod tests {
     const COMPOSE_FILE: &str = "/p/docker-compose.test.yml";
 
     fn origin() -> Origin<'static> {
-        Origin::new("horme", Path::new(DIR), None)
+        Origin::new("horme", Path::new(DIR), None).with_profile("kailash")
     }
 
     #[test]
@@ -467,6 +407,7 @@ mod tests {
             assert_eq!(s.labels[k], v, "{k}");
         }
         assert_eq!(s.labels[LABEL_COMPOSE_HASH], s.labels[LABEL_HASH]);
+        assert_eq!(s.labels[crate::naming::LABEL_PROFILE], "kailash");
         assert_eq!(
             s.mounts[0],
             (
@@ -557,17 +498,6 @@ healthcheck = { test = ["CMD", "true"], interval = "2s", retries = 4, start_peri
         assert_eq!(s.extras.read_only, ["/data", "/etc/redis"]);
         assert_eq!(s.mounts[0].1, "/data");
         assert_ne!(s.labels[LABEL_HASH], plain.labels[LABEL_HASH]);
-    }
-
-    #[test]
-    fn named_volumes_and_bind_mounts() {
-        assert_eq!(
-            named_volume("pg_data:/var/lib/postgresql/data"),
-            Some("pg_data")
-        );
-        assert_eq!(named_volume("./data:/data"), None);
-        assert_eq!(named_volume("/srv/data:/data"), None);
-        assert_eq!(named_volume("C:\\data:/data"), None);
     }
 
     #[test]

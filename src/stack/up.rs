@@ -11,17 +11,19 @@ use serde::Serialize;
 use super::diagnose;
 use super::ready::{self, Readiness};
 use super::{
-    Decision, Origin, decide, existing, network_name, object_labels, select, spec, volumes,
+    Decision, Origin, container_spec, decide, existing, network_name, object_labels, select,
 };
 use crate::engine::api::{BuildSpec, ContainerInfo, ContainerSpec, Engine, EngineError, PullEvent};
 use crate::errors::{Error, Result};
 use crate::host::Host;
+use crate::naming::{LABEL_IMAGE, LABEL_NETWORK, LABEL_VOLUME};
 use crate::outcome::{ServiceState as State, StackAction};
 use crate::ports::{holder, try_bind};
 use crate::probe;
 use crate::profile::Condition;
 use crate::profile::{Profile, Service};
 use crate::progress::Ui;
+use crate::spec::ServiceSpec;
 
 /// How many times a pull is tried when the error looks transient.
 const PULL_TRIES: u32 = 3;
@@ -89,9 +91,12 @@ impl Created {
 struct Managed<'a> {
     name: &'a str,
     svc: &'a Service,
+    service: ServiceSpec,
     spec: ContainerSpec,
     decision: Decision,
     existing: Option<ContainerInfo>,
+    /// A one-shot (init) service: another selected service waits for it to complete.
+    oneshot: bool,
 }
 
 /// How far a service has come, for the services that depend on it.
@@ -100,6 +105,8 @@ enum Phase {
     Pending,
     Started,
     Ready,
+    /// A one-shot service exited with code 0.
+    Completed,
     Failed,
 }
 
@@ -145,14 +152,32 @@ async fn up_inner<E: Engine + Sync>(
 ) -> Result<Vec<ServiceReport>> {
     let project = origin.project;
     let selected = select(profile, only)?;
+    if let Some((service, key)) = super::unapplied::first(profile, &selected) {
+        return Err(Error::NotReady {
+            message: format!(
+                "service `{service}` uses {key}, which onramp reads but `up` does not apply yet; nothing was created"
+            ),
+            help: format!(
+                "start `{service}` with docker compose, or leave it out: `onramp up` with the names of the other services"
+            ),
+        });
+    }
+    let oneshots: Vec<String> = selected
+        .iter()
+        .filter_map(|n| profile.services.get(n))
+        .flat_map(Service::dependencies)
+        .filter(|(_, c)| *c == Condition::ServiceCompletedSuccessfully)
+        .map(|(d, _)| d)
+        .collect();
     let mut managed = Vec::new();
     for name in &selected {
         let Some((name, svc)) = profile.services.get_key_value(name) else {
             continue;
         };
-        let Some(spec) = spec(origin, name, svc) else {
+        let Some(service) = ServiceSpec::of(origin, name, svc) else {
             continue;
         };
+        let spec = container_spec(origin, &service);
         let found = existing(engine, project, name).await.map_err(engine_err)?;
         let decision = decide(&found, &spec, project);
         if let Decision::Refuse { why, help } = &decision {
@@ -164,16 +189,18 @@ async fn up_inner<E: Engine + Sync>(
         managed.push(Managed {
             name,
             svc,
+            service,
             spec,
             decision,
             existing: found.into_iter().next(),
+            oneshot: oneshots.iter().any(|o| o == name),
         });
     }
     check_ports(host, &managed).await?;
     build_missing(engine, &managed, origin.dir, ui).await?;
     pull_missing(engine, &managed, ui).await?;
     if !managed.is_empty() {
-        let net_labels = object_labels(project, ("com.docker.compose.network", "default"));
+        let net_labels = object_labels(project, (LABEL_NETWORK, "default"));
         if engine
             .ensure_network(&network_name(project), &net_labels)
             .await
@@ -183,20 +210,14 @@ async fn up_inner<E: Engine + Sync>(
         }
     }
     // Only the volumes of the services this run starts (`up SERVICE...`).
-    let used = |short: &str| {
-        managed.iter().any(|m| {
-            m.svc
-                .volumes
-                .iter()
-                .flatten()
-                .any(|v| super::named_volume(v) == Some(short))
-        })
-    };
-    for (short, full) in volumes(project, profile)
-        .into_iter()
-        .filter(|(s, _)| used(s))
-    {
-        let labels = object_labels(project, ("com.docker.compose.volume", &short));
+    let mut volumes: Vec<(String, String)> = Vec::new();
+    for v in managed.iter().flat_map(|m| m.service.named_volumes()) {
+        if !volumes.contains(&v) {
+            volumes.push(v);
+        }
+    }
+    for (short, full) in volumes {
+        let labels = object_labels(project, (LABEL_VOLUME, &short));
         if engine
             .ensure_volume(&full, &labels)
             .await
@@ -260,8 +281,13 @@ async fn dependencies_met(svc: &Service, phases: &Phases) -> std::result::Result
         let Some(tx) = phases.get(&dep) else { continue };
         let mut rx = tx.subscribe();
         let enough = |p: &Phase| match condition {
-            Condition::ServiceStarted => matches!(p, Phase::Started | Phase::Ready | Phase::Failed),
-            Condition::ServiceHealthy => matches!(p, Phase::Ready | Phase::Failed),
+            Condition::ServiceStarted => !matches!(p, Phase::Pending),
+            Condition::ServiceHealthy => {
+                matches!(p, Phase::Ready | Phase::Completed | Phase::Failed)
+            }
+            Condition::ServiceCompletedSuccessfully => {
+                matches!(p, Phase::Completed | Phase::Failed)
+            }
         };
         let phase = rx
             .wait_for(enough)
@@ -313,6 +339,16 @@ async fn run_managed<E: Engine + Sync>(
     };
     signal(phases, m.name, Phase::Started);
     let new_id = action.made_by_this_run().then(|| id.clone());
+    if m.oneshot {
+        let report = wait_completed(engine, m, &id, action, since, ui).await;
+        let phase = if report.ok() {
+            Phase::Completed
+        } else {
+            Phase::Failed
+        };
+        signal(phases, m.name, phase);
+        return Ok((report, new_id));
+    }
     let report = wait_one(
         m.name,
         m.svc,
@@ -332,6 +368,61 @@ async fn run_managed<E: Engine + Sync>(
         },
     );
     Ok((report, new_id))
+}
+
+/// A one-shot service: wait (up to its timeout) until its container exits; exit code 0 is
+/// success, anything else fails with the code and the last lines of its log.
+async fn wait_completed<E: Engine + Sync>(
+    engine: &E,
+    m: &Managed<'_>,
+    id: &str,
+    action: StackAction,
+    since: Instant,
+    ui: &Ui,
+) -> ServiceReport {
+    let line = ui.service(m.name);
+    line.message("running to completion");
+    let mut report = ServiceReport {
+        name: m.name.to_string(),
+        state: State::Failed,
+        ready_ms: None,
+        host_ports: m.svc.ports().iter().map(|p| p.host).collect(),
+        error: None,
+        logs: None,
+        remedy: None,
+        container: Some(id.chars().take(12).collect()),
+        action,
+    };
+    let exited = tokio::time::timeout(m.svc.timeout(), async {
+        loop {
+            match engine.inspect(id).await {
+                Ok(Some(c)) if !c.running && !c.restarting => return Ok(c.exit_code),
+                Ok(Some(_)) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+                Ok(None) => return Err("its container disappeared".to_string()),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    })
+    .await;
+    let error = match exited {
+        Ok(Ok(0)) => {
+            let d = since.elapsed();
+            report.state = State::Ready;
+            report.ready_ms = Some(d.as_millis() as u64);
+            line.finish(
+                true,
+                &format!("completed (exit 0) in {:.2} s", d.as_secs_f64()),
+            );
+            return report;
+        }
+        Ok(Ok(code)) => format!("exited with code {code} (services that depend on it need 0)"),
+        Ok(Err(e)) => e,
+        Err(_) => format!("did not finish within {} s", m.svc.timeout().as_secs()),
+    };
+    report.logs = engine.logs_tail(id, 20).await.ok();
+    line.finish(false, &error);
+    report.error = Some(error);
+    report
 }
 
 /// Probe only the external services: a profile with nothing to start needs no engine.
@@ -597,7 +688,12 @@ async fn converge<E: Engine + Sync>(
 ) -> Result<(String, StackAction, Instant)> {
     let since = Instant::now();
     let create = || async {
-        let id = engine.create(&m.spec).await.map_err(engine_err)?;
+        // The image's id, as Compose v2 labels its containers (it recreates on a mismatch).
+        let mut spec = m.spec.clone();
+        if let Some(id) = engine.image_id(&spec.image).await.map_err(engine_err)? {
+            spec.labels.insert(LABEL_IMAGE.to_string(), id);
+        }
+        let id = engine.create(&spec).await.map_err(engine_err)?;
         if let Err(e) = engine.start(&id).await {
             let _ = engine.remove(&id).await;
             return Err(start_err(m, e));

@@ -443,10 +443,10 @@ healthcheck = { test = ["CMD", "true"], interval = "2s", timeout = "1s", retries
     assert_eq!(app["working_dir"].as_str(), Some("/srv"));
     assert_eq!(app["restart"].as_str(), Some("on-failure:3"));
     assert_eq!(app["ulimits"]["nofile"]["hard"].as_i64(), Some(4096));
-    assert_eq!(app["ulimits"]["nproc"]["soft"].as_i64(), Some(512));
+    assert_eq!(app["ulimits"]["nproc"].as_i64(), Some(512), "one number");
     assert_eq!(
         app["deploy"]["resources"]["limits"]["memory"].as_str(),
-        Some("2g")
+        Some("2147483648")
     );
     assert_eq!(
         app["depends_on"]["postgres"]["condition"].as_str(),

@@ -7,6 +7,8 @@ mod common;
 #[cfg(unix)]
 mod compose;
 #[cfg(unix)]
+mod corpus;
+#[cfg(unix)]
 mod deps;
 #[cfg(unix)]
 mod doctor;
@@ -17,6 +19,8 @@ mod hostile;
 #[cfg(unix)]
 mod hostile2;
 #[cfg(unix)]
+mod hostile_compose;
+#[cfg(unix)]
 mod images;
 #[cfg(unix)]
 mod install;
@@ -26,6 +30,8 @@ mod install_plans;
 mod installer;
 #[cfg(unix)]
 mod lockfile;
+#[cfg(unix)]
+mod parity;
 #[cfg(unix)]
 mod podman;
 mod profiles;
