@@ -80,7 +80,9 @@ http:
   addr: $registry
 YML
   log "starting docker-registry on $registry (log: $state/registry.log)"
-  nohup docker-registry serve "$state/registry.yml" >"$state/registry.log" 2>&1 &
+  # Descriptors 3-9 closed: the daemon must not keep a lock flock(1) handed the caller.
+  nohup docker-registry serve "$state/registry.yml" >"$state/registry.log" 2>&1 \
+    3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
   for _ in $(seq 1 50); do
     curl -fsS "http://$registry/v2/" >/dev/null 2>&1 && return 0
     sleep 0.2

@@ -275,9 +275,20 @@ say "checksum: ok ($got)"
 # Step 4: unpack and check that the binary runs here.
 mkdir "$tmp/unpacked"
 tar -xzf "$archive" -C "$tmp/unpacked" || die "cannot unpack $name" "download it again from the release"
-bin="$tmp/unpacked/${name%.tar.gz}/onramp"
-[ -f "$bin" ] || bin="$tmp/unpacked/onramp"
-[ -f "$bin" ] || die "$name holds no onramp binary" "use an archive made by scripts/dist.sh"
+# Only a regular file is installed: `-f` follows links, so a link (the binary, or the folder
+# that holds it) is refused first, or the archive could install whatever it points at.
+top="$tmp/unpacked/${name%.tar.gz}"
+bin="$top/onramp"
+if [ ! -e "$bin" ] && [ ! -L "$bin" ] && [ ! -L "$top" ]; then bin="$tmp/unpacked/onramp"; fi
+for part in "$top" "$bin"; do
+  if [ -L "$part" ]; then
+    die "$name: ${part#"$tmp/unpacked/"} is a symbolic link; onramp installs only a regular file from the archive" \
+      "use an archive made by scripts/dist.sh; nothing was installed"
+  fi
+done
+[ -e "$bin" ] || die "$name holds no onramp binary" "use an archive made by scripts/dist.sh"
+[ -f "$bin" ] || die "$name: ${bin#"$tmp/unpacked/"} is not a regular file" \
+  "use an archive made by scripts/dist.sh; nothing was installed"
 new_version=$("$bin" --version 2>/dev/null) || die "the onramp in $name does not run on this machine ($platform)" \
   "use the archive for $detected, or build from source: cargo install --path ."
 

@@ -99,7 +99,10 @@ start_podman() {
   log "starting podman system service on $podman_socket (log: $state/podman-service.log)"
   mkdir -p "$(dirname "$podman_socket")"
   rm -f "$podman_socket"
-  nohup podman system service --time=0 "unix://$podman_socket" >"$state/podman-service.log" 2>&1 &
+  # Descriptors 3-9 closed: a daemon must not keep the engine lock that flock(1) handed the
+  # caller (it would be held for as long as the daemon runs).
+  nohup podman system service --time=0 "unix://$podman_socket" >"$state/podman-service.log" 2>&1 \
+    3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
   local pid=$!
   for _ in $(seq 1 100); do
     curl -fsS --unix-socket "$podman_socket" http://d/_ping >/dev/null 2>&1 && return 0

@@ -194,6 +194,12 @@ pub fn free_name(root: &Root, base: &str) -> Result<String> {
 /// Read a file outside the project (a profile, a system file) only if it is a regular file of at
 /// most `cap` bytes; a FIFO, a device or a directory is refused without blocking.
 pub fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>> {
+    read_capped(open_regular(path)?, path, cap)
+}
+
+/// Open a file outside the project for reading only if it is a regular file: the open does not
+/// wait for a FIFO's writer, and a FIFO, a device or a directory is then refused.
+pub fn open_regular(path: &Path) -> Result<std::fs::File> {
     let file = sys::open_nonblocking(path).map_err(|source| Error::Read {
         path: path.to_path_buf(),
         source,
@@ -205,7 +211,7 @@ pub fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>> {
     if !meta.is_file() {
         return Err(unsafe_path(path, "is not a regular file"));
     }
-    read_capped(file, path, cap)
+    Ok(file)
 }
 
 /// The text of a regular file outside the project (a config file, an SDK source), capped at

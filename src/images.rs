@@ -2,7 +2,8 @@
 //! machine that cannot reach a registry (`images save` / `images load`), and the check that
 //! every one of them is then present in the engine.
 
-use std::io::{Read, Seek, SeekFrom};
+pub mod archive;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -33,22 +34,19 @@ pub async fn save_for(
     .await
 }
 
-/// `images load` and `setup --images`: connect, load `path`, and verify every image the
-/// project's profile needs is present.
+/// `images load` and `setup --images`: read the archive (refused before the engine is even
+/// asked when it is no regular file or no image archive), connect, load only the images the
+/// profile needs, and verify every one of them is present.
 pub async fn load_for(
     host: &Host,
     project: &Project,
     path: &Path,
     printer: &Printer,
 ) -> Result<Loaded> {
+    let needed = needed(&project.profile);
+    let opened = open_archive(path)?;
     let engine = crate::machine::connect_or_remedy(host, &project.dir).await?;
-    load(
-        &engine.api,
-        path,
-        &needed(&project.profile),
-        &Ui::new(printer),
-    )
-    .await
+    load(&engine.api, opened, &needed, &Ui::new(printer)).await
 }
 
 /// The images of the services onramp starts, each once, in profile order.
@@ -89,108 +87,6 @@ pub fn missing(needed: &[String], present: &[String]) -> Vec<String> {
         .filter(|n| !have.contains(&canonical(n)))
         .cloned()
         .collect()
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ArchiveError {
-    #[error("it is not a tar archive ({0})")]
-    NotTar(String),
-    #[error("it holds no manifest.json, so it is not an image archive")]
-    NoManifest,
-    #[error("its manifest.json cannot be read: {0}")]
-    BadManifest(String),
-}
-
-/// The image tags an image archive (`docker save` / `podman save` format) holds, from its
-/// `manifest.json`, found by walking the tar headers without reading the layers.
-pub fn archive_tags(file: &mut (impl Read + Seek)) -> Result<Vec<String>, ArchiveError> {
-    let io = |e: std::io::Error| ArchiveError::NotTar(e.to_string());
-    let mut header = [0u8; 512];
-    let mut first = true;
-    loop {
-        if let Err(e) = file.read_exact(&mut header) {
-            return if first {
-                Err(io(e))
-            } else {
-                Err(ArchiveError::NoManifest)
-            };
-        }
-        if header.iter().all(|b| *b == 0) {
-            return Err(ArchiveError::NoManifest);
-        }
-        let entry = parse_header(&header).ok_or_else(|| {
-            ArchiveError::NotTar("a header with an unreadable size or checksum".into())
-        })?;
-        first = false;
-        let padded = entry.size.div_ceil(512) * 512;
-        if entry.name.trim_start_matches("./") == "manifest.json" {
-            let len = usize::try_from(entry.size)
-                .ok()
-                .filter(|l| *l <= 16 << 20)
-                .ok_or_else(|| ArchiveError::BadManifest("larger than 16 MiB".into()))?;
-            let mut text = vec![0u8; len];
-            file.read_exact(&mut text).map_err(io)?;
-            return manifest_tags(&text);
-        }
-        let skip = i64::try_from(padded).map_err(|_| ArchiveError::NotTar("size".into()))?;
-        file.seek(SeekFrom::Current(skip)).map_err(io)?;
-    }
-}
-
-struct TarEntry {
-    name: String,
-    size: u64,
-}
-
-fn parse_header(h: &[u8; 512]) -> Option<TarEntry> {
-    let field = |range: std::ops::Range<usize>| {
-        let raw = &h[range];
-        let end = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
-        String::from_utf8_lossy(&raw[..end]).into_owned()
-    };
-    let octal = |range: std::ops::Range<usize>| {
-        u64::from_str_radix(field(range).trim_matches([' ', '\0']).trim(), 8).ok()
-    };
-    let stored = octal(148..156)?;
-    let sum: u64 = h
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                u64::from(*b)
-            }
-        })
-        .sum();
-    if sum != stored {
-        return None;
-    }
-    let prefix = field(345..500);
-    let name = field(0..100);
-    let name = if prefix.is_empty() || &h[257..262] != b"ustar" {
-        name
-    } else {
-        format!("{prefix}/{name}")
-    };
-    Some(TarEntry {
-        name,
-        size: octal(124..136)?,
-    })
-}
-
-fn manifest_tags(text: &[u8]) -> Result<Vec<String>, ArchiveError> {
-    #[derive(serde::Deserialize)]
-    struct Entry {
-        #[serde(rename = "RepoTags", default)]
-        repo_tags: Option<Vec<String>>,
-    }
-    let entries: Vec<Entry> =
-        serde_json::from_slice(text).map_err(|e| ArchiveError::BadManifest(e.to_string()))?;
-    Ok(entries
-        .into_iter()
-        .flat_map(|e| e.repo_tags.unwrap_or_default())
-        .collect())
 }
 
 /// What `images save` wrote.
@@ -291,40 +187,72 @@ async fn pull(engine: &Bollard, image: &str, ui: &Ui) -> Result<()> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Loaded {
     pub path: PathBuf,
-    /// Tags the archive holds (its manifest).
+    /// Tags the archive holds (its manifest, as the engine reads it).
     pub archive: Vec<String>,
     /// What the engine reported loading.
     pub engine: Vec<String>,
     /// Images the profile needs, all present now.
     pub images: Vec<String>,
+    /// Tags the archive carries that the profile does not name: not loaded, so no image of
+    /// this machine is re-pointed by them.
+    pub skipped: Vec<String>,
 }
 
-/// Load the archive at `path`, then verify that every image in `needed` is present: the
-/// missing ones are named (exit 1).
-pub async fn load(engine: &Bollard, path: &Path, needed: &[String], ui: &Ui) -> Result<Loaded> {
-    let mut file = std::fs::File::open(path).map_err(|source| Error::Read {
-        path: path.to_path_buf(),
-        source,
+/// An archive opened for loading: a regular file (a FIFO or device is refused without
+/// blocking), its tags read as the engine reads them.
+pub struct Opened {
+    path: PathBuf,
+    file: std::fs::File,
+    archive: archive::Archive,
+}
+
+/// Open and read the archive at `path`.
+pub fn open_archive(path: &Path) -> Result<Opened> {
+    let mut file = crate::fsx::open_regular(path).map_err(|e| match e {
+        Error::Unsafe { .. } => Error::Usage(format!(
+            "{} is not a regular file (a FIFO, a device or a directory); give the path of an image archive made by `onramp images save -o FILE`",
+            path.display()
+        )),
+        e => e,
     })?;
-    if !file.metadata().is_ok_and(|m| m.is_file()) {
-        return Err(Error::Usage(format!("{} is not a file", path.display())));
-    }
-    let archive = archive_tags(&mut file).map_err(|e| {
+    let archive = archive::read(&mut file).map_err(|e| {
         Error::Usage(format!(
-            "{} is not an image archive: {e}; make one with `onramp images save -o {}`",
+            "{} is not an image archive onramp can load: {e}; make one with `onramp images save -o {}`",
             path.display(),
             path.display()
         ))
     })?;
-    file.seek(SeekFrom::Start(0))
-        .map_err(|source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    Ok(Opened {
+        path: path.to_path_buf(),
+        file,
+        archive,
+    })
+}
+
+/// Load the images of `needed` from the archive (its other tags are left out), then verify
+/// that every image in `needed` is present: the missing ones are named (exit 1).
+pub async fn load(engine: &Bollard, opened: Opened, needed: &[String], ui: &Ui) -> Result<Loaded> {
+    let Opened {
+        path,
+        mut file,
+        archive,
+    } = opened;
+    // Reading the tags left the file at its end.
+    std::io::Seek::rewind(&mut file).map_err(|source| Error::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let skipped = archive.others(needed);
     let line = ui.service(&format!("archive {}", path.display()));
-    line.message(&format!("loading {} image(s)", archive.len()));
+    let count = archive.tags.len() - skipped.len();
+    line.message(&format!("loading {count} image(s)"));
     let started = Instant::now();
-    let loaded = match engine.load_images(file).await {
+    let body: Box<dyn std::io::Read + Send> = if skipped.is_empty() {
+        Box::new(file)
+    } else {
+        Box::new(archive.narrowed(file, needed))
+    };
+    let loaded = match engine.load_images(body).await {
         Ok(l) => l,
         Err(e) => {
             line.finish(false, &e.to_string());
@@ -346,10 +274,10 @@ pub async fn load(engine: &Bollard, path: &Path, needed: &[String], ui: &Ui) -> 
     }
     let absent = missing(needed, &present);
     if !absent.is_empty() {
-        let held = if archive.is_empty() {
+        let held = if archive.tags.is_empty() {
             "no tagged images".to_string()
         } else {
-            archive.join(", ")
+            archive.tags.join(", ")
         };
         return Err(Error::NotReady {
             message: format!(
@@ -361,10 +289,11 @@ pub async fn load(engine: &Bollard, path: &Path, needed: &[String], ui: &Ui) -> 
         });
     }
     Ok(Loaded {
-        path: path.to_path_buf(),
-        archive,
+        path,
+        archive: archive.tags,
         engine: loaded,
         images: needed.to_vec(),
+        skipped,
     })
 }
 
@@ -384,76 +313,7 @@ fn engine_err(e: EngineError) -> Error {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Cursor;
-
     use super::*;
-
-    /// A tar with the given entries, as GNU tar / the engines write them (ustar headers).
-    fn tar(entries: &[(&str, &[u8])]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (name, data) in entries {
-            let mut h = [0u8; 512];
-            h[..name.len()].copy_from_slice(name.as_bytes());
-            h[100..107].copy_from_slice(b"0000644");
-            h[124..135].copy_from_slice(format!("{:011o}", data.len()).as_bytes());
-            h[156] = b'0';
-            h[257..263].copy_from_slice(b"ustar\0");
-            h[263..265].copy_from_slice(b"00");
-            h[148..156].copy_from_slice(b"        ");
-            let sum: u32 = h.iter().map(|b| u32::from(*b)).sum();
-            h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
-            out.extend_from_slice(&h);
-            out.extend_from_slice(data);
-            out.resize(out.len().div_ceil(512) * 512, 0);
-        }
-        out.extend_from_slice(&[0u8; 1024]);
-        out
-    }
-
-    /// manifest.json as Podman 4.3 wrote it for `images/get?names=..&names=..` (recorded).
-    const PODMAN_MANIFEST: &str = r#"[{"Config":"3b7408242508227543daff41570e330cee189ffa08683ef6947a545a8eb62cc8.json","RepoTags":["127.0.0.1:5000/onramp-test/redis:7"],"Layers":["b013e9c735511badb899f12b4f9ab936140d6fad915b526b0f33866c63474fc9.tar"]},{"Config":"075938fa59e2caf587df3658981213aae8b612c564d5dde2e635a18be387203e.json","RepoTags":["127.0.0.1:5000/onramp-test/postgres:15"],"Layers":["b013e9c735511badb899f12b4f9ab936140d6fad915b526b0f33866c63474fc9.tar"]}]"#;
-
-    #[test]
-    fn tags_come_from_the_manifest_after_the_layers() {
-        let layer = vec![7u8; 1500];
-        let t = tar(&[
-            ("b013e9/layer.tar", &layer),
-            ("3b74.json", b"{}"),
-            ("manifest.json", PODMAN_MANIFEST.as_bytes()),
-        ]);
-        let tags = archive_tags(&mut Cursor::new(t)).unwrap();
-        assert_eq!(
-            tags,
-            [
-                "127.0.0.1:5000/onramp-test/redis:7",
-                "127.0.0.1:5000/onramp-test/postgres:15"
-            ]
-        );
-    }
-
-    #[test]
-    fn files_that_are_not_image_archives_are_named_so() {
-        let no_manifest = tar(&[("hello.txt", b"hi")]);
-        assert_eq!(
-            archive_tags(&mut Cursor::new(no_manifest)),
-            Err(ArchiveError::NoManifest)
-        );
-        let text = b"just some text, long enough to fill a header? no".to_vec();
-        assert!(matches!(
-            archive_tags(&mut Cursor::new(text)),
-            Err(ArchiveError::NotTar(_))
-        ));
-        let garbage = vec![b'x'; 2048];
-        assert!(matches!(
-            archive_tags(&mut Cursor::new(garbage)),
-            Err(ArchiveError::NotTar(_))
-        ));
-        let bad = tar(&[("manifest.json", b"{not json")]);
-        assert!(matches!(
-            archive_tags(&mut Cursor::new(bad)),
-            Err(ArchiveError::BadManifest(_))
-        ));
-    }
 
     #[test]
     fn the_missing_images_are_named_whatever_the_spelling() {

@@ -32,24 +32,37 @@ pub const LABEL_PROFILE: &str = "dev.onramp.profile";
 pub const COMPOSE_VERSION: &str = "2.0.0";
 pub const LABEL_ONRAMP: &str = "dev.onramp";
 
-/// Compose's project name: the explicit one, else the directory's name, normalised (lower
-/// case, only `a-z0-9_-`, no leading `_`/`-`).
+/// Compose's project name: the explicit one, else the directory's name, normalised.
 pub fn project_name(explicit: Option<&str>, dir: &Path) -> String {
     let raw = explicit.map(str::to_string).unwrap_or_else(|| {
         dir.file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     });
-    let name: String = raw
-        .to_ascii_lowercase()
+    normalise(&raw)
+}
+
+/// A project name as Compose normalises one (compose-go's `NormalizeProjectName`: lowercase,
+/// keep `[a-z0-9_-]`, drop leading `_` and `-`), valid for every engine object it prefixes.
+/// Where that drops a character outside ASCII (`проект`, `项目`, `café`) or leaves nothing
+/// (`!!!`), a short hash of the lowercased name is appended, so names that differ stay
+/// distinct: unrelated projects never share containers, networks or volumes.
+pub fn normalise(raw: &str) -> String {
+    let lower = raw.to_lowercase();
+    let compose: String = lower
         .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-')
         .collect();
-    let name = name.trim_start_matches(['_', '-']).to_string();
-    if name.is_empty() {
-        "onramp".into()
+    let compose = compose.trim_start_matches(['_', '-']);
+    if lower.is_ascii() && !compose.is_empty() {
+        return compose.to_string();
+    }
+    let digest = Sha256::digest(lower.as_bytes());
+    let hash: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    if compose.is_empty() {
+        format!("onramp-{hash}")
     } else {
-        name
+        format!("{compose}-{hash}")
     }
 }
 
@@ -317,6 +330,54 @@ mod tests {
         assert_eq!(project_name(None, Path::new("/x/My Project")), "myproject");
         assert_eq!(project_name(None, Path::new("/x/_tmp.Ab")), "tmpab");
         assert_eq!(project_name(Some("Horme"), Path::new("/x/y")), "horme");
+        // Go's strings.ToLower maps the Kelvin sign to `k`, as Rust's to_lowercase does.
+        assert_eq!(normalise("\u{212a}8s"), "k8s");
+    }
+
+    /// Compose's rule for a valid project name.
+    fn valid(name: &str) -> bool {
+        name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    }
+
+    #[test]
+    fn names_that_normalising_would_lose_stay_distinct_and_valid() {
+        let raws = [
+            "проект",
+            "项目",
+            "!!!",
+            "???",
+            "тест",
+            "",
+            "café",
+            "cafe",
+            "caf",
+        ];
+        let names: Vec<String> = raws.iter().map(|r| normalise(r)).collect();
+        for (raw, name) in raws.iter().zip(&names) {
+            assert!(valid(name), "{raw:?} -> {name:?}");
+            assert_eq!(&normalise(raw), name, "stable");
+        }
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        assert!(names[6].starts_with("caf-") && names[7] == "cafe" && names[8] == "caf");
+        assert_eq!(normalise("ПРОЕКТ"), names[0], "case folds as in Compose");
+        assert_eq!(project_name(Some("тест"), Path::new("/x/y")), names[4]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_name_is_valid_and_different_names_stay_apart(a in "\\PC{0,12}", b in "\\PC{0,12}") {
+            let (na, nb) = (normalise(&a), normalise(&b));
+            proptest::prop_assert!(valid(&na), "{:?} -> {:?}", a, na);
+            if a.to_lowercase() != b.to_lowercase() && (!a.is_ascii() || !b.is_ascii()) {
+                proptest::prop_assert_ne!(na, nb);
+            }
+        }
     }
 
     #[test]

@@ -41,6 +41,12 @@ pub async fn load(
     if printer.json_mode() {
         printer.json(&json!({"ok": true, "loaded": loaded}));
     }
+    if !loaded.skipped.is_empty() {
+        printer.warn(&format!(
+            "the archive also carries {}: not loaded, since the profile does not name them (loading them would re-point those tags on this machine)",
+            loaded.skipped.join(", ")
+        ));
+    }
     printer.result(&format!(
         "loaded {}; every image the profile needs is present: {}",
         loaded.path.display(),

@@ -292,7 +292,10 @@ impl Bollard {
     }
 
     /// Load an image archive into the engine; returns the engine's `Loaded image: ...` lines.
-    pub async fn load_images(&self, archive: std::fs::File) -> Result<Vec<String>, EngineError> {
+    pub async fn load_images(
+        &self,
+        archive: Box<dyn std::io::Read + Send>,
+    ) -> Result<Vec<String>, EngineError> {
         let chunks = futures_util::stream::iter(Chunks(archive));
         let opts = bollard::query_parameters::ImportImageOptionsBuilder::new()
             .quiet(true)
@@ -324,8 +327,8 @@ impl Bollard {
     }
 }
 
-/// A file read in chunks, as a request body.
-struct Chunks(std::fs::File);
+/// A file (or a stream made from one) read in chunks, as a request body.
+struct Chunks(Box<dyn std::io::Read + Send>);
 
 impl Iterator for Chunks {
     type Item = Result<bytes::Bytes, std::io::Error>;

@@ -1340,15 +1340,17 @@ fn healthcheck(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, unset: &mut Unset) -> Re
                 t.insert("test".into(), strings(test));
             }
             "interval" | "timeout" | "start_period" => {
-                let d = scalar(cx, &hp, hv, unset)?;
-                let d = compose_duration(&d).ok_or_else(|| {
-                    at(
-                        cx,
-                        &hp,
-                        format!("`{d}` is not a duration"),
-                        "write e.g. `5s` or `1m30s`",
-                    )
-                })?;
+                let raw = scalar(cx, &hp, hv, unset)?;
+                let bad = |why: String| at(cx, &hp, why, "write e.g. `5s` or `1m30s`");
+                let d = compose_duration(&raw)
+                    .ok_or_else(|| bad(format!("`{raw}` is not a duration")))?;
+                // Range-checked here, where the compose file's line is known.
+                if super::validate::parse_duration(&d).is_err() {
+                    return Err(bad(format!(
+                        "`{raw}` is longer than the longest duration the engine can hold ({}h)",
+                        super::validate::MAX_DURATION.as_secs() / 3600
+                    )));
+                }
                 t.insert(k.clone(), d.into());
             }
             "retries" => {

@@ -340,15 +340,20 @@ fn check_compose_keys(name: &str, svc: &Service) -> Vec<Problem> {
             ("timeout", &spec.timeout),
             ("start_period", &spec.start_period),
         ] {
-            if let Some(v) = v
-                && let Err(e) = parse_duration(v)
-            {
-                out.push(problem(
-                    &["services", name, "healthcheck", key],
-                    format!("healthcheck {key} `{v}` of `{name}`: {e}"),
-                    "write a duration such as \"5s\" or \"1m\"",
-                ));
-            }
+            let Some(v) = v else { continue };
+            // The engine refuses a healthcheck duration under 1 ms (0 means its default).
+            let e = match parse_duration(v) {
+                Ok(d) if !d.is_zero() && d < Duration::from_millis(1) => {
+                    SpecError("the engine refuses a healthcheck duration under 1ms".into())
+                }
+                Ok(_) => continue,
+                Err(e) => e,
+            };
+            out.push(problem(
+                &["services", name, "healthcheck", key],
+                format!("healthcheck {key} `{v}` of `{name}`: {e}"),
+                "write a duration such as \"5s\" or \"1m\"",
+            ));
         }
     }
     if let Some(b) = &svc.build
@@ -769,8 +774,22 @@ pub fn parse_duration(s: &str) -> Result<Duration, SpecError> {
         "h" => n * 3600.0,
         _ => return Err(format!("unknown unit `{unit}` (ms, s, m or h)").into()),
     };
-    Duration::try_from_secs_f64(secs).map_err(|e| SpecError(e.to_string()))
+    // The engine and Compose hold a duration as Go does, in signed 64-bit nanoseconds:
+    // anything longer would wrap around to a nonsense (or negative) value.
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| *d <= MAX_DURATION)
+        .ok_or_else(|| {
+            format!(
+                "`{s}` is longer than the longest duration the engine can hold ({}h)",
+                MAX_DURATION.as_secs() / 3600
+            )
+            .into()
+        })
 }
+
+/// Go's `time.Duration` limit (`i64::MAX` nanoseconds, about 292 years).
+pub const MAX_DURATION: Duration = Duration::from_nanos(i64::MAX as u64);
 
 /// A port mapping or duration that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -813,6 +832,14 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert!(parse_duration("90").is_err());
         assert!(parse_duration("9d").is_err());
+        assert_eq!(
+            parse_duration("2562047h").unwrap().as_secs(),
+            2562047 * 3600
+        );
+        for long in ["6000000h", "2562048h", &format!("{}s", "9".repeat(400))] {
+            let e = parse_duration(long).unwrap_err().to_string();
+            assert!(e.contains("longer than the longest"), "{long}: {e}");
+        }
     }
 
     #[test]

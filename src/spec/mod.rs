@@ -413,7 +413,7 @@ fn health(svc: &Service, generated: bool) -> Option<Health> {
     let nanos = |d: &Option<String>| {
         d.as_deref()
             .and_then(|d| parse_duration(d).ok())
-            .map(|d| d.as_nanos() as i64)
+            .and_then(|d| i64::try_from(d.as_nanos()).ok())
     };
     if !generated {
         let h = own?;

@@ -1,15 +1,18 @@
 //! A build context as the tar archive the engine's build endpoint takes: only files inside
-//! the project, symbolic links stored as links (never followed out of it).
+//! the project, symbolic links stored as links (never followed out of it), filtered by the
+//! context's `.dockerignore` with Docker's rules, and never onramp's own `.onramp/`.
 
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
+use super::ignore::{Matcher, Parents};
 use crate::errors::{Error, Result};
 
 /// The largest build context onramp sends.
 const MAX_CONTEXT: u64 = 512 * 1024 * 1024;
 
-/// The directory `context` (relative to the project directory `dir`) as a tar archive.
-pub fn archive(dir: &Path, context: &str) -> Result<Vec<u8>> {
+/// The directory `context` (relative to the project directory `dir`) as a tar archive, for
+/// building `dockerfile` (relative to the context; `Dockerfile` when not given).
+pub fn archive(dir: &Path, context: &str, dockerfile: Option<&str>) -> Result<Vec<u8>> {
     let rel = Path::new(context);
     let outside = rel.is_absolute() || rel.components().any(|c| matches!(c, Component::ParentDir));
     let root = dir.join(rel);
@@ -30,39 +33,95 @@ pub fn archive(dir: &Path, context: &str) -> Result<Vec<u8>> {
     if !canonical.is_dir() {
         return Err(bad("is not a directory".into()));
     }
-    let mut builder = tar::Builder::new(Vec::new());
-    builder.follow_symlinks(false);
-    let mut total = 0u64;
-    add_dir(&mut builder, &canonical, Path::new(""), &mut total).map_err(|e| bad(e.to_string()))?;
-    builder.into_inner().map_err(|e| bad(e.to_string()))
+    let matcher = ignore_rules(&canonical, dockerfile.unwrap_or("Dockerfile"))?;
+    let mut walk = Walk {
+        builder: tar::Builder::new(Vec::new()),
+        root: canonical,
+        state: canonical_dir.join(crate::project::STATE_DIR),
+        matcher,
+        total: 0,
+    };
+    walk.builder.follow_symlinks(false);
+    walk.dir(Path::new(""), &Parents::default())
+        .map_err(|e| bad(e.to_string()))?;
+    walk.builder.into_inner().map_err(|e| bad(e.to_string()))
 }
 
-fn add_dir(
-    builder: &mut tar::Builder<Vec<u8>>,
-    root: &Path,
-    rel: &Path,
-    total: &mut u64,
-) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(root.join(rel))?.collect::<std::io::Result<_>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = rel.join(entry.file_name());
-        let meta = std::fs::symlink_metadata(entry.path())?;
-        if meta.is_dir() {
-            builder.append_dir(&name, entry.path())?;
-            add_dir(builder, root, &name, total)?;
-        } else if meta.is_file() || meta.file_type().is_symlink() {
-            *total += meta.len();
-            if *total > MAX_CONTEXT {
-                return Err(std::io::Error::other(format!(
-                    "larger than {} MiB",
-                    MAX_CONTEXT / 1024 / 1024
-                )));
-            }
-            builder.append_path_with_name(entry.path(), &name)?;
+/// The context's ignore rules: `<Dockerfile>.dockerignore` beside the Dockerfile when there is
+/// one (as BuildKit, which Compose builds with, reads it), else `.dockerignore`. As the Docker
+/// CLI does, the Dockerfile and `.dockerignore` are sent even when a pattern excludes them.
+fn ignore_rules(context: &Path, dockerfile: &str) -> Result<Matcher> {
+    let root = crate::fsx::Root::new(context);
+    let dockerfile = super::ignore::clean(dockerfile);
+    let specific = format!("{dockerfile}.dockerignore");
+    let (name, text) = match root.read_text(&specific)? {
+        Some(text) => (specific, text),
+        None => (
+            ".dockerignore".to_string(),
+            root.read_text(".dockerignore")?.unwrap_or_default(),
+        ),
+    };
+    let mut matcher = Matcher::parse(&text).map_err(|e| {
+        Error::Usage(format!(
+            "{}: {e}; Docker refuses this pattern too",
+            context.join(&name).display()
+        ))
+    })?;
+    for keep in [".dockerignore", dockerfile.as_str()] {
+        if matcher.excludes(keep) {
+            matcher.keep(keep);
         }
     }
-    Ok(())
+    Ok(matcher)
+}
+
+/// The walk over a context: what goes into the archive.
+struct Walk {
+    builder: tar::Builder<Vec<u8>>,
+    root: PathBuf,
+    /// The project's `.onramp/`, never sent.
+    state: PathBuf,
+    matcher: Matcher,
+    total: u64,
+}
+
+impl Walk {
+    /// Add the directory `rel` (relative to the context) and what is in it, as moby's
+    /// `TarWithOptions` does: an excluded file is left out; an excluded directory too, unless
+    /// an exception pattern names something under it (then it is walked, its own entry left
+    /// out).
+    fn dir(&mut self, rel: &Path, parent: &Parents) -> std::io::Result<()> {
+        let mut entries: Vec<_> =
+            std::fs::read_dir(self.root.join(rel))?.collect::<std::io::Result<_>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let name = rel.join(entry.file_name());
+            if entry.path() == self.state {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(entry.path())?;
+            let slashed = name.to_string_lossy().replace('\\', "/");
+            let (skip, info) = self.matcher.matches(&slashed, parent);
+            if meta.is_dir() {
+                if !skip {
+                    self.builder.append_dir(&name, entry.path())?;
+                } else if !self.matcher.may_reinclude_under(&slashed) {
+                    continue;
+                }
+                self.dir(&name, &info)?;
+            } else if !skip && (meta.is_file() || meta.file_type().is_symlink()) {
+                self.total += meta.len();
+                if self.total > MAX_CONTEXT {
+                    return Err(std::io::Error::other(format!(
+                        "larger than {} MiB",
+                        MAX_CONTEXT / 1024 / 1024
+                    )));
+                }
+                self.builder.append_path_with_name(entry.path(), &name)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -75,7 +134,7 @@ mod tests {
         std::fs::create_dir_all(d.path().join("app/sub")).unwrap();
         std::fs::write(d.path().join("app/Dockerfile"), "FROM x\n").unwrap();
         std::fs::write(d.path().join("app/sub/a.txt"), "a").unwrap();
-        let tar = archive(d.path(), "app").unwrap();
+        let tar = archive(d.path(), "app", None).unwrap();
         let mut names: Vec<String> = tar::Archive::new(tar.as_slice())
             .entries()
             .unwrap()
@@ -83,12 +142,12 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, ["Dockerfile", "sub", "sub/a.txt"]);
-        assert!(archive(d.path(), "../x").is_err());
-        assert!(archive(d.path(), "/etc").is_err());
+        assert!(archive(d.path(), "../x", None).is_err());
+        assert!(archive(d.path(), "/etc", None).is_err());
         #[cfg(unix)]
         {
             std::os::unix::fs::symlink("/etc", d.path().join("out")).unwrap();
-            let err = archive(d.path(), "out").unwrap_err().to_string();
+            let err = archive(d.path(), "out", None).unwrap_err().to_string();
             assert!(err.contains("outside the project"), "{err}");
         }
     }

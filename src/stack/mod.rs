@@ -5,6 +5,7 @@ pub mod context;
 pub mod diagnose;
 #[cfg(test)]
 pub mod fake;
+pub mod ignore;
 pub mod ops;
 pub mod ready;
 pub mod reset;

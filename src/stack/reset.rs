@@ -258,12 +258,31 @@ pub async fn plan<E: Engine + Sync>(engine: &E, project: &str, sel: &Selection) 
         }
         plan.containers.push(name);
     }
+    // Volumes are deleted by label, never by name alone: only those carrying this project's
+    // label (onramp and Compose both set it) are this project's data.
+    let labelled = engine
+        .volumes(&[(LABEL_PROJECT, project)])
+        .await
+        .map_err(engine_err)?;
     for (_, full) in &sel.volumes {
-        if engine.volume_exists(full).await.map_err(engine_err)? {
+        if labelled.contains(full) {
             plan.volumes.push(full.clone());
+        } else if engine.volume_exists(full).await.map_err(engine_err)? {
+            return Err(foreign_volume(project, full));
         }
     }
     Ok(plan)
+}
+
+fn foreign_volume(project: &str, volume: &str) -> Error {
+    Error::NotReady {
+        message: format!(
+            "a volume named {volume} exists without the label {LABEL_PROJECT}={project}: neither onramp nor Compose made it for this project, so reset will not delete it; nothing was removed"
+        ),
+        help: format!(
+            "if its data is this project's and can go, delete it yourself (`docker volume rm {volume}`) and run `onramp reset` again; to keep it, give this project another name (`project = \"another-name\"` in onramp.toml)"
+        ),
+    }
 }
 
 /// Remove the plan's containers, then its volumes; returns what was removed, in words.
@@ -370,8 +389,9 @@ probe = {{ kind = "tcp" }}
         let id = engine.create(&spec).await.unwrap();
         let redis = crate::stack::spec(&origin(), "redis", &p.services["redis"]).unwrap();
         engine.create(&redis).await.unwrap();
+        let ours = BTreeMap::from([(LABEL_PROJECT.to_string(), "p".to_string())]);
         for v in ["p_pgdata", "p_redisdata"] {
-            engine.ensure_volume(v, &BTreeMap::new()).await.unwrap();
+            engine.ensure_volume(v, &ours).await.unwrap();
         }
         let sel = select("p", &p, &["postgres".into()]).unwrap();
         let plan = plan(&engine, "p", &sel).await.unwrap();
@@ -394,5 +414,31 @@ probe = {{ kind = "tcp" }}
         let sel = select("p", &p, &[]).unwrap();
         let e = plan(&engine, "p", &sel).await.unwrap_err();
         assert!(e.to_string().contains("not created by onramp"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_same_named_volume_without_the_project_label_is_refused_not_deleted() {
+        let p = profile("");
+        let engine = Fake::default();
+        let other = BTreeMap::from([(LABEL_PROJECT.to_string(), "q".to_string())]);
+        for labels in [BTreeMap::new(), other] {
+            engine.state.lock().unwrap().volumes.clear();
+            engine.ensure_volume("p_pgdata", &labels).await.unwrap();
+            let sel = select("p", &p, &["postgres".into()]).unwrap();
+            let e = plan(&engine, "p", &sel).await.unwrap_err();
+            let text = e.to_string();
+            assert!(
+                text.contains("p_pgdata") && text.contains("will not delete"),
+                "{text}"
+            );
+            assert!(
+                engine
+                    .state
+                    .lock()
+                    .unwrap()
+                    .volumes
+                    .contains_key("p_pgdata")
+            );
+        }
     }
 }

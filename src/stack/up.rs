@@ -528,7 +528,7 @@ async fn build_missing<E: Engine + Sync>(
         {
             continue;
         }
-        let context_tar = super::context::archive(dir, &b.context)?;
+        let context_tar = super::context::archive(dir, &b.context, b.dockerfile.as_deref())?;
         let spec = BuildSpec {
             tag: m.spec.image.clone(),
             context_tar,

@@ -347,6 +347,75 @@ fn tampered_archive_is_refused_and_nothing_installed() {
     assert!(r.stderr.contains("checksum mismatch"), "{}", r.stderr);
 }
 
+/// A release directory: an archive packed from what `prepare` puts in a folder, and a
+/// SHA256SUMS that matches it (so only the archive's content can be refused).
+fn release_of(dir: &Path, prepare: impl Fn(&Path)) -> PathBuf {
+    let stage = dir.join("stage");
+    std::fs::create_dir_all(&stage).unwrap();
+    prepare(&stage);
+    let rel = dir.join("release");
+    std::fs::create_dir_all(&rel).unwrap();
+    let name = archive_name();
+    let r = run(Command::new("tar")
+        .arg("-czf")
+        .arg(rel.join(&name))
+        .arg("-C")
+        .arg(&stage)
+        .arg("."));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let sum = run(Command::new("sha256sum").arg(rel.join(&name)));
+    let hash = sum.stdout.split_whitespace().next().unwrap().to_string();
+    std::fs::write(rel.join("SHA256SUMS"), format!("{hash}  {name}\n")).unwrap();
+    rel
+}
+
+#[test]
+fn an_archive_whose_onramp_is_a_link_or_not_a_file_is_refused() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    // What the link points at: a program that would pass the `--version` check.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("onramp"), "#!/bin/sh\necho onramp 9.9.9\n").unwrap();
+    set_mode(&elsewhere.join("onramp"), 0o755);
+    let top = archive_name().trim_end_matches(".tar.gz").to_string();
+    type Prepare<'a> = Box<dyn Fn(&Path) + 'a>;
+    let cases: Vec<(&str, Prepare)> = vec![
+        (
+            "the binary is a link",
+            Box::new(|s: &Path| {
+                std::fs::create_dir(s.join(&top)).unwrap();
+                symlink(elsewhere.join("onramp"), s.join(&top).join("onramp")).unwrap();
+            }),
+        ),
+        (
+            "its folder is a link",
+            Box::new(|s: &Path| symlink(&elsewhere, s.join(&top)).unwrap()),
+        ),
+        (
+            "a bare link at the top",
+            Box::new(|s: &Path| symlink(elsewhere.join("onramp"), s.join("onramp")).unwrap()),
+        ),
+        (
+            "a directory named onramp",
+            Box::new(|s: &Path| std::fs::create_dir_all(s.join(&top).join("onramp")).unwrap()),
+        ),
+    ];
+    for (i, (case, prepare)) in cases.iter().enumerate() {
+        let work = dir.path().join(format!("case{i}"));
+        let rel = release_of(&work, prepare);
+        let target = work.join("bin");
+        let r = install_archive(&rel, &target, &[]);
+        assert_eq!(r.code, 1, "{case}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains("symbolic link") || r.stderr.contains("not a regular file"),
+            "{case}: {}",
+            r.stderr
+        );
+        assert!(!target.join("onramp").exists(), "{case}: installed anyway");
+    }
+}
+
 #[test]
 fn dry_run_changes_nothing() {
     let rel = releases();

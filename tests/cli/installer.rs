@@ -54,7 +54,7 @@ impl Drop for EngineGuard {
         sh(&format!(
             "for f in /var/run/docker.pid /var/run/docker/containerd/containerd.pid; do \
                [ -f $f ] && ! kill -0 $(cat $f) 2>/dev/null && rm -f $f; done; \
-             nohup dockerd >>{} 2>&1 &",
+             nohup dockerd >>{} 2>&1 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &",
             log.display()
         ));
         for _ in 0..600 {

@@ -403,3 +403,224 @@ fn a_team_compose_file_interoperates_with_v2_both_ways() {
         std::panic::resume_unwind(e);
     }
 }
+
+/// The `minimal` and `kailash` stacks on this module's ports with images from the local
+/// registry (Neo4j stood in for by Redis listening on the Bolt port, probed over TCP), and
+/// limits, ulimits, shm and a restart policy on postgres so that they are compared too.
+fn inspect_overlay(profile: &str, project: &str, base: u16) -> String {
+    let mut text = format!(
+        "extends = \"{profile}\"\nproject = \"{project}\"\n\n[services.postgres]\nimage = \"{}\"\nports = [\"{}:5432\"]\nresources = {{ memory = \"512m\", cpus = 1.5 }}\nshm_size = \"128m\"\nulimits = {{ nofile = {{ soft = 4096, hard = 8192 }} }}\nrestart = \"unless-stopped\"\n\n[services.redis]\nimage = \"{}\"\nports = [\"{}:6379\"]\n",
+        image("postgres:15"),
+        base,
+        image("redis:7"),
+        base + 1,
+    );
+    if profile == "kailash" {
+        text.push_str(&format!(
+            "\n[services.chroma]\nimage = \"{}\"\nports = [\"{}:8000\"]\n\n[services.neo4j]\nimage = \"{}\"\ncommand = [\"redis-server\", \"--port\", \"7687\"]\nports = [\"{}:7474\", \"{}:7687\"]\nprobe = {{ kind = \"tcp\", port = 7687 }}\n",
+            image("chroma:1.5.9"),
+            base + 2,
+            image("redis:7"),
+            base + 3,
+            base + 4,
+        ));
+    }
+    text
+}
+
+/// What `docker compose config` says of one service and what `docker inspect` says of its
+/// container agree: image, command, entrypoint, env, ports, volumes, healthcheck, labels,
+/// limits.
+fn agree(svc: &str, want: &serde_json::Value, got: &serde_json::Value, project: &str) {
+    let want = &unescape_dollars(want.clone());
+    let cfg = &got["Config"];
+    let host = &got["HostConfig"];
+    assert_eq!(want["image"], cfg["Image"], "{svc}: image");
+    for key in ["command", "entrypoint"] {
+        let field = if key == "command" {
+            "Cmd"
+        } else {
+            "Entrypoint"
+        };
+        if !want[key].is_null() {
+            assert_eq!(want[key], cfg[field], "{svc}: {key}");
+        }
+    }
+    let env: Vec<&str> = cfg["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e.as_str())
+        .collect();
+    for (k, v) in want["environment"].as_object().into_iter().flatten() {
+        let pair = format!("{k}={}", v.as_str().unwrap_or_default());
+        assert!(env.contains(&pair.as_str()), "{svc}: env {k} ({env:?})");
+    }
+    let mut ports: Vec<(String, String, String)> = Vec::new();
+    for (key, binds) in host["PortBindings"].as_object().into_iter().flatten() {
+        for b in binds.as_array().into_iter().flatten() {
+            ports.push((
+                key.clone(),
+                b["HostIp"].as_str().unwrap_or_default().to_string(),
+                b["HostPort"].as_str().unwrap_or_default().to_string(),
+            ));
+        }
+    }
+    ports.sort();
+    let mut wanted: Vec<(String, String, String)> = want["ports"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            (
+                format!("{}/{}", p["target"], p["protocol"].as_str().unwrap()),
+                p["host_ip"].as_str().unwrap_or_default().to_string(),
+                p["published"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    wanted.sort();
+    assert_eq!(wanted, ports, "{svc}: ports");
+    let mounts = got["Mounts"].as_array().unwrap();
+    for v in want["volumes"].as_array().into_iter().flatten() {
+        let target = v["target"].as_str().unwrap();
+        let m = mounts
+            .iter()
+            .find(|m| m["Destination"] == target)
+            .unwrap_or_else(|| panic!("{svc}: no mount at {target}: {mounts:?}"));
+        assert_eq!(m["Type"], v["type"], "{svc}: {target} type");
+        if v["type"] == "volume" {
+            let name = format!("{project}_{}", v["source"].as_str().unwrap());
+            assert_eq!(m["Name"], name.as_str(), "{svc}: {target} volume");
+        } else {
+            assert_eq!(m["Source"], v["source"], "{svc}: {target} source");
+        }
+        assert_eq!(
+            m["RW"].as_bool(),
+            Some(!v["read_only"].as_bool().unwrap_or(false)),
+            "{svc}: {target} read-only"
+        );
+    }
+    let hc = &want["healthcheck"];
+    let dhc = &cfg["Healthcheck"];
+    assert_eq!(hc["test"], dhc["Test"], "{svc}: healthcheck test");
+    assert_eq!(hc["retries"], dhc["Retries"], "{svc}: healthcheck retries");
+    for (key, field) in [("interval", "Interval"), ("timeout", "Timeout")] {
+        let secs: u64 = hc[key]
+            .as_str()
+            .unwrap()
+            .trim_end_matches('s')
+            .parse()
+            .unwrap();
+        assert_eq!(
+            dhc[field].as_u64(),
+            Some(secs * 1_000_000_000),
+            "{svc}: {key}"
+        );
+    }
+    for (k, v) in want["labels"].as_object().into_iter().flatten() {
+        assert_eq!(&cfg["Labels"][k], v, "{svc}: label {k}");
+    }
+    let limits = &want["deploy"]["resources"]["limits"];
+    let memory: i64 = limits["memory"].as_str().map_or(0, |m| m.parse().unwrap());
+    assert_eq!(host["Memory"].as_i64(), Some(memory), "{svc}: memory");
+    let cpus = limits["cpus"]
+        .as_f64()
+        .map_or(0, |c| (c * 1e9).round() as i64);
+    assert_eq!(host["NanoCpus"].as_i64(), Some(cpus), "{svc}: cpus");
+    let shm = want["shm_size"].as_str().map(|s| s.parse::<i64>().unwrap());
+    if let Some(shm) = shm {
+        assert_eq!(host["ShmSize"].as_i64(), Some(shm), "{svc}: shm_size");
+    }
+    for (name, u) in want["ulimits"].as_object().into_iter().flatten() {
+        let d = host["Ulimits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["Name"] == name.as_str())
+            .unwrap_or_else(|| panic!("{svc}: no ulimit {name}"));
+        assert_eq!(
+            (&d["Soft"], &d["Hard"]),
+            (&u["soft"], &u["hard"]),
+            "{svc}: {name}"
+        );
+    }
+    if let Some(r) = want["restart"].as_str() {
+        assert_eq!(host["RestartPolicy"]["Name"], r, "{svc}: restart");
+    }
+    assert_eq!(
+        cfg["Labels"]["com.docker.compose.config-hash"],
+        got["Config"]["Labels"]["dev.onramp.config-hash"],
+        "{svc}: hashes"
+    );
+}
+
+/// `docker compose config` writes `$` as `$$` (so that its output reads back the same); the
+/// values themselves have one.
+fn unescape_dollars(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => Value::String(s.replace("$$", "$")),
+        Value::Array(a) => Value::Array(a.into_iter().map(unescape_dollars).collect()),
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .map(|(k, v)| (k, unescape_dollars(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+#[test]
+fn the_generated_file_and_ups_containers_agree_for_every_shipped_profile() {
+    if !engine_ready() {
+        return;
+    }
+    let mut compared = 0;
+    for (i, profile) in ["minimal", "kailash"].iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let project = format!("inspect{i}{}", std::process::id());
+        write(
+            d,
+            "onramp.toml",
+            &inspect_overlay(profile, &project, 35100 + 10 * i as u16),
+        );
+        let down = || {
+            run(onramp(d)
+                .args(["down", "--volumes"])
+                .env("VIRTUAL_ENV", "/nonexistent"))
+        };
+        let result = std::panic::catch_unwind(|| {
+            let g = run(onramp(d).arg("generate").env("VIRTUAL_ENV", "/nonexistent"));
+            assert_eq!(g.code, 0, "{}", g.stderr);
+            let up = run(onramp(d).args(["up", "--json"]));
+            assert_eq!(up.code, 0, "{}", up.stderr);
+            let cfg = compose(
+                d,
+                "docker-compose.test.yml",
+                None,
+                &["config", "--format", "json"],
+            );
+            assert_eq!(cfg.code, 0, "{}", cfg.stderr);
+            let cfg: serde_json::Value = serde_json::from_str(&cfg.stdout).unwrap();
+            assert_eq!(cfg["name"], project.as_str());
+            let services = cfg["services"].as_object().unwrap();
+            let mut n = 0;
+            for (name, want) in services {
+                let container = format!("{project}-{name}-1");
+                let out = docker(&["inspect", &container]).unwrap_or_else(|| panic!("{container}"));
+                let got: serde_json::Value = serde_json::from_str(&out).unwrap();
+                agree(name, want, &got[0], &project);
+                n += 1;
+            }
+            n
+        });
+        down();
+        match result {
+            Ok(n) => compared += n,
+            Err(e) => std::panic::resume_unwind(e),
+        }
+    }
+    assert_eq!(compared, 6, "minimal's 2 and kailash's 4 services");
+}
