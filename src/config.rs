@@ -207,7 +207,7 @@ pub fn resolve(cli: Cli, host: &Host) -> Result<Config> {
             ))
         })?,
     };
-    match std::fs::metadata(&dir) {
+    match crate::fsx::stat(&dir) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => {
             return Err(Error::Usage(format!(
@@ -263,13 +263,15 @@ pub fn choose_profile(flag: Option<String>, env: Option<&str>, dir: &std::path::
         return Choice::Named(p.to_string());
     }
     let file = dir.join(PROJECT_FILE);
-    if std::fs::symlink_metadata(&file).is_ok() {
+    if crate::fsx::lstat(&file).is_some() {
         return Choice::ProjectFile(file);
     }
     Choice::Default
 }
 
 #[cfg(test)]
+// Tests make their fixtures with std::fs.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 mod tests {
     use super::*;
 

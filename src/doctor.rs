@@ -9,21 +9,21 @@ use serde::Serialize;
 use crate::checks::{self, Ctx, Outcome};
 use crate::config::InstallSettings;
 use crate::host::Host;
-use crate::install::{self, Action, Applied, Done, Plan, State, Wants, apply};
-use crate::machine::Machine;
+use crate::install::{self, Action, Applied, Done, Plan, State, apply};
+use crate::machine::{Depth, Machine};
 use crate::printer::{Paint, Printer};
 use crate::project::Project;
 use crate::version::VersionReq;
 
-/// Gather this machine once and run every check over the snapshot.
-pub async fn examine(host: &Host, project: &Project) -> (Ctx, Vec<Outcome>) {
+/// Gather this machine once (as deep as `depth`) and run every check over the snapshot.
+pub async fn examine(host: &Host, project: &Project, depth: Depth) -> (Ctx, Vec<Outcome>) {
     let req = project
         .profile
         .requirements
         .python
         .as_deref()
         .and_then(|r| VersionReq::parse(r).ok());
-    let machine = Machine::gather(host, &project.dir, req.as_ref()).await;
+    let machine = Machine::gather(host, &project.dir, req.as_ref(), depth).await;
     let ctx = Ctx::new(
         host.clone(),
         project.profile.clone(),
@@ -55,7 +55,7 @@ pub async fn fix(
     opts: InstallSettings,
 ) -> Fixed {
     let (profile, dir) = (&project.profile, project.dir.as_path());
-    let wants = Wants::from_profile(profile, dir, opts.accept_docker_desktop_license);
+    let wants = checks::wants(profile, dir, opts.accept_docker_desktop_license);
     let plan = machine.plan(&wants);
     printer.result(&render(printer, &plan));
     let mut fixed = Fixed {

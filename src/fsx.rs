@@ -5,6 +5,8 @@
 //! `.onramp/`) is refused instead of followed. Writes go to a temporary file with a random name
 //! created exclusively beside the target, are synced and renamed into place. Files outside the
 //! project (profiles, system files) are read only when they are regular files, with a size cap.
+//! With `host`, the only module that may touch `std::fs` (clippy.toml enforces it).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -124,6 +126,19 @@ impl Root {
         sys::remove(&self.dir, &parents, &name)
     }
 
+    /// Remove a directory onramp made inside the project (`.onramp`, a broken `.venv`) with
+    /// everything in it; a link there is removed, never followed. Missing is fine.
+    pub fn remove_tree(&self, rel: &str) -> Result<()> {
+        let path = self.dir.join(rel);
+        let (_parents, _name) = self.parts(rel)?;
+        let done = match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&path),
+            _ => std::fs::remove_file(&path),
+        };
+        done.map_err(|source| Error::Write { path, source })
+    }
+
     /// Remove the temporary files a killed run left in the directory `rel` ("" for the root);
     /// returns how many.
     pub fn clean_temps(&self, rel: &str) -> usize {
@@ -159,6 +174,20 @@ impl Root {
         sys::open_lock(&self.dir, &parents, &name)
     }
 
+    /// Take the exclusive lock on a lock file inside the project without waiting: `None` when
+    /// another process holds it.
+    pub fn try_lock(&self, rel: &str) -> Result<Option<Held>> {
+        let file = self.open_lock(rel)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Held(file))),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(source)) => Err(Error::Write {
+                path: self.dir.join(rel),
+                source,
+            }),
+        }
+    }
+
     /// Open (creating it and its directory) a log file inside the project for appending: a
     /// link at the file or any parent is refused, a FIFO or device too.
     pub fn open_log(&self, rel: &str) -> Result<std::fs::File> {
@@ -172,6 +201,14 @@ impl Root {
         Ok(file)
     }
 }
+
+/// A file opened through this module (its checks done): the type other modules may hold; they
+/// cannot open one themselves.
+pub type Opened = std::fs::File;
+
+/// A lock held on a file; released when dropped.
+#[derive(Debug)]
+pub struct Held(#[allow(dead_code)] std::fs::File);
 
 /// The first free name among `base`, `base.1`, `base.2`, ... inside the project.
 pub fn free_name(root: &Root, base: &str) -> Result<String> {
@@ -218,6 +255,56 @@ pub fn open_regular(path: &Path) -> Result<std::fs::File> {
 /// [`FILE_CAP`]; `None` when it is missing, special, too large or not UTF-8.
 pub fn read_text_file(path: &Path) -> Option<String> {
     String::from_utf8(read_regular(path, FILE_CAP).ok()?).ok()
+}
+
+/// What `path` is, looked at without following a link (`None`: nothing there).
+pub fn lstat(path: &Path) -> Option<std::fs::Metadata> {
+    std::fs::symlink_metadata(path).ok()
+}
+
+/// What `path` leads to, following links.
+pub fn stat(path: &Path) -> std::io::Result<std::fs::Metadata> {
+    std::fs::metadata(path)
+}
+
+/// The paths in a directory, sorted by name (empty when it cannot be read).
+pub fn list(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// The paths in a directory, sorted by name, or why it cannot be read.
+pub fn list_strict(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    out.sort();
+    Ok(out)
+}
+
+/// Open a file outside the project for reading (an image archive the user named).
+pub fn open_read(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::File::open(path)
+}
+
+/// Create a file outside the project that must not exist yet (the partial file of an archive
+/// being written).
+pub fn create_new(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+}
+
+/// Move a finished file into place, or remove it (`to` is `None`).
+pub fn finish(partial: &Path, to: Option<&Path>) -> std::io::Result<()> {
+    match to {
+        Some(to) => std::fs::rename(partial, to),
+        None => std::fs::remove_file(partial),
+    }
 }
 
 /// Whether the last `tail` bytes of a regular file outside the project (a log) contain

@@ -1,13 +1,25 @@
 //! All access to the host: environment, system files (under `ONRAMP_SYSROOT`), processes, clock.
 //!
 //! Platform-specific code (`cfg(unix)`, `cfg(windows)`) lives here and nowhere else, so the logic
-//! that consumes these facts is pure and tested on recorded inputs.
+//! that consumes these facts is pure and tested on recorded inputs. With `fsx`, the only module
+//! that may touch `std::fs`, `std::process` and the clocks (clippy.toml enforces it).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The monotonic clock (for durations and deadlines): the one place it is read.
+pub fn now() -> Instant {
+    Instant::now()
+}
+
+/// The wall clock: the one place it is read.
+pub fn system_now() -> SystemTime {
+    SystemTime::now()
+}
 
 #[cfg(windows)]
 mod win;
@@ -257,7 +269,7 @@ impl Host {
     }
 
     pub fn now(&self) -> Instant {
-        Instant::now()
+        now()
     }
 
     /// Seconds since the Unix epoch by the system clock (for names and archive times).

@@ -5,7 +5,6 @@
 pub mod archive;
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use serde::Serialize;
 
@@ -24,7 +23,7 @@ pub async fn save_for(
     path: &Path,
     printer: &Printer,
 ) -> Result<Saved> {
-    let engine = crate::machine::connect_or_remedy(host, &project.dir).await?;
+    let engine = crate::machine::connect_or_remedy(host, &project.dir, None).await?;
     save(
         &engine.api,
         &needed(&project.profile),
@@ -45,7 +44,7 @@ pub async fn load_for(
 ) -> Result<Loaded> {
     let needed = needed(&project.profile);
     let opened = open_archive(path)?;
-    let engine = crate::machine::connect_or_remedy(host, &project.dir).await?;
+    let engine = crate::machine::connect_or_remedy(host, &project.dir, None).await?;
     load(&engine.api, opened, &needed, &Ui::new(printer)).await
 }
 
@@ -109,27 +108,23 @@ pub async fn save(engine: &Bollard, images: &[String], path: &Path, ui: &Ui) -> 
         }
     }
     let partial = partial_path(path);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&partial)
-        .map_err(|source| Error::Write {
-            path: partial.clone(),
-            source,
-        })?;
+    let mut file = crate::fsx::create_new(&partial).map_err(|source| Error::Write {
+        path: partial.clone(),
+        source,
+    })?;
     let line = ui.service(&format!("archive {}", path.display()));
     line.message(&format!("writing {} image(s)", images.len()));
     let written = engine.export_images(images, &mut file).await;
     let finished = written.and_then(|n| {
         file.sync_all()
-            .and_then(|()| std::fs::rename(&partial, path))
+            .and_then(|()| crate::fsx::finish(&partial, Some(path)))
             .map(|()| n)
             .map_err(|e| EngineError::Failed(format!("cannot finish {}: {e}", path.display())))
     });
     let bytes = match finished {
         Ok(n) => n,
         Err(e) => {
-            let _ = std::fs::remove_file(&partial);
+            let _ = crate::fsx::finish(&partial, None);
             line.finish(false, &e.to_string());
             return Err(Error::NotReady {
                 message: format!("cannot save the images to {}: {e}", path.display()),
@@ -159,7 +154,7 @@ fn partial_path(path: &Path) -> PathBuf {
 
 async fn pull(engine: &Bollard, image: &str, ui: &Ui) -> Result<()> {
     let line = ui.pull(image);
-    let started = Instant::now();
+    let started = crate::host::now();
     let mut on = |e: PullEvent| match e {
         PullEvent::Bytes { current, total } => line.bytes(current, total),
         PullEvent::Status(s) => line.message(&s),
@@ -173,7 +168,7 @@ async fn pull(engine: &Bollard, image: &str, ui: &Ui) -> Result<()> {
             Ok(())
         }
         Err(e) => {
-            let why = crate::stack::up::pull_error(image, &e);
+            let why = crate::engine::pull::pull_error(image, &e);
             line.finish(false, &why);
             Err(Error::NotReady {
                 message: why,
@@ -202,7 +197,7 @@ pub struct Loaded {
 /// blocking), its tags read as the engine reads them.
 pub struct Opened {
     path: PathBuf,
-    file: std::fs::File,
+    file: crate::fsx::Opened,
     archive: archive::Archive,
 }
 
@@ -246,7 +241,7 @@ pub async fn load(engine: &Bollard, opened: Opened, needed: &[String], ui: &Ui) 
     let line = ui.service(&format!("archive {}", path.display()));
     let count = archive.tags.len() - skipped.len();
     line.message(&format!("loading {count} image(s)"));
-    let started = Instant::now();
+    let started = crate::host::now();
     let body: Box<dyn std::io::Read + Send> = if skipped.is_empty() {
         Box::new(file)
     } else {
@@ -297,13 +292,6 @@ pub async fn load(engine: &Bollard, opened: Opened, needed: &[String], ui: &Ui) 
     })
 }
 
-/// The remedies for a registry that cannot be reached while images are missing.
-pub fn unreachable_help(registry: &str) -> String {
-    format!(
-        "the engine cannot reach {registry}: behind a proxy, give the engine HTTP(S)_PROXY (dockerd: a systemd drop-in or `proxies` in /etc/docker/daemon.json; Podman: the environment of `podman system service`); or add a registry mirror to the engine's config (`registry-mirrors` in /etc/docker/daemon.json, a [[registry.mirror]] in /etc/containers/registries.conf); or carry the images over: `onramp images save -o images.tar` where the registry is reachable, then `onramp images load images.tar` here"
-    )
-}
-
 fn engine_err(e: EngineError) -> Error {
     Error::NotReady {
         message: format!("the engine refused: {e}"),
@@ -347,13 +335,5 @@ mod tests {
         let mut got = needed(&p);
         got.sort();
         assert_eq!(got, ["pg:15", "redis:7"], "each once, no external service");
-    }
-
-    #[test]
-    fn the_unreachable_registry_help_names_every_way_out() {
-        let h = unreachable_help("127.0.0.1:5999");
-        for part in ["PROXY", "registry-mirrors", "onramp images load"] {
-            assert!(h.contains(part), "{part}: {h}");
-        }
     }
 }

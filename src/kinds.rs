@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::profile::{ProbeKind, Service};
+use crate::profile::{ProbeKind, Profile, Service};
 
 /// What the catalogue knows of one kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -401,6 +401,60 @@ pub fn enc(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Tell the masker about every secret value in the profile, so that it is hidden wherever
+/// it appears in output: secret env values, probe passwords, URL userinfo, and arguments
+/// after secret flags in commands and healthchecks.
+pub fn register_secrets(profile: &Profile) {
+    use crate::secrets::{SECRET_FLAGS, register, register_from_text, register_public};
+    let names = [&profile.name, &profile.project].into_iter().flatten();
+    names.for_each(|n| register_public(n));
+    for (name, svc) in &profile.services {
+        register_public(name);
+        svc.image.iter().for_each(|i| register_public(i));
+        for (k, v) in svc.env.iter().flatten() {
+            if !crate::secrets::is_secret_key(k) {
+                register_public(v);
+            }
+        }
+    }
+    for svc in profile.services.values() {
+        for (k, v) in svc.env.iter().flatten() {
+            if crate::secrets::is_secret_key(k) {
+                register(
+                    v.split_once('/')
+                        .filter(|_| k.ends_with("AUTH"))
+                        .map_or(v, |(_, p)| p),
+                );
+            }
+            register_from_text(&format!("X={v}"));
+        }
+        if let Some(pw) = svc.probe.as_ref().and_then(|p| p.password.as_ref()) {
+            register(pw);
+        }
+        // Whatever the catalogue finds (`--requirepass=X`, a one-string command, ...).
+        if let Some(pw) = connection(svc).and_then(|c| c.password) {
+            register(&pw);
+        }
+        let test = svc.healthcheck.as_ref().and_then(|h| h.spec().test);
+        for argv in [&svc.command, &svc.entrypoint, &test].into_iter().flatten() {
+            let words: Vec<&str> = argv.iter().flat_map(|a| a.split_whitespace()).collect();
+            for pair in words.windows(2) {
+                if SECRET_FLAGS.contains(&pair[0]) {
+                    register(pair[1].trim_matches(['"', '\'']));
+                }
+            }
+        }
+        if let Some(addr) = &svc.address {
+            register_from_text(addr);
+            if let Some((info, _)) = addr.rsplit_once('@') {
+                let info = info.rsplit("//").next().unwrap_or(info);
+                register(info);
+                register(info.split_once(':').map_or(info, |(_, p)| p));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

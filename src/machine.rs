@@ -31,11 +31,26 @@ pub struct Machine {
     pub facts: Facts,
 }
 
+/// How much of the machine to ask about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// What the checks and their fixes read. Whether `sudo -n` works and whether the
+    /// interpreter has ensurepip change no fix line; they are left unasked (false).
+    Checks,
+    /// Everything the installer's plan reads (`doctor --fix`, `setup`).
+    Plan,
+}
+
 impl Machine {
     /// Gather the snapshot: the files first, then the engine, the interpreters, sudo and WSL
     /// asked at the same time.
-    pub async fn gather(host: &Host, dir: &Path, python_req: Option<&VersionReq>) -> Machine {
-        Machine::gather_with(host, dir, python_req, None).await
+    pub async fn gather(
+        host: &Host,
+        dir: &Path,
+        python_req: Option<&VersionReq>,
+        depth: Depth,
+    ) -> Machine {
+        Machine::gather_with(host, dir, python_req, None, depth).await
     }
 
     /// As `gather`, reusing an engine probe this run already made.
@@ -44,6 +59,7 @@ impl Machine {
         dir: &Path,
         python_req: Option<&VersionReq>,
         engine: Option<engine::Probe>,
+        depth: Depth,
     ) -> Machine {
         let recorded = recorded(host);
         let pf = platform_facts(host, recorded.as_ref());
@@ -52,7 +68,7 @@ impl Machine {
         facts.project_venv = venv_state(&dir.join(".venv"));
         let (engine, python) = match recorded {
             Some(r) => apply_recorded(host, &mut facts, r),
-            None => live(host, dir, python_req, engine, &mut facts).await,
+            None => live(host, dir, python_req, engine, depth, &mut facts).await,
         };
         Machine {
             platform: plat,
@@ -72,14 +88,30 @@ impl Machine {
     }
 }
 
-/// Connect for real work, or fail with the installer's remedy for this machine (exit 1).
-pub async fn connect_or_remedy(host: &Host, dir: &Path) -> Result<Connected, Error> {
-    let probe = engine::probe(host).await;
+/// Connect for real work, or fail with the installer's remedy for this machine (exit 1). With
+/// this run's snapshot (`setup`), its engine probe is used and nothing is asked again.
+pub async fn connect_or_remedy(
+    host: &Host,
+    dir: &Path,
+    known: Option<&Machine>,
+) -> Result<Connected, Error> {
+    let probe = match known {
+        Some(m) => m.engine.clone(),
+        None => engine::probe(host).await,
+    };
     let probe = match engine::connect_probed(host, &probe).await {
         Ok(c) => return Ok(c),
         Err(p) => p,
     };
-    let machine = Machine::gather_with(host, dir, None, Some(probe.clone())).await;
+    let gathered;
+    let machine = match known {
+        Some(m) => m,
+        None => {
+            gathered =
+                Machine::gather_with(host, dir, None, Some(probe.clone()), Depth::Checks).await;
+            &gathered
+        }
+    };
     let help = machine
         .plan(&Wants::everything(dir))
         .fix_for("docker")
@@ -295,6 +327,7 @@ async fn live(
     dir: &Path,
     req: Option<&VersionReq>,
     engine: Option<engine::Probe>,
+    depth: Depth,
     f: &mut Facts,
 ) -> (engine::Probe, Found) {
     for p in PROGRAMS {
@@ -314,7 +347,8 @@ async fn live(
     f.docker_host = host.env("DOCKER_HOST").map(str::to_string);
     f.nf_tables_failed = nf_tables_failed(dir);
     f.desktop.installed = f.has("com.docker.backend");
-    let ask_sudo = f.uid != Some(0) && f.has("sudo");
+    let plan = depth == Depth::Plan;
+    let ask_sudo = plan && f.uid != Some(0) && f.has("sudo");
     let ask_wsl = host.os() == Os::Windows && f.has("wsl");
     let (probe, found, sudo_ok, wsl_ready) = tokio::join!(
         async {
@@ -323,7 +357,11 @@ async fn live(
                 None => engine::probe(host).await,
             }
         },
-        python::find(host, dir, None, req),
+        async {
+            let found = python::find(host, dir, None, req).await;
+            let ensurepip = plan && ensurepip(host, &found).await;
+            (found, ensurepip)
+        },
         succeeds(host, ask_sudo, "sudo", &["-n", "true"], 5),
         succeeds(host, ask_wsl, "wsl", &["--status"], 20),
     );
@@ -331,7 +369,12 @@ async fn live(
     f.wsl_ready = wsl_ready;
     f.engine = engine_state(&probe.reach, f);
     f.engine_endpoint = probe.endpoint.as_ref().map(|e| e.endpoint.clone());
-    python_facts(host, &found, f).await;
+    let (found, ensurepip) = found;
+    if let Some(i) = &found.interpreter {
+        f.python_version = Some(i.version.to_string());
+        f.python = Some(system_program(i));
+        f.ensurepip = ensurepip;
+    }
     (probe, found)
 }
 
@@ -362,25 +405,23 @@ async fn succeeds(host: &Host, ask: bool, program: &str, args: &[&str], secs: u6
     host.run(&cmd).await.is_ok_and(|o| o.code == Some(0))
 }
 
-/// The interpreter in range, and whether its venv module and ensurepip are there.
-async fn python_facts(host: &Host, found: &Found, f: &mut Facts) {
-    let Some(i) = &found.interpreter else { return };
-    // A venv's own interpreter says nothing about the system's venv module.
-    f.python_version = Some(i.version.to_string());
-    let program = if i.executable.is_empty() {
+/// The program behind an interpreter: `sys.executable`, else the candidate's path.
+fn system_program(i: &Interpreter) -> String {
+    if i.executable.is_empty() {
         i.program.display().to_string()
     } else {
         i.executable.clone()
+    }
+}
+
+/// Whether the interpreter found has its venv module and ensurepip (a venv's own interpreter
+/// says nothing about the system's venv module, so `sys.executable` is asked).
+async fn ensurepip(host: &Host, found: &Found) -> bool {
+    let Some(i) = &found.interpreter else {
+        return false;
     };
-    f.ensurepip = succeeds(
-        host,
-        true,
-        &program,
-        &["-I", "-c", "import ensurepip, venv"],
-        10,
-    )
-    .await;
-    f.python = Some(program);
+    let args = ["-I", "-c", "import ensurepip, venv"];
+    succeeds(host, true, &system_program(i), &args, 10).await
 }
 
 /// The engine's logs (the project's detached dockerd, onramp's, the distribution's) show
@@ -474,6 +515,8 @@ fn stale_pidfiles(host: &Host) -> Vec<String> {
 }
 
 #[cfg(test)]
+// Tests make their fixtures with std::fs.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 mod tests {
     use super::*;
 

@@ -1,5 +1,5 @@
 //! Outcomes shared by every command, serde-renamed to the JSON strings of the machine output
-//! (DESIGN.md section 3): one meaning of ready, failed and skipped everywhere.
+//! (`--json`): one meaning of ready, failed and skipped everywhere.
 
 use serde::{Deserialize, Serialize};
 

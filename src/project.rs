@@ -89,14 +89,12 @@ impl Project {
         let rel = format!("{STATE_DIR}/lock");
         let path = self.dir.join(&rel);
         // Never through a symlink out of the project (`.onramp` planted as a link).
-        let file = crate::fsx::Root::new(&self.dir).open_lock(&rel)?;
-        match file.try_lock() {
-            Ok(()) => Ok(Lock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(Error::NotReady {
+        match crate::fsx::Root::new(&self.dir).try_lock(&rel)? {
+            Some(held) => Ok(Lock { _held: held }),
+            None => Err(Error::NotReady {
                 message: format!("another onramp run is working on {}", self.dir.display()),
                 help: format!("wait for it to finish (the lock is {})", path.display()),
             }),
-            Err(std::fs::TryLockError::Error(source)) => Err(Error::Write { path, source }),
         }
     }
 }
@@ -104,7 +102,7 @@ impl Project {
 /// The held project lock; released when dropped.
 #[derive(Debug)]
 pub struct Lock {
-    _file: std::fs::File,
+    _held: crate::fsx::Held,
 }
 
 #[cfg(test)]

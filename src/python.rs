@@ -205,6 +205,8 @@ fn first_line(stdout: &str, stderr: &str) -> String {
 }
 
 #[cfg(test)]
+// Tests make their fixtures with std::fs.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 mod tests {
     use super::*;
 

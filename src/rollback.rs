@@ -42,7 +42,7 @@ impl Undo<'_> {
             ));
         }
         if !self.state_existed {
-            let _ = std::fs::remove_dir_all(&project.state_dir);
+            let _ = crate::fsx::Root::new(&project.dir).remove_tree(crate::project::STATE_DIR);
         }
         undone
     }

@@ -133,6 +133,33 @@ impl VersionReq {
     }
 }
 
+impl VersionReq {
+    /// The same requirement as a Python expression over `sys.version_info` (missing parts are
+    /// zero, as in `matches`): `sys.version_info[:3] >= (3, 10, 0) and ...`.
+    pub fn python_condition(&self) -> String {
+        if self.parts.is_empty() {
+            return "True".into();
+        }
+        self.parts
+            .iter()
+            .map(|(op, v)| {
+                let op = match op {
+                    Op::Ge => ">=",
+                    Op::Gt => ">",
+                    Op::Le => "<=",
+                    Op::Lt => "<",
+                    Op::Eq => "==",
+                    Op::Ne => "!=",
+                };
+                let mut n: Vec<String> = v.0.iter().map(u64::to_string).collect();
+                n.resize(n.len().max(3), "0".into());
+                format!("sys.version_info[:{}] {op} ({})", n.len(), n.join(", "))
+            })
+            .collect::<Vec<_>>()
+            .join(" and ")
+    }
+}
+
 impl fmt::Display for VersionReq {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.text)
@@ -162,6 +189,10 @@ mod tests {
         assert!(!r.matches(&v("3.9.18")));
         assert!(!r.matches(&v("3.14.0")));
         assert!(VersionReq::parse("3.10").is_err());
+        assert_eq!(
+            r.python_condition(),
+            "sys.version_info[:3] >= (3, 10, 0) and sys.version_info[:3] < (3, 14, 0)"
+        );
         assert!(VersionReq::parse(">=three").is_err());
     }
 }

@@ -44,7 +44,10 @@ fn remedy(ctx: &Ctx) -> String {
         return "start this container with more CPUs (docker run --cpus N ...)".into();
     }
     match ctx.kind() {
-        Kind::Wsl2 => "raise `processors=` under [wsl2] in %UserProfile%\\.wslconfig, then `wsl --shutdown`".into(),
+        Kind::Wsl2 => format!(
+            "raise `processors=` under [wsl2] in %UserProfile%\\.wslconfig, then `{}`",
+            crate::install::pkg::WSL_SHUTDOWN.join(" ")
+        ),
         Kind::Windows | Kind::Macos => "give Docker Desktop more CPUs: Settings > Resources > CPUs".into(),
         _ => "services will start more slowly; use a machine with more cores for the full stack, or --profile minimal".into(),
     }

@@ -47,7 +47,8 @@ fn remedy(ctx: &Ctx, need: String) -> String {
     }
     match ctx.kind() {
         Kind::Wsl2 => format!(
-            "raise `memory={need}GB` under [wsl2] in %UserProfile%\\.wslconfig, then run `wsl --shutdown` from Windows"
+            "raise `memory={need}GB` under [wsl2] in %UserProfile%\\.wslconfig, then run `{}` from Windows",
+            crate::install::pkg::WSL_SHUTDOWN.join(" ")
         ),
         Kind::Windows | Kind::Macos => format!(
             "give Docker Desktop at least {need} GiB: Settings > Resources > Memory; or use --profile minimal"

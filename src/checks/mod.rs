@@ -14,7 +14,7 @@ mod wsl;
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -28,7 +28,7 @@ use crate::install::{Plan, Wants};
 use crate::machine::Machine;
 use crate::naming::{LABEL_PROJECT, LABEL_SERVICE, project_name};
 use crate::platform::Kind;
-use crate::profile::{Profile, Threshold};
+use crate::profile::{Need, Profile, Threshold};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -76,7 +76,7 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(host: Host, profile: Profile, dir: PathBuf, machine: Arc<Machine>) -> Ctx {
-        let plan = machine.plan(&Wants::for_checks(&profile, &dir));
+        let plan = machine.plan(&wants_for_checks(&profile, &dir));
         Ctx {
             host,
             profile,
@@ -128,6 +128,36 @@ impl Ctx {
     pub fn kind(&self) -> Kind {
         self.machine.platform.kind
     }
+}
+
+/// What the profile asks of the machine, as the installer's plan wants it.
+pub fn wants(p: &Profile, dir: &Path, accept_docker_desktop_license: bool) -> Wants {
+    let r = &p.requirements;
+    let thresh = |t: Option<Threshold>| t.and_then(|t| t.recommended.or(t.min));
+    Wants {
+        // An optional engine is not installed unasked; without a word, services with
+        // images need one.
+        docker: match r.docker {
+            Some(Need::Required) => true,
+            Some(Need::Optional) => false,
+            None => p.services.values().any(|s| s.image.is_some()),
+        },
+        python: r.python.clone(),
+        cpus: thresh(r.cpus),
+        memory_gib: thresh(r.memory_gib),
+        accept_docker_desktop_license,
+        dir: dir.display().to_string(),
+    }
+}
+
+/// What the profile wants, and an engine and a Python even where it leaves them optional, for
+/// the remedies of the checks: a check fails only for what the profile needs, so its fix is
+/// the step `doctor --fix` takes; a warning gets the step it would take.
+fn wants_for_checks(p: &Profile, dir: &Path) -> Wants {
+    let mut w = wants(p, dir, false);
+    w.docker = true;
+    w.python.get_or_insert_with(String::new);
+    w
 }
 
 type CheckFuture<'a> = Pin<Box<dyn Future<Output = Vec<Outcome>> + 'a>>;

@@ -11,6 +11,7 @@ use crate::config::DoctorSettings;
 use crate::doctor;
 use crate::errors::Result;
 use crate::host::Host;
+use crate::machine::Depth;
 use crate::platform::Platform;
 use crate::printer::{Paint, Printer};
 use crate::project::Project;
@@ -21,7 +22,12 @@ pub async fn run(
     host: &Host,
     printer: &Printer,
 ) -> Result<Verdict> {
-    let (ctx, mut outcomes) = doctor::examine(host, project).await;
+    let depth = if settings.fix {
+        Depth::Plan
+    } else {
+        Depth::Checks
+    };
+    let (ctx, mut outcomes) = doctor::examine(host, project, depth).await;
     if !(printer.json_mode() && printer.is_quiet()) {
         let header = header(
             &ctx.machine.platform,
@@ -35,7 +41,7 @@ pub async fn run(
         let fixed = doctor::fix(host, printer, project, &ctx.machine, settings.install).await;
         if fixed.changed {
             // The machine changed: look again.
-            outcomes = doctor::examine(host, project).await.1;
+            outcomes = doctor::examine(host, project, Depth::Checks).await.1;
             printer.result(&checks::report::render(printer, &outcomes));
         }
         Some(fixed)

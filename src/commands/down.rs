@@ -18,7 +18,7 @@ pub async fn run(
     printer: &Printer,
 ) -> Result<Verdict> {
     let _lock = project.lock()?;
-    let engine = crate::machine::connect_or_remedy(host, &project.dir).await?;
+    let engine = crate::machine::connect_or_remedy(host, &project.dir, None).await?;
     let removed = ops::down(&engine.api, project, settings.volumes).await?;
     if printer.json_mode() {
         printer.json(&json!({"ok": true, "project": project.name, "removed": removed}));

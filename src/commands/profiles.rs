@@ -45,7 +45,7 @@ pub fn from_compose(
             import_only: true,
         },
     )?;
-    loaded.profile.register_secrets();
+    crate::kinds::register_secrets(&loaded.profile);
     let converted = loaded.profile;
     let mut services = converted.services;
     for svc in services.values_mut() {

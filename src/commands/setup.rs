@@ -11,10 +11,10 @@ use crate::checks::{self, Status};
 use crate::config::{GenerateSettings, SetupSettings, ValidateSettings};
 use crate::doctor;
 use crate::engine::{self, Connected};
-use crate::errors::Result;
+use crate::errors::{Error, Result};
 use crate::generate;
 use crate::host::Host;
-use crate::machine::Machine;
+use crate::machine::{Depth, Machine};
 use crate::printer::{Paint, Printer};
 use crate::project::Project;
 use crate::rollback;
@@ -72,12 +72,7 @@ pub async fn run(
         printer.result(&ops::rollback_line(&undo.run(host, project, engine).await));
     }
     Ok(match stopped {
-        Stopped::Up(why) => stop(
-            printer,
-            "up",
-            &format!("{why}; fix it, then run `onramp setup` again"),
-            Value::Null,
-        ),
+        Stopped::Up(e) => stop_at_up(printer, &e),
         Stopped::Validate(doc) => {
             if printer.json_mode() {
                 printer.json(&doc);
@@ -100,7 +95,7 @@ async fn doctor_and_fix(
     settings: &SetupSettings,
     printer: &Printer,
 ) -> std::result::Result<(doctor::Fixed, Arc<Machine>), Verdict> {
-    let (ctx, mut outcomes) = doctor::examine(host, project).await;
+    let (ctx, mut outcomes) = doctor::examine(host, project, Depth::Plan).await;
     let mut machine = ctx.machine.clone();
     printer.result(&checks::report::render(printer, &outcomes));
     let fixed = doctor::fix(host, printer, project, &ctx.machine, settings.install).await;
@@ -112,7 +107,7 @@ async fn doctor_and_fix(
     }
     if fixed.changed {
         // The machine changed: look again.
-        let (ctx, again) = doctor::examine(host, project).await;
+        let (ctx, again) = doctor::examine(host, project, Depth::Checks).await;
         (machine, outcomes) = (ctx.machine, again);
         printer.result(&checks::report::render(printer, &outcomes));
     }
@@ -125,8 +120,8 @@ async fn doctor_and_fix(
 
 /// Where setup stopped after generate.
 enum Stopped {
-    /// `up` failed, for this reason.
-    Up(String),
+    /// `up` failed with this error (its help is the remedy).
+    Up(Error),
     /// `validate` failed; its report.
     Validate(Value),
 }
@@ -139,9 +134,9 @@ async fn up_and_validate(
     machine: &Machine,
     created: &mut Created,
 ) -> (Option<Connected>, std::result::Result<Value, Stopped>) {
-    let (engine, reports) = match ops::start(host, project, printer, created).await {
+    let (engine, reports) = match ops::start(host, project, printer, created, Some(machine)).await {
         Ok(done) => done,
-        Err(e) => return (None, Err(Stopped::Up(e.to_string()))),
+        Err(e) => return (None, Err(Stopped::Up(e))),
     };
     if !reports.iter().all(ServiceReport::ok) {
         let why = reports
@@ -150,7 +145,11 @@ async fn up_and_validate(
             .map(|s| format!("{}: {}", s.name, s.error.as_deref().unwrap_or("failed")))
             .collect::<Vec<_>>()
             .join("; ");
-        return (engine, Err(Stopped::Up(why)));
+        let e = Error::NotReady {
+            message: why,
+            help: "`onramp status` shows every service's state".into(),
+        };
+        return (engine, Err(Stopped::Up(e)));
     }
     let engine = match engine {
         Some(e) => Some(e),
@@ -178,6 +177,26 @@ async fn up_and_validate(
             Err(Stopped::Validate(doc))
         },
     )
+}
+
+/// Setup stopped at `up`: the error, its help, and how to go on.
+fn stop_at_up(printer: &Printer, e: &Error) -> Verdict {
+    let again = "then run `onramp setup` again";
+    let remedy = match e.help() {
+        Some(help) => format!("{help}; {again}"),
+        None => format!("fix it, {again}"),
+    };
+    printer.result(&format!(
+        "{} setup stopped at up: {e}\n  {} {remedy}",
+        printer.paint(Paint::Fail, "✗"),
+        printer.paint(Paint::Bold, "help:")
+    ));
+    if printer.json_mode() {
+        printer.json(
+            &json!({"ok": false, "stopped_at": "up", "error": e.to_string(), "remedy": remedy}),
+        );
+    }
+    Verdict::NotReady
 }
 
 fn step(printer: &Printer, n: u8, name: &str) {

@@ -18,11 +18,11 @@ pub async fn run(
 ) -> Result<Verdict> {
     let _lock = project.lock()?;
     let mut created = Created::default();
-    let (engine, reports) = match ops::start(host, project, printer, &mut created).await {
+    let (engine, reports) = match ops::start(host, project, printer, &mut created, None).await {
         Ok(done) => done,
         Err(e) => {
             if settings.rollback_on_fail && !created.is_empty() {
-                let engine = crate::machine::connect_or_remedy(host, &project.dir).await?;
+                let engine = crate::machine::connect_or_remedy(host, &project.dir, None).await?;
                 printer.result(&ops::rollback_line(&created.roll_back(&engine.api).await));
             }
             return Err(e);

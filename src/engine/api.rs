@@ -334,7 +334,6 @@ impl Iterator for Chunks {
     type Item = Result<bytes::Bytes, std::io::Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        use std::io::Read;
         let mut buf = vec![0u8; LOAD_CHUNK];
         match self.0.read(&mut buf) {
             Ok(0) => None,
@@ -795,7 +794,7 @@ impl Engine for Bollard {
     }
 
     async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
-        let started = std::time::Instant::now();
+        let started = crate::host::now();
         loop {
             match timed(self.docker.remove_network(name)).await {
                 Ok(()) | Err(EngineError::NotFound(_)) => return Ok(()),

@@ -3,6 +3,7 @@
 pub mod api;
 mod discover;
 pub mod distribution;
+pub mod pull;
 
 use std::time::Duration;
 

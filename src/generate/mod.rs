@@ -456,6 +456,8 @@ fn taken(dir: &Path, rel: &str) -> Error {
 }
 
 #[cfg(test)]
+// Tests make their fixtures with std::fs.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 mod tests {
     use super::*;
 

@@ -169,9 +169,7 @@ pub fn scan_paths(paths: &[PathBuf]) -> (BTreeSet<String>, usize) {
     let mut stack: Vec<PathBuf> = paths.to_vec();
     while let Some(p) = stack.pop() {
         if p.is_dir() {
-            if let Ok(rd) = std::fs::read_dir(&p) {
-                stack.extend(rd.filter_map(|e| e.ok().map(|e| e.path())));
-            }
+            stack.extend(crate::fsx::list(&p));
         } else if p.extension().is_some_and(|e| e == "py")
             && let Some(text) = crate::fsx::read_text_file(&p)
         {

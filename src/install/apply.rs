@@ -167,18 +167,17 @@ async fn act(host: &Host, action: &Action, log: &mut Log, a: &mut Applied) -> Re
         }
         Action::Remove { path } => {
             log.line(&format!("remove {path}"));
-            let p = Path::new(path);
-            let r = if p.is_dir() && !p.is_symlink() {
-                std::fs::remove_dir_all(p)
-            } else {
-                std::fs::remove_file(p)
-            };
-            match r {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    Err(format!("cannot remove {path}: {e}"))
-                }
-                _ => Ok(()),
-            }
+            // Only what onramp made inside the project, never through a link.
+            let root = &log.root;
+            let rel = Path::new(path)
+                .strip_prefix(root.dir())
+                .ok()
+                .and_then(|r| r.to_str())
+                .ok_or_else(|| {
+                    format!("refusing to remove {path}: it is not inside the project")
+                })?;
+            root.remove_tree(rel)
+                .map_err(|e| format!("cannot remove {path}: {e}"))
         }
         Action::Manual { text } => {
             log.line(&format!("left to you: {text}"));
@@ -222,8 +221,9 @@ pub async fn holds(host: &Host, p: &Probe, wait: bool) -> bool {
                 .await
                 .is_ok_and(|o| o.stdout.split_whitespace().any(|g| g == group))
         }
-        Probe::FileHas { path, line } => std::fs::read_to_string(path)
-            .is_ok_and(|t| t.lines().any(|l| l.replace(' ', "") == *line)),
+        Probe::FileHas { path, line } => host
+            .sys_read(path)
+            .is_some_and(|t| t.lines().any(|l| l.replace(' ', "") == *line)),
         Probe::Absent { path } => !Path::new(path).exists(),
         Probe::VenvUsable { path } => {
             let python = crate::python::venv_python(Path::new(path), host.os());
@@ -299,8 +299,9 @@ impl Log {
     }
 }
 
-// The executor's tests run /bin/sh scripts: Unix only.
+// The executor's tests run /bin/sh scripts: Unix only. They make their fixtures with std::fs.
 #[cfg(all(test, unix))]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 mod tests {
     use super::*;
     use crate::install::State;

@@ -147,39 +147,6 @@ impl Wants {
             ..Wants::default()
         }
     }
-
-    /// What the profile wants, and an engine and a Python even where it leaves them optional,
-    /// for the remedies of the checks: a check fails only for what the profile needs, so its
-    /// fix is the step `doctor --fix` takes; a warning gets the step it would take.
-    pub fn for_checks(p: &crate::profile::Profile, dir: &std::path::Path) -> Wants {
-        let mut w = Wants::from_profile(p, dir, false);
-        w.docker = true;
-        w.python.get_or_insert_with(String::new);
-        w
-    }
-
-    pub fn from_profile(
-        p: &crate::profile::Profile,
-        dir: &std::path::Path,
-        accept_docker_desktop_license: bool,
-    ) -> Wants {
-        let r = &p.requirements;
-        let thresh = |t: Option<crate::profile::Threshold>| t.and_then(|t| t.recommended.or(t.min));
-        Wants {
-            // An optional engine is not installed unasked; without a word, services with
-            // images need one.
-            docker: match r.docker {
-                Some(crate::profile::Need::Required) => true,
-                Some(crate::profile::Need::Optional) => false,
-                None => p.services.values().any(|s| s.image.is_some()),
-            },
-            python: r.python.clone(),
-            cpus: thresh(r.cpus),
-            memory_gib: thresh(r.memory_gib),
-            accept_docker_desktop_license,
-            dir: dir.display().to_string(),
-        }
-    }
 }
 
 /// How the state of a step is judged, before the change and after it.

@@ -88,6 +88,18 @@ pub const WINGET: Manager = Manager {
 pub const WSL_INSTALL: &[&str] = &["wsl", "--install", "--no-distribution"];
 pub const WSL_UPDATE: &[&str] = &["wsl", "--update"];
 pub const WSL_SHUTDOWN: &[&str] = &["wsl.exe", "--shutdown"];
+/// A distribution for the engine inside WSL2.
+pub const WSL_INSTALL_UBUNTU: &[&str] = &["wsl", "--install", "-d", "Ubuntu"];
+
+/// How a person installs one package with a manager, as a line (`winget install -e --id X`).
+pub fn install_line(m: &Manager, package: &str) -> String {
+    m.install
+        .iter()
+        .chain(std::iter::once(&package))
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 /// The PowerShell line that converts a distribution to WSL2, its name quoted for PowerShell
 /// (a name is a value: `Ubuntu; rm -r ~` stays one argument); `<distro>` when it is unknown.

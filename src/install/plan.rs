@@ -4,6 +4,7 @@
 use super::pkg::{self, Family, Manager};
 use super::{Action, EngineState, Facts, Plan, Probe, State, Step, VenvState, Wants};
 use crate::platform::Kind;
+use crate::version::VersionReq;
 
 /// How long a package installation may take before it is killed.
 const INSTALL_SECS: u64 = 900;
@@ -159,19 +160,12 @@ fn on_path(p: &str) -> Probe {
     Probe::OnPath { program: p.into() }
 }
 
-/// `python -c` that exits 0 only for an interpreter at or above the requirement's lower bound
-/// (`>=3.10` -> `(3, 10)`); without one, that the interpreter runs.
+/// `python -c` that exits 0 only for an interpreter within the requirement (every bound, the
+/// same `VersionReq` the interpreter search uses); without one, that the interpreter runs.
 fn in_range(python: &str, req: &str) -> Probe {
-    let lower = req.split(',').find_map(|part| {
-        let v = part.trim().strip_prefix(">=")?.trim();
-        let mut it = v.split('.').map(|n| n.parse::<u32>().ok());
-        Some((it.next()??, it.next().flatten().unwrap_or(0)))
-    });
-    let code = match lower {
-        Some((major, minor)) => {
-            format!("import sys; sys.exit(sys.version_info[:2] < ({major}, {minor}))")
-        }
-        None => "import sys".to_string(),
+    let code = match VersionReq::parse(req) {
+        Ok(r) => format!("import sys; sys.exit(not ({}))", r.python_condition()),
+        Err(_) => "import sys".to_string(),
     };
     Probe::Command {
         argv: vec![python.into(), "-c".into(), code],
@@ -559,8 +553,9 @@ impl Builder<'_> {
         .change(vec![
             self.root_cmd(&["sh", "-c", script], SHORT_SECS),
             manual(format!(
-                "afterwards, from Windows: `{}` (restarts WSL with systemd; needs WSL 0.67.6 or newer: `wsl --update`). Until then this run starts a detached dockerd",
-                pkg::WSL_SHUTDOWN.join(" ")
+                "afterwards, from Windows: `{}` (restarts WSL with systemd; needs WSL 0.67.6 or newer: `{}`). Until then this run starts a detached dockerd",
+                pkg::WSL_SHUTDOWN.join(" "),
+                pkg::WSL_UPDATE.join(" ")
             )),
         ])
         .verify(Probe::FileHas {
@@ -654,7 +649,7 @@ impl Builder<'_> {
         self.push(s);
     }
 
-    /// Repair a project venv whose interpreter is gone or that was left half-built.
+    /// Clear a project venv whose interpreter is gone or that was left half-built.
     fn project_venv(&mut self) {
         let f = self.f;
         if matches!(f.project_venv, VenvState::Absent | VenvState::Usable) {
@@ -665,14 +660,13 @@ impl Builder<'_> {
             VenvState::InterpreterGone => format!("{venv}: its interpreter is gone"),
             _ => format!("{venv}: half-built (no pip; ensurepip was missing)"),
         };
-        let python = f.python.clone().unwrap_or_else(|| "python3".into());
+        // The venv has one owner, the SDK ladder's venv rung: the installer only clears the
+        // broken one out of its way.
         let s = step("project-venv", why, false)
             .check(Probe::VenvUsable { path: venv.clone() })
-            .change(vec![
-                Action::Remove { path: venv.clone() },
-                run(vec![python, "-m".into(), "venv".into(), venv.clone()], 300),
-            ])
-            .verify(Probe::VenvUsable { path: venv });
+            .change(vec![Action::Remove { path: venv.clone() }])
+            .verify(Probe::Absent { path: venv })
+            .note("`onramp validate` (setup's last step) creates it again with the project's dependencies");
         self.push(s);
     }
 
@@ -720,7 +714,7 @@ impl Builder<'_> {
         .verify(Probe::Command {
             argv: strings(&["wsl", "--status"]),
         })
-        .note("0x80370102: turn on virtualisation in the BIOS; 0x8007019e: the WSL component is off (`wsl --install`, reboot)");
+        .note(format!("0x80370102: turn on virtualisation in the BIOS; 0x8007019e: the WSL component is off (`{}`, reboot)", pkg::WSL_INSTALL.join(" ")));
         self.push(s);
         if self.w.docker {
             self.windows_engine();
@@ -965,13 +959,13 @@ mod tests {
     }
 
     #[test]
-    fn the_python_probe_checks_the_lower_bound() {
+    fn the_python_probe_checks_every_bound() {
         let Probe::Command { argv } = in_range("python3", ">=3.10,<3.14") else {
             panic!("a command");
         };
         assert_eq!(
             argv[2],
-            "import sys; sys.exit(sys.version_info[:2] < (3, 10))"
+            "import sys; sys.exit(not (sys.version_info[:3] >= (3, 10, 0) and sys.version_info[:3] < (3, 14, 0)))"
         );
     }
 

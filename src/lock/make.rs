@@ -36,7 +36,7 @@ pub async fn make(host: &Host, project: &Project) -> Result<Made> {
     };
     let mut images = Vec::new();
     if !wanted.is_empty() {
-        let connected = crate::machine::connect_or_remedy(host, &project.dir).await?;
+        let connected = crate::machine::connect_or_remedy(host, &project.dir, None).await?;
         if let Ok(v) = distribution::version(&connected.api).await {
             engine.locked_with = Some(format!(
                 "{} {} (API {}, {})",

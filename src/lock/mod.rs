@@ -224,6 +224,8 @@ pub fn pinned_profile(dir: &Path, profile: &Profile) -> Result<(Profile, Option<
 }
 
 #[cfg(test)]
+// Tests make their fixtures with std::fs.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 mod tests {
     use super::*;
 

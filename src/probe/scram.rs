@@ -101,7 +101,7 @@ impl Client {
 pub fn nonce() -> String {
     let mut bytes = [0u8; 18];
     if getrandom::fill(&mut bytes).is_err() {
-        let t = std::time::SystemTime::now()
+        let t = crate::host::system_now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();

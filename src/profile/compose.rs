@@ -1588,6 +1588,8 @@ pub(super) fn at(cx: &Ctx<'_, '_>, path: &[&str], message: String, help: &str) -
 }
 
 #[cfg(test)]
+// Tests make their fixtures with std::fs.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 mod tests {
     use super::*;
 

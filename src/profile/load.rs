@@ -120,7 +120,7 @@ pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
         message: crate::secrets::strip_error_value(e.message()),
         help: "the merged profile is inconsistent; check the keys the overlay overrides".into(),
     })?;
-    profile.register_secrets();
+    crate::kinds::register_secrets(&profile);
     let scripts: Vec<String> = converted
         .as_ref()
         .map(|c| c.imported.clone())
@@ -625,6 +625,8 @@ fn locate(text: &str, path: &[&str]) -> Option<Range<usize>> {
 }
 
 #[cfg(test)]
+// Tests make their fixtures with std::fs.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 mod tests {
     use super::*;
     use crate::profile::ProbeKind;

@@ -20,7 +20,7 @@ use crate::checks::Outcome;
 use crate::engine::api::{ContainerInfo, Engine};
 use crate::fsx::Root;
 use crate::host::Host;
-use crate::machine::Machine;
+use crate::machine::{Depth, Machine};
 use crate::platform::{self, Platform};
 use crate::project::{Project, STATE_DIR};
 use crate::secrets;
@@ -58,7 +58,8 @@ struct EnginePart {
 /// Collect every part, each bounded in time, from one machine snapshot (doctor's).
 pub async fn collect(host: &Host, project: &Project) -> Collected {
     register_project_secrets(project);
-    let (doctor, machine) = match bounded(crate::doctor::examine(host, project)).await {
+    let (doctor, machine) = match bounded(crate::doctor::examine(host, project, Depth::Plan)).await
+    {
         Ok((ctx, outcomes)) => (Ok(outcomes), Some(ctx.machine)),
         Err(why) => (Err(why), None),
     };
@@ -192,7 +193,7 @@ fn json_entry(name: &str, value: &Value) -> Entry {
 
 /// Register the secrets of the profile, the project's `.env` and the Compose file.
 fn register_project_secrets(project: &Project) {
-    project.profile.register_secrets();
+    crate::kinds::register_secrets(&project.profile);
     let root = Root::new(&project.dir);
     if let Ok(Some(text)) = root.read_text(".env") {
         register_lines(&text);
@@ -258,7 +259,7 @@ fn register_container(c: &ContainerInfo) {
 
 /// The installer's plan for this machine and profile, shown, never applied.
 fn plan(project: &Project, machine: &Machine) -> Value {
-    let wants = crate::install::Wants::from_profile(&project.profile, &project.dir, false);
+    let wants = crate::checks::wants(&project.profile, &project.dir, false);
     serde_json::to_value(machine.plan(&wants)).unwrap_or_default()
 }
 

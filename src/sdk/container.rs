@@ -1,7 +1,7 @@
 //! The last rung: the same validation inside a Python container on the engine, with the
 //! project mounted (and the wheelhouse, when one is given: then without any network).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{Ladder, SdkError, Spec, VALIDATE_SCRIPT, Validation, parse_answer};
 use crate::engine::Connected;
@@ -113,7 +113,7 @@ pub(super) async fn validate(
 async fn run<E: Engine>(api: &E, id: &str) -> Result<String, SdkError> {
     let fail = |e: String| SdkError::Run(e);
     api.start(id).await.map_err(|e| fail(e.to_string()))?;
-    let started = Instant::now();
+    let started = crate::host::now();
     loop {
         match api.inspect(id).await {
             Ok(Some(c)) if !c.running => break,

@@ -1,5 +1,5 @@
 //! What the venv rung installs: the project's own dependencies, with the tool the project
-//! declares, then the profile's packages (DESIGN.md section 5, "Project dependencies").
+//! declares, then the profile's packages (README, `onramp setup`: the venv rung).
 //!
 //! `plan` is a pure function of the project's files (read once into `Facts`) and the profile;
 //! it decides a list of argv steps, which the venv rung (`super::venv_plan`) runs in order.
@@ -85,18 +85,15 @@ impl Facts {
 /// of the project), with a size cap.
 pub fn read_facts(host: &Host, dir: &Path) -> Facts {
     let regular = |name: &str| {
-        std::fs::symlink_metadata(dir.join(name))
-            .is_ok_and(|m| m.file_type().is_file() && m.len() <= MAX_FILE)
+        crate::fsx::lstat(&dir.join(name))
+            .is_some_and(|m| m.file_type().is_file() && m.len() <= MAX_FILE)
     };
-    let mut requirements: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| n.starts_with("requirements") && n.ends_with(".txt"))
-                .filter(|n| regular(n))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut requirements: Vec<String> = crate::fsx::list(dir)
+        .iter()
+        .filter_map(|p| p.file_name()?.to_str().map(str::to_string))
+        .filter(|n| n.starts_with("requirements") && n.ends_with(".txt"))
+        .filter(|n| regular(n))
+        .collect();
     requirements.sort();
     Facts {
         pyproject: regular("pyproject.toml")

@@ -679,6 +679,24 @@ async fn shim_rung(
 }
 
 async fn wsl_rung(l: &mut Ladder<'_>, spec: &Spec) -> Option<Validation> {
+    // The machine snapshot already knows when there is no WSL to ask.
+    if let Some(m) = l
+        .opts
+        .machine
+        .filter(|m| !m.facts.has("wsl") && !m.facts.has("wsl.exe"))
+    {
+        let fix = m
+            .plan(&Wants::everything(l.dir))
+            .fix_for("docker")
+            .unwrap_or_else(|| crate::install::pkg::WSL_INSTALL.join(" "));
+        l.record(
+            "wsl2",
+            RungStatus::Failed,
+            None,
+            format!("WSL is not installed: {fix}"),
+        );
+        return None;
+    }
     let list = l
         .host
         .run(

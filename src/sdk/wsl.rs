@@ -1,5 +1,7 @@
 //! The WSL2 rung, as a plan of commands built from data, so its logic is tested anywhere.
 
+use crate::install::pkg;
+
 /// A command to run on Windows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
@@ -71,8 +73,11 @@ pub fn plan(distros: &[Distro], project: &str, script: &str, spec: &str) -> Plan
         .or_else(|| distros.iter().find(|d| d.version == 2))
     else {
         return Plan::Remedy(match distros.first() {
-            Some(d) => crate::install::pkg::wsl_set_version(Some(&d.name)),
-            None => "wsl --install -d Ubuntu   (then restart, and run onramp again)".into(),
+            Some(d) => pkg::wsl_set_version(Some(&d.name)),
+            None => format!(
+                "{}   (then restart, and run onramp again)",
+                pkg::WSL_INSTALL_UBUNTU.join(" ")
+            ),
         });
     };
     let Some(dir) = wsl_path(project) else {

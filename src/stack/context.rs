@@ -91,20 +91,21 @@ impl Walk {
     /// an exception pattern names something under it (then it is walked, its own entry left
     /// out).
     fn dir(&mut self, rel: &Path, parent: &Parents) -> std::io::Result<()> {
-        let mut entries: Vec<_> =
-            std::fs::read_dir(self.root.join(rel))?.collect::<std::io::Result<_>>()?;
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let name = rel.join(entry.file_name());
-            if entry.path() == self.state {
+        for path in crate::fsx::list_strict(&self.root.join(rel))? {
+            let Some(file_name) = path.file_name() else {
+                continue;
+            };
+            let name = rel.join(file_name);
+            if path == self.state {
                 continue;
             }
-            let meta = std::fs::symlink_metadata(entry.path())?;
+            let meta = crate::fsx::lstat(&path)
+                .ok_or_else(|| std::io::Error::other(format!("{} vanished", path.display())))?;
             let slashed = name.to_string_lossy().replace('\\', "/");
             let (skip, info) = self.matcher.matches(&slashed, parent);
             if meta.is_dir() {
                 if !skip {
-                    self.builder.append_dir(&name, entry.path())?;
+                    self.builder.append_dir(&name, &path)?;
                 } else if !self.matcher.may_reinclude_under(&slashed) {
                     continue;
                 }
@@ -117,7 +118,7 @@ impl Walk {
                         MAX_CONTEXT / 1024 / 1024
                     )));
                 }
-                self.builder.append_path_with_name(entry.path(), &name)?;
+                self.builder.append_path_with_name(&path, &name)?;
             }
         }
         Ok(())
@@ -125,6 +126,8 @@ impl Walk {
 }
 
 #[cfg(test)]
+// Tests make their fixtures with std::fs.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 mod tests {
     use super::*;
 

@@ -12,6 +12,7 @@ use crate::engine::Connected;
 use crate::engine::api::{ContainerInfo, Engine, EngineError};
 use crate::errors::{Error, Result};
 use crate::host::Host;
+use crate::machine::{self, Machine};
 use crate::outcome::{ServiceState, StackAction};
 use crate::printer::Printer;
 use crate::probe;
@@ -20,12 +21,14 @@ use crate::progress::Ui;
 use crate::project::Project;
 
 /// Bring the services up; `created` collects what this run made. A profile with nothing to
-/// start needs no engine: its external services are only probed.
+/// start needs no engine: its external services are only probed. `machine` is this run's
+/// snapshot when one was taken (its engine answer is used, not asked again).
 pub async fn start(
     host: &Host,
     project: &Project,
     printer: &Printer,
     created: &mut Created,
+    machine: Option<&Machine>,
 ) -> Result<(Option<Connected>, Vec<ServiceReport>)> {
     let ui = Ui::new(printer);
     for note in &project.notes {
@@ -43,7 +46,7 @@ pub async fn start(
     if let Some(note) = stale {
         printer.warn(&note);
     }
-    let engine = crate::machine::connect_or_remedy(host, &project.dir).await?;
+    let engine = machine::connect_or_remedy(host, &project.dir, machine).await?;
     let reports = up(
         &engine.api,
         host,
@@ -62,7 +65,7 @@ pub async fn engine_if_needed(host: &Host, project: &Project) -> Result<Option<C
     let selected = select(&project.profile, &project.only)?;
     if has_managed(&project.profile, &selected) {
         Ok(Some(
-            crate::machine::connect_or_remedy(host, &project.dir).await?,
+            machine::connect_or_remedy(host, &project.dir, None).await?,
         ))
     } else {
         Ok(None)

@@ -95,7 +95,7 @@ pub async fn wait<E: Engine>(
 
 /// Probe until it answers, fails for good, or `window` has passed (for `validate` and `gate`).
 pub async fn within(target: &Target, window: Duration) -> Result<Duration, ProbeError> {
-    let started = Instant::now();
+    let started = crate::host::now();
     let mut n = 0;
     loop {
         match probe::attempt(target).await {
@@ -110,7 +110,7 @@ pub async fn within(target: &Target, window: Duration) -> Result<Duration, Probe
 
 /// A bounded single check, for `status` and `validate`.
 pub async fn once(target: &Target) -> Result<Duration, ProbeError> {
-    let started = Instant::now();
+    let started = crate::host::now();
     probe::attempt(target).await.map(|()| started.elapsed())
 }
 

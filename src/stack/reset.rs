@@ -23,7 +23,7 @@ pub struct Prepared {
 /// Select the services, connect, and look up what of theirs exists.
 pub async fn prepare(host: &Host, project: &Project, requested: &[String]) -> Result<Prepared> {
     let selection = select(&project.name, &project.profile, requested)?;
-    let engine = crate::machine::connect_or_remedy(host, &project.dir).await?;
+    let engine = crate::machine::connect_or_remedy(host, &project.dir, None).await?;
     let plan = plan(&engine.api, &project.name, &selection).await?;
     Ok(Prepared {
         engine,
@@ -113,7 +113,7 @@ pub async fn rebuild(
         printer.result(&format!("removed {}", removed.join(", ")));
     }
     let mut created = Created::default();
-    let (engine, reports) = ops::start(host, project, printer, &mut created).await?;
+    let (engine, reports) = ops::start(host, project, printer, &mut created, None).await?;
     Ok(Rebuilt {
         removed,
         engine,

@@ -14,6 +14,7 @@ use super::{
     Decision, Origin, container_spec, decide, existing, network_name, object_labels, select,
 };
 use crate::engine::api::{BuildSpec, ContainerInfo, ContainerSpec, Engine, EngineError, PullEvent};
+use crate::engine::pull;
 use crate::errors::{Error, Result};
 use crate::host::Host;
 use crate::naming::{LABEL_IMAGE, LABEL_NETWORK, LABEL_VOLUME};
@@ -230,7 +231,7 @@ async fn up_inner<E: Engine + Sync>(
         .iter()
         .map(|n| (n.clone(), tokio::sync::watch::Sender::new(Phase::Pending)))
         .collect();
-    let now = Instant::now();
+    let now = crate::host::now();
     let externals: Vec<(&String, &Service)> = selected
         .iter()
         .filter_map(|n| profile.services.get_key_value(n))
@@ -431,7 +432,7 @@ pub async fn probe_externals(
     selected: &[String],
     ui: &Ui,
 ) -> Vec<ServiceReport> {
-    let now = Instant::now();
+    let now = crate::host::now();
     let waits = profile
         .services()
         .filter(|(n, s)| s.image.is_none() && selected.contains(n))
@@ -536,7 +537,7 @@ async fn build_missing<E: Engine + Sync>(
             args: b.args.clone().unwrap_or_default(),
         };
         let line = ui.build(&m.spec.image);
-        let started = Instant::now();
+        let started = crate::host::now();
         let mut on = |e: PullEvent| {
             if let PullEvent::Status(s) = e {
                 line.message(&s);
@@ -575,38 +576,6 @@ fn transient(e: &EngineError) -> bool {
     !permanent.iter().any(|p| t.contains(p))
 }
 
-/// Whether a pull failed because the registry cannot be reached at all (as Docker and Podman
-/// word it), rather than because it refused.
-pub fn registry_unreachable(e: &EngineError) -> bool {
-    let lower = e.to_string().to_ascii_lowercase();
-    [
-        "connection refused",
-        "no such host",
-        "i/o timeout",
-        "network is unreachable",
-        "no route to host",
-        "tls handshake timeout",
-        "request canceled while waiting for connection",
-        "server misbehaving",
-    ]
-    .iter()
-    .any(|p| lower.contains(p))
-}
-
-/// One line saying why a pull failed, naming the image and its registry.
-pub fn pull_error(image: &str, e: &EngineError) -> String {
-    let t = e.to_string();
-    let lower = t.to_ascii_lowercase();
-    let registry = crate::engine::api::registry_of(image);
-    if registry_unreachable(e) {
-        format!("cannot pull {image}: the registry {registry} is unreachable ({t})")
-    } else if lower.contains("manifest unknown") || lower.contains("not found") {
-        format!("cannot pull {image}: no such image or tag in {registry} ({t})")
-    } else {
-        format!("cannot pull {image}: {t}")
-    }
-}
-
 async fn pull_missing<E: Engine + Sync>(
     engine: &E,
     managed: &[Managed<'_>],
@@ -625,7 +594,7 @@ async fn pull_missing<E: Engine + Sync>(
     }
     let pulls = images.iter().map(|image| async move {
         let line = ui.pull(image);
-        let started = Instant::now();
+        let started = crate::host::now();
         let mut result = Ok(());
         for attempt in 0..PULL_TRIES {
             let mut on = |e: PullEvent| match e {
@@ -646,15 +615,11 @@ async fn pull_missing<E: Engine + Sync>(
                 true,
                 &format!("pulled in {:.1} s", started.elapsed().as_secs_f64()),
             ),
-            Err(e) => line.finish(false, &pull_error(image, e)),
+            Err(e) => line.finish(false, &pull::pull_error(image, e)),
         }
-        result.map_err(|e| {
-            let unreachable =
-                registry_unreachable(&e).then(|| crate::engine::api::registry_of(image));
-            (pull_error(image, &e), unreachable)
-        })
+        result.map_err(|e| (*image, e))
     });
-    let failures: Vec<(String, Option<String>)> = join_all(pulls)
+    let failures: Vec<(&str, EngineError)> = join_all(pulls)
         .await
         .into_iter()
         .filter_map(|r| r.err())
@@ -662,18 +627,8 @@ async fn pull_missing<E: Engine + Sync>(
     if failures.is_empty() {
         return Ok(());
     }
-    let message = failures
-        .iter()
-        .map(|(m, _)| m.as_str())
-        .collect::<Vec<_>>()
-        .join("; ");
-    let mut unreachable: Vec<String> = failures.into_iter().filter_map(|(_, r)| r).collect();
-    unreachable.dedup();
-    let help = if unreachable.is_empty() {
-        "check the image name and tag in the profile, and the registry's credentials (`docker login REGISTRY`); `docker pull IMAGE` shows the same".into()
-    } else {
-        crate::images::unreachable_help(&unreachable.join(", "))
-    };
+    let failures: Vec<(&str, &EngineError)> = failures.iter().map(|(i, e)| (*i, e)).collect();
+    let (message, help) = pull::failed_pulls(&failures);
     Err(Error::NotReady {
         message: format!("{message}; nothing was created"),
         help,
@@ -686,7 +641,7 @@ async fn converge<E: Engine + Sync>(
     engine: &E,
     m: &Managed<'_>,
 ) -> Result<(String, StackAction, Instant)> {
-    let since = Instant::now();
+    let since = crate::host::now();
     let create = || async {
         // The image's id, as Compose v2 labels its containers (it recreates on a mismatch).
         let mut spec = m.spec.clone();
@@ -820,6 +775,8 @@ fn indent(text: &str) -> String {
 }
 
 #[cfg(test)]
+// Tests make their fixtures with std::fs.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 mod tests {
     use std::collections::BTreeMap;
 
@@ -1068,26 +1025,5 @@ mod tests {
         let s = engine.state.lock().unwrap();
         assert!(s.containers.is_empty() && s.networks.is_empty());
         assert_eq!(s.volumes.keys().collect::<Vec<_>>(), ["theirs"]);
-    }
-
-    /// Errors of a pull from a registry nobody listens on, as the engines word them (recorded).
-    #[test]
-    fn unreachable_registries_are_told_apart_from_refusals() {
-        let podman = EngineError::Failed("initializing source docker://127.0.0.1:5999/repair/redis:7: pinging container registry 127.0.0.1:5999: Get \"https://127.0.0.1:5999/v2/\": dial tcp 127.0.0.1:5999: connect: connection refused".into());
-        let docker = EngineError::Failed("Get \"http://127.0.0.1:5999/v2/\": dial tcp 127.0.0.1:5999: connect: connection refused".into());
-        let dns = EngineError::Failed(
-            "Get \"https://registry.invalid/v2/\": dial tcp: lookup registry.invalid: no such host"
-                .into(),
-        );
-        for e in [&podman, &docker, &dns] {
-            assert!(registry_unreachable(e), "{e}");
-        }
-        let missing = EngineError::NotFound("manifest unknown: manifest unknown".into());
-        assert!(!registry_unreachable(&missing));
-        let line = pull_error("127.0.0.1:5999/repair/redis:7", &docker);
-        assert!(
-            line.contains("the registry 127.0.0.1:5999 is unreachable"),
-            "{line}"
-        );
     }
 }

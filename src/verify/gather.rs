@@ -14,7 +14,7 @@ use crate::generate::{load_manifest, sha256};
 use crate::host::Host;
 use crate::install::Wants;
 use crate::lock::{self, Lock};
-use crate::machine::Machine;
+use crate::machine::{Depth, Machine};
 use crate::ports::{holder, try_bind};
 use crate::profile::Profile;
 use crate::project::Project;
@@ -30,7 +30,7 @@ pub async fn machine(host: &Host, project: &Project) -> Machine {
         .python
         .as_deref()
         .and_then(|r| crate::version::VersionReq::parse(r).ok());
-    Machine::gather(host, &project.dir, req.as_ref()).await
+    Machine::gather(host, &project.dir, req.as_ref(), Depth::Checks).await
 }
 
 /// Gather every fact from the snapshot and the engine; `online` also asks the registry what

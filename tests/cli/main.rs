@@ -2,6 +2,9 @@
 //!
 //! The Unix suite needs the engine, Python, shells and Unix file semantics; the Windows suite
 //! (`windows`) runs `onramp.exe` under Wine (`scripts/windows.sh test`).
+// The tests drive onramp from outside: they make fixtures with std::fs and run the binary,
+// docker and the clients with std::process, as a user would.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod common;
 #[cfg(unix)]
@@ -28,6 +31,8 @@ mod install;
 mod install_plans;
 #[cfg(unix)]
 mod installer;
+#[cfg(unix)]
+mod layers;
 #[cfg(unix)]
 mod lockfile;
 #[cfg(unix)]

@@ -127,6 +127,22 @@ fn images_round_trip_through_an_archive_and_up_needs_no_registry() {
     for remedy in ["PROXY", "registry-mirrors", "onramp images load"] {
         assert!(r.stderr.contains(remedy), "{remedy}: {}", r.stderr);
     }
+    let error = r.stderr.lines().find(|l| l.starts_with("error:")).unwrap();
+    assert_eq!(error.matches("is unreachable").count(), 1, "{error}");
+    assert!(error.contains(&pg) && error.contains(&redis), "{error}");
+    // setup stops at the same step with the same help.
+    let s = run(onramp(p.path())
+        .args(["setup", "--yes"])
+        .env_remove("DOCKER_HOST")
+        .env(
+            "VIRTUAL_ENV",
+            std::env::var("ONRAMP_TEST_VENV").unwrap_or_default(),
+        ));
+    assert_eq!(s.code, 1, "{}\n{}", s.stdout, s.stderr);
+    assert!(s.stdout.contains("setup stopped at up"), "{}", s.stdout);
+    for remedy in ["PROXY", "registry-mirrors", "onramp images load"] {
+        assert!(s.stdout.contains(remedy), "{remedy}: {}", s.stdout);
+    }
 
     let l = p.onramp(&["images", "load", archive]);
     assert_eq!(l.code, 0, "{}", l.stderr);
