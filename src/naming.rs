@@ -124,6 +124,11 @@ pub struct Origin<'a> {
     pub compose_dir: Option<std::path::PathBuf>,
     /// The profile's name, labelled on generated services.
     pub profile: String,
+    /// The engine's name of the project's default network when the file names it
+    /// (`networks: default: name: X`).
+    pub default_network: Option<String>,
+    /// Engine names of named volumes the file names (`volumes: data: name: X`).
+    pub volume_names: std::collections::BTreeMap<String, String>,
 }
 
 /// The file onramp generates for the profile's services.
@@ -145,7 +150,24 @@ impl<'a> Origin<'a> {
                     .map_or_else(|| dir.to_path_buf(), Path::to_path_buf)
             }),
             profile: String::new(),
+            default_network: None,
+            volume_names: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// The engine's name of the project's default network.
+    pub fn network(&self) -> String {
+        self.default_network
+            .clone()
+            .unwrap_or_else(|| network_name(self.project))
+    }
+
+    /// The engine's name of a named volume of the project.
+    pub fn volume(&self, volume: &str) -> String {
+        self.volume_names
+            .get(volume)
+            .cloned()
+            .unwrap_or_else(|| volume_name(self.project, volume))
     }
 
     /// The same, naming the profile whose services these are.

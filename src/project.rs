@@ -67,8 +67,20 @@ impl Project {
 
     /// Where the stack's definition lives, for the labels Compose reads.
     pub fn origin(&self) -> crate::naming::Origin<'_> {
-        crate::naming::Origin::new(&self.name, &self.dir, self.compose.as_deref())
-            .with_profile(self.profile.display_name())
+        let mut o = crate::naming::Origin::new(&self.name, &self.dir, self.compose.as_deref())
+            .with_profile(self.profile.display_name());
+        o.default_network = self
+            .profile
+            .networks
+            .get("default")
+            .and_then(|n| n.name.clone());
+        o.volume_names = self
+            .profile
+            .volumes
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), v.name.clone()?)))
+            .collect();
+        o
     }
 
     pub fn new(dir: &Path, profile: Profile, sources: Vec<Source>) -> Project {

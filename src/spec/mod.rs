@@ -175,7 +175,13 @@ impl ServiceSpec {
                 profile: origin.profile.clone(),
             },
         };
-        ServiceSpec::from_source(origin.project, origin.dir, &source, name, svc)
+        let mut spec = ServiceSpec::from_source(origin.project, origin.dir, &source, name, svc)?;
+        for m in &mut spec.volumes {
+            if let MountKind::Volume { name, engine } = &mut m.kind {
+                *engine = origin.volume(name);
+            }
+        }
+        Some(spec)
     }
 
     /// `dir` is the project directory (relative binds of a profile start there).
@@ -228,7 +234,6 @@ impl ServiceSpec {
                     .and_then(|m| parse_size(m).ok()),
                 pids: None,
             },
-            reservations: Resources::default(),
             user: svc.user.clone(),
             working_dir: svc.working_dir.clone(),
             shm_size: svc.shm_size.as_deref().and_then(|s| parse_size(s).ok()),
@@ -245,12 +250,23 @@ impl ServiceSpec {
                 })
                 .collect(),
             restart: svc.restart.clone(),
-            depends_on: svc
-                .dependencies()
-                .into_iter()
-                .map(|(n, c)| (n, dependency(c)))
-                .collect(),
-            networks: BTreeMap::from([("default".to_string(), None)]),
+            depends_on: dependencies(svc),
+            networks: networks(svc),
+            reservations: Resources {
+                cpus: svc.reservations.as_ref().and_then(|r| r.cpus),
+                memory: svc
+                    .reservations
+                    .as_ref()
+                    .and_then(|r| r.memory.as_deref())
+                    .and_then(|m| parse_size(m).ok()),
+                pids: None,
+            },
+            network_mode: svc.network_mode.clone(),
+            container_name: svc.container_name.clone(),
+            extra_hosts: extra_hosts(svc),
+            platform: svc.platform.clone(),
+            tty: svc.tty == Some(true),
+            stdin_open: svc.stdin_open == Some(true),
             ..ServiceSpec::default()
         })
     }
@@ -293,17 +309,62 @@ impl ServiceSpec {
     }
 }
 
-fn dependency(c: Condition) -> Dependency {
-    Dependency {
-        condition: match c {
-            Condition::ServiceStarted => "service_started",
-            Condition::ServiceHealthy => "service_healthy",
-            Condition::ServiceCompletedSuccessfully => "service_completed_successfully",
-        }
-        .to_string(),
-        restart: false,
-        required: true,
+/// `depends_on` as compose-go normalises it: a condition (default `service_started`),
+/// `restart` (default false) and `required` (default true) for each dependency.
+fn dependencies(svc: &Service) -> BTreeMap<String, Dependency> {
+    let detail = |n: &str| match &svc.depends_on {
+        Some(crate::profile::DependsOn::Map(m)) => m.get(n).cloned(),
+        _ => None,
+    };
+    svc.dependencies()
+        .into_iter()
+        .map(|(n, c)| {
+            let d = detail(&n).unwrap_or_default();
+            let dep = Dependency {
+                condition: match c {
+                    Condition::ServiceStarted => "service_started",
+                    Condition::ServiceHealthy => "service_healthy",
+                    Condition::ServiceCompletedSuccessfully => "service_completed_successfully",
+                }
+                .to_string(),
+                restart: d.restart.unwrap_or(false),
+                required: d.required.unwrap_or(true),
+            };
+            (n, dep)
+        })
+        .collect()
+}
+
+/// The networks a service joins: those it names (with their aliases), else `default`.
+fn networks(svc: &Service) -> BTreeMap<String, Option<NetworkAttach>> {
+    match &svc.networks {
+        Some(n) if !n.is_empty() => n
+            .iter()
+            .map(|(name, a)| {
+                let attach = a.aliases.as_ref().map(|aliases| NetworkAttach {
+                    aliases: aliases.clone(),
+                    ..NetworkAttach::default()
+                });
+                (name.clone(), attach)
+            })
+            .collect(),
+        _ => BTreeMap::from([("default".to_string(), None)]),
     }
+}
+
+/// `extra_hosts` as `host=ip`, sorted (the reader gives `host:ip`; a host has no `:`).
+fn extra_hosts(svc: &Service) -> Vec<String> {
+    let mut v: Vec<String> = svc
+        .extra_hosts
+        .iter()
+        .flatten()
+        .map(|e| match e.split_once(':') {
+            Some((h, ip)) => format!("{h}={ip}"),
+            None => e.clone(),
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 /// `[ip:]host:container[/proto]`; a generated service's port without an address is published

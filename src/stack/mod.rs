@@ -90,7 +90,7 @@ pub fn container_spec(origin: &Origin<'_>, s: &ServiceSpec) -> ContainerSpec {
         labels,
         ports,
         mounts,
-        network: network_name(project),
+        network: origin.network(),
         alias: s.name.clone(),
         working_dir: s.working_dir.clone(),
         extras: extras(s),

@@ -10,9 +10,7 @@ use serde::Serialize;
 
 use super::diagnose;
 use super::ready::{self, Readiness};
-use super::{
-    Decision, Origin, container_spec, decide, existing, network_name, object_labels, select,
-};
+use super::{Decision, Origin, container_spec, decide, existing, object_labels, select};
 use crate::engine::api::{BuildSpec, ContainerInfo, ContainerSpec, Engine, EngineError, PullEvent};
 use crate::engine::pull;
 use crate::errors::{Error, Result};
@@ -202,12 +200,13 @@ async fn up_inner<E: Engine + Sync>(
     pull_missing(engine, &managed, ui).await?;
     if !managed.is_empty() {
         let net_labels = object_labels(project, (LABEL_NETWORK, "default"));
+        let network = origin.network();
         if engine
-            .ensure_network(&network_name(project), &net_labels)
+            .ensure_network(&network, &net_labels)
             .await
             .map_err(engine_err)?
         {
-            created.network = Some(network_name(project));
+            created.network = Some(network);
         }
     }
     // Only the volumes of the services this run starts (`up SERVICE...`).

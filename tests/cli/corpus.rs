@@ -215,3 +215,80 @@ fn doctor_checks_each_file_and_refuses_only_what_it_cannot_start() {
         }
     }
 }
+
+/// The SDK's own test stack, unchanged: `onramp up postgres redis` starts those two as
+/// Compose would (its container names, its network name, its memory reservations), while the
+/// Ollama service it does not start is not read for what onramp cannot apply.
+#[test]
+fn the_sdks_test_compose_file_runs_unchanged_with_up_postgres_redis() {
+    use crate::common::{docker, image, skip_or_fail};
+    if docker(&["info"]).is_none() {
+        skip_or_fail("no Docker engine (scripts/provision.sh starts one)");
+        return;
+    }
+    // The file names public images; the test images stand in for them under those names.
+    let mut tagged = Vec::new();
+    for (theirs, ours) in [
+        ("pgvector/pgvector:pg15", image("postgres:15")),
+        ("redis:7-alpine", image("redis:7")),
+    ] {
+        if docker(&["image", "inspect", &ours]).is_none() {
+            skip_or_fail("no test images (scripts/images.sh builds them)");
+            return;
+        }
+        if docker(&["image", "inspect", theirs]).is_none() {
+            docker(&["tag", &ours, theirs]).expect("tag the stand-in image");
+            tagged.push(theirs);
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let src = Path::new(CORPUS).join("kailash-sdk");
+    for rel in [
+        "tests/utils/docker-compose.test.yml",
+        "docker/mock-api-server/README",
+    ] {
+        let to = dir.path().join(rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(src.join(rel), to).unwrap();
+    }
+    let file = "tests/utils/docker-compose.test.yml";
+    let onramp_in = |args: &[&str]| {
+        let mut cmd = onramp(dir.path());
+        cmd.args(args).args(["--compose", file]);
+        run(&mut cmd)
+    };
+    let _ = onramp_in(&["down", "--volumes", "--yes"]);
+    let up = onramp_in(&["up", "postgres", "redis", "--json"]);
+    let inspect = |c: &str, f: &str| {
+        docker(&["inspect", c, "--format", f])
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let pg_net = inspect(
+        "kailash_sdk_test_postgres",
+        "{{json .NetworkSettings.Networks}}",
+    );
+    let pg_res = inspect(
+        "kailash_sdk_test_postgres",
+        "{{.HostConfig.MemoryReservation}}",
+    );
+    let ollama = docker(&["ps", "-a", "--filter", "name=kailash_sdk_test_ollama", "-q"]);
+    let down = onramp_in(&["down", "--volumes", "--yes"]);
+    for t in tagged {
+        let _ = docker(&["rmi", t]);
+    }
+    assert_eq!(up.code, 0, "{}\n{}", up.stdout, up.stderr);
+    let doc = json(&up);
+    for s in doc["services"].as_array().unwrap() {
+        assert_eq!(s["state"], "ready", "{s}");
+    }
+    assert!(pg_net.contains("kailash_sdk_test_network"), "{pg_net}");
+    assert_eq!(pg_res, (1u64 << 30).to_string(), "reservations.memory 1G");
+    assert_eq!(
+        ollama.unwrap_or_default().trim(),
+        "",
+        "ollama is not started"
+    );
+    assert_eq!(down.code, 0, "{}", down.stderr);
+}
