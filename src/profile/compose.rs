@@ -1550,6 +1550,7 @@ pub(super) fn at(cx: &Ctx<'_, '_>, path: &[&str], message: String, help: &str) -
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn vars(name: &str) -> Option<String> {
         match name {
