@@ -3,8 +3,8 @@
 #
 #   scripts/windows.sh build   release onramp.exe -> target/windows/onramp.exe
 #   scripts/windows.sh lint    clippy for the Windows target: --all-targets -- -D warnings
-#   scripts/windows.sh test    unit and integration tests as Windows programs under Wine (the
-#                              Windows suite drives the debug onramp.exe), then the release build
+#   scripts/windows.sh test    lint, then the unit and integration tests as Windows programs
+#                              under Wine (the Windows suite drives the debug onramp.exe)
 #   scripts/windows.sh dist [--out DIR]  the release build packed by scripts/dist.sh: the .zip
 #                              with onramp.exe and its SHA256SUMS line
 #   scripts/windows.sh setup   only make the toolchain

@@ -443,6 +443,18 @@ fn project_entries(project: &Project) -> Vec<Entry> {
     {
         out.push(entry("project/compose.yml", text));
     }
+    // The compose files onramp generated (the profile's services as Compose reads them).
+    for f in project
+        .profile
+        .files
+        .iter()
+        .filter(|f| f.path.ends_with(".yml") || f.path.ends_with(".yaml"))
+    {
+        if let Ok(Some(text)) = root.read_text(&f.path) {
+            let name = f.path.replace(['/', '\\'], "_");
+            out.push(entry(&format!("project/generated/{name}"), text));
+        }
+    }
     out
 }
 
@@ -508,7 +520,7 @@ fn index(entries: &[Entry]) -> String {
          containers/     each container's log tail\n\
          onramp-logs/    onramp's own logs (.onramp/logs)\n\
          platform/       detection evidence, os-release, kernel, WSL settings\n\
-         project/        the resolved profile, its files, .env, manifest and lock\n\
+         project/        the resolved profile, its files, .env, compose files, manifest, lock\n\
          versions.txt    onramp, engine, Python and package versions\n\nFiles:\n",
     );
     for e in entries {

@@ -262,7 +262,9 @@ fn volume(v: &Mount) -> GoJson {
     GoJson::Obj(m)
 }
 
-#[cfg(test)]
+// The hash is recorded from Compose v2 on Linux: on Windows the bind source is a Windows path,
+// so the hash Compose computes there differs.
+#[cfg(all(test, unix))]
 mod tests {
     use std::path::Path;
 

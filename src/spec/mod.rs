@@ -438,7 +438,30 @@ fn absolute(source: &str, dir: &Path) -> String {
     if source.starts_with(['/', '~']) {
         return clean_path(source);
     }
-    clean_path(&dir.join(source).display().to_string())
+    let joined = dir.join(source);
+    if std::path::MAIN_SEPARATOR != '/' {
+        // Windows: Compose cleans the host path with the host's separator (`C:\app\conf`).
+        return clean_components(&joined);
+    }
+    clean_path(&joined.display().to_string())
+}
+
+/// `filepath.Clean` by path components: no `.`, `..` folded, joined with the host separator.
+fn clean_components(p: &Path) -> String {
+    use std::path::Component;
+    let mut out = std::path::PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out.display().to_string()
 }
 
 /// Go's `path.Clean` for absolute and relative paths: no `.`, `..` folded, no double or
@@ -562,6 +585,16 @@ mod tests {
         );
     }
 
+    // The Compose file's folder and a bind source below it, as Compose writes host paths here.
+    #[cfg(windows)]
+    const TEAM_APP: &str = r"C:\team\app";
+    #[cfg(windows)]
+    const TEAM_APP_CONF: &str = r"C:\team\app\conf";
+    #[cfg(not(windows))]
+    const TEAM_APP: &str = "/team/app";
+    #[cfg(not(windows))]
+    const TEAM_APP_CONF: &str = "/team/app/conf";
+
     #[test]
     fn compose_file_services_are_taken_as_compose_takes_them() {
         let svc: Service = toml::from_str(
@@ -569,7 +602,7 @@ mod tests {
         )
         .unwrap();
         let src = Source::ComposeFile {
-            dir: PathBuf::from("/team/app"),
+            dir: PathBuf::from(TEAM_APP),
         };
         let s = ServiceSpec::from_source("p", Path::new("/elsewhere"), &src, "x", &svc).unwrap();
         assert_eq!(s.ports[0].protocol, "udp");
@@ -578,7 +611,7 @@ mod tests {
         assert_eq!(
             s.volumes[0].kind,
             MountKind::Bind {
-                source: "/team/app/conf".into()
+                source: TEAM_APP_CONF.into()
             }
         );
         assert_eq!(s.volumes[0].target, "/etc/x");

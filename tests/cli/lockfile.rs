@@ -630,7 +630,15 @@ fn a_report_of_a_running_project_holds_none_of_twenty_seeded_secrets() {
 #[test]
 fn a_report_is_made_without_an_engine() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "onramp.toml", "extends = \"minimal\"\n");
+    write(
+        dir.path(),
+        "onramp.toml",
+        "extends = \"minimal\"\n[services.postgres]\nenv = { POSTGRES_PASSWORD = \"no-engine-seed-pw\" }\n",
+    );
+    let r = run(onramp(dir.path())
+        .args(["generate"])
+        .env("VIRTUAL_ENV", "/nonexistent"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
     let r = run(onramp(dir.path())
         .args(["report", "-o", "r.tar.gz"])
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock"));
@@ -647,4 +655,12 @@ fn a_report_is_made_without_an_engine() {
     let verdict = get("onramp-report/verdict.txt");
     assert!(verdict.contains("fix:"), "{verdict}");
     assert!(get("onramp-report/README.txt").contains("verdict.txt"));
+    let compose = get("onramp-report/project/generated/docker-compose.test.yml");
+    assert!(compose.contains("POSTGRES_PASSWORD"), "{compose}");
+    for (name, text) in &files {
+        assert!(
+            !text.contains("no-engine-seed-pw"),
+            "the password in {name}"
+        );
+    }
 }
