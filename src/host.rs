@@ -61,6 +61,14 @@ pub struct TcpRow {
     pub pid: u32,
 }
 
+/// How a process ended, in words: `exit 1`, or `killed by a signal`.
+pub fn exit_text(code: Option<i32>) -> String {
+    match code {
+        Some(c) => format!("exit {c}"),
+        None => "killed by a signal".into(),
+    }
+}
+
 /// What a finished child process left behind.
 #[derive(Debug, Clone)]
 pub struct Output {

@@ -14,7 +14,6 @@ pub mod generate;
 pub mod host;
 pub mod images;
 pub mod install;
-pub mod kinds;
 pub mod lock;
 pub mod machine;
 pub mod naming;

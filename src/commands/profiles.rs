@@ -45,7 +45,7 @@ pub fn from_compose(
             import_only: true,
         },
     )?;
-    crate::kinds::register_secrets(&loaded.profile);
+    crate::profile::kinds::register_secrets(&loaded.profile);
     let converted = loaded.profile;
     let mut services = converted.services;
     for svc in services.values_mut() {

@@ -5,8 +5,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::shim::Scan;
-use crate::kinds;
 use crate::naming::{Origin, go_duration, project_name};
+use crate::profile::kinds;
 use crate::profile::{ProbeKind, Profile, Service};
 use crate::spec::{MountKind, ServiceSpec, Ulimit as SpecUlimit};
 

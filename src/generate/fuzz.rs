@@ -183,7 +183,7 @@ fn check(c: &Case, dir: &Path) -> Result<bool, TestCaseError> {
     let parsed: BTreeMap<String, String> = dotenvy::from_read_iter(env_text.as_bytes())
         .collect::<Result<_, _>>()
         .map_err(|e| TestCaseError::fail(format!("dotenv: {e}\n{env_text}")))?;
-    let p = crate::kinds::env_prefix(&c.service);
+    let p = crate::profile::kinds::env_prefix(&c.service);
     prop_assert_eq!(&parsed[&format!("{p}_USER")], user);
     prop_assert_eq!(&parsed[&format!("{p}_PASSWORD")], &env["POSTGRES_PASSWORD"]);
     prop_assert_eq!(&parsed[&format!("{p}_DB")], db);

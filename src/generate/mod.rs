@@ -19,18 +19,6 @@ use crate::host::Host;
 use crate::naming::STATE_DIR;
 use crate::profile::{FileSpec, parse_mode};
 
-const EMBEDDED: &[(&str, &str)] = &[
-    (
-        "windows_patch.py",
-        include_str!("../../templates/windows_patch.py"),
-    ),
-    (
-        "docker-compose.test.yml",
-        include_str!("../../templates/docker-compose.test.yml"),
-    ),
-    ("env", include_str!("../../templates/env")),
-];
-
 const MANIFEST: &str = "manifest.json";
 /// Mode of a file that holds a secret, whatever the profile says.
 pub const SECRET_MODE: u32 = 0o600;
@@ -101,11 +89,6 @@ impl ManifestEntry {
 
 pub use crate::naming::sha256;
 
-/// Whether `name` is one of the templates compiled into onramp.
-pub fn is_embedded(name: &str) -> bool {
-    EMBEDDED.iter().any(|(n, _)| *n == name)
-}
-
 /// A template environment with strict undefined, kept trailing newlines and no escaping; values
 /// reach the output only through the escaping filters of [`crate::escape`].
 fn environment() -> Environment<'static> {
@@ -134,7 +117,7 @@ fn environment() -> Environment<'static> {
 
 /// The source of a template: embedded by name, or a regular file inside the project.
 fn template_source(dir: &Path, name: &str) -> Result<(String, String)> {
-    if let Some((_, text)) = EMBEDDED.iter().find(|(n, _)| *n == name) {
+    if let Some(text) = crate::profile::embedded_template(name) {
         return Ok((name.to_string(), text.to_string()));
     }
     let path = dir.join(name);

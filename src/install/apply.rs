@@ -84,7 +84,7 @@ async fn apply_step(host: &Host, s: &Step, dir: &Path, progress: &dyn Fn(&str)) 
         return a;
     }
     progress(&format!("{}: {}", s.id, s.why));
-    let rel = format!("{}/logs/install-{}.log", crate::project::STATE_DIR, s.id);
+    let rel = format!("{}/logs/install-{}.log", crate::naming::STATE_DIR, s.id);
     let log_path = dir.join(&rel);
     let mut log = Log::open(dir, rel);
     let mut a = Applied::new(&s.id, Done::Changed);

@@ -220,7 +220,7 @@ impl Builder<'_> {
         }
         Action::Detach {
             argv: self.priv_.wrap(argv),
-            log: format!("{}/{log}", crate::project::STATE_DIR),
+            log: format!("{}/{log}", crate::naming::STATE_DIR),
         }
     }
 
@@ -259,7 +259,7 @@ impl Builder<'_> {
         format!(
             "{}/{}/{rel}",
             self.w.dir.trim_end_matches('/'),
-            crate::project::STATE_DIR
+            crate::naming::STATE_DIR
         )
     }
 
@@ -468,7 +468,7 @@ impl Builder<'_> {
             let uri = f.engine_endpoint.clone().unwrap_or_default();
             vec![Action::Detach {
                 argv: strings(&["podman", "system", "service", "--time=0", &uri]),
-                log: format!("{}/logs/podman.log", crate::project::STATE_DIR),
+                log: format!("{}/logs/podman.log", crate::naming::STATE_DIR),
             }]
         } else if self.systemd() {
             vec![self.root_cmd(

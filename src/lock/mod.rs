@@ -156,7 +156,7 @@ pub fn write(dir: &Path, lock: &Lock) -> Result<()> {
 
 /// sha256 of the resolved profile: any change to what onramp would do changes it.
 pub fn profile_hash(profile: &Profile) -> String {
-    crate::generate::sha256(&serde_json::to_string(profile).unwrap_or_default())
+    crate::naming::sha256(&serde_json::to_string(profile).unwrap_or_default())
 }
 
 /// Each image the profile pulls (built ones are made here, not pulled), with its services.

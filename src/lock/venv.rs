@@ -52,7 +52,7 @@ pub async fn list(host: &Host, py: &Interpreter, roots: &[String]) -> Result<Lis
         return Err(format!(
             "{} could not list its packages ({}): {said}",
             py.program.display(),
-            crate::sdk::exit_text(out.code)
+            crate::host::exit_text(out.code)
         ));
     }
     parse(&out.stdout).ok_or_else(|| {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpStream;
 
-use crate::kinds::Connection;
+use crate::profile::kinds::Connection;
 use crate::profile::{ProbeKind, Service};
 
 /// How long one attempt may take before it counts as a failed attempt.
@@ -51,7 +51,7 @@ pub type ProbeResult = Result<(), ProbeError>;
 
 /// The probe target of a service: its connection in the catalogue of service kinds.
 pub fn target(svc: &Service) -> Option<Target> {
-    crate::kinds::connection(svc).map(|c| Target::from(&c))
+    crate::profile::kinds::connection(svc).map(|c| Target::from(&c))
 }
 
 impl From<&Connection> for Target {

@@ -5,13 +5,15 @@
 //! A service that will not be started only warns about what onramp cannot apply.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 use serde_yaml::{Mapping, Value};
 
+use super::compose_ctx::{Ctx, key_str};
+pub use super::compose_ctx::{Input, read_in_project};
 use super::extends;
 use super::interpolate::{Unset, interpolate};
-use super::yaml::{self, Doc, Pos};
+use super::yaml::{self, Pos};
 use crate::errors::{Error, Result};
 
 /// The largest Compose (or env) file onramp reads.
@@ -78,41 +80,6 @@ pub struct Converted {
     pub imported: Vec<String>,
 }
 
-/// Where the file is and what it may read.
-pub struct Input<'a> {
-    /// What errors call the file (its path).
-    pub label: String,
-    pub text: String,
-    /// The file's directory relative to the project directory (`""` when it is the project
-    /// directory); build contexts, bind mounts and env files are resolved from there.
-    pub rel_dir: PathBuf,
-    pub project_dir: &'a Path,
-    /// Variable lookup: environment first, then the `.env` beside the Compose file.
-    pub vars: &'a dyn Fn(&str) -> Option<String>,
-    /// Active Compose profiles (`COMPOSE_PROFILES`, `--compose-profile`).
-    pub profiles: &'a [String],
-    /// Services named on the command line: enabled whatever their profiles say; when some are
-    /// named, only they and what they depend on will start.
-    pub named: &'a [String],
-    /// Nothing will be started (`profiles --from-compose`): what cannot be applied only warns.
-    pub import_only: bool,
-}
-
-/// The file being converted: its input, parsed document and the labels of every file read
-/// (the Compose file first, then files named by `extends`).
-pub(super) struct Ctx<'c, 'a> {
-    input: &'c Input<'a>,
-    pub(super) doc: Doc,
-    pub(super) labels: Vec<String>,
-}
-
-impl<'a> std::ops::Deref for Ctx<'_, 'a> {
-    type Target = Input<'a>;
-    fn deref(&self) -> &Input<'a> {
-        self.input
-    }
-}
-
 /// Read a Compose or env file: a regular file, at most `MAX_FILE` bytes (through the one safe
 /// read path: a FIFO or device is refused without blocking).
 pub fn read_capped(path: &Path) -> Result<String> {
@@ -121,11 +88,6 @@ pub fn read_capped(path: &Path) -> Result<String> {
         path: path.to_path_buf(),
         source: std::io::Error::other("not UTF-8 text"),
     })
-}
-
-/// Read a file inside the project: a regular file reached without following a link.
-pub fn read_in_project(dir: &Path, rel: &Path) -> Result<Option<String>> {
-    crate::fsx::Root::new(dir).read_text(&rel.to_string_lossy())
 }
 
 /// `KEY=VALUE` lines of a `.env` file (comments, `export`, and quotes as Compose reads them).
@@ -390,10 +352,6 @@ fn starting(cx: &Ctx<'_, '_>, services: &Mapping) -> BTreeSet<String> {
 }
 
 const HELP_YAML: &str = "fix the Compose file (`docker compose -f FILE config` validates it)";
-
-pub(super) fn key_str(k: &Value) -> String {
-    yaml::key_string(k)
-}
 
 fn is_name(s: &str) -> bool {
     s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
@@ -1524,9 +1482,9 @@ fn infer_probe(t: &mut toml::Table) {
     let Some(first) = published.first().copied() else {
         return;
     };
-    let (kind, port) = match crate::kinds::kind_of_image(image) {
+    let (kind, port) = match crate::profile::kinds::kind_of_image(image) {
         Some(kind) => {
-            let port = crate::kinds::of(kind)
+            let port = crate::profile::kinds::of(kind)
                 .default_port
                 .filter(|p| published.contains(p))
                 .unwrap_or(first);
@@ -1592,6 +1550,7 @@ pub(super) fn at(cx: &Ctx<'_, '_>, path: &[&str], message: String, help: &str) -
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn vars(name: &str) -> Option<String> {
         match name {
@@ -1701,7 +1660,7 @@ volumes:
         // The password stays in the command, where the catalogue of kinds reads it.
         assert!(cache["probe"].get("password").is_none());
         assert_eq!(
-            crate::kinds::requirepass(
+            crate::profile::kinds::requirepass(
                 &cache["command"]
                     .as_array()
                     .unwrap()

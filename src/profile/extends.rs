@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_yaml::{Mapping, Value};
 
-use super::compose::{Ctx, key_str, read_in_project};
+use super::compose_ctx::{Ctx, key_str, read_in_project};
 use super::yaml::{self, Doc, Pos};
 use crate::errors::{Error, Result};
 

@@ -120,7 +120,7 @@ pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
         message: crate::secrets::strip_error_value(e.message()),
         help: "the merged profile is inconsistent; check the keys the overlay overrides".into(),
     })?;
-    crate::kinds::register_secrets(&profile);
+    crate::profile::kinds::register_secrets(&profile);
     let scripts: Vec<String> = converted
         .as_ref()
         .map(|c| c.imported.clone())

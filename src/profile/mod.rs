@@ -4,9 +4,12 @@
 //! name only what it changes; accessors supply the defaults of the resolved profile.
 
 mod compose;
+mod compose_ctx;
 mod extends;
 mod interpolate;
+pub mod kinds;
 mod load;
+mod templates;
 mod validate;
 mod yaml;
 
@@ -18,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use load::{
     Choice, ComposeOptions, Loaded, Source, embedded_names, load, load_with, locate_line_col,
 };
+pub use templates::{embedded_template, is_embedded};
 pub use validate::{PortMap, parse_duration, parse_mode, parse_port, parse_size};
 
 use crate::platform::Kind as PlatformKind;

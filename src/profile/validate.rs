@@ -520,9 +520,7 @@ fn check_file(i: usize, f: &super::FileSpec) -> Vec<Problem> {
             "choose a path in the project outside `.onramp/` and `.git/`",
         ));
     }
-    if !crate::generate::is_embedded(&f.template)
-        && (!is_inside(&f.template) || f.template.contains(':'))
-    {
+    if !super::is_embedded(&f.template) && (!is_inside(&f.template) || f.template.contains(':')) {
         out.push(problem(
             &["files", &idx, "template"],
             format!(

@@ -193,7 +193,7 @@ fn json_entry(name: &str, value: &Value) -> Entry {
 
 /// Register the secrets of the profile, the project's `.env` and the Compose file.
 fn register_project_secrets(project: &Project) {
-    crate::kinds::register_secrets(&project.profile);
+    crate::profile::kinds::register_secrets(&project.profile);
     let root = Root::new(&project.dir);
     if let Ok(Some(text)) = root.read_text(".env") {
         register_lines(&text);

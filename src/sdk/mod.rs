@@ -755,13 +755,7 @@ fn decode_utf16ish(s: &str) -> String {
     s.replace('\0', "")
 }
 
-/// How a process ended, in words: `exit 1`, or `killed by a signal`.
-pub fn exit_text(code: Option<i32>) -> String {
-    match code {
-        Some(c) => format!("exit {c}"),
-        None => "killed by a signal".into(),
-    }
-}
+pub use crate::host::exit_text;
 
 fn tail(text: &str) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();

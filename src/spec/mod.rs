@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::kinds;
 use crate::naming::{self, LABEL_PROFILE, Origin};
+use crate::profile::kinds;
 use crate::profile::{Condition, Service, parse_duration, parse_size};
 
 /// Where the services were defined, which decides the defaults Compose would apply.

@@ -1,15 +1,10 @@
 //! The import graph between source files (`use crate::...`, `crate::` and `super::` paths, and
 //! names imported from them): no cycle between files, commands are leaves, and between folders
-//! (top-level modules) imports point down the layers below; the edges that still point up are
-//! listed, so no new one can come in.
+//! (top-level modules) imports point down the layers below. No exception is listed: a new
+//! cycle or upward import fails the test.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-
-/// The cycle between files left, to be broken: `profile/compose` <-> `profile/extends`, by
-/// giving the Compose reader's context, which `extends` shares, a file of its own. Any other
-/// cycle fails the test, and so does a listed one once it is gone.
-const KNOWN_CYCLES: &[&[&str]] = &[&["profile/compose", "profile/extends"]];
 
 /// The folders (top-level modules), lowest layer first: each may import only the ones before
 /// it. A new module is placed here.
@@ -33,14 +28,13 @@ const LAYERS: &[&str] = &[
     "install",
     "machine",
     "profile",
-    "kinds",
     "spec",
     "probe",
-    "generate",
     "project",
-    "lock",
-    "stack",
     "config",
+    "lock",
+    "generate",
+    "stack",
     "images",
     "rollback",
     "sdk",
@@ -52,21 +46,6 @@ const LAYERS: &[&str] = &[
     "gate",
     "commands",
     "lib",
-];
-
-/// Imports that still point up a layer, to be removed: `generate` and `install` still read
-/// the project (its state directory and settings: generate -> project/config, install ->
-/// project); profile validation calls the generator and the catalogue (profile ->
-/// generate/kinds); `generate::run` reads the lock's pins and `lock::venv` asks the venv through
-/// the SDK ladder's runner.
-const KNOWN_UPWARD: &[(&str, &str)] = &[
-    ("generate", "config"),
-    ("generate", "lock"),
-    ("generate", "project"),
-    ("install", "project"),
-    ("lock", "sdk"),
-    ("profile", "generate"),
-    ("profile", "kinds"),
 ];
 
 type Graph = BTreeMap<String, BTreeSet<String>>;
@@ -360,18 +339,11 @@ fn no_import_cycle_between_files() {
         "the graph misses edges"
     );
     let c = cycles(&g);
-    let known = |c: &Vec<String>| KNOWN_CYCLES.iter().any(|k| k.iter().eq(c.iter()));
-    let new: Vec<Vec<String>> = c.iter().filter(|c| !known(c)).cloned().collect();
     assert!(
-        new.is_empty(),
+        c.is_empty(),
         "import cycles between files:\n{}",
-        describe(&g, &new)
+        describe(&g, &c)
     );
-    let gone: Vec<_> = KNOWN_CYCLES
-        .iter()
-        .filter(|k| !c.iter().any(|c| k.iter().eq(c.iter())))
-        .collect();
-    assert!(gone.is_empty(), "gone, remove from KNOWN_CYCLES: {gone:?}");
 }
 
 #[test]
@@ -402,32 +374,61 @@ fn commands_are_leaves() {
     );
 }
 
-#[test]
-fn folders_import_only_downward() {
-    let g = graph();
+/// The imports from a folder up into a higher layer; panics on a folder not in LAYERS.
+fn upward(g: &Graph) -> BTreeSet<String> {
     let rank = |f: &str| LAYERS.iter().position(|l| *l == f);
     let mut up = BTreeSet::new();
-    for (from, to) in &g {
+    for (from, to) in g {
         for t in to {
             let (a, b) = (folder(from), folder(t));
             let (Some(ra), Some(rb)) = (rank(&a), rank(&b)) else {
                 panic!("{a} or {b} is not in LAYERS: place it there");
             };
-            if ra < rb && !KNOWN_UPWARD.contains(&(a.as_str(), b.as_str())) {
+            if ra < rb {
                 up.insert(format!("{from} -> {t}"));
             }
         }
     }
+    up
+}
+
+#[test]
+fn folders_import_only_downward() {
+    let up = upward(&graph());
     assert!(up.is_empty(), "imports from a lower layer up: {up:?}");
-    let stale: Vec<_> = KNOWN_UPWARD
-        .iter()
-        .filter(|(a, b)| {
-            !g.iter()
-                .any(|(f, to)| folder(f) == *a && to.iter().any(|t| folder(t) == *b))
-        })
-        .collect();
-    assert!(
-        stale.is_empty(),
-        "gone, remove from KNOWN_UPWARD: {stale:?}"
+}
+
+fn synthetic(edges: &[(&str, &str)]) -> Graph {
+    let mut g = Graph::new();
+    for (a, b) in edges {
+        g.entry(a.to_string()).or_default().insert(b.to_string());
+        g.entry(b.to_string()).or_default();
+    }
+    g
+}
+
+#[test]
+fn the_checks_see_a_synthetic_cycle_and_upward_import() {
+    let g = synthetic(&[
+        ("profile/compose", "profile/extends"),
+        ("profile/extends", "profile/yaml"),
+        ("profile/yaml", "profile/compose"),
+        ("stack/up", "profile/compose"),
+    ]);
+    let c = cycles(&g);
+    assert_eq!(
+        c,
+        vec![vec![
+            "profile/compose".to_string(),
+            "profile/extends".to_string(),
+            "profile/yaml".to_string()
+        ]]
     );
+    assert!(describe(&g, &c).contains("profile/yaml -> profile/compose"));
+    assert!(cycles(&synthetic(&[("stack/up", "profile/compose")])).is_empty());
+    let up = upward(&synthetic(&[
+        ("errors", "stack/up"),
+        ("stack/up", "errors"),
+    ]));
+    assert_eq!(up, BTreeSet::from(["errors -> stack/up".to_string()]));
 }
