@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::naming::{self, LABEL_PROFILE, Origin};
+/// A ulimit, as the profile and Compose give it (one value, or soft and hard).
+pub use crate::profile::Ulimit;
 use crate::profile::kinds;
 use crate::profile::{Condition, Service, parse_duration, parse_size};
 
@@ -134,21 +136,6 @@ impl Resources {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Ulimit {
-    Single(i64),
-    Pair { soft: i64, hard: i64 },
-}
-
-impl Ulimit {
-    pub fn soft_hard(self) -> (i64, i64) {
-        match self {
-            Ulimit::Single(n) => (n, n),
-            Ulimit::Pair { soft, hard } => (soft, hard),
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Dependency {
     /// `service_started`, `service_healthy`, `service_completed_successfully`.
@@ -241,13 +228,7 @@ impl ServiceSpec {
                 .ulimits
                 .iter()
                 .flatten()
-                .map(|(n, u)| {
-                    let u = match *u {
-                        crate::profile::Ulimit::Single(n) => Ulimit::Single(n),
-                        crate::profile::Ulimit::Pair { soft, hard } => Ulimit::Pair { soft, hard },
-                    };
-                    (n.clone(), u)
-                })
+                .map(|(n, u)| (n.clone(), *u))
                 .collect(),
             restart: svc.restart.clone(),
             depends_on: dependencies(svc),
