@@ -96,6 +96,8 @@ impl Project {
             .backend
             .or(project.profile.backend)
             .unwrap_or_default();
+        // The profile carries the effective backend, for what reads only the profile (doctor).
+        project.profile.backend = Some(project.backend);
         if project.backend == crate::profile::Backend::Native {
             let left_out = leave_out_without_wheels(&mut project.profile);
             project.notes.extend(left_out);
