@@ -71,13 +71,13 @@ pub async fn start(host: &Host, project: &Project, ui: &Ui) -> Result<Vec<Servic
         return Ok(externals.await);
     }
     check_platform(host)?;
-    let servers = venv::ensure(host, &root, &|m| ui.note(m)).await?;
     // Ports first, for every service, so a held one stops the run before anything starts.
     for n in &natives {
         if supervise::running(host, &root, n.name).is_none() {
             check_port(host, n)?;
         }
     }
+    let servers = venv::ensure(host, &root, &|m| ui.note(m)).await?;
     let runs = natives
         .iter()
         .map(|n| bring_up(host, &root, n, &servers, ui));
