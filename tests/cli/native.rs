@@ -260,6 +260,25 @@ fn setup_without_an_engine_runs_postgres_redis_and_chroma_natively() {
     let (ok, out) = sh(&format!("psql '{url}' -Atc 'select x from t'"));
     assert!(ok && out.trim() == "kept", "{out}");
 
+    // reset takes a service's data and starts the stack again.
+    let reset = p.cmd(&["reset", "--yes", "redis", "--json"]);
+    assert_eq!(reset.code, 0, "{}", reset.stderr);
+    assert!(
+        json(&reset)["removed"]
+            .to_string()
+            .contains(".onramp/data/redis"),
+        "{}",
+        reset.stdout
+    );
+    let (ok, out) = sh(&format!(
+        "{} -c \"import redis; print(redis.from_url('{redis_url}').get('k'))\"",
+        py.display()
+    ));
+    assert!(
+        ok && out.trim() == "None",
+        "the key went with the data: {out}"
+    );
+
     // down --volumes removes the data of those services, and only that.
     let gone = p.cmd(&["down", "--volumes", "postgres"]);
     assert_eq!(gone.code, 0, "{}", gone.stderr);

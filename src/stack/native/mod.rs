@@ -463,3 +463,37 @@ fn known(root: &Root, project: &Project) -> Vec<String> {
     }
     names.into_keys().collect()
 }
+
+/// What `reset` of these services removes on the native backend: their running processes and
+/// their data directories (the services venv stays).
+pub fn reset_plan(host: &Host, project: &Project, services: &[String]) -> super::reset::Plan {
+    let root = Root::new(&project.dir);
+    let mut plan = super::reset::Plan {
+        services: services.to_vec(),
+        ..Default::default()
+    };
+    for name in services {
+        if let Some(r) = supervise::running(host, &root, name) {
+            plan.containers
+                .push(format!("process {name} (pid {})", r.pid));
+        }
+        let data = data_rel(name);
+        if !matches!(root.kind(&data), Ok(crate::fsx::Kind::Missing)) {
+            plan.volumes.push(data);
+        }
+    }
+    plan
+}
+
+/// Stop these services and delete their data, for `reset`; what went, in words.
+pub async fn remove(host: &Host, project: &Project, services: &[String]) -> Result<Vec<String>> {
+    let mut only = project.clone();
+    only.only = services.to_vec();
+    let removed = down(host, &only, true).await?;
+    Ok(removed
+        .containers
+        .into_iter()
+        .map(|c| format!("process {c}"))
+        .chain(removed.volumes)
+        .collect())
+}
