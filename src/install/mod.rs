@@ -3,6 +3,7 @@
 //! one installer knowledge: doctor's remedies are its steps' summaries.
 
 pub mod apply;
+pub mod native;
 pub mod pkg;
 mod plan;
 
