@@ -279,6 +279,28 @@ fn setup_without_an_engine_runs_postgres_redis_and_chroma_natively() {
         "the key went with the data: {out}"
     );
 
+    // A changed command line restarts the server with it; the others are left alone.
+    let before = pid_of(&p, "redis");
+    let toml = std::fs::read_to_string(p.path("onramp.toml")).unwrap();
+    let toml = toml.replace(
+        "\"--appendonly\"",
+        "\"--maxmemory\", \"64mb\", \"--appendonly\"",
+    );
+    std::fs::write(p.path("onramp.toml"), toml).unwrap();
+    let changed = json(&p.cmd(&["up", "--json"]));
+    assert_eq!(
+        state_of(&changed, "redis")["action"],
+        "recreated",
+        "{changed}"
+    );
+    assert_eq!(state_of(&changed, "postgres")["action"], "unchanged");
+    assert!(!alive(before));
+    let (ok, out) = sh(&format!(
+        "{} -c \"import redis; print(redis.from_url('{redis_url}').config_get('maxmemory'))\"",
+        py.display()
+    ));
+    assert!(ok && out.contains("67108864"), "{out}");
+
     // down --volumes removes the data of those services, and only that.
     let gone = p.cmd(&["down", "--volumes", "postgres"]);
     assert_eq!(gone.code, 0, "{}", gone.stderr);
