@@ -149,8 +149,7 @@ pub fn wants(p: &Profile, dir: &Path, accept_docker_desktop_license: bool) -> Wa
         accept_docker_desktop_license,
         dir: dir.display().to_string(),
         ports: p
-            .services
-            .iter()
+            .services()
             .flat_map(|(name, s)| s.ports().into_iter().map(move |m| (m.host, name.clone())))
             .collect(),
         memory_min_gib: r.memory_gib.and_then(|t| t.min),

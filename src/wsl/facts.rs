@@ -54,6 +54,9 @@ pub struct WslFacts {
     pub distro_has_project: bool,
     /// The project's git remote (`origin`), from `.git/config`.
     pub git_remote: Option<String>,
+    /// A recording's project folder on Windows (`C:\Users\dev\src\horme`); live runs use
+    /// the project directory itself.
+    pub windows_dir: Option<String>,
 }
 
 impl WslFacts {
@@ -98,6 +101,7 @@ struct Recorded {
     distro_onramp: Option<String>,
     distro_has_project: bool,
     git_remote: Option<String>,
+    windows_dir: Option<String>,
 }
 
 /// A recorded machine's WSL facts: `<sysroot>/onramp-wsl/facts.toml` and the raw outputs
@@ -150,6 +154,7 @@ pub fn recorded(host: &Host, kind: Kind) -> WslFacts {
         distro_onramp: r.distro_onramp,
         distro_has_project: r.distro_has_project,
         git_remote: r.git_remote,
+        windows_dir: r.windows_dir,
     };
     if f.distro.is_none() && !inside {
         f.distro = f.default_distro();
@@ -269,6 +274,21 @@ pub async fn live(
         _ => {}
     }
     f
+}
+
+/// Whether `~/NAME` exists in the distro (asked from Windows).
+pub async fn has_project(host: &Host, distro: &str, name: &str) -> bool {
+    let args = [
+        "-d",
+        distro,
+        "--",
+        "sh",
+        "-c",
+        "test -d \"$HOME/$1\"",
+        "sh",
+        name,
+    ];
+    ask(host, "wsl.exe", &args, 30).await.is_some()
 }
 
 /// `.wslconfig` and Docker Desktop's settings, read on Windows.

@@ -125,6 +125,16 @@ pub fn examine(i: &Input) -> Vec<Finding> {
     ]
 }
 
+/// The guardian's steps for `onramp migrate wsl`, which sizes `.wslconfig` and restarts WSL
+/// itself: every step but the memory cap's and the restart.
+pub fn migrate_steps(i: &Input) -> Vec<Step> {
+    examine(i)
+        .into_iter()
+        .filter(|x| matches!(x.level, Level::Warn | Level::Fail) && x.id != "wsl-memory")
+        .filter_map(|x| x.fix)
+        .collect()
+}
+
 /// The plan steps for every finding that is not a pass, then the restart they need.
 pub fn steps(f: &Facts, w: &Wants) -> Vec<Step> {
     let i = Input::of(f, w);

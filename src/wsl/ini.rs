@@ -8,6 +8,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Setting {
     pub section: String,
+    /// Serialised as `option`: output masks the values of fields named like `key`.
+    #[serde(rename = "option")]
     pub key: String,
     pub value: String,
 }

@@ -236,7 +236,8 @@ pub fn offset_words(ms: i64) -> String {
     let sign = if ms < 0 { "-" } else { "+" };
     let s = ms.unsigned_abs() / 1000;
     match s {
-        0..=119 => format!("{sign}{}.{} s", s, (ms.unsigned_abs() % 1000) / 100),
+        0 => format!("{sign}{} ms", ms.unsigned_abs()),
+        1..=119 => format!("{sign}{}.{} s", s, (ms.unsigned_abs() % 1000) / 100),
         120..=7199 => format!("{sign}{} min {:02} s", s / 60, s % 60),
         _ => format!("{sign}{} h {:02} min", s / 3600, (s % 3600) / 60),
     }
@@ -373,5 +374,6 @@ mod tests {
         assert_eq!(offset_words(-45_300), "-45.3 s");
         assert_eq!(offset_words(7_384_000), "+2 h 03 min");
         assert_eq!(offset_words(600_000), "+10 min 00 s");
+        assert_eq!(offset_words(-90), "-90 ms");
     }
 }
