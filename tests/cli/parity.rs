@@ -1,8 +1,10 @@
-//! Compose v2 parity: the config hash onramp writes is the one `docker compose config --hash`
-//! computes (every shipped profile, the Compose fixtures); `docker compose up -d` over a stack
-//! onramp started recreates nothing and `onramp up` over a stack Compose v2 started recreates
-//! nothing; and the generated compose file (`docker compose config`) agrees with what `up`
-//! created (`docker inspect`). Compose v2 is Debian 13's plugin (scripts/provision.sh).
+//! Compose parity: the config hash onramp writes is the one Compose v2's `up` writes (every
+//! shipped profile, the Compose fixtures, every service of the corpus files); `docker compose
+//! up -d` over a stack onramp started recreates nothing and `onramp up` over a stack Compose v2
+//! started recreates nothing (shipped profiles, the fixture, two corpus files); docker-compose
+//! 1.29 lists, stops and removes onramp's containers and onramp adopts 1.29's without
+//! recreating them; and the generated compose file (`docker compose config`) agrees with what
+//! `up` created (`docker inspect`). Compose v2 is Debian 13's plugin (scripts/provision.sh).
 //! Host ports of this module: 35000-35199.
 
 use std::collections::BTreeMap;
@@ -104,7 +106,8 @@ project = "keys"
 [services.app]
 build = { context = "app", dockerfile = "Dockerfile", args = { BASE = "x" } }
 ports = ["35097:8080", "0.0.0.0:35098:8081"]
-volumes = ["app_data:/data", "./conf:/etc/app:ro", "/srv/shared:/shared:ro,z", "/cache"]
+volumes = ["app_data:/data", "./conf:/etc/app:ro", "/srv/shared:/shared:ro,z", "/cache", "type=tmpfs,target=/scratch,tmpfs-size=1000000", "type=bind,source=./conf,target=/conf2,readonly,bind-propagation=rshared"]
+expose = ["9000", "9001/udp"]
 entrypoint = ["/bin/sh", "-c"]
 command = ["exec server --flag=<a&b>"]
 user = "1000:1000"
@@ -195,6 +198,262 @@ fn the_config_hash_is_compose_v2s_for_the_compose_fixtures() {
     for (svc, hash) in &ours {
         assert_eq!(Some(hash), theirs.get(svc), "{svc}");
     }
+}
+
+/// The hash `docker compose up` writes (`com.docker.compose.config-hash`) for each service of
+/// the file. Compose's `ServiceHash` is the sha256 of the service as compose-go marshals it
+/// (build, pull_policy, scale and deploy.replicas dropped) after `env_file` is merged into
+/// `environment` and dropped; `docker compose config --format json` prints that same value
+/// (indented, each `$` doubled), so compacting its text back gives the bytes Compose hashes.
+/// (`config --hash` does not merge `env_file`: for such a service it differs from what `up`
+/// writes, which is what the other side compares.)
+fn up_hashes(dir: &Path, file: &str, envs: &[(&str, String)]) -> BTreeMap<String, String> {
+    use sha2::{Digest, Sha256};
+    let mut cmd = Command::new("docker");
+    cmd.current_dir(dir)
+        .args(["compose", "-f", file, "config", "--format", "json"])
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())));
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 0, "docker compose config: {}", r.stderr);
+    let text = go_compact(&r.stdout).replace("$$", "$");
+    let services = members(&text)
+        .into_iter()
+        .find(|(k, _)| k == "\"services\"")
+        .expect("services")
+        .1;
+    members(services)
+        .into_iter()
+        .map(|(name, body)| {
+            let kept: Vec<String> = members(body)
+                .into_iter()
+                .filter(|(k, _)| {
+                    !["\"build\"", "\"pull_policy\"", "\"scale\""].contains(&k.as_str())
+                })
+                .map(|(k, v)| match k.as_str() {
+                    "\"deploy\"" => format!("{k}:{}", without(v, "\"replicas\"")),
+                    _ => format!("{k}:{v}"),
+                })
+                .collect();
+            let json = format!("{{{}}}", kept.join(","));
+            let hash: String = Sha256::digest(json.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            (name.trim_matches('"').to_string(), hash)
+        })
+        .collect()
+}
+
+/// The services of the file that name an `env_file` (from the model before it is merged).
+fn env_file_services(dir: &Path, file: &str, envs: &[(&str, String)]) -> Vec<String> {
+    let mut cmd = Command::new("docker");
+    cmd.current_dir(dir)
+        .args([
+            "compose",
+            "-f",
+            file,
+            "config",
+            "--no-interpolate",
+            "--format",
+            "json",
+        ])
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())));
+    let r = run(&mut cmd);
+    assert_eq!(r.code, 0, "docker compose config: {}", r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    doc["services"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, s)| s.get("env_file").is_some())
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
+/// An object's text without one member.
+fn without(obj: &str, key: &str) -> String {
+    let kept: Vec<String> = members(obj)
+        .into_iter()
+        .filter(|(k, _)| k != key)
+        .map(|(k, v)| format!("{k}:{v}"))
+        .collect();
+    format!("{{{}}}", kept.join(","))
+}
+
+/// Go's `json.Compact`: the whitespace outside strings removed.
+fn go_compact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let (mut in_str, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_str {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_str = false,
+                _ => {}
+            }
+        } else if !c.is_ascii_whitespace() {
+            in_str = c == '"';
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The members of a compact JSON object as (key with its quotes, value text), in order.
+fn members(obj: &str) -> Vec<(String, &str)> {
+    let b = obj.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 1;
+    while i < b.len() && b[i] != b'}' {
+        let key_end = value_end(b, i);
+        let key = obj[i..key_end].to_string();
+        let end = value_end(b, key_end + 1);
+        out.push((key, &obj[key_end + 1..end]));
+        i = end + usize::from(b.get(end) == Some(&b','));
+    }
+    out
+}
+
+/// Where the JSON value starting at `i` ends.
+fn value_end(b: &[u8], mut i: usize) -> usize {
+    let (mut depth, mut in_str, mut escaped) = (0i32, false, false);
+    while i < b.len() {
+        let c = b[i];
+        if in_str {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => {
+                    in_str = false;
+                    if depth == 0 {
+                        return i + 1;
+                    }
+                }
+                _ => {}
+            }
+        } else {
+            match c {
+                b'"' => in_str = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' if depth == 0 => return i,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return i + 1;
+                    }
+                }
+                b',' | b':' if depth == 0 => return i,
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    i
+}
+
+/// A copy of a folder (files and subfolders) under `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// onramp's hashes (`generate --dry-run --json`) for a Compose file, or its refusal.
+fn onramp_compose_hashes(
+    dir: &Path,
+    file: &str,
+    envs: &[(&str, String)],
+) -> Result<BTreeMap<String, String>, String> {
+    let r = run(onramp(dir)
+        .args(["--compose", file, "generate", "--dry-run", "--json"])
+        .env("VIRTUAL_ENV", "/nonexistent")
+        .env_remove("COMPOSE_PROFILES")
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str()))));
+    if r.code != 0 {
+        return Err(r.stderr);
+    }
+    Ok(json(&r)["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["config_hash"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect())
+}
+
+#[test]
+fn the_config_hash_is_the_one_compose_v2_up_writes_for_every_corpus_service() {
+    if !compose_v2() {
+        return;
+    }
+    let (mut compared, mut checked_oracle) = (0, 0);
+    let mut table = Vec::new();
+    for (i, case) in crate::corpus::CASES.iter().enumerate() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        copy_tree(&Path::new(crate::corpus::CORPUS).join(case.dir), d);
+        let envs = [("COMPOSE_PROJECT_NAME", format!("corpus{i}"))];
+        let config = compose_hashes(d, case.file, &envs);
+        let up = up_hashes(d, case.file, &envs);
+        let with_env_file = env_file_services(d, case.file, &envs);
+        assert_eq!(
+            config.keys().collect::<Vec<_>>(),
+            up.keys().collect::<Vec<_>>()
+        );
+        // Where no env_file is merged, `config --hash` and the hash of `config`'s service are
+        // the same value, so the second is Compose's own hash, not a copy of onramp's.
+        for (svc, h) in &config {
+            if !with_env_file.contains(svc) {
+                assert_eq!(Some(h), up.get(svc), "{}: {svc}: config --hash", case.dir);
+                checked_oracle += 1;
+            }
+        }
+        let ours = match onramp_compose_hashes(d, case.file, &envs) {
+            Ok(h) => h,
+            Err(e) => {
+                // A file with a service onramp leaves out is refused by `generate` as a whole.
+                let (svc, at) = case
+                    .left_out
+                    .first()
+                    .unwrap_or_else(|| panic!("{}: {e}", case.dir));
+                assert!(
+                    e.contains(at.split_once(": ").unwrap().1),
+                    "{}: {svc}: {e}",
+                    case.dir
+                );
+                table.push(format!("{}: refused ({svc})", case.dir));
+                continue;
+            }
+        };
+        assert_eq!(
+            ours.keys().collect::<Vec<_>>(),
+            up.keys().collect::<Vec<_>>(),
+            "{}",
+            case.dir
+        );
+        let agree = ours.iter().filter(|(s, h)| up.get(*s) == Some(*h)).count();
+        table.push(format!("{}: {agree}/{}", case.dir, up.len()));
+        for (svc, hash) in &ours {
+            assert_eq!(Some(hash), up.get(svc), "{}: {svc}", case.dir);
+            compared += 1;
+        }
+    }
+    eprintln!("{}", table.join("\n"));
+    assert!(checked_oracle >= 50, "{checked_oracle}");
+    assert!(compared >= 37, "only {compared} services compared");
 }
 
 /// A project from the `minimal` profile on this module's ports, images from the local
@@ -623,4 +882,301 @@ fn the_generated_file_and_ups_containers_agree_for_every_shipped_profile() {
         }
     }
     assert_eq!(compared, 6, "minimal's 2 and kailash's 4 services");
+}
+
+/// A corpus file brought up for real: a copy whose images are the test images and whose host
+/// ports are this module's (the same file for onramp, Compose v2 and docker-compose 1.29),
+/// removed (whoever made its containers) when dropped.
+struct Corpus {
+    dir: tempfile::TempDir,
+    file: &'static str,
+    name: String,
+    services: Vec<&'static str>,
+}
+
+impl Corpus {
+    /// `edits` are (text in the file, its replacement).
+    fn new(
+        case: &str,
+        file: &'static str,
+        services: &[&'static str],
+        edits: &[(&str, String)],
+    ) -> Corpus {
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(&Path::new(crate::corpus::CORPUS).join(case), dir.path());
+        let path = dir.path().join(file);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        for (from, to) in edits {
+            assert!(text.contains(from), "{case}: no {from}");
+            text = text.replacen(from, to, 1);
+        }
+        std::fs::write(&path, text).unwrap();
+        let name = format!("corpus{}{}", case.replace('-', ""), std::process::id());
+        Corpus {
+            dir,
+            file,
+            name,
+            services: services.to_vec(),
+        }
+    }
+
+    fn envs(&self) -> [(&'static str, String); 1] {
+        [("COMPOSE_PROJECT_NAME", self.name.clone())]
+    }
+
+    fn onramp_up(&self) -> serde_json::Value {
+        let r = run(onramp(self.dir.path())
+            .args(["--compose", self.file, "up", "--json"])
+            .args(&self.services)
+            .env("VIRTUAL_ENV", "/nonexistent")
+            .env_remove("COMPOSE_PROFILES")
+            .envs(self.envs()));
+        assert_eq!(r.code, 0, "{}: onramp up: {}", self.name, r.stderr);
+        json(&r)
+    }
+
+    /// `docker compose` (v2) or `docker-compose` (1.29) with the file and ARGS.
+    fn tool(&self, v1: bool, args: &[&str]) -> crate::common::Run {
+        let mut cmd = if v1 {
+            Command::new("docker-compose")
+        } else {
+            let mut c = Command::new("docker");
+            c.arg("compose");
+            c
+        };
+        cmd.current_dir(self.dir.path())
+            .args(["-f", self.file])
+            .args(args)
+            .env_remove("COMPOSE_PROFILES")
+            .envs(self.envs());
+        let r = run(&mut cmd);
+        assert_eq!(r.code, 0, "{}: {args:?}: {}", self.name, r.stderr);
+        r
+    }
+
+    fn up_with(&self, v1: bool) {
+        let mut args = vec!["up", "-d"];
+        args.extend(&self.services);
+        self.tool(v1, &args);
+    }
+
+    /// `name id state` of the project's containers, sorted by service.
+    fn containers(&self) -> Vec<(String, String, String)> {
+        let filter = format!("label=com.docker.compose.project={}", self.name);
+        let out = docker(&[
+            "ps",
+            "-a",
+            "--no-trunc",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.Label \"com.docker.compose.service\"}} {{.ID}} {{.State}} {{.Names}}",
+        ])
+        .unwrap_or_default();
+        let mut v: Vec<(String, String, String)> = out
+            .lines()
+            .filter_map(|l| {
+                let mut w = l.split(' ');
+                Some((w.next()?.into(), w.next()?.into(), w.next()?.into()))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The named volumes the project's containers mount, sorted.
+    fn volumes(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .ids()
+            .iter()
+            .filter_map(|id| {
+                docker(&[
+                    "inspect",
+                    id,
+                    "--format",
+                    "{{range .Mounts}}{{.Name}} {{end}}",
+                ])
+            })
+            .flat_map(|s| s.split_whitespace().map(String::from).collect::<Vec<_>>())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.containers().into_iter().map(|c| c.1).collect()
+    }
+
+    /// How many of `before`'s containers are gone (recreated or removed).
+    fn replaced(&self, before: &[String]) -> usize {
+        let now = self.ids();
+        before.iter().filter(|id| !now.contains(id)).count()
+    }
+}
+
+impl Drop for Corpus {
+    fn drop(&mut self) {
+        for v1 in [false, true] {
+            let mut cmd = if v1 {
+                Command::new("docker-compose")
+            } else {
+                let mut c = Command::new("docker");
+                c.arg("compose");
+                c
+            };
+            let _ = cmd
+                .current_dir(self.dir.path())
+                .args(["-f", self.file, "down", "-v", "--remove-orphans", "-t", "1"])
+                .envs(self.envs())
+                .output();
+        }
+    }
+}
+
+/// saleor-platform's `db` (a short bind with `ro,z`, a named volume, a custom network) and
+/// `cache`; netbox-docker's `postgres` (its environment from an `env_file`).
+/// Host ports from `base` (three).
+fn corpus_stacks(base: u16) -> Vec<Corpus> {
+    let (pg, redis) = (image("postgres:15"), image("redis:7"));
+    vec![
+        Corpus::new(
+            "saleor-platform",
+            "docker-compose.yml",
+            &["db", "cache"],
+            &[
+                ("library/postgres:15-alpine", pg.clone()),
+                ("valkey/valkey:8.1-alpine", redis),
+                ("- 5432:5432", format!("- {base}:5432")),
+                ("- 6379:6379", format!("- {}:6379", base + 1)),
+            ],
+        ),
+        Corpus::new(
+            "netbox-docker",
+            "docker-compose.yml",
+            &["postgres"],
+            &[
+                ("docker.io/postgres:16-alpine", pg),
+                (
+                    "    env_file: env/postgres.env\n",
+                    format!(
+                        "    env_file: env/postgres.env\n    ports: [\"{}:5432\"]\n",
+                        base + 2
+                    ),
+                ),
+            ],
+        ),
+    ]
+}
+
+#[test]
+fn corpus_files_interoperate_with_compose_v2_both_ways() {
+    if !engine_ready() {
+        return;
+    }
+    for c in corpus_stacks(35060) {
+        let n = c.services.len();
+        for s in c.onramp_up()["services"].as_array().unwrap() {
+            assert_eq!(s["action"], "created", "{}: {s}", c.name);
+        }
+        let before = c.ids();
+        assert_eq!(before.len(), n, "{:?}", c.containers());
+        c.up_with(false);
+        let recreated = c.replaced(&before);
+        eprintln!(
+            "{}: docker compose up -d over onramp's: {recreated}/{n} recreated",
+            c.name
+        );
+        assert_eq!(recreated, 0, "{}: v2 recreated onramp's containers", c.name);
+        c.tool(false, &["down", "-t", "1"]);
+        assert!(c.ids().is_empty());
+        c.up_with(false);
+        let before = c.ids();
+        let doc = c.onramp_up();
+        for s in doc["services"].as_array().unwrap() {
+            assert_eq!(s["action"], "adopted", "{}: {s}", c.name);
+            assert_eq!(s["state"], "ready", "{}: {s}", c.name);
+        }
+        let recreated = c.replaced(&before);
+        eprintln!(
+            "{}: onramp up over docker compose's: {recreated}/{n} recreated",
+            c.name
+        );
+        assert_eq!(recreated, 0, "{}: onramp recreated v2's containers", c.name);
+        assert_eq!(c.ids(), before, "{}: no duplicates", c.name);
+    }
+}
+
+/// docker-compose 1.29 hashes its own service config (not v2's, which onramp writes): its
+/// `up -d` recreates onramp's containers once (keeping their volumes); `onramp up` then adopts
+/// 1.29's containers by comparing their configuration, and neither recreates the other's after.
+#[test]
+fn corpus_files_interoperate_with_docker_compose_1_29() {
+    if !engine_ready() {
+        return;
+    }
+    if Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        skip_or_fail("no docker-compose 1.29 (scripts/provision.sh installs it)");
+        return;
+    }
+    // netbox's postgres alone: its environment comes from an env_file (1.29 reads it too).
+    for c in corpus_stacks(35070).into_iter().skip(1) {
+        let n = c.services.len();
+        c.onramp_up();
+        let ours = c.ids();
+        let volumes = c.volumes();
+        assert!(!volumes.is_empty());
+        let ps = c.tool(true, &["ps"]);
+        for s in &c.services {
+            assert!(
+                ps.stdout.contains(&format!("{}-{s}-1", c.name)),
+                "{}",
+                ps.stdout
+            );
+        }
+        c.tool(true, &["stop", "-t", "1"]);
+        assert!(
+            c.containers().iter().all(|x| x.2 == "exited"),
+            "{:?}",
+            c.containers()
+        );
+        c.tool(true, &["start"]);
+        c.up_with(true);
+        let recreated = c.replaced(&ours);
+        eprintln!(
+            "{}: docker-compose 1.29 up -d over onramp's: {recreated}/{n} recreated",
+            c.name
+        );
+        assert_eq!(
+            c.ids().len(),
+            n,
+            "{}: no duplicates: {:?}",
+            c.name,
+            c.containers()
+        );
+        assert_eq!(c.volumes(), volumes, "{}: 1.29 kept the volumes", c.name);
+        let theirs = c.ids();
+        let doc = c.onramp_up();
+        for s in doc["services"].as_array().unwrap() {
+            assert_eq!(s["action"], "adopted", "{}: {s}", c.name);
+        }
+        let again = c.replaced(&theirs);
+        eprintln!(
+            "{}: onramp up over docker-compose 1.29's: {again}/{n} recreated",
+            c.name
+        );
+        assert_eq!(again, 0, "{}: onramp recreated 1.29's containers", c.name);
+        c.up_with(true);
+        assert_eq!(
+            c.replaced(&theirs),
+            0,
+            "{}: 1.29 recreated what onramp adopted",
+            c.name
+        );
+        c.tool(true, &["down", "-t", "1"]);
+        assert!(c.ids().is_empty(), "{}: {:?}", c.name, c.containers());
+    }
 }
