@@ -3,7 +3,7 @@
 //! fix is the installer's plan step for it.
 
 use super::{Ctx, Outcome, Status};
-use crate::wsl::guard::{self, Input, Level};
+use crate::install::guard::{self, Input, Level};
 
 pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
     let f = &ctx.machine.facts;

@@ -7,13 +7,13 @@ use serde_json::json;
 use super::Verdict;
 use crate::errors::{Error, Result};
 use crate::host::Host;
+use crate::install::migrate::{self, Progress, Target};
 use crate::install::{self, Done, Plan, State};
 use crate::machine::{Depth, Machine};
 use crate::platform::Kind;
 use crate::printer::{Paint, Printer};
 use crate::profile::Choice;
 use crate::project::Project;
-use crate::wsl::migrate::{self, Progress, Target};
 
 pub async fn run(
     project: &Project,
@@ -57,7 +57,7 @@ pub async fn run(
     let root = crate::fsx::Root::new(&project.dir);
     let progress = read_progress(&root, &target.distro);
     let wants = crate::checks::wants(&project.profile, &project.dir, false);
-    let guard = crate::wsl::guard::migrate_steps(&crate::wsl::guard::Input {
+    let guard = crate::install::guard::migrate_steps(&crate::install::guard::Input {
         kind: Kind::Windows,
         wsl: &wsl,
         desktop: &machine.facts.desktop,
@@ -198,7 +198,7 @@ fn record(
             .iter()
             .any(|a| a.id == id && a.done == Done::Changed)
     };
-    let restart_pending = if ok(crate::wsl::guard::RESTART) {
+    let restart_pending = if ok(crate::install::guard::RESTART) {
         false
     } else {
         before.restart_pending || changed("wslconfig") || changed("distro-systemd")

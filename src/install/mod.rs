@@ -3,6 +3,8 @@
 //! one installer knowledge: doctor's remedies are its steps' summaries.
 
 pub mod apply;
+pub mod guard;
+pub mod migrate;
 pub mod pkg;
 mod plan;
 
@@ -275,7 +277,7 @@ impl Step {
 
 /// The doctor checks a plan step answers.
 pub fn answers(step: &str) -> &'static [&'static str] {
-    if let Some(checks) = crate::wsl::guard::answers(step) {
+    if let Some(checks) = crate::wsl::answers(step) {
         return checks;
     }
     match step {

@@ -1,17 +1,42 @@
 //! WSL: the facts (from Windows, or from inside a WSL2 distro), the parsers of what wsl.exe and
-//! netsh print, the INI files WSL reads, the guardian's checks with their fixes, and the
-//! migration of a Windows project into a WSL2 distro (`onramp migrate wsl`).
+//! netsh print, the INI files WSL reads and their edits, and the ids of the guardian's checks.
+//! The guardian's plan steps and the migration's plan are the installer's (`install::guard`,
+//! `install::migrate`).
 
 pub mod dns;
 pub mod facts;
-pub mod guard;
 pub mod ini;
-pub mod migrate;
 pub mod parse;
 
 use std::path::Path;
 
 pub use facts::WslFacts;
+
+/// The guardian's check ids, in report order.
+pub const CHECKS: &[&str] = &[
+    "wsl-dns",
+    "wsl-network",
+    "wsl-clock",
+    "wsl-memory",
+    "wsl-drive",
+    "wsl-ports",
+    "wsl-desktop",
+];
+
+/// The step that restarts WSL after its configuration changed.
+pub const RESTART: &str = "wsl-restart";
+
+/// The doctor checks a guardian step answers (`None`: not a guardian step).
+pub fn answers(step: &str) -> Option<&'static [&'static str]> {
+    match step {
+        RESTART => Some(&["wsl-dns", "wsl-network", "wsl-memory"]),
+        "desktop-integration" => Some(&["docker", "wsl-desktop"]),
+        s => CHECKS
+            .iter()
+            .position(|c| *c == s)
+            .map(|i| std::slice::from_ref(&CHECKS[i])),
+    }
+}
 
 /// Set `settings` in a user's INI file outside the project (`.wslconfig`), keeping every other
 /// line: the original is first copied to `backup` unless something is already there (the first

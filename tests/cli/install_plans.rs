@@ -364,7 +364,7 @@ fn every_recorded_machines_failing_checks_are_fixed_as_its_plan_says() {
         let plan = &doc["fix"]["plan"];
         for c in doc["checks"].as_array().unwrap() {
             let id = c["id"].as_str().unwrap();
-            let guardian = onramp::wsl::guard::CHECKS.contains(&id);
+            let guardian = onramp::wsl::CHECKS.contains(&id);
             if !(c["status"] == "fail" || (guardian && c["status"] == "warn"))
                 || !(["docker", "python", "wsl", "platform"].contains(&id) || guardian)
             {

@@ -4,37 +4,13 @@
 //! finding that is not a pass carries the plan step that fixes it, so doctor's fix line and
 //! `doctor --fix` are one thing.
 
-use super::facts::{WslFacts, on_windows_drive};
-use super::ini::Setting;
-use super::parse;
-use crate::install::{Action, Desktop, Facts, Probe, State, Step, Wants};
+use super::{Action, Desktop, Facts, Probe, State, Step, Wants};
 use crate::platform::Kind;
+use crate::wsl::facts::{WslFacts, on_windows_drive};
+use crate::wsl::ini::Setting;
+use crate::wsl::parse;
 
-/// The guardian's check ids, in report order.
-pub const CHECKS: &[&str] = &[
-    "wsl-dns",
-    "wsl-network",
-    "wsl-clock",
-    "wsl-memory",
-    "wsl-drive",
-    "wsl-ports",
-    "wsl-desktop",
-];
-
-/// The step that restarts WSL after its configuration changed.
-pub const RESTART: &str = "wsl-restart";
-
-/// The doctor checks a guardian step answers (`None`: not a guardian step).
-pub fn answers(step: &str) -> Option<&'static [&'static str]> {
-    match step {
-        RESTART => Some(&["wsl-dns", "wsl-network", "wsl-memory"]),
-        "desktop-integration" => Some(&["docker", "wsl-desktop"]),
-        s => CHECKS
-            .iter()
-            .position(|c| *c == s)
-            .map(|i| std::slice::from_ref(&CHECKS[i])),
-    }
-}
+pub use crate::wsl::{CHECKS, RESTART, answers};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -417,6 +393,15 @@ fn clock(i: &Input) -> Finding {
     Finding::new(ID, level, why).fix(s)
 }
 
+/// `8` rather than `8.0`; `1.5` stays.
+fn gib(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{}", v.round() as i64)
+    } else {
+        format!("{v:.1}")
+    }
+}
+
 /// `8GB`, `8192MB`, `16G`, `1TB` in GiB.
 pub fn size_gib(text: &str) -> Option<f64> {
     let t = text.trim().to_ascii_uppercase();
@@ -448,22 +433,22 @@ fn memory(i: &Input) -> Finding {
     let want = rec.or(min).unwrap_or(8.0).ceil() as u64;
     let cap = i.wsl.wslconfig_get("wsl2", "memory");
     let reclaim = i.wsl.wslconfig_get("experimental", "autoMemoryReclaim");
-    let gib = cap.as_deref().and_then(size_gib);
-    let (level, why) = match gib {
+    let capped = cap.as_deref().and_then(size_gib);
+    let (level, why) = match capped {
         None => (
             Level::Warn,
             "no memory cap in .wslconfig: the WSL2 VM grows to half of Windows' memory and gives it back slowly".to_string(),
         ),
         Some(g) if min.is_some_and(|m| g + 1e-9 < m) => (
             Level::Fail,
-            format!("the WSL2 VM is capped at {} GiB, below the profile's minimum", crate::checks::trim_float(g)),
+            format!("the WSL2 VM is capped at {} GiB, below the profile's minimum", gib(g)),
         ),
         Some(g) if rec.is_some_and(|r| g + 1e-9 < r) => (
             Level::Warn,
-            format!("the WSL2 VM is capped at {} GiB, below the profile's recommendation", crate::checks::trim_float(g)),
+            format!("the WSL2 VM is capped at {} GiB, below the profile's recommendation", gib(g)),
         ),
         Some(g) => {
-            return Finding::new(ID, Level::Pass, format!("the WSL2 VM is capped at {} GiB (autoMemoryReclaim {})", crate::checks::trim_float(g), reclaim.as_deref().unwrap_or("off")));
+            return Finding::new(ID, Level::Pass, format!("the WSL2 VM is capped at {} GiB (autoMemoryReclaim {})", gib(g), reclaim.as_deref().unwrap_or("off")));
         }
     };
     let fix = wslconfig_edit(

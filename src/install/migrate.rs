@@ -6,9 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::facts::{WslFacts, mnt_path};
-use super::ini::{self, Setting};
-use crate::install::{Action, Plan, Probe, State, Step};
+use super::{Action, Plan, Probe, State, Step};
+use crate::wsl::facts::{WslFacts, mnt_path};
+use crate::wsl::ini::{self, Setting};
 
 /// The distribution used when the profile names none: the current Ubuntu LTS.
 pub const DEFAULT_DISTRO: &str = "Ubuntu-24.04";
@@ -270,7 +270,7 @@ pub fn plan(f: &WslFacts, t: &Target, progress: &Progress, guard: Vec<Step>) -> 
 
     let restart = !(cfg_done && systemd && wsl2) || guard_edits || progress.restart_pending;
     let mut st = step(
-        super::guard::RESTART,
+        crate::wsl::RESTART,
         "WSL restarts to read .wslconfig and start systemd".into(),
         !restart,
         vec![run(s(&["wsl.exe", "--shutdown"]), 120)],
@@ -503,7 +503,7 @@ mod tests {
     fn a_distro_that_exists_with_its_user_and_settings_leaves_only_onramp_project_and_setup() {
         let f = WslFacts {
             installed: true,
-            distros: super::super::parse::distros("* Ubuntu-24.04 Running 2\n"),
+            distros: crate::wsl::parse::distros("* Ubuntu-24.04 Running 2\n"),
             wslconfig_path: Some(r"C:\Users\dev\.wslconfig".into()),
             wslconfig: Some(
                 "[wsl2]\nmemory=16GB\nprocessors=8\n[experimental]\nautoMemoryReclaim=gradual\n"
