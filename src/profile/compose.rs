@@ -90,37 +90,6 @@ pub fn read_capped(path: &Path) -> Result<String> {
     })
 }
 
-/// `KEY=VALUE` lines of a `.env` file (comments, `export`, and quotes as Compose reads them).
-/// Every secret in it is registered for masking before anything else can print it.
-pub fn parse_env_file(text: &str) -> BTreeMap<String, String> {
-    crate::secrets::register_from_text(text);
-    let mut out = BTreeMap::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((k, v)) = line.split_once('=') else {
-            continue;
-        };
-        let v = v.trim();
-        let v = if v.len() >= 2
-            && ((v.starts_with('"') && v.ends_with('"'))
-                || (v.starts_with('\'') && v.ends_with('\'')))
-        {
-            v[1..v.len() - 1].to_string()
-        } else {
-            v.split(" #").next().unwrap_or(v).trim_end().to_string()
-        };
-        if crate::secrets::is_secret_key(k.trim()) {
-            crate::secrets::register(&v);
-        }
-        out.insert(k.trim().to_string(), v);
-    }
-    out
-}
-
 /// Split a command string as Compose does (shell words, without expansion).
 pub fn shell_words(s: &str) -> std::result::Result<Vec<String>, String> {
     let mut words = Vec::new();
@@ -1038,7 +1007,19 @@ fn env_files(
         })?;
         let path = cx.project_dir.join(&inside);
         match read_in_project(cx.project_dir, Path::new(&inside))? {
-            Some(text) => out.extend(parse_env_file(&text)),
+            Some(text) => out.extend(super::dotenv::parse(&text, cx.vars).map_err(|b| {
+                at(
+                    cx,
+                    &ip,
+                    format!(
+                        "env_file {}: line {}: {}",
+                        path.display(),
+                        b.line,
+                        b.message
+                    ),
+                    "fix that line of the env file",
+                )
+            })?),
             None if !required => {}
             None => {
                 return Err(at(
@@ -1594,12 +1575,7 @@ mod tests {
     }
 
     #[test]
-    fn env_files_and_shell_words() {
-        let env = parse_env_file("# c\nA=1\nexport B=\"two words\"\nC='x#y'\nD=v # note\n\nbad\n");
-        assert_eq!(env["A"], "1");
-        assert_eq!(env["B"], "two words");
-        assert_eq!(env["C"], "x#y");
-        assert_eq!(env["D"], "v");
+    fn shell_words_as_compose_splits_them() {
         assert_eq!(
             shell_words(r#"redis-server --save "" --appendonly 'yes no' a\ b"#).unwrap(),
             [

@@ -5,6 +5,7 @@
 
 mod compose;
 mod compose_ctx;
+mod dotenv;
 mod extends;
 mod interpolate;
 pub mod kinds;

@@ -1198,3 +1198,38 @@ fn corpus_files_interoperate_with_docker_compose_1_29() {
         assert!(c.ids().is_empty(), "{}: {:?}", c.name, c.containers());
     }
 }
+
+/// An env file with what Compose's dotenv parser does (interpolation from the lines above and
+/// the environment, quotes, escapes, `export`, `KEY: value`, bare keys, comments): onramp's
+/// hash is the one Compose v2's `up` writes, so both read the same values.
+#[test]
+fn env_files_are_read_as_compose_reads_them() {
+    if !compose_v2() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "app/vars.env",
+        "# comment\nA=1\nexport B=\"two words\"\nC='x#y'\nD=v # note\nE=a#b\n\n  F :  yaml style\nG=\nH=${A}x\nI=\"${FROM_ENV}/${A}\"\nJ='${A}'\nK=${NOPE:-dflt}\nL=$$A\nM=\"\\$A\"\nFROM_ENV\nMISSING\nO=\"\\\"q\\\" \\\\ \\0101\\x\"\nQ='it\\'s'\n",
+    );
+    write(
+        d,
+        "app/compose.yml",
+        "services:\n  s:\n    image: x:1\n    env_file: [vars.env, {path: absent.env, required: false}]\n    environment:\n      A: from-environment\n      FROM_ENV:\n",
+    );
+    let envs = [
+        ("COMPOSE_PROJECT_NAME", "envfiles".to_string()),
+        ("FROM_ENV", "outside".to_string()),
+    ];
+    let theirs = up_hashes(&d.join("app"), "compose.yml", &envs);
+    let ours = onramp_compose_hashes(d, "app/compose.yml", &envs).unwrap();
+    assert_eq!(ours.get("s"), theirs.get("s"));
+    let config = compose_hashes(&d.join("app"), "compose.yml", &envs);
+    assert_ne!(
+        config.get("s"),
+        theirs.get("s"),
+        "config --hash does not merge env files"
+    );
+}
