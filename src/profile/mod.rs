@@ -238,6 +238,10 @@ pub struct Service {
     /// Run an init process (PID 1) that reaps zombies and forwards signals.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<bool>,
+    /// Container ports exposed to the other services only (`6379`, `8000-8010/udp`), as
+    /// Compose `expose`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expose: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
