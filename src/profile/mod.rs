@@ -26,6 +26,26 @@ pub use validate::{PortMap, parse_duration, parse_mode, parse_port, parse_size};
 
 use crate::platform::Kind as PlatformKind;
 
+/// Where a project's services run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Containers through a Docker-compatible engine.
+    #[default]
+    Docker,
+    /// Supervised processes from pinned Python wheels under `.onramp/`, with no engine.
+    Native,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Docker => "docker",
+            Backend::Native => "native",
+        }
+    }
+}
+
 /// The name of the profile used when nothing else is chosen.
 pub const DEFAULT_PROFILE: &str = "kailash";
 
@@ -39,6 +59,10 @@ pub struct Profile {
     /// Take the services from this Compose file (relative to the profile's directory).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compose: Option<String>,
+    /// Where the services run: containers through an engine (the default) or native
+    /// processes from pinned wheels (`--backend` overrides it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<Backend>,
     #[serde(default)]
     pub requirements: Requirements,
     #[serde(default)]
@@ -380,6 +404,20 @@ pub enum ProbeKind {
     Chroma,
     Http,
     Tcp,
+}
+
+impl ProbeKind {
+    /// The name a profile writes (`probe = { kind = "neo4j" }`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeKind::Postgres => "postgres",
+            ProbeKind::Redis => "redis",
+            ProbeKind::Neo4j => "neo4j",
+            ProbeKind::Chroma => "chroma",
+            ProbeKind::Http => "http",
+            ProbeKind::Tcp => "tcp",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

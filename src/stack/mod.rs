@@ -6,6 +6,7 @@ pub mod diagnose;
 #[cfg(test)]
 pub mod fake;
 pub mod ignore;
+pub mod native;
 pub mod ops;
 pub mod ready;
 pub mod reset;

@@ -16,7 +16,7 @@ use crate::machine::{self, Machine};
 use crate::outcome::{ServiceState, StackAction};
 use crate::printer::Printer;
 use crate::probe;
-use crate::profile::Service;
+use crate::profile::{Backend, Service};
 use crate::progress::Ui;
 use crate::project::Project;
 
@@ -33,6 +33,9 @@ pub async fn start(
     let ui = Ui::new(printer);
     for note in &project.notes {
         printer.info(note);
+    }
+    if project.backend == Backend::Native {
+        return Ok((None, super::native::start(host, project, &ui).await?));
     }
     let selected = select(&project.profile, &project.only)?;
     if !has_managed(&project.profile, &selected) {
@@ -101,6 +104,9 @@ async fn refresh_env<E: Engine + Sync>(
 
 /// The engine, when the profile has services onramp manages (and so needs one).
 pub async fn engine_if_needed(host: &Host, project: &Project) -> Result<Option<Connected>> {
+    if project.backend == Backend::Native {
+        return Ok(None);
+    }
     let selected = select(&project.profile, &project.only)?;
     if has_managed(&project.profile, &selected) {
         Ok(Some(

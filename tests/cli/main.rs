@@ -38,6 +38,8 @@ mod layers;
 #[cfg(unix)]
 mod lockfile;
 #[cfg(unix)]
+mod native;
+#[cfg(unix)]
 mod parity;
 #[cfg(unix)]
 mod podman;
