@@ -245,6 +245,24 @@ pub struct Service {
     /// Compose `deploy.resources.reservations` (memory, cpus).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reservations: Option<Resources>,
+    /// Linux capabilities added to the container's default set (`SYS_PTRACE`, `ALL`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cap_add: Option<Vec<String>>,
+    /// Linux capabilities removed from the container's default set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cap_drop: Option<Vec<String>>,
+    /// Engine security options as Compose passes them (`seccomp:unconfined`,
+    /// `no-new-privileges:true`, `label:disable`, `apparmor:unconfined`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_opt: Option<Vec<String>>,
+    /// The user namespace mode (`host`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userns_mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privileged: Option<bool>,
+    /// Run an init process (PID 1) that reaps zombies and forwards signals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<bool>,
     /// Container ports exposed to the other services only (`6379`, `8000-8010/udp`), as
     /// Compose `expose`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -485,12 +503,14 @@ impl Service {
 
     /// The published host port the probe talks to.
     pub fn probe_host_port(&self) -> Option<u16> {
-        let ports = self.ports();
+        let ports: Vec<PortMap> = self.ports().into_iter().filter(|p| !p.udp).collect();
         let wanted = self.probe.as_ref().and_then(|p| p.port);
-        match wanted {
+        let host = match wanted {
             Some(c) => ports.iter().find(|p| p.container == c).map(|p| p.host),
             None => ports.first().map(|p| p.host),
-        }
+        };
+        // A port the engine has not picked yet cannot be probed.
+        host.filter(|h| *h != 0)
     }
 }
 

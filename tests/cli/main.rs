@@ -10,6 +10,8 @@ mod common;
 #[cfg(unix)]
 mod compose;
 #[cfg(unix)]
+mod compose_apply;
+#[cfg(unix)]
 mod corpus;
 #[cfg(unix)]
 mod deps;
