@@ -437,6 +437,7 @@ mod tests {
     use super::*;
 
     /// The wsl.conf edit, run by the real sh and awk on a file.
+    #[cfg(unix)]
     async fn ini_set_sh(before: Option<&str>) -> (String, Option<String>) {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("wsl.conf");
@@ -454,6 +455,7 @@ mod tests {
         (std::fs::read_to_string(&f).unwrap(), backup)
     }
 
+    #[cfg(unix)]
     #[tokio::test]
     async fn the_wsl_conf_edit_keeps_the_distros_settings_as_ini_set_does() {
         for before in [
