@@ -6,6 +6,7 @@ mod disk;
 mod docker;
 mod images;
 mod memory;
+pub mod network;
 mod platform;
 mod ports;
 mod python;
@@ -174,6 +175,7 @@ const ALL: &[CheckFn] = &[
     |c| Box::pin(python::check(c)),
     |c| Box::pin(ports::check(c)),
     |c| Box::pin(images::check(c)),
+    |c| Box::pin(network::check(c)),
 ];
 
 /// Run every check concurrently; outcomes come back in registration order.

@@ -25,6 +25,7 @@ const LAYERS: &[&str] = &[
     "ports",
     "engine",
     "python",
+    "netdiag",
     "install",
     "machine",
     "profile",

@@ -36,6 +36,8 @@ mod layers;
 #[cfg(unix)]
 mod lockfile;
 #[cfg(unix)]
+mod network;
+#[cfg(unix)]
 mod parity;
 #[cfg(unix)]
 mod podman;
