@@ -28,6 +28,7 @@ pub struct Svc {
     pub env: Vec<Kv>,
     /// `[ip:]host:container[/udp]`.
     pub ports: Vec<String>,
+    pub expose: Vec<String>,
     /// Short syntax (`src:target[:opts]`) or a long-syntax mapping.
     pub volumes: Vec<Volume>,
     pub healthcheck: Option<Health>,
@@ -61,6 +62,12 @@ pub struct Volume {
     pub target: String,
     pub read_only: bool,
     pub size: Option<i64>,
+    /// Long syntax: `bind.selinux`, `bind.propagation`, `bind.create_host_path`,
+    /// `volume.nocopy` (only what was written).
+    pub selinux: Option<String>,
+    pub propagation: Option<String>,
+    pub create_host_path: bool,
+    pub nocopy: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -215,6 +222,7 @@ fn compose_service(s: &ServiceSpec) -> Svc {
         command: s.command.clone(),
         entrypoint: s.entrypoint.clone(),
         env: kvs(&s.env),
+        expose: s.expose.clone(),
         ports: s
             .ports
             .iter()
@@ -249,6 +257,10 @@ fn compose_service(s: &ServiceSpec) -> Svc {
                     target: m.target.clone(),
                     read_only: m.read_only,
                     size,
+                    selinux: m.selinux.clone(),
+                    propagation: m.propagation.clone(),
+                    create_host_path: m.create_host_path && kind == "bind",
+                    nocopy: m.nocopy,
                 }
             })
             .collect(),

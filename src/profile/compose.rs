@@ -558,7 +558,11 @@ fn service(
                 let ports = items(cx, &p, v, unset, port)?;
                 t.insert("ports".into(), strings(ports));
             }
-            "expose" | "profiles" | "extends" => {}
+            "expose" => {
+                let ports = items(cx, &p, v, unset, scalar)?;
+                t.insert(key.clone(), strings(ports));
+            }
+            "profiles" | "extends" => {}
             "networks" => {
                 t.insert(
                     "networks".into(),
@@ -1160,84 +1164,110 @@ fn volumes(
     t: &mut toml::Table,
 ) -> Result<()> {
     let mut mounts = Vec::new();
-    let mut tmpfs = Vec::new();
     for (i, item) in list(v).iter().enumerate() {
         let idx = i.to_string();
         let ip = [p, &[idx.as_str()]].concat();
-        match volume(cx, &ip, item, unset)? {
-            Mount::Volume(s) => mounts.push(s),
-            Mount::Tmpfs(s) => tmpfs.push(s),
-        }
+        mounts.push(volume(cx, &ip, item, unset)?.0);
     }
     t.insert("volumes".into(), strings(mounts));
-    if !tmpfs.is_empty() {
-        push_tmpfs(t, &mut tmpfs);
-    }
     Ok(())
 }
 
-enum Mount {
-    Volume(String),
-    Tmpfs(String),
-}
+/// One volume entry as the profile holds it (spec::mount reads it).
+struct Mount(String);
 
 fn volume(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, unset: &mut Unset) -> Result<Mount> {
-    let (source, target, ro) = match v {
-        Value::Mapping(m) => {
-            let get =
-                |k: &str, unset: &mut Unset| m.get(k).map(|x| scalar(cx, p, x, unset)).transpose();
-            let typ = get("type", unset)?.unwrap_or_else(|| "volume".into());
-            let target = get("target", unset)?.unwrap_or_default();
-            if typ == "tmpfs" {
-                let size = match m.get("tmpfs").and_then(|o| o.get("size")) {
-                    Some(s) => Some(scalar(cx, p, s, unset)?),
-                    None => None,
-                };
-                return Ok(Mount::Tmpfs(match size {
-                    Some(s) => format!("{target}:size={s}"),
-                    None => target,
-                }));
-            }
-            if typ != "volume" && typ != "bind" {
-                return Err(at(
-                    cx,
-                    p,
-                    format!("volume type `{typ}` is not supported by onramp"),
-                    "onramp mounts named volumes, bind mounts and tmpfs",
-                ));
-            }
-            let ro = match m.get("read_only") {
-                Some(r) => boolean(cx, p, r, unset)?,
-                None => false,
-            };
-            (get("source", unset)?.unwrap_or_default(), target, ro)
-        }
-        other => {
-            let s = scalar(cx, p, other, unset)?;
-            let mut parts = s.splitn(3, ':');
-            let a = parts.next().unwrap_or_default().to_string();
-            match (parts.next(), parts.next()) {
-                (None, _) => {
-                    return Err(at(
-                        cx,
-                        p,
-                        "an anonymous volume is not supported by onramp".into(),
-                        "name it (`data:/path`) so that onramp and Compose share it",
-                    ));
-                }
-                (Some(t), mode) => (
-                    a,
-                    t.to_string(),
-                    mode.is_some_and(|m| m.split(',').any(|o| o == "ro")),
-                ),
-            }
-        }
+    let Value::Mapping(m) = v else {
+        return short_volume(cx, p, v, unset);
     };
-    let source = bind_source(cx, p, &source)?;
-    Ok(Mount::Volume(format!(
-        "{source}:{target}{}",
-        if ro { ":ro" } else { "" }
-    )))
+    let get = |k: &str, unset: &mut Unset| m.get(k).map(|x| scalar(cx, p, x, unset)).transpose();
+    let typ = get("type", unset)?.unwrap_or_else(|| "volume".into());
+    let target = get("target", unset)?.unwrap_or_default();
+    if !["volume", "bind", "tmpfs"].contains(&typ.as_str()) {
+        return Err(at(
+            cx,
+            p,
+            format!("volume type `{typ}` is not supported by onramp"),
+            "onramp mounts named volumes, bind mounts and tmpfs",
+        ));
+    }
+    // The long syntax is kept as `type=KIND,source=S,target=T,OPTION...` (spec::mount reads
+    // it), so that what Compose keeps of it (only the options written) is hashed the same.
+    let mut parts = vec![format!("type={typ}")];
+    if typ != "tmpfs" {
+        let Some(source) = get("source", unset)?.filter(|s| !s.is_empty()) else {
+            return Err(at(
+                cx,
+                p,
+                "an anonymous volume is not supported by onramp".into(),
+                "give it a `source:` (a volume name or a path) so that onramp and Compose share it",
+            ));
+        };
+        parts.push(format!("source={}", bind_source(cx, p, &source)?));
+    }
+    parts.push(format!("target={target}"));
+    if let Some(r) = m.get("read_only")
+        && boolean(cx, p, r, unset)?
+    {
+        parts.push("readonly".into());
+    }
+    let sub = |key: &str| match m.get(key) {
+        Some(Value::Mapping(o)) => o.clone(),
+        _ => Mapping::new(),
+    };
+    for (k, ov) in sub("bind") {
+        let k = key_str(&k);
+        match k.as_str() {
+            "selinux" | "propagation" => {
+                parts.push(format!("bind-{k}={}", scalar(cx, p, &ov, unset)?));
+            }
+            "create_host_path" if boolean(cx, p, &ov, unset)? => {
+                parts.push("bind-create-host-path".into());
+            }
+            _ => {}
+        }
+    }
+    if let Some(n) = sub("volume").get("nocopy")
+        && boolean(cx, p, n, unset)?
+    {
+        parts.push("volume-nocopy".into());
+    }
+    for (k, ov) in sub("tmpfs") {
+        let k = key_str(&k);
+        if k == "size" || k == "mode" {
+            parts.push(format!("tmpfs-{k}={}", scalar(cx, p, &ov, unset)?));
+        }
+    }
+    if parts.iter().any(|x| x.contains([',', '\n'])) {
+        return Err(at(
+            cx,
+            p,
+            "a volume's source or target holds a comma, which onramp cannot pass on".into(),
+            "rename the path without a comma",
+        ));
+    }
+    Ok(Mount(parts.join(",")))
+}
+
+/// The short syntax `source:target[:options]`: the source made as onramp writes it, the
+/// options (`ro`, `z`, `nocopy`, propagation) kept as written.
+fn short_volume(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, unset: &mut Unset) -> Result<Mount> {
+    let s = scalar(cx, p, v, unset)?;
+    let mut parts = s.splitn(3, ':');
+    let a = parts.next().unwrap_or_default().to_string();
+    let (Some(target), mode) = (parts.next(), parts.next()) else {
+        return Err(at(
+            cx,
+            p,
+            "an anonymous volume is not supported by onramp".into(),
+            "name it (`data:/path`) so that onramp and Compose share it",
+        ));
+    };
+    let source = bind_source(cx, p, &a)?;
+    Ok(Mount(match mode {
+        Some(mode) => format!("{source}:{target}:{mode}"),
+        None => format!("{source}:{target}"),
+    }))
 }
 
 /// A bind mount's source as onramp writes it: `./rel` inside the project, an absolute path
@@ -1923,7 +1953,11 @@ volumes:
             Some("service_completed_successfully")
         );
         assert_eq!(app["depends_on"]["init"]["restart"].as_bool(), Some(true));
-        assert_eq!(app["tmpfs"][0].as_str(), Some("/scratch:size=1000000"));
+        assert_eq!(
+            app["volumes"][0].as_str(),
+            Some("type=tmpfs,target=/scratch,tmpfs-size=1000000"),
+            "kept among the volumes, where Compose hashes it"
+        );
         assert_eq!(app["build"]["target"].as_str(), Some("dev"));
         assert_eq!(
             c.services["side"]["network_mode"].as_str(),

@@ -249,6 +249,10 @@ pub struct Service {
     /// Compose `deploy.resources.reservations` (memory, cpus).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reservations: Option<Resources>,
+    /// Container ports exposed to the other services only (`6379`, `8000-8010/udp`), as
+    /// Compose `expose`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expose: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

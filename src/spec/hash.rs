@@ -54,6 +54,9 @@ pub fn service_json(s: &ServiceSpec) -> GoJson {
     if !s.env.is_empty() {
         put(&mut m, "environment", GoJson::map(&s.env));
     }
+    if !s.expose.is_empty() {
+        put(&mut m, "expose", GoJson::strs(&s.expose));
+    }
     if !s.extra_hosts.is_empty() {
         let mut hosts = s.extra_hosts.clone();
         hosts.sort();
@@ -215,8 +218,9 @@ fn ulimit(u: super::Ulimit) -> GoJson {
     }
 }
 
-/// `ServiceVolumeConfig` as the short syntax leaves it: binds get `create_host_path`, volumes
-/// an empty `volume` unless the spec had two characters or fewer.
+/// `ServiceVolumeConfig` as the short syntax leaves it (binds get `create_host_path`, volumes
+/// an empty `volume` unless the spec had two characters or fewer), or the long syntax (only
+/// the options written).
 fn volume(v: &Mount) -> GoJson {
     let mut m = Members::new();
     let kind = match &v.kind {
@@ -237,12 +241,16 @@ fn volume(v: &Mount) -> GoJson {
             let mut b = Members::new();
             put_opt_str(&mut b, "selinux", &v.selinux);
             put_opt_str(&mut b, "propagation", &v.propagation);
-            put(&mut b, "create_host_path", GoJson::Bool(true));
-            put(&mut m, "bind", GoJson::Obj(b));
+            put_true(&mut b, "create_host_path", v.create_host_path);
+            // The long syntax has a `bind` only when one of its options is written.
+            if v.short.is_some() || !b.is_empty() {
+                put(&mut m, "bind", GoJson::Obj(b));
+            }
         }
         MountKind::Volume { .. } | MountKind::Anonymous => {
             let short_anonymous = v.short.as_ref().is_some_and(|s| s.len() <= 2);
-            if !short_anonymous {
+            let long_bare = v.short.is_none() && !v.nocopy;
+            if !short_anonymous && !long_bare {
                 let mut b = Members::new();
                 put_true(&mut b, "nocopy", v.nocopy);
                 put(&mut m, "volume", GoJson::Obj(b));
@@ -256,7 +264,9 @@ fn volume(v: &Mount) -> GoJson {
             if let Some(md) = mode.filter(|m| *m != 0) {
                 put(&mut t, "mode", GoJson::int(md));
             }
-            put(&mut m, "tmpfs", GoJson::Obj(t));
+            if !t.is_empty() {
+                put(&mut m, "tmpfs", GoJson::Obj(t));
+            }
         }
     }
     GoJson::Obj(m)
@@ -311,6 +321,39 @@ labels = { "dev.onramp.profile" = "kailash" }
         assert_eq!(
             r.config_hash(),
             "c4c5d49051453ad0fbbe92e4bb0bc1e2f7ea4dd7a7111c4f1430b04610ce6c39"
+        );
+    }
+
+    /// `docker compose -p horme config --hash '*'` (Compose 2.26.1) of a service with
+    /// `expose`, short-syntax options (`z,ro`, `nocopy`) and long-syntax mounts (tmpfs with
+    /// and without a size, a bind with and without options, a volume with `nocopy`), as the
+    /// Compose reader hands them on, recorded.
+    #[test]
+    fn expose_and_both_volume_syntaxes_hash_as_compose_v2s() {
+        let svc: Service = toml::from_str(
+            r#"image = "x:1"
+expose = ["6379", "8000-8001/udp"]
+volumes = [
+  "./conf:/etc/conf:z,ro",
+  "data:/data:nocopy",
+  "type=tmpfs,target=/scratch,tmpfs-size=1000000",
+  "type=tmpfs,target=/tmp",
+  "type=bind,source=./src,target=/src",
+  "type=bind,source=/abs,target=/abs,readonly,bind-selinux=Z,bind-create-host-path",
+  "type=volume,source=cache,target=/cache,volume-nocopy",
+]
+"#,
+        )
+        .unwrap();
+        let src = Source::ComposeFile {
+            dir: "/work/scratch/chash/t2".into(),
+        };
+        let s = ServiceSpec::from_source("horme", Path::new("/x"), &src, "app", &svc).unwrap();
+        assert_eq!(
+            s.config_hash(),
+            "a8f3863e53ce7d69ffee24ce08a844179a6d7f3a6a1a6b6ca57aed58a262af17",
+            "{}",
+            service_json(&s).encode()
         );
     }
 }

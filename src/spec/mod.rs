@@ -42,6 +42,8 @@ pub struct ServiceSpec {
     pub command: Option<Vec<String>>,
     pub entrypoint: Option<Vec<String>>,
     pub env: BTreeMap<String, String>,
+    /// `expose` entries as written.
+    pub expose: Vec<String>,
     pub ports: Vec<Port>,
     pub volumes: Vec<Mount>,
     /// `tmpfs:` entries as written (`/run` or `/run:size=64m`).
@@ -108,7 +110,10 @@ pub struct Mount {
     pub selinux: Option<String>,
     pub propagation: Option<String>,
     pub nocopy: bool,
-    /// The short syntax (`a:b:ro`) as written, for the compose file.
+    /// `bind.create_host_path`: always for the short syntax, as written for the long one.
+    pub create_host_path: bool,
+    /// The short syntax (`a:b:ro`) as written, for the compose file; `None` for the long
+    /// syntax (`type=tmpfs,target=/tmp`), whose options Compose keeps only when written.
     pub short: Option<String>,
 }
 
@@ -199,6 +204,7 @@ impl ServiceSpec {
             command: svc.command.clone(),
             entrypoint: svc.entrypoint.clone(),
             env: svc.env(),
+            expose: svc.expose.clone().unwrap_or_default(),
             ports: svc
                 .ports
                 .iter()
@@ -370,9 +376,13 @@ fn port(text: &str, generated: bool) -> Option<Port> {
     })
 }
 
-/// A short-syntax volume as Compose parses it: `src:target[:opts]` or `target` alone. Binds
-/// are made absolute against the Compose file's folder (the project for generated files).
+/// A volume entry as Compose parses it: the short syntax `src:target[:opts]` or `target`
+/// alone, or the long one written as `type=KIND,source=S,target=T[,OPTION...]`. Binds are made
+/// absolute against the Compose file's folder (the project for generated files).
 fn mount(text: &str, project: &str, dir: &Path) -> Option<Mount> {
+    if text.starts_with("type=") {
+        return long_mount(text, project, dir);
+    }
     let mut parts = text.splitn(3, ':');
     let first = parts.next()?;
     let (source, target, opts) = match (parts.next(), parts.next()) {
@@ -386,6 +396,7 @@ fn mount(text: &str, project: &str, dir: &Path) -> Option<Mount> {
         selinux: None,
         propagation: None,
         nocopy: false,
+        create_host_path: true,
         short: Some(text.to_string()),
     };
     for o in opts.split(',').filter(|o| !o.is_empty()) {
@@ -411,6 +422,54 @@ fn mount(text: &str, project: &str, dir: &Path) -> Option<Mount> {
         },
     };
     Some(m)
+}
+
+/// The long syntax, one `key=value` or flag per comma: `type` (`bind`, `volume`, `tmpfs`),
+/// `source`, `target`, `readonly`, `bind-selinux=z|Z`, `bind-propagation=P`,
+/// `bind-create-host-path`, `volume-nocopy`, `tmpfs-size=SIZE`, `tmpfs-mode=OCTAL`.
+fn long_mount(text: &str, project: &str, dir: &Path) -> Option<Mount> {
+    let mut kind = "";
+    let mut source = None;
+    let mut m = Mount {
+        kind: MountKind::Anonymous,
+        target: String::new(),
+        read_only: false,
+        selinux: None,
+        propagation: None,
+        nocopy: false,
+        create_host_path: false,
+        short: None,
+    };
+    let (mut size, mut mode) = (None, None);
+    for part in text.split(',') {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        match k {
+            "type" => kind = v,
+            "source" => source = Some(v),
+            "target" => m.target = clean_path(v),
+            "readonly" => m.read_only = true,
+            "bind-selinux" => m.selinux = Some(v.to_string()),
+            "bind-propagation" => m.propagation = Some(v.to_string()),
+            "bind-create-host-path" => m.create_host_path = true,
+            "volume-nocopy" => m.nocopy = true,
+            "tmpfs-size" => size = Some(parse_size(v).ok()?),
+            "tmpfs-mode" => mode = Some(u32::from_str_radix(v, 8).ok()?),
+            _ => return None,
+        }
+    }
+    m.kind = match (kind, source) {
+        ("tmpfs", _) => MountKind::Tmpfs { size, mode },
+        ("bind", Some(s)) => MountKind::Bind {
+            source: absolute(s, dir),
+        },
+        ("volume", Some(s)) if !s.is_empty() => MountKind::Volume {
+            name: s.to_string(),
+            engine: naming::volume_name(project, s),
+        },
+        ("volume", _) => MountKind::Anonymous,
+        _ => return None,
+    };
+    (!m.target.is_empty()).then_some(m)
 }
 
 /// A bind source made absolute against `dir`. (`~` is left as written: the home folder comes

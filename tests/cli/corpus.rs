@@ -9,18 +9,18 @@ use std::process::Command;
 
 use crate::common::{Run, json, onramp, run};
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/compose-corpus");
+pub const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/compose-corpus");
 
 /// A corpus file: its folder, the file in it, the services Compose v2 lists, and the services
 /// onramp leaves out with where the key it cannot apply is.
-struct Case {
-    dir: &'static str,
-    file: &'static str,
-    services: &'static [&'static str],
-    left_out: &'static [(&'static str, &'static str)],
+pub struct Case {
+    pub dir: &'static str,
+    pub file: &'static str,
+    pub services: &'static [&'static str],
+    pub left_out: &'static [(&'static str, &'static str)],
 }
 
-const CASES: &[Case] = &[
+pub const CASES: &[Case] = &[
     Case {
         dir: "kailash-sdk",
         file: "tests/utils/docker-compose.test.yml",
