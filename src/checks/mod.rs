@@ -77,7 +77,9 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(host: Host, profile: Profile, dir: PathBuf, machine: Arc<Machine>) -> Ctx {
-        let plan = machine.plan(&wants_for_checks(&profile, &dir));
+        let mut wants = wants_for_checks(&profile, &dir);
+        wants.net = network::net_wants(&host, &profile, &dir);
+        let plan = machine.plan(&wants);
         Ctx {
             host,
             profile,
@@ -148,6 +150,7 @@ pub fn wants(p: &Profile, dir: &Path, accept_docker_desktop_license: bool) -> Wa
         memory_gib: thresh(r.memory_gib),
         accept_docker_desktop_license,
         dir: dir.display().to_string(),
+        net: Default::default(),
     }
 }
 

@@ -3,12 +3,14 @@
 //! with its issuer, clock skew, 429, credentials)? The proxies each client uses are shown, and
 //! whether they agree. `ONRAMP_NETWORK=off` leaves the network alone.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{Ctx, Outcome, Status};
-use crate::host::Cmd;
+use crate::host::{Cmd, Host};
+use crate::install::net::{Ca, NetWants};
 use crate::netdiag::{self, Fault, Finding, Setup};
+use crate::profile::Profile;
 
 pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
     // A recorded machine's network is not this one's.
@@ -38,6 +40,42 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
     out.extend(found.iter().map(|f| outcome(ctx, &setup, f)));
     out.extend(index.map(|f| outcome(ctx, &setup, &f)));
     out
+}
+
+/// What the profile and the environment want of the network, for the installer's plan.
+pub fn net_wants(host: &Host, p: &Profile, dir: &Path) -> NetWants {
+    if host.env("ONRAMP_NETWORK") == Some("off") {
+        return NetWants::default();
+    }
+    let user = netdiag::proxy::from_env(|k| host.env(k).map(String::from), "");
+    let named = p.network.proxy.clone();
+    let ca = p.network.ca_file.as_deref().and_then(|f| {
+        let path = dir.join(f);
+        let pem = crate::fsx::read_regular(&path, 1 << 20).ok()?;
+        let roots = netdiag::Roots::from_pem(None, &pem);
+        Some(Ca {
+            path: path.display().to_string(),
+            pem: String::from_utf8_lossy(&pem).into_owned(),
+            subject: roots.subjects.first()?.clone(),
+        })
+    });
+    let mut registries: Vec<String> = Vec::new();
+    for image in crate::images::needed(p) {
+        let (r, _, _) = netdiag::split_image(&image);
+        // Loopback registries are insecure to the engine: no certificate is checked there.
+        let host = r.rsplit_once(':').map_or(r.as_str(), |(h, _)| h);
+        if r != "docker.io" && !netdiag::proxy::is_loopback(host) && !registries.contains(&r) {
+            registries.push(r);
+        }
+    }
+    NetWants {
+        https_proxy: named.clone().or(user.https.clone()).or(user.http.clone()),
+        http_proxy: named.or(user.http).or(user.https),
+        no_proxy: user.no_proxy,
+        ca,
+        registries,
+        mirrors: p.network.mirrors.clone().unwrap_or_default(),
+    }
 }
 
 /// The CA file the profile names, relative to the project.
@@ -74,7 +112,7 @@ fn proxies(ctx: &Ctx, s: &Setup) -> Outcome {
     if agree {
         return Outcome::new("network:proxy", Status::Pass, detail);
     }
-    let fix = ctx.fix_for("network:proxy").unwrap_or_else(|| {
+    let fix = ctx.fix_for("network").unwrap_or_else(|| {
         "give every client the same proxy: `onramp doctor --fix` writes the engine's (`proxies` in /etc/docker/daemon.json); pip reads HTTPS_PROXY or `proxy` in pip.conf".into()
     });
     Outcome::new(
@@ -136,9 +174,23 @@ fn outcome(ctx: &Ctx, s: &Setup, f: &Finding) -> Outcome {
         fault.class()
     );
     let fix = ctx
-        .fix_for(&id)
+        .fix_for("network")
+        .filter(|_| planned_for(fault))
         .unwrap_or_else(|| remedy(fault, f, s.ca_file.is_some()));
     Outcome::new(&id, Status::Fail, detail).remedy(fix)
+}
+
+/// Faults the installer's network steps answer (a proxy, a root, mirrors).
+fn planned_for(fault: &Fault) -> bool {
+    matches!(
+        fault,
+        Fault::UnknownAuthority { .. }
+            | Fault::ProxyAuth { .. }
+            | Fault::Refused { .. }
+            | Fault::Timeout { .. }
+            | Fault::Dns { .. }
+            | Fault::RateLimited { .. }
+    )
 }
 
 fn budget_text(b: &netdiag::Budget) -> String {

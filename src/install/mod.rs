@@ -3,8 +3,10 @@
 //! one installer knowledge: doctor's remedies are its steps' summaries.
 
 pub mod apply;
+pub mod net;
 pub mod pkg;
 mod plan;
+mod sysfile;
 
 use std::collections::BTreeMap;
 
@@ -105,6 +107,8 @@ pub struct Facts {
     pub stale_pidfiles: Vec<String>,
     /// Windows: `wsl.exe --status` answered (WSL is installed and current).
     pub wsl_ready: bool,
+    /// The network setup: daemon.json, the engine's proxy and mirrors, the trust stores.
+    pub net: net::NetFacts,
 }
 
 impl Facts {
@@ -134,6 +138,8 @@ pub struct Wants {
     pub accept_docker_desktop_license: bool,
     /// The project directory (logs, pid files and the project venv live under it).
     pub dir: String,
+    /// A company network's proxy, root and mirrors (`[network]` and the environment).
+    pub net: net::NetWants,
 }
 
 impl Wants {
@@ -188,6 +194,13 @@ pub enum Action {
     Remove { path: String },
     /// Something the user must do (on Windows, in a GUI, or after a new login).
     Manual { text: String },
+    /// Write a system file (as root, through `sudo -n` when `sudo`): the file as it was is
+    /// kept first under `.onramp/net/backup/` and `.onramp/net/undo.sh` restores it.
+    WriteFile {
+        path: String,
+        content: String,
+        sudo: bool,
+    },
 }
 
 /// Whether a step needs doing, as far as the facts tell.
@@ -239,6 +252,7 @@ impl Step {
                 Action::Detach { argv, log } => (detach_line(argv, log), false),
                 Action::Remove { path } => (format!("remove {path}"), false),
                 Action::Manual { text } => (text.clone(), false),
+                Action::WriteFile { path, .. } => (format!("write {path}"), false),
             };
             if !out.is_empty() {
                 out.push_str(if last_run && is_run { " && " } else { "; " });
@@ -257,6 +271,10 @@ pub fn answers(step: &str) -> &'static [&'static str] {
         "homebrew" => &["docker", "python"],
         "wsl-version" => &["wsl", "platform", "docker"],
         "project-venv" => &[],
+        "ca-os-store" | "engine-daemon-json" | "engine-proxy-dropin" | "engine-restart" => {
+            &["network"]
+        }
+        s if s.starts_with("engine-trust:") => &["network"],
         _ => &["docker"],
     }
 }

@@ -156,7 +156,8 @@ impl Setup {
     }
 }
 
-fn engine_proxy(host: &Host, reported: Option<&EngineProxy>, podman: bool) -> ProxyConf {
+/// The proxy the engine uses: its own answer when it gave one, else its configuration files.
+pub fn engine_proxy(host: &Host, reported: Option<&EngineProxy>, podman: bool) -> ProxyConf {
     if let Some(r) = reported.filter(|r| r.http.is_some() || r.https.is_some()) {
         return ProxyConf {
             http: r.http.clone(),
@@ -217,13 +218,24 @@ fn pip_files(host: &Host, dir: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
-fn os_store(host: &Host) -> Roots {
+/// The machine's trust store (the first bundle Go would read).
+pub fn os_store(host: &Host) -> Roots {
     for p in OS_STORES {
         if let Some(t) = host.sys_read(p) {
             return Roots::from_pem(Some((*p).to_string()), t.as_bytes());
         }
     }
     Roots::default()
+}
+
+/// The registries the engine has its own trust for (the directories of `certs.d`).
+pub fn certs_d_registries(host: &Host, podman: bool) -> Vec<String> {
+    let base = if podman {
+        "/etc/containers/certs.d"
+    } else {
+        "/etc/docker/certs.d"
+    };
+    host.sys_list(base)
 }
 
 /// The engine's own trust for one registry (`/etc/docker/certs.d/<registry>/*.crt`, Podman's

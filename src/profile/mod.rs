@@ -75,9 +75,6 @@ pub struct Network {
     /// Registry mirrors for Docker Hub (`registry-mirrors`; Podman's `[[registry.mirror]]`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mirrors: Option<Vec<String>>,
-    /// Every image comes from this registry path: `redis:7` becomes `PREFIX/redis:7`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub image_prefix: Option<String>,
 }
 
 impl Network {

@@ -408,3 +408,239 @@ fn five_network_faults_are_each_classified_as_what_they_are() {
     }
     assert_eq!(right, results.len(), "{results:#?}");
 }
+
+fn sh(script: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", script])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn engine_up() -> bool {
+    sh("docker -H unix:///var/run/docker.sock info >/dev/null 2>&1")
+}
+
+/// Every file under a directory with its bytes (symbolic links as their targets).
+fn snapshot(dir: &str) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::from(dir)];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            if meta.file_type().is_symlink() {
+                let t = std::fs::read_link(&p).unwrap();
+                out.push((
+                    p.display().to_string(),
+                    t.display().to_string().into_bytes(),
+                ));
+            } else if meta.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((
+                    p.display().to_string(),
+                    std::fs::read(&p).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What the network steps touch, as it is now.
+fn machine_state() -> Vec<(String, Vec<u8>)> {
+    let mut s = snapshot("/etc/ssl/certs");
+    s.extend(snapshot("/usr/local/share/ca-certificates"));
+    s.extend(snapshot("/etc/docker"));
+    s
+}
+
+/// Runs the undo script if the test did not, and leaves a running engine behind.
+struct Undo {
+    dir: PathBuf,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        let script = self.dir.join(".onramp/net/undo.sh");
+        if script.exists() {
+            let _ = Command::new("sh").arg(&script).status();
+        }
+        if !engine_up() {
+            let log = self.dir.join(".onramp/logs/dockerd.log");
+            sh(&format!(
+                "nohup dockerd >>{} 2>&1 </dev/null 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &",
+                log.display()
+            ));
+            for _ in 0..600 {
+                if engine_up() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+/// The acceptance: an intercepting proxy whose root is only in a file the user named. doctor
+/// says so, `doctor --fix --yes` installs the root (OS store, the engine's certs.d) and gives
+/// the engine the proxy (daemon.json, restart), then `setup` pulls through the proxy and every
+/// service answers; the undo script puts the store, daemon.json and certs.d back byte for byte.
+#[test]
+fn setup_through_an_intercepting_proxy_after_doctor_fix_then_undo_restores_the_machine() {
+    let Some(py) = net_python() else {
+        return skip_or_fail(
+            "the network stand-ins' venv (ONRAMP_TEST_NET_VENV, scripts/provision.sh)",
+        );
+    };
+    let Ok(venv) = std::env::var("ONRAMP_TEST_VENV") else {
+        return skip_or_fail("ONRAMP_TEST_VENV (the kailash venv from scripts/provision.sh)");
+    };
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root || !engine_up() || !sh("command -v update-ca-certificates >/dev/null") {
+        return skip_or_fail("root, a running engine and update-ca-certificates");
+    }
+    let cache =
+        std::env::var("ONRAMP_TEST_CACHE").unwrap_or_else(|_| "/var/cache/onramp-test".into());
+    let storage = PathBuf::from(cache).join("registry");
+    let before = machine_state();
+    let tmp = tempfile::tempdir().unwrap();
+    let inspect = make_ca(&py, tmp.path(), "inspect", "Onramp Test Inspection Root");
+    let private = make_ca(&py, tmp.path(), "private", "Onramp Test Registry Root");
+    let _hosts = HostsEntry::add();
+    let Some(registry) = TlsRegistry::start(&py, tmp.path(), &private, &storage) else {
+        return skip_or_fail("Debian's docker-registry (scripts/provision.sh)");
+    };
+    let private_pem = private.with_extension("pem");
+    // The registry is reached only through the proxy (nothing answers on its name's port 443).
+    let map = format!("{TEST_HOST}:443=127.0.0.1:{}", registry.port);
+    let proxy = Standin::start(
+        &py,
+        &[
+            "proxy",
+            "--map",
+            &map,
+            "--intercept",
+            inspect.to_str().unwrap(),
+            "--upstream-tls",
+            "--upstream-ca",
+            private_pem.to_str().unwrap(),
+        ],
+    );
+    let name = format!("netsetup{}", std::process::id());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/test-state")
+        .join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let _undo = Undo { dir: dir.clone() };
+    let r = TEST_HOST.to_string();
+    write(
+        &dir,
+        "onramp.toml",
+        &format!(
+            "extends = \"minimal\"\nproject = \"{name}\"\n\n[requirements]\nmemory_gib = {{ min = 1 }}\ncpus = {{ min = 1 }}\ndisk_free_gib = {{ min = 1 }}\n\n[services.postgres]\nimage = \"{r}/onramp-test/postgres:15\"\nports = [\"32030:5432\"]\n\n[services.redis]\nimage = \"{r}/onramp-test/redis:7\"\nports = [\"32031:6379\"]\n\n[network]\nca_file = \"company-root.pem\"\n"
+        ),
+    );
+    std::fs::copy(inspect.with_extension("pem"), dir.join("company-root.pem")).unwrap();
+    let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
+    let index = format!("https://{r}/simple");
+    let go = |args: &[&str]| {
+        let mut c = onramp(&dir);
+        c.args(args)
+            .env_remove("ONRAMP_NETWORK")
+            .env("HTTPS_PROXY", &proxy_url)
+            .env("HTTP_PROXY", &proxy_url)
+            .env("NO_PROXY", "localhost,127.0.0.1")
+            .env("PIP_INDEX_URL", &index)
+            .env("PIP_CONFIG_FILE", "/dev/null")
+            .env("VIRTUAL_ENV", &venv)
+            .env("DOCKER_HOST", "unix:///var/run/docker.sock")
+            .env_remove("CI");
+        run(&mut c)
+    };
+
+    let started = std::time::Instant::now();
+    let diagnosed = go(&["doctor", "--json"]);
+    let doc = json(&diagnosed);
+    // The engine has no proxy yet: its way to the registry is refused. Your way (pip's, through
+    // the proxy) meets the inspection root, which only your file holds.
+    let c = check(&doc, &format!("network:{r}"));
+    assert_eq!(class_of(c), "refused", "{c}");
+    let c = check(&doc, "network:index");
+    let d = c["detail"].as_str().unwrap();
+    assert!(
+        d.contains("Onramp Test Inspection Root") && d.contains("the CA file you named has it"),
+        "{d}"
+    );
+    assert_eq!(check(&doc, "network:proxy")["status"], "warn");
+    let diagnose_ms = started.elapsed().as_millis();
+
+    let started = std::time::Instant::now();
+    let fixed = go(&["doctor", "--fix", "--yes", "--json"]);
+    let fix_ms = started.elapsed().as_millis();
+    let doc = json(&fixed);
+    let done: Vec<(String, String)> = doc["fix"]["applied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["done"] != "satisfied")
+        .map(|a| {
+            let id = a["id"].as_str().unwrap().to_string();
+            (id, a["done"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let ids: Vec<&str> = done.iter().map(|(i, _)| i.as_str()).collect();
+    // The proxy goes into daemon.json (engines from 23.0) or the restarted daemon's environment.
+    for want in [
+        "ca-os-store",
+        &format!("engine-trust:{r}"),
+        "engine-restart",
+    ] {
+        assert!(ids.contains(&want), "{want} in {done:?}\n{}", fixed.stderr);
+    }
+    assert!(
+        done.iter().all(|(_, d)| d == "changed"),
+        "{done:?}\n{}",
+        fixed.stderr
+    );
+    assert_eq!(fixed.code, 0, "{}", fixed.stderr);
+
+    let started = std::time::Instant::now();
+    let setup = go(&["setup", "--yes", "--json"]);
+    let setup_ms = started.elapsed().as_millis();
+    assert_eq!(setup.code, 0, "{}\n{}", setup.stdout, setup.stderr);
+    let doc = json(&setup);
+    for s in doc["services"].as_array().unwrap() {
+        assert_eq!(s["state"], "ready", "{s}");
+    }
+    assert_eq!(doc["fix"]["changed"], false, "a second fix changes nothing");
+    eprintln!(
+        "network: diagnosed in {diagnose_ms} ms, fixed in {fix_ms} ms, setup through the proxy in {setup_ms} ms"
+    );
+
+    let _ = go(&["down", "--volumes"]);
+    for image in ["postgres:15", "redis:7"] {
+        sh(&format!(
+            "docker rmi {r}/onramp-test/{image} >/dev/null 2>&1"
+        ));
+    }
+    let undo = dir.join(".onramp/net/undo.sh");
+    assert!(Command::new("sh").arg(&undo).status().unwrap().success());
+    assert!(engine_up(), "the engine runs again after the undo");
+    assert!(
+        sh("[ -z \"$(docker info --format '{{.HTTPSProxy}}')\" ]"),
+        "the engine has no proxy again"
+    );
+    let after = machine_state();
+    let changed: Vec<&String> = before
+        .iter()
+        .chain(after.iter())
+        .filter(|e| !before.contains(e) || !after.contains(e))
+        .map(|(p, _)| p)
+        .collect();
+    assert!(changed.is_empty(), "not restored: {changed:?}");
+}
