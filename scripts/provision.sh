@@ -211,6 +211,42 @@ tool_wheels() {
   touch "$dir/.complete"
 }
 
+# The native backend's pinned wheels (src/stack/native/requirements.txt, with hashes), for the
+# interpreters here (python3 on PATH and Debian's, whose markers differ), and uv unpacked from
+# its wheel: the native tests install the services venv offline from these, in seconds.
+native_wheels() {
+  local dir="${ONRAMP_TEST_NATIVE_WHEELS:-/var/cache/onramp-test/wheels-native}"
+  local req="$root/src/stack/native/requirements.txt"
+  local stamp
+  stamp=$(sha256sum "$req" | cut -c1-16)
+  if [ ! -f "$dir/.complete-$stamp" ]; then
+    log "fetching the native backend's pinned wheels into $dir"
+    mkdir -p "$dir"
+    local py
+    for py in python3 /usr/bin/python3; do
+      command -v "$py" >/dev/null || continue
+      "$py" -m pip download -q --disable-pip-version-check --only-binary :all: --require-hashes \
+        -r "$req" -d "$dir" >/dev/null
+    done
+    touch "$dir/.complete-$stamp"
+  fi
+  local uv_dir="${ONRAMP_TEST_UV_DIR:-/var/cache/onramp-test/uv}"
+  if [ ! -x "$uv_dir/bin/uv" ]; then
+    local wheel
+    wheel=$(ls "${ONRAMP_TEST_TOOL_WHEELS:-/var/cache/onramp-test/wheels-tools}"/uv-*.whl | head -1)
+    log "unpacking uv from $wheel into $uv_dir"
+    mkdir -p "$uv_dir/bin"
+    python3 - "$wheel" "$uv_dir/bin/uv" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    name = next(n for n in z.namelist() if n.endswith("/scripts/uv"))
+    with open(sys.argv[2], "wb") as out:
+        out.write(z.read(name))
+PY
+    chmod 755 "$uv_dir/bin/uv"
+  fi
+}
+
 bolt_stub() {
   if [ -x "$bolt_venv/bin/boltstub" ]; then
     return 0
@@ -252,5 +288,6 @@ bolt_stub
 net_venv
 kailash_wheels
 tool_wheels
+native_wheels
 "$root/scripts/images.sh"
 log "ready: engine $(docker version --format '{{.Server.Version}}'), venv $venv"

@@ -66,6 +66,17 @@ pub struct GlobalArgs {
     /// Turn on services of this Compose profile (repeatable; also COMPOSE_PROFILES)
     #[arg(long = "compose-profile", global = true, value_name = "NAME")]
     pub compose_profiles: Vec<String>,
+    /// Where services run: containers through an engine, or native processes from pinned
+    /// wheels under .onramp/ [default: the profile's `backend`, else docker]
+    #[arg(long, global = true, value_enum)]
+    pub backend: Option<BackendArg>,
+}
+
+/// `--backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendArg {
+    Docker,
+    Native,
 }
 
 #[derive(Debug, Subcommand)]

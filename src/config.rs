@@ -225,6 +225,10 @@ pub fn resolve(cli: Cli, host: &Host) -> Result<Config> {
     let profile = choose_profile(g.profile, host.env("ONRAMP_PROFILE"), &dir);
     let action = Action::from_cli(cli.command);
     let selection = Selection {
+        backend: g.backend.map(|b| match b {
+            crate::cli::BackendArg::Docker => crate::profile::Backend::Docker,
+            crate::cli::BackendArg::Native => crate::profile::Backend::Native,
+        }),
         compose: g.compose,
         compose_profiles: g.compose_profiles,
         services: match &action {

@@ -139,6 +139,21 @@ impl Root {
         done.map_err(|source| Error::Write { path, source })
     }
 
+    /// Create the directory `rel` and its parents inside the project (a link on the way is
+    /// refused, never followed); an existing directory is fine.
+    pub fn make_dir(&self, rel: &str) -> Result<()> {
+        let (mut parents, name) = self.parts(rel)?;
+        parents.push(name);
+        sys::make_dir(&self.dir, &parents)
+    }
+
+    /// Give `rel` (a file or directory inside the project, never through a link) to another
+    /// owner: for a server onramp, as root, runs as an unprivileged user. Unix only.
+    pub fn chown(&self, rel: &str, uid: u32, gid: u32) -> Result<()> {
+        let (parents, name) = self.parts(rel)?;
+        sys::chown(&self.dir, &parents, &name, uid, gid)
+    }
+
     /// Remove the temporary files a killed run left in the directory `rel` ("" for the root);
     /// returns how many.
     pub fn clean_temps(&self, rel: &str) -> usize {
@@ -707,6 +722,36 @@ mod sys {
         removed
     }
 
+    pub fn make_dir(root: &Path, parents: &[String]) -> Result<()> {
+        walk(root, parents, true).map(|_| ())
+    }
+
+    pub fn chown(root: &Path, parents: &[String], name: &str, uid: u32, gid: u32) -> Result<()> {
+        let path = path_of(root, parents, Some(name));
+        let dir = walk(root, parents, false)?.ok_or_else(|| unsafe_path(&path, "is missing"))?;
+        let c = cstr(name).map_err(|source| Error::Write {
+            path: path.clone(),
+            source,
+        })?;
+        // SAFETY: valid descriptor and C string; AT_SYMLINK_NOFOLLOW changes a link itself.
+        let rc = unsafe {
+            libc::fchownat(
+                dir.as_raw_fd(),
+                c.as_ptr(),
+                uid,
+                gid,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        if rc != 0 {
+            return Err(Error::Write {
+                path,
+                source: last_error(),
+            });
+        }
+        Ok(())
+    }
+
     pub fn open_lock(root: &Path, parents: &[String], name: &str) -> Result<std::fs::File> {
         let path = path_of(root, parents, Some(name));
         let dir = walk(root, parents, true)?.ok_or_else(|| unsafe_path(&path, "has no parent"))?;
@@ -785,6 +830,15 @@ mod sys {
             }
         }
         Ok(Some(p))
+    }
+
+    pub fn make_dir(root: &Path, parents: &[String]) -> Result<()> {
+        check(root, parents, true).map(|_| ())
+    }
+
+    pub fn chown(root: &Path, parents: &[String], name: &str, _uid: u32, _gid: u32) -> Result<()> {
+        let path = root.join(parents.join("/")).join(name);
+        Err(unsafe_path(&path, "cannot change owners on this system"))
     }
 
     pub fn kind(root: &Path, parents: &[String], name: &str) -> Result<Kind> {

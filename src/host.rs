@@ -97,6 +97,10 @@ pub struct Cmd {
     pub cwd: Option<PathBuf>,
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
+    /// Bytes written to the child's standard input (then closed); none means /dev/null.
+    pub stdin: Option<Vec<u8>>,
+    /// Run as this (uid, gid) instead of onramp's own user (Unix, when onramp is root).
+    pub user: Option<(u32, u32)>,
 }
 
 impl Cmd {
@@ -107,7 +111,19 @@ impl Cmd {
             cwd: None,
             env: Vec::new(),
             timeout,
+            stdin: None,
+            user: None,
         }
+    }
+
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Cmd {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    pub fn user(mut self, user: Option<(u32, u32)>) -> Cmd {
+        self.user = user;
+        self
     }
 
     pub fn arg(mut self, arg: impl Into<OsString>) -> Cmd {
@@ -295,10 +311,17 @@ impl Host {
         let mut command = tokio::process::Command::new(&cmd.program);
         command
             .args(&cmd.args)
-            .stdin(Stdio::null())
+            .stdin(match cmd.stdin {
+                Some(_) => Stdio::piped(),
+                None => Stdio::null(),
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        #[cfg(unix)]
+        if let Some((uid, gid)) = cmd.user {
+            command.uid(uid).gid(gid);
+        }
         if let Some(dir) = &cmd.cwd {
             command.current_dir(dir);
         }
@@ -306,11 +329,16 @@ impl Host {
             command.env(k, v);
         }
         new_process_group(&mut command);
-        let child = command.spawn().map_err(|source| RunError::Spawn {
+        let mut child = command.spawn().map_err(|source| RunError::Spawn {
             program: program.clone(),
             source,
         })?;
         let pid = child.id();
+        if let (Some(bytes), Some(mut input)) = (&cmd.stdin, child.stdin.take()) {
+            use tokio::io::AsyncWriteExt;
+            // A child that exits without reading its input is judged by its exit code.
+            let _ = input.write_all(bytes).await;
+        }
         match tokio::time::timeout(cmd.timeout, child.wait_with_output()).await {
             Ok(Ok(out)) => Ok(Output {
                 code: out.status.code(),
@@ -352,8 +380,95 @@ impl Host {
             command.env(k, v);
         }
         detach_group(&mut command);
+        #[cfg(unix)]
+        if let Some((uid, gid)) = cmd.user {
+            use std::os::unix::process::CommandExt;
+            command.uid(uid).gid(gid);
+        }
         command.spawn().map(|child| child.id()).map_err(spawn_err)
     }
+
+    /// When a running process started, in clock ticks since boot (Linux: field 22 of
+    /// `/proc/PID/stat`), so a pid reused by another process is told apart; `None` when no
+    /// such process runs (a zombie counts as gone) or the OS does not say.
+    pub fn process_start(&self, pid: u32) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        proc_stat_start(&stat)
+    }
+
+    /// Whether a process with this id exists (and is not a zombie, where the OS says).
+    pub fn process_alive(&self, pid: u32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => proc_stat_start(&stat).is_some(),
+            Err(_) => signal_alive(pid),
+        }
+    }
+
+    /// Send a signal to a whole process group; false when there is no such group (or no
+    /// process groups, on Windows).
+    pub fn signal_group(&self, pgid: u32, signal: Signal) -> bool {
+        signal_group(pgid, signal)
+    }
+}
+
+/// The signals onramp sends to the servers it supervises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// Stop (most servers).
+    Term,
+    /// Stop now, closing sessions (PostgreSQL's fast shutdown, its image's stop signal).
+    Int,
+    /// The last resort.
+    Kill,
+}
+
+/// The start time in a `/proc/PID/stat` line, unless the process is a zombie (`Z`) or dead
+/// (`X`). The command name in parentheses may hold spaces and parentheses: fields count from
+/// the last `)`.
+pub fn proc_stat_start(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // fields[0] is the state (field 3); the start time is field 22.
+    if matches!(fields.first(), Some(&"Z") | Some(&"X")) {
+        return None;
+    }
+    fields.get(19)?.parse().ok()
+}
+
+#[cfg(unix)]
+fn signal_alive(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+#[cfg(not(unix))]
+fn signal_alive(_pid: u32) -> bool {
+    false
+}
+
+#[cfg(unix)]
+fn signal_group(pgid: u32, signal: Signal) -> bool {
+    let Ok(pgid) = i32::try_from(pgid) else {
+        return false;
+    };
+    if pgid <= 1 {
+        return false;
+    }
+    let sig = match signal {
+        Signal::Term => libc::SIGTERM,
+        Signal::Int => libc::SIGINT,
+        Signal::Kill => libc::SIGKILL,
+    };
+    // SAFETY: killpg only sends a signal to the group named.
+    unsafe { libc::killpg(pgid, sig) == 0 }
+}
+
+#[cfg(not(unix))]
+fn signal_group(_pgid: u32, _signal: Signal) -> bool {
+    false
 }
 
 /// A path without Windows' verbatim prefix: `\\?\C:\p` is `C:\p` and `\\?\UNC\srv\share` is
@@ -510,6 +625,15 @@ fn kill_process_group(_pid: Option<u32>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_start_time_is_read_past_the_command_name_and_zombies_are_gone() {
+        let line = "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+        assert_eq!(proc_stat_start(line), Some(987654));
+        let zombie = line.replace(") S 1", ") Z 1");
+        assert_eq!(proc_stat_start(&zombie), None);
+        assert_eq!(proc_stat_start("garbage"), None);
+    }
 
     #[test]
     fn system_paths_are_read_under_the_sysroot() {

@@ -24,17 +24,47 @@ pub struct Project {
     pub notes: Vec<String>,
     /// The services named on the command line; empty means all of them.
     pub only: Vec<String>,
+    /// Where the services run (`--backend`, else the profile's `backend`, else docker).
+    pub backend: crate::profile::Backend,
 }
 
 /// What the command line says about Compose files and services.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Selection {
+    /// `--backend`, over the profile's `backend`.
+    pub backend: Option<crate::profile::Backend>,
     /// `--compose FILE`.
     pub compose: Option<PathBuf>,
     /// `--compose-profile` names.
     pub compose_profiles: Vec<String>,
     /// Services named on the command line (`onramp up postgres redis`); empty means all.
     pub services: Vec<String>,
+}
+
+/// On the native backend, the services onramp would start but no wheel carries (Neo4j, any
+/// other image) are left out of the profile, as `enabled = false` would; each gets a note
+/// that says so and what to do instead.
+fn leave_out_without_wheels(profile: &mut Profile) -> Vec<String> {
+    let mut notes = Vec::new();
+    for (name, svc) in profile.services.iter_mut() {
+        if svc.enabled == Some(false) || svc.image.is_none() {
+            continue;
+        }
+        if crate::profile::kinds::native_kind(svc).is_some() {
+            continue;
+        }
+        svc.enabled = Some(false);
+        let what = match svc.probe.as_ref().map(|p| p.kind) {
+            Some(crate::profile::ProbeKind::Neo4j) => "Neo4j".to_string(),
+            _ => format!("image {}", svc.image.as_deref().unwrap_or("?")),
+        };
+        let port = svc.ports().last().map_or(0, |p| p.host);
+        let kind = svc.probe.as_ref().map_or("tcp", |p| p.kind.as_str());
+        notes.push(format!(
+            "{name}: no wheel carries {what}, so the native backend leaves it out; for one running elsewhere add an external service to onramp.toml (`[services.{name}-external] address = \"HOST:{port}\"` with `probe = {{ kind = \"{kind}\" }}`: probed, never started), or run this service in an engine (`--backend docker`)"
+        ));
+    }
+    notes
 }
 
 impl Project {
@@ -62,6 +92,16 @@ impl Project {
         project.compose = loaded.compose;
         project.notes = loaded.notes;
         project.only = selection.services.clone();
+        project.backend = selection
+            .backend
+            .or(project.profile.backend)
+            .unwrap_or_default();
+        // The profile carries the effective backend, for what reads only the profile (doctor).
+        project.profile.backend = Some(project.backend);
+        if project.backend == crate::profile::Backend::Native {
+            let left_out = leave_out_without_wheels(&mut project.profile);
+            project.notes.extend(left_out);
+        }
         Ok(project)
     }
 
@@ -105,6 +145,7 @@ impl Project {
             compose: None,
             notes: Vec::new(),
             only: Vec::new(),
+            backend: crate::profile::Backend::Docker,
         }
     }
 

@@ -6,6 +6,13 @@ use crate::engine::{self, Reach};
 use crate::profile::Need;
 
 pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
+    if ctx.profile.backend == Some(crate::profile::Backend::Native) {
+        return vec![Outcome::new(
+            "docker",
+            Status::Skip,
+            "native backend: services run as processes from pinned wheels, no engine needed",
+        )];
+    }
     let probe = ctx.engine();
     let at = probe
         .endpoint

@@ -24,6 +24,13 @@ pub fn floating(image: &str) -> Option<&'static str> {
 }
 
 pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
+    if ctx.profile.backend == Some(crate::profile::Backend::Native) {
+        return vec![Outcome::new(
+            "images",
+            Status::Skip,
+            "native backend: no images; the services venv's wheels are pinned with hashes",
+        )];
+    }
     let mut pinned = Vec::new();
     let mut out = Vec::new();
     for (name, svc) in ctx.profile.services() {

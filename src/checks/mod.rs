@@ -141,6 +141,7 @@ pub fn wants(p: &Profile, dir: &Path, accept_docker_desktop_license: bool) -> Wa
         // An optional engine is not installed unasked; without a word, services with
         // images need one.
         docker: match r.docker {
+            _ if p.backend == Some(crate::profile::Backend::Native) => false,
             Some(Need::Required) => true,
             Some(Need::Optional) => false,
             None => p.services.values().any(|s| s.image.is_some()),
@@ -159,7 +160,7 @@ pub fn wants(p: &Profile, dir: &Path, accept_docker_desktop_license: bool) -> Wa
 /// the step `doctor --fix` takes; a warning gets the step it would take.
 fn wants_for_checks(p: &Profile, dir: &Path) -> Wants {
     let mut w = wants(p, dir, false);
-    w.docker = true;
+    w.docker = p.backend != Some(crate::profile::Backend::Native);
     w.python.get_or_insert_with(String::new);
     w
 }

@@ -9,11 +9,17 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
         if svc.image.is_none() {
             continue;
         }
-        for p in svc.ports() {
+        // UDP ports and ports the engine picks when the container starts are not checked.
+        for p in svc.ports().into_iter().filter(|p| p.fixed_tcp()) {
             let id = format!("port:{name}:{}", p.host);
             let addr = format!("{}:{}", p.host_ip, p.host);
             match try_bind(p.host_ip, p.host) {
                 Ok(()) => out.push(Outcome::new(&id, Status::Pass, format!("{addr} free for {name}"))),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && native_holds(ctx, name, p.host) => out.push(Outcome::new(
+                    &id,
+                    Status::Pass,
+                    format!("{addr} is held by this project's native {name} (running)"),
+                )),
                 Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
                     match ctx.published_by_project().await.get(&p.host) {
                         Some(owner) if owner == name => out.push(Outcome::new(
@@ -32,6 +38,18 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
         }
     }
     out
+}
+
+/// On the native backend: the port's holder is this project's own server process.
+fn native_holds(ctx: &Ctx, name: &str, port: u16) -> bool {
+    if ctx.profile.backend != Some(crate::profile::Backend::Native) {
+        return false;
+    }
+    let root = crate::fsx::Root::new(&ctx.dir);
+    let Some(ours) = crate::stack::native::supervise::running(&ctx.host, &root, name) else {
+        return false;
+    };
+    holder(&ctx.host, port).is_some_and(|h| h.pid == ours.pid)
 }
 
 fn held(ctx: &Ctx, id: &str, name: &str, addr: &str, host_port: u16, container: u16) -> Outcome {

@@ -8,8 +8,9 @@ use crate::config::DownSettings;
 use crate::errors::Result;
 use crate::host::Host;
 use crate::printer::Printer;
+use crate::profile::Backend;
 use crate::project::Project;
-use crate::stack::ops;
+use crate::stack::{native, ops};
 
 pub async fn run(
     project: &Project,
@@ -18,6 +19,24 @@ pub async fn run(
     printer: &Printer,
 ) -> Result<Verdict> {
     let _lock = project.lock()?;
+    if project.backend == Backend::Native {
+        let removed = native::down(host, project, settings.volumes).await?;
+        if printer.json_mode() {
+            printer.json(&json!({"ok": true, "project": project.name, "removed": removed}));
+        }
+        printer.result(&format!(
+            "stopped {} process(es), removed {} data director(ies) of project {}{}",
+            removed.containers.len(),
+            removed.volumes.len(),
+            project.name,
+            if settings.volumes {
+                ""
+            } else {
+                "; data kept in .onramp/data (--volumes removes it)"
+            }
+        ));
+        return Ok(Verdict::Ready);
+    }
     let engine = crate::machine::connect_or_remedy(host, &project.dir, None).await?;
     let removed = ops::down(&engine.api, project, settings.volumes).await?;
     if printer.json_mode() {

@@ -4,13 +4,17 @@ use super::Verdict;
 use crate::errors::Result;
 use crate::host::Host;
 use crate::printer::{Paint, Printer};
+use crate::profile::Backend;
 use crate::project::Project;
-use crate::stack::ops;
 use crate::stack::up::ServiceReport;
+use crate::stack::{native, ops};
 
 pub async fn run(project: &Project, host: &Host, printer: &Printer) -> Result<Verdict> {
     let engine = ops::engine_if_needed(host, project).await?;
-    let reports = ops::status(engine.as_ref().map(|e| &e.api), project).await;
+    let reports = match project.backend {
+        Backend::Native => native::status(host, project).await,
+        Backend::Docker => ops::status(engine.as_ref().map(|e| &e.api), project).await,
+    };
     let ok = reports.iter().all(ServiceReport::ok);
     if printer.json_mode() {
         printer.json(&ops::report_json(ok, engine.as_ref(), &reports));
@@ -18,7 +22,10 @@ pub async fn run(project: &Project, host: &Host, printer: &Printer) -> Result<Ve
     let at = engine
         .as_ref()
         .map(|e| format!("engine {} ({})", e.endpoint.endpoint, e.info.version))
-        .unwrap_or_else(|| "external services only".into());
+        .unwrap_or_else(|| match project.backend {
+            Backend::Native => "native processes (no engine)".into(),
+            Backend::Docker => "external services only".into(),
+        });
     printer.result(&format!("project {}, {at}", project.name));
     for r in &reports {
         let mark = if r.ok() {

@@ -83,6 +83,20 @@ pub fn kind_of_image(image: &str) -> Option<ProbeKind> {
         .map(|(_, k)| *k)
 }
 
+/// The kind of a service the native backend can run from wheels (PostgreSQL, Redis, Chroma),
+/// from its probe or else its image; `None` for every other service.
+pub fn native_kind(svc: &Service) -> Option<ProbeKind> {
+    let kind = match &svc.probe {
+        Some(p) => Some(p.kind),
+        None => svc.image.as_deref().and_then(kind_of_image),
+    }?;
+    matches!(
+        kind,
+        ProbeKind::Postgres | ProbeKind::Redis | ProbeKind::Chroma
+    )
+    .then_some(kind)
+}
+
 /// The catalogue row of a kind.
 pub fn of(kind: ProbeKind) -> &'static Kind {
     KINDS
@@ -174,7 +188,7 @@ fn container_port(svc: &Service) -> Option<u16> {
     let probe = svc.probe.as_ref()?;
     probe
         .port
-        .or_else(|| svc.ports().first().map(|p| p.container))
+        .or_else(|| svc.ports().iter().find(|p| !p.udp).map(|p| p.container))
         .or(of(probe.kind).default_port)
 }
 

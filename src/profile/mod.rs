@@ -5,6 +5,7 @@
 
 mod compose;
 mod compose_ctx;
+mod dotenv;
 mod extends;
 mod interpolate;
 pub mod kinds;
@@ -26,6 +27,26 @@ pub use validate::{PortMap, parse_duration, parse_mode, parse_port, parse_size};
 
 use crate::platform::Kind as PlatformKind;
 
+/// Where a project's services run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Containers through a Docker-compatible engine.
+    #[default]
+    Docker,
+    /// Supervised processes from pinned Python wheels under `.onramp/`, with no engine.
+    Native,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Docker => "docker",
+            Backend::Native => "native",
+        }
+    }
+}
+
 /// The name of the profile used when nothing else is chosen.
 pub const DEFAULT_PROFILE: &str = "kailash";
 
@@ -39,6 +60,10 @@ pub struct Profile {
     /// Take the services from this Compose file (relative to the profile's directory).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compose: Option<String>,
+    /// Where the services run: containers through an engine (the default) or native
+    /// processes from pinned wheels (`--backend` overrides it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<Backend>,
     #[serde(default)]
     pub requirements: Requirements,
     #[serde(default)]
@@ -246,6 +271,24 @@ pub struct Service {
     /// Compose `deploy.resources.reservations` (memory, cpus).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reservations: Option<Resources>,
+    /// Linux capabilities added to the container's default set (`SYS_PTRACE`, `ALL`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cap_add: Option<Vec<String>>,
+    /// Linux capabilities removed from the container's default set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cap_drop: Option<Vec<String>>,
+    /// Engine security options as Compose passes them (`seccomp:unconfined`,
+    /// `no-new-privileges:true`, `label:disable`, `apparmor:unconfined`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_opt: Option<Vec<String>>,
+    /// The user namespace mode (`host`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userns_mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub privileged: Option<bool>,
+    /// Run an init process (PID 1) that reaps zombies and forwards signals.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<bool>,
     /// Container ports exposed to the other services only (`6379`, `8000-8010/udp`), as
     /// Compose `expose`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -390,6 +433,20 @@ pub enum ProbeKind {
     Tcp,
 }
 
+impl ProbeKind {
+    /// The name a profile writes (`probe = { kind = "neo4j" }`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeKind::Postgres => "postgres",
+            ProbeKind::Redis => "redis",
+            ProbeKind::Neo4j => "neo4j",
+            ProbeKind::Chroma => "chroma",
+            ProbeKind::Http => "http",
+            ProbeKind::Tcp => "tcp",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Sdk {
@@ -472,12 +529,14 @@ impl Service {
 
     /// The published host port the probe talks to.
     pub fn probe_host_port(&self) -> Option<u16> {
-        let ports = self.ports();
+        let ports: Vec<PortMap> = self.ports().into_iter().filter(|p| !p.udp).collect();
         let wanted = self.probe.as_ref().and_then(|p| p.port);
-        match wanted {
+        let host = match wanted {
             Some(c) => ports.iter().find(|p| p.container == c).map(|p| p.host),
             None => ports.first().map(|p| p.host),
-        }
+        };
+        // A port the engine has not picked yet cannot be probed.
+        host.filter(|h| *h != 0)
     }
 }
 

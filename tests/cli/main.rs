@@ -10,6 +10,8 @@ mod common;
 #[cfg(unix)]
 mod compose;
 #[cfg(unix)]
+mod compose_apply;
+#[cfg(unix)]
 mod corpus;
 #[cfg(unix)]
 mod deps;
@@ -35,6 +37,8 @@ mod installer;
 mod layers;
 #[cfg(unix)]
 mod lockfile;
+#[cfg(unix)]
+mod native;
 #[cfg(unix)]
 mod network;
 #[cfg(unix)]

@@ -1,8 +1,10 @@
-//! Compose v2 parity: the config hash onramp writes is the one `docker compose config --hash`
-//! computes (every shipped profile, the Compose fixtures); `docker compose up -d` over a stack
-//! onramp started recreates nothing and `onramp up` over a stack Compose v2 started recreates
-//! nothing; and the generated compose file (`docker compose config`) agrees with what `up`
-//! created (`docker inspect`). Compose v2 is Debian 13's plugin (scripts/provision.sh).
+//! Compose parity: the config hash onramp writes is the one Compose v2's `up` writes (every
+//! shipped profile, the Compose fixtures, every service of the corpus files); `docker compose
+//! up -d` over a stack onramp started recreates nothing and `onramp up` over a stack Compose v2
+//! started recreates nothing (shipped profiles, the fixture, two corpus files); docker-compose
+//! 1.29 lists, stops and removes onramp's containers and onramp adopts 1.29's without
+//! recreating them; and the generated compose file (`docker compose config`) agrees with what
+//! `up` created (`docker inspect`). Compose v2 is Debian 13's plugin (scripts/provision.sh).
 //! Host ports of this module: 35000-35199.
 
 use std::collections::BTreeMap;
@@ -833,8 +835,26 @@ fn the_generated_file_and_ups_containers_agree_for_every_shipped_profile() {
     if !engine_ready() {
         return;
     }
+    // Every shipped profile that has services to start is brought up here (with the test
+    // images standing in): a new one fails this until `inspect_overlay` knows it.
+    let covered = ["kailash", "minimal"];
+    let mut expected = 0;
+    for name in shipped_profiles() {
+        let tmp = tempfile::tempdir().unwrap();
+        let r = run(onramp(tmp.path())
+            .args(["--profile", &name, "generate", "--dry-run", "--json"])
+            .env("VIRTUAL_ENV", "/nonexistent"));
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        let n = json(&r)["services"].as_array().unwrap().len();
+        assert_eq!(
+            n > 0,
+            covered.contains(&name.as_str()),
+            "shipped profile {name} ({n} services to start) must be compared here"
+        );
+        expected += n;
+    }
     let mut compared = 0;
-    for (i, profile) in ["minimal", "kailash"].iter().enumerate() {
+    for (i, profile) in covered.iter().enumerate() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let project = format!("inspect{i}{}", std::process::id());
@@ -879,5 +899,337 @@ fn the_generated_file_and_ups_containers_agree_for_every_shipped_profile() {
             Err(e) => std::panic::resume_unwind(e),
         }
     }
-    assert_eq!(compared, 6, "minimal's 2 and kailash's 4 services");
+    assert_eq!(compared, expected, "every service of every shipped profile");
+}
+
+/// A corpus file brought up for real: a copy whose images are the test images and whose host
+/// ports are this module's (the same file for onramp, Compose v2 and docker-compose 1.29),
+/// removed (whoever made its containers) when dropped.
+struct Corpus {
+    dir: tempfile::TempDir,
+    file: &'static str,
+    name: String,
+    services: Vec<&'static str>,
+}
+
+impl Corpus {
+    /// `edits` are (text in the file, its replacement).
+    fn new(
+        case: &str,
+        file: &'static str,
+        services: &[&'static str],
+        edits: &[(&str, String)],
+    ) -> Corpus {
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(&Path::new(crate::corpus::CORPUS).join(case), dir.path());
+        let path = dir.path().join(file);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        for (from, to) in edits {
+            assert!(text.contains(from), "{case}: no {from}");
+            text = text.replacen(from, to, 1);
+        }
+        std::fs::write(&path, text).unwrap();
+        let name = format!("corpus{}{}", case.replace('-', ""), std::process::id());
+        Corpus {
+            dir,
+            file,
+            name,
+            services: services.to_vec(),
+        }
+    }
+
+    fn envs(&self) -> [(&'static str, String); 1] {
+        [("COMPOSE_PROJECT_NAME", self.name.clone())]
+    }
+
+    fn onramp_up(&self) -> serde_json::Value {
+        let r = run(onramp(self.dir.path())
+            .args(["--compose", self.file, "up", "--json"])
+            .args(&self.services)
+            .env("VIRTUAL_ENV", "/nonexistent")
+            .env_remove("COMPOSE_PROFILES")
+            .envs(self.envs()));
+        assert_eq!(r.code, 0, "{}: onramp up: {}", self.name, r.stderr);
+        json(&r)
+    }
+
+    /// `docker compose` (v2) or `docker-compose` (1.29) with the file and ARGS.
+    fn tool(&self, v1: bool, args: &[&str]) -> crate::common::Run {
+        let mut cmd = if v1 {
+            Command::new("docker-compose")
+        } else {
+            let mut c = Command::new("docker");
+            c.arg("compose");
+            c
+        };
+        cmd.current_dir(self.dir.path())
+            .args(["-f", self.file])
+            .args(args)
+            .env_remove("COMPOSE_PROFILES")
+            .envs(self.envs());
+        let r = run(&mut cmd);
+        assert_eq!(r.code, 0, "{}: {args:?}: {}", self.name, r.stderr);
+        r
+    }
+
+    fn up_with(&self, v1: bool) {
+        let mut args = vec!["up", "-d"];
+        args.extend(&self.services);
+        self.tool(v1, &args);
+    }
+
+    /// `name id state` of the project's containers, sorted by service.
+    fn containers(&self) -> Vec<(String, String, String)> {
+        let filter = format!("label=com.docker.compose.project={}", self.name);
+        let out = docker(&[
+            "ps",
+            "-a",
+            "--no-trunc",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.Label \"com.docker.compose.service\"}} {{.ID}} {{.State}} {{.Names}}",
+        ])
+        .unwrap_or_default();
+        let mut v: Vec<(String, String, String)> = out
+            .lines()
+            .filter_map(|l| {
+                let mut w = l.split(' ');
+                Some((w.next()?.into(), w.next()?.into(), w.next()?.into()))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The named volumes the project's containers mount, sorted.
+    fn volumes(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .ids()
+            .iter()
+            .filter_map(|id| {
+                docker(&[
+                    "inspect",
+                    id,
+                    "--format",
+                    "{{range .Mounts}}{{.Name}} {{end}}",
+                ])
+            })
+            .flat_map(|s| s.split_whitespace().map(String::from).collect::<Vec<_>>())
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.containers().into_iter().map(|c| c.1).collect()
+    }
+
+    /// How many of `before`'s containers are gone (recreated or removed).
+    fn replaced(&self, before: &[String]) -> usize {
+        let now = self.ids();
+        before.iter().filter(|id| !now.contains(id)).count()
+    }
+}
+
+impl Drop for Corpus {
+    fn drop(&mut self) {
+        for v1 in [false, true] {
+            let mut cmd = if v1 {
+                Command::new("docker-compose")
+            } else {
+                let mut c = Command::new("docker");
+                c.arg("compose");
+                c
+            };
+            let _ = cmd
+                .current_dir(self.dir.path())
+                .args(["-f", self.file, "down", "-v", "--remove-orphans", "-t", "1"])
+                .envs(self.envs())
+                .output();
+        }
+    }
+}
+
+/// saleor-platform's `db` (a short bind with `ro,z`, a named volume, a custom network) and
+/// `cache`; netbox-docker's `postgres` (its environment from an `env_file`).
+/// Host ports from `base` (three).
+fn corpus_stacks(base: u16) -> Vec<Corpus> {
+    let (pg, redis) = (image("postgres:15"), image("redis:7"));
+    vec![
+        Corpus::new(
+            "saleor-platform",
+            "docker-compose.yml",
+            &["db", "cache"],
+            &[
+                ("library/postgres:15-alpine", pg.clone()),
+                ("valkey/valkey:8.1-alpine", redis),
+                ("- 5432:5432", format!("- {base}:5432")),
+                ("- 6379:6379", format!("- {}:6379", base + 1)),
+            ],
+        ),
+        Corpus::new(
+            "netbox-docker",
+            "docker-compose.yml",
+            &["postgres"],
+            &[
+                ("docker.io/postgres:16-alpine", pg),
+                (
+                    "    env_file: env/postgres.env\n",
+                    format!(
+                        "    env_file: env/postgres.env\n    ports: [\"{}:5432\"]\n",
+                        base + 2
+                    ),
+                ),
+            ],
+        ),
+    ]
+}
+
+#[test]
+fn corpus_files_interoperate_with_compose_v2_both_ways() {
+    if !engine_ready() {
+        return;
+    }
+    for c in corpus_stacks(35060) {
+        let n = c.services.len();
+        for s in c.onramp_up()["services"].as_array().unwrap() {
+            assert_eq!(s["action"], "created", "{}: {s}", c.name);
+        }
+        let before = c.ids();
+        assert_eq!(before.len(), n, "{:?}", c.containers());
+        c.up_with(false);
+        let recreated = c.replaced(&before);
+        eprintln!(
+            "{}: docker compose up -d over onramp's: {recreated}/{n} recreated",
+            c.name
+        );
+        assert_eq!(recreated, 0, "{}: v2 recreated onramp's containers", c.name);
+        c.tool(false, &["down", "-t", "1"]);
+        assert!(c.ids().is_empty());
+        c.up_with(false);
+        let before = c.ids();
+        let doc = c.onramp_up();
+        for s in doc["services"].as_array().unwrap() {
+            assert_eq!(s["action"], "adopted", "{}: {s}", c.name);
+            assert_eq!(s["state"], "ready", "{}: {s}", c.name);
+        }
+        let recreated = c.replaced(&before);
+        eprintln!(
+            "{}: onramp up over docker compose's: {recreated}/{n} recreated",
+            c.name
+        );
+        assert_eq!(recreated, 0, "{}: onramp recreated v2's containers", c.name);
+        assert_eq!(c.ids(), before, "{}: no duplicates", c.name);
+    }
+}
+
+/// docker-compose 1.29 hashes its own service config (not v2's, which onramp writes): its
+/// `up -d` recreates onramp's containers once (keeping their volumes); `onramp up` then adopts
+/// 1.29's containers by comparing their configuration, and neither recreates the other's after.
+#[test]
+fn corpus_files_interoperate_with_docker_compose_1_29() {
+    if !engine_ready() {
+        return;
+    }
+    if Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        skip_or_fail("no docker-compose 1.29 (scripts/provision.sh installs it)");
+        return;
+    }
+    // netbox's postgres alone: its environment comes from an env_file (1.29 reads it too).
+    for c in corpus_stacks(35070).into_iter().skip(1) {
+        let n = c.services.len();
+        c.onramp_up();
+        let ours = c.ids();
+        let volumes = c.volumes();
+        assert!(!volumes.is_empty());
+        let ps = c.tool(true, &["ps"]);
+        for s in &c.services {
+            assert!(
+                ps.stdout.contains(&format!("{}-{s}-1", c.name)),
+                "{}",
+                ps.stdout
+            );
+        }
+        c.tool(true, &["stop", "-t", "1"]);
+        assert!(
+            c.containers().iter().all(|x| x.2 == "exited"),
+            "{:?}",
+            c.containers()
+        );
+        c.tool(true, &["start"]);
+        c.up_with(true);
+        let recreated = c.replaced(&ours);
+        eprintln!(
+            "{}: docker-compose 1.29 up -d over onramp's: {recreated}/{n} recreated",
+            c.name
+        );
+        assert_eq!(
+            c.ids().len(),
+            n,
+            "{}: no duplicates: {:?}",
+            c.name,
+            c.containers()
+        );
+        assert_eq!(c.volumes(), volumes, "{}: 1.29 kept the volumes", c.name);
+        let theirs = c.ids();
+        let doc = c.onramp_up();
+        for s in doc["services"].as_array().unwrap() {
+            assert_eq!(s["action"], "adopted", "{}: {s}", c.name);
+        }
+        let again = c.replaced(&theirs);
+        eprintln!(
+            "{}: onramp up over docker-compose 1.29's: {again}/{n} recreated",
+            c.name
+        );
+        assert_eq!(again, 0, "{}: onramp recreated 1.29's containers", c.name);
+        c.up_with(true);
+        assert_eq!(
+            c.replaced(&theirs),
+            0,
+            "{}: 1.29 recreated what onramp adopted",
+            c.name
+        );
+        c.tool(true, &["down", "-t", "1"]);
+        assert!(c.ids().is_empty(), "{}: {:?}", c.name, c.containers());
+    }
+}
+
+/// An env file with what Compose's dotenv parser does (interpolation from the lines above and
+/// the environment, quotes, escapes, `export`, `KEY: value`, bare keys, comments): onramp's
+/// hash is the one Compose v2's `up` writes, so both read the same values.
+#[test]
+fn env_files_are_read_as_compose_reads_them() {
+    if !compose_v2() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "app/vars.env",
+        "# comment\nA=1\nexport B=\"two words\"\nC='x#y'\nD=v # note\nE=a#b\n\n  F :  yaml style\nG=\nH=${A}x\nI=\"${FROM_ENV}/${A}\"\nJ='${A}'\nK=${NOPE:-dflt}\nL=$$A\nM=\"\\$A\"\nFROM_ENV\nMISSING\nO=\"\\\"q\\\" \\\\ \\0101\\x\"\nQ='it\\'s'\n",
+    );
+    write(
+        d,
+        "app/compose.yml",
+        "services:\n  s:\n    image: x:1\n    env_file: [vars.env, {path: absent.env, required: false}]\n    environment:\n      A: from-environment\n      FROM_ENV:\n",
+    );
+    let envs = [
+        ("COMPOSE_PROJECT_NAME", "envfiles".to_string()),
+        ("FROM_ENV", "outside".to_string()),
+    ];
+    let theirs = up_hashes(&d.join("app"), "compose.yml", &envs);
+    let ours = onramp_compose_hashes(d, "app/compose.yml", &envs).unwrap();
+    assert_eq!(ours.get("s"), theirs.get("s"));
+    let config = compose_hashes(&d.join("app"), "compose.yml", &envs);
+    assert_ne!(
+        config.get("s"),
+        theirs.get("s"),
+        "config --hash does not merge env files"
+    );
 }
