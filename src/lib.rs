@@ -37,6 +37,7 @@ pub mod stack;
 pub mod validation;
 pub mod verify;
 pub mod version;
+pub mod wsl;
 
 use std::process::ExitCode;
 

@@ -83,6 +83,9 @@ pub struct Profile {
     /// How this team reaches registries behind a company network (`[network]`).
     #[serde(default, skip_serializing_if = "Network::is_empty")]
     pub network: Network,
+    /// `onramp migrate wsl`: the WSL2 distro and the size of its VM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrate: Option<Migrate>,
 }
 
 /// A company network: the root its TLS inspection signs with, its proxy, its registry mirrors
@@ -106,6 +109,17 @@ impl Network {
     pub fn is_empty(&self) -> bool {
         *self == Network::default()
     }
+}
+
+/// Where `onramp migrate wsl` moves the project: the distribution (default: the current
+/// Ubuntu LTS) and the VM's memory and processors for `.wslconfig` (default: the
+/// requirements' recommended values).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Migrate {
+    pub distro: Option<String>,
+    pub memory_gib: Option<f64>,
+    pub processors: Option<u32>,
 }
 
 /// A named volume's options, with Compose's meaning.

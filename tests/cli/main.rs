@@ -56,3 +56,5 @@ mod stack;
 mod validate;
 #[cfg(windows)]
 mod windows;
+#[cfg(unix)]
+mod wsl_plans;
