@@ -80,9 +80,35 @@ pub struct Profile {
     /// Networks (Compose top-level `networks`; `default` renames the project network).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub networks: BTreeMap<String, NetworkSpec>,
+    /// How this team reaches registries behind a company network (`[network]`).
+    #[serde(default, skip_serializing_if = "Network::is_empty")]
+    pub network: Network,
     /// `onramp migrate wsl`: the WSL2 distro and the size of its VM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub migrate: Option<Migrate>,
+}
+
+/// A company network: the root its TLS inspection signs with, its proxy, its registry mirrors
+/// and the registry every image comes from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// A PEM file holding the company's root (relative to the project directory, or absolute):
+    /// installed where each client needs it by `doctor --fix`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// The proxy the engine and pip should use (default: the user's `HTTPS_PROXY`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// Registry mirrors for Docker Hub (`registry-mirrors`; Podman's `[[registry.mirror]]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirrors: Option<Vec<String>>,
+}
+
+impl Network {
+    pub fn is_empty(&self) -> bool {
+        *self == Network::default()
+    }
 }
 
 /// Where `onramp migrate wsl` moves the project: the distribution (default: the current
