@@ -416,6 +416,7 @@ fn net_facts(host: &Host, probe: &engine::Probe, podman: bool) -> install::net::
         engine_no_proxy: proxy.no_proxy,
         engine_mirrors: info.map(|i| i.net.mirrors.clone()).unwrap_or_default(),
         engine_version: info.map(|i| i.version.clone()),
+        podman_mirrors: host.sys_read(install::net::PODMAN_MIRRORS),
         os_subjects: crate::netdiag::os_store(host).subjects,
         certs_d,
     }

@@ -299,9 +299,11 @@ pub fn answers(step: &str) -> &'static [&'static str] {
         "homebrew" => &["docker", "python"],
         "wsl-version" => &["wsl", "platform", "docker"],
         "project-venv" => &[],
-        "ca-os-store" | "engine-daemon-json" | "engine-proxy-dropin" | "engine-restart" => {
-            &["network"]
-        }
+        "ca-os-store"
+        | "engine-daemon-json"
+        | "engine-proxy-dropin"
+        | "engine-restart"
+        | "engine-mirrors-podman" => &["network"],
         s if s.starts_with("engine-trust:") => &["network"],
         _ => &["docker"],
     }

@@ -24,6 +24,8 @@ pub struct NetFacts {
     pub engine_mirrors: Vec<String>,
     /// The engine's version (`20.10.24+dfsg1`): `proxies` in daemon.json needs 23.0 or later.
     pub engine_version: Option<String>,
+    /// Podman's mirrors drop-in as it is (`PODMAN_MIRRORS`).
+    pub podman_mirrors: Option<String>,
     /// Subjects of the roots in the OS trust store.
     pub os_subjects: Vec<String>,
     /// Per registry, subjects of the roots in the engine's `certs.d/<registry>/`.
@@ -179,6 +181,17 @@ pub fn steps(f: &Facts, family: Option<&str>, w: &NetWants) -> Vec<Step> {
         }
     }
     let linuxish = matches!(kind, Kind::Linux | Kind::Wsl2 | Kind::Unknown);
+    if podman && linuxish && !w.mirrors.is_empty() {
+        let text = podman_mirrors(&w.mirrors);
+        if f.net.podman_mirrors.as_deref() != Some(text.as_str()) {
+            out.push(step(
+                "engine-mirrors-podman",
+                format!("Podman does not use the mirrors {}", w.mirrors.join(", ")),
+                holds(text.lines().last().unwrap_or_default(), PODMAN_MIRRORS),
+                vec![write_file(f, PODMAN_MIRRORS, text)],
+            ));
+        }
+    }
     if podman || !linuxish {
         return out;
     }
@@ -218,6 +231,20 @@ pub fn steps(f: &Facts, family: Option<&str>, w: &NetWants) -> Vec<Step> {
         out.push(engine_restart(f, &env));
     }
     out
+}
+
+/// Podman's drop-in for Docker Hub mirrors (registries.conf v2, read from registries.conf.d).
+pub const PODMAN_MIRRORS: &str = "/etc/containers/registries.conf.d/onramp-mirrors.conf";
+
+/// Docker Hub with the mirrors in front, as Podman's registries.conf says it.
+pub fn podman_mirrors(mirrors: &[String]) -> String {
+    let mut t = String::from("[[registry]]\nprefix = \"docker.io\"\nlocation = \"docker.io\"\n");
+    for m in mirrors {
+        let host = m.split_once("://").map_or(m.as_str(), |(_, h)| h);
+        let host = host.trim_end_matches('/').replace(['"', '\\'], "");
+        t.push_str(&format!("\n[[registry.mirror]]\nlocation = \"{host}\"\n"));
+    }
+    t
 }
 
 /// Whether this engine reads `proxies` from daemon.json (Docker Engine 23.0 and later; an
@@ -619,6 +646,33 @@ mod tests {
         );
         assert!(proxies_in_daemon_json(Some("24.0.7")) && proxies_in_daemon_json(None));
         assert!(!proxies_in_daemon_json(Some("20.10.24+dfsg1")));
+    }
+
+    #[test]
+    fn podman_gets_its_mirrors_as_a_registries_conf_drop_in() {
+        let mut f = debian_root();
+        f.engine_endpoint = Some("unix:///run/podman/podman.sock".into());
+        let s = steps(&f, Some("debian"), &wants());
+        let m = s.iter().find(|s| s.id == "engine-mirrors-podman").unwrap();
+        let Action::WriteFile { path, content, .. } = &m.change[0] else {
+            panic!("{m:?}")
+        };
+        assert_eq!(path, PODMAN_MIRRORS);
+        let v: toml::Table = toml::from_str(content).unwrap();
+        assert_eq!(
+            v["registry"][0]["mirror"][0]["location"].as_str(),
+            Some("mirror.corp")
+        );
+        assert!(
+            !s.iter()
+                .any(|s| s.id == "engine-daemon-json" || s.id == "engine-restart")
+        );
+        f.net.podman_mirrors = Some(content.clone());
+        assert!(
+            !steps(&f, Some("debian"), &wants())
+                .iter()
+                .any(|s| s.id == "engine-mirrors-podman")
+        );
     }
 
     #[test]

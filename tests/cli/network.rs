@@ -644,3 +644,51 @@ fn setup_through_an_intercepting_proxy_after_doctor_fix_then_undo_restores_the_m
         .collect();
     assert!(changed.is_empty(), "not restored: {changed:?}");
 }
+
+/// `[network] image_prefix`: the profile names Docker Hub images (`postgres:15`, `redis:7`);
+/// every one is pulled from the company's registry path instead (here the local registry).
+#[test]
+fn prefix_every_hub_image_comes_from_the_company_registry() {
+    if !engine_up() {
+        return skip_or_fail("a running engine (scripts/provision.sh)");
+    }
+    let registry =
+        std::env::var("ONRAMP_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let name = format!("netprefix{}", std::process::id());
+    write(
+        dir,
+        "onramp.toml",
+        &format!(
+            "extends = \"minimal\"\nproject = \"{name}\"\n\n[requirements]\nmemory_gib = {{ min = 1 }}\ncpus = {{ min = 1 }}\ndisk_free_gib = {{ min = 1 }}\n\n[services.postgres]\nimage = \"postgres:15\"\nports = [\"32032:5432\"]\n\n[services.redis]\nimage = \"redis:7\"\nports = [\"32033:6379\"]\n\n[network]\nimage_prefix = \"{registry}/onramp-test\"\n"
+        ),
+    );
+    let up = run(onramp(dir).args(["--json", "up"]));
+    let images = Command::new("docker")
+        .args([
+            "ps",
+            "--filter",
+            &format!("label=com.docker.compose.project={name}"),
+            "--format",
+            "{{.Image}}",
+        ])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let _ = run(onramp(dir).args(["down", "--volumes"]));
+    assert_eq!(up.code, 0, "{}\n{}", up.stdout, up.stderr);
+    let doc = json(&up);
+    for s in doc["services"].as_array().unwrap() {
+        assert_eq!(s["state"], "ready", "{s}");
+    }
+    let mut got: Vec<&str> = images.lines().collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            format!("{registry}/onramp-test/postgres:15"),
+            format!("{registry}/onramp-test/redis:7")
+        ]
+    );
+}
