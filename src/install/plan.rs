@@ -54,6 +54,8 @@ pub fn plan(f: &Facts, w: &Wants) -> Plan {
     }
     p.steps = b.steps;
     p.notes = b.notes;
+    let family = family.map(|f| f.name);
+    p.steps.extend(super::net::steps(f, family, &w.net));
     p
 }
 
@@ -1006,7 +1008,9 @@ mod tests {
                     super::super::shell_line(argv)
                 }
                 Action::Detach { argv, log } => super::super::detach_line(argv, log),
-                Action::Remove { path } => crate::escape::shell(path),
+                Action::Remove { path } | Action::WriteFile { path, .. } => {
+                    crate::escape::shell(path)
+                }
                 Action::Edit { .. } => continue,
                 Action::Manual { text } => match text.strip_prefix("as root: ") {
                     Some(line) => line.to_string(),
