@@ -1235,8 +1235,8 @@ fn port(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, unset: &mut Unset) -> Result<St
     Ok(spec)
 }
 
-/// A service's `volumes`: named volumes and bind mounts go to `volumes`, `type: tmpfs`
-/// entries to `tmpfs`.
+/// A service's `volumes`, in order: the short syntax as written, the long one (bind, volume
+/// or tmpfs) as `type=KIND,...` (see `volume`).
 fn volumes(
     cx: &Ctx<'_, '_>,
     p: &[&str],
