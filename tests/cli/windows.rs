@@ -570,3 +570,32 @@ fn migrate_wsl_dry_run_asks_this_windows_and_plans_from_its_answers() {
     assert!(copy.contains("/mnt/c/"), "{copy}");
     assert!(std::fs::read_dir(d.path()).unwrap().next().is_none());
 }
+
+#[test]
+fn migrate_wsl_applied_without_wsl_exe_stops_at_the_first_step_with_its_log_and_state() {
+    // Wine has no wsl.exe: the first step's change cannot start. Nothing after it runs, the
+    // user's .wslconfig is not touched, and the log and the state say where it stopped.
+    let wslconfig = format!(r"{}\.wslconfig", std::env::var("USERPROFILE").unwrap());
+    let had = std::path::Path::new(&wslconfig).exists();
+    let d = c_dir();
+    let r = run(onramp(d.path()).args(["--yes", "migrate", "wsl"]));
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("wsl failed"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("run `onramp migrate wsl` again"),
+        "{}",
+        r.stdout
+    );
+    let log = std::fs::read_to_string(d.path().join(r".onramp\logs\install-wsl.log")).unwrap();
+    assert!(
+        log.contains("$ wsl.exe --install --no-distribution"),
+        "{log}"
+    );
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.path().join(r".onramp\migrate-wsl.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["distro"], "Ubuntu-24.04");
+    assert_eq!(state["done"], serde_json::json!([]));
+    assert_eq!(std::path::Path::new(&wslconfig).exists(), had);
+}
