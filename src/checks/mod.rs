@@ -6,11 +6,13 @@ mod disk;
 mod docker;
 mod images;
 mod memory;
+pub mod network;
 mod platform;
 mod ports;
 mod python;
 pub mod report;
 mod wsl;
+mod wsl_guard;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -76,7 +78,9 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(host: Host, profile: Profile, dir: PathBuf, machine: Arc<Machine>) -> Ctx {
-        let plan = machine.plan(&wants_for_checks(&profile, &dir));
+        let mut wants = wants_for_checks(&profile, &dir);
+        wants.net = network::net_wants(&host, &profile, &dir);
+        let plan = machine.plan(&wants);
         Ctx {
             host,
             profile,
@@ -148,6 +152,12 @@ pub fn wants(p: &Profile, dir: &Path, accept_docker_desktop_license: bool) -> Wa
         memory_gib: thresh(r.memory_gib),
         accept_docker_desktop_license,
         dir: dir.display().to_string(),
+        net: Default::default(),
+        ports: p
+            .services()
+            .flat_map(|(name, s)| s.ports().into_iter().map(move |m| (m.host, name.clone())))
+            .collect(),
+        memory_min_gib: r.memory_gib.and_then(|t| t.min),
     }
 }
 
@@ -168,6 +178,7 @@ type CheckFn = for<'a> fn(&'a Ctx) -> CheckFuture<'a>;
 const ALL: &[CheckFn] = &[
     |c| Box::pin(platform::check(c)),
     |c| Box::pin(wsl::check(c)),
+    |c| Box::pin(wsl_guard::check(c)),
     |c| Box::pin(memory::check(c)),
     |c| Box::pin(cpus::check(c)),
     |c| Box::pin(disk::check(c)),
@@ -175,6 +186,7 @@ const ALL: &[CheckFn] = &[
     |c| Box::pin(python::check(c)),
     |c| Box::pin(ports::check(c)),
     |c| Box::pin(images::check(c)),
+    |c| Box::pin(network::check(c)),
 ];
 
 /// Run every check concurrently; outcomes come back in registration order.

@@ -9,7 +9,8 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
         if svc.image.is_none() {
             continue;
         }
-        for p in svc.ports() {
+        // UDP ports and ports the engine picks when the container starts are not checked.
+        for p in svc.ports().into_iter().filter(|p| p.fixed_tcp()) {
             let id = format!("port:{name}:{}", p.host);
             let addr = format!("{}:{}", p.host_ip, p.host);
             match try_bind(p.host_ip, p.host) {

@@ -56,8 +56,21 @@ pub enum EngineError {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct Published {
     pub ip: String,
+    /// 0: the engine picks a free port when the container starts.
     pub host: u16,
     pub container: u16,
+    pub udp: bool,
+}
+
+impl Published {
+    /// The engine's name of the container port (`5432/tcp`).
+    pub fn key(&self) -> String {
+        format!(
+            "{}/{}",
+            self.container,
+            if self.udp { "udp" } else { "tcp" }
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -134,6 +147,16 @@ pub struct Extras {
     /// `os/arch` of the image to run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub security_opt: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userns_mode: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub privileged: bool,
 }
 
 impl Extras {
@@ -174,7 +197,10 @@ pub struct ContainerInfo {
     pub exit_code: i64,
     pub oom_killed: bool,
     pub restart_count: i64,
+    /// The bindings the container was created with (host port 0: picked by the engine).
     pub ports: Vec<Published>,
+    /// The bindings the engine made when it started the container (the host ports it picked).
+    pub bound: Vec<Published>,
     /// The image as the container was created with it (`Config.Image`).
     pub image: String,
     pub env: Vec<String>,
@@ -456,30 +482,31 @@ pub fn parse_auths(config_json: &str) -> BTreeMap<String, bollard::auth::DockerC
     out
 }
 
-fn info_of(c: bollard::models::ContainerInspectResponse) -> ContainerInfo {
-    let state = c.state.unwrap_or_default();
-    let config = c.config.unwrap_or_default();
-    let labels = config.labels.unwrap_or_default().into_iter().collect();
+/// Port bindings as the engine lists them (`5432/tcp` -> host address and port), sorted.
+fn published(bindings: Option<HashMap<String, Option<Vec<PortBinding>>>>) -> Vec<Published> {
     let mut ports = Vec::new();
-    for (key, bindings) in c
-        .host_config
-        .and_then(|h| h.port_bindings)
-        .unwrap_or_default()
-    {
-        let container: u16 = key
-            .split('/')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
+    for (key, bindings) in bindings.unwrap_or_default() {
+        let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+        let container: u16 = port.parse().unwrap_or(0);
         for b in bindings.unwrap_or_default() {
             ports.push(Published {
                 ip: b.host_ip.unwrap_or_default(),
                 host: b.host_port.and_then(|p| p.parse().ok()).unwrap_or(0),
                 container,
+                udp: proto == "udp",
             });
         }
     }
     ports.sort();
+    ports
+}
+
+fn info_of(c: bollard::models::ContainerInspectResponse) -> ContainerInfo {
+    let state = c.state.unwrap_or_default();
+    let config = c.config.unwrap_or_default();
+    let labels = config.labels.unwrap_or_default().into_iter().collect();
+    let ports = published(c.host_config.and_then(|h| h.port_bindings));
+    let bound = published(c.network_settings.and_then(|n| n.ports));
     ContainerInfo {
         id: c.id.unwrap_or_default(),
         name: c
@@ -495,6 +522,7 @@ fn info_of(c: bollard::models::ContainerInspectResponse) -> ContainerInfo {
         oom_killed: state.oom_killed.unwrap_or(false),
         restart_count: c.restart_count.unwrap_or(0),
         ports,
+        bound,
         image: config.image.unwrap_or_default(),
         env: config.env.unwrap_or_default(),
         cmd: config.cmd,
@@ -654,12 +682,17 @@ impl Engine for Bollard {
         let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
         for p in &spec.ports {
             port_bindings
-                .entry(format!("{}/tcp", p.container))
+                .entry(p.key())
                 .or_insert_with(|| Some(Vec::new()))
                 .get_or_insert_with(Vec::new)
                 .push(PortBinding {
                     host_ip: Some(p.ip.clone()),
-                    host_port: Some(p.host.to_string()),
+                    // Empty: the engine picks a free port.
+                    host_port: Some(if p.host == 0 {
+                        String::new()
+                    } else {
+                        p.host.to_string()
+                    }),
                 });
         }
         let mounts = spec
@@ -701,12 +734,7 @@ impl Engine for Bollard {
             tty: x.tty.then_some(true),
             open_stdin: x.stdin_open.then_some(true),
             labels: Some(spec.labels.clone().into_iter().collect()),
-            exposed_ports: Some(
-                spec.ports
-                    .iter()
-                    .map(|p| format!("{}/tcp", p.container))
-                    .collect(),
-            ),
+            exposed_ports: Some(spec.ports.iter().map(Published::key).collect()),
             host_config: Some(HostConfig {
                 port_bindings: Some(port_bindings),
                 mounts: Some(mounts),
@@ -722,6 +750,11 @@ impl Engine for Bollard {
                         .collect()
                 }),
                 shm_size: x.shm_size,
+                cap_add: (!x.cap_add.is_empty()).then(|| x.cap_add.clone()),
+                cap_drop: (!x.cap_drop.is_empty()).then(|| x.cap_drop.clone()),
+                security_opt: (!x.security_opt.is_empty()).then(|| x.security_opt.clone()),
+                userns_mode: x.userns_mode.clone(),
+                privileged: x.privileged.then_some(true),
                 tmpfs: (!x.tmpfs.is_empty()).then(|| x.tmpfs.iter().cloned().collect()),
                 ulimits: (!x.ulimits.is_empty()).then(|| {
                     x.ulimits

@@ -26,6 +26,8 @@ pub struct Svc {
     pub command: Option<Vec<String>>,
     pub entrypoint: Option<Vec<String>>,
     pub env: Vec<Kv>,
+    /// Names without a value (`NAME:`), taken from the environment by Compose.
+    pub env_unset: Vec<String>,
     /// `[ip:]host:container[/udp]`.
     pub ports: Vec<String>,
     pub expose: Vec<String>,
@@ -52,6 +54,11 @@ pub struct Svc {
     pub tty: bool,
     pub stdin_open: bool,
     pub init: Option<bool>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub security_opt: Vec<String>,
+    pub userns_mode: Option<String>,
+    pub privileged: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -222,6 +229,7 @@ fn compose_service(s: &ServiceSpec) -> Svc {
         command: s.command.clone(),
         entrypoint: s.entrypoint.clone(),
         env: kvs(&s.env),
+        env_unset: s.env_unset.clone(),
         expose: s.expose.clone(),
         ports: s
             .ports
@@ -237,7 +245,11 @@ fn compose_service(s: &ServiceSpec) -> Svc {
                 } else {
                     format!("/{}", p.protocol)
                 };
-                format!("{ip}{}:{}{proto}", p.host, p.container)
+                match (p.host, ip.is_empty()) {
+                    (0, true) => format!("{}{proto}", p.container),
+                    (0, false) => format!("{ip}:{}{proto}", p.container),
+                    (h, _) => format!("{ip}{h}:{}{proto}", p.container),
+                }
             })
             .collect(),
         volumes: s
@@ -330,6 +342,11 @@ fn compose_service(s: &ServiceSpec) -> Svc {
         tty: s.tty,
         stdin_open: s.stdin_open,
         init: s.init,
+        cap_add: s.cap_add.clone(),
+        cap_drop: s.cap_drop.clone(),
+        security_opt: s.security_opt.clone(),
+        userns_mode: s.userns_mode.clone(),
+        privileged: s.privileged,
     }
 }
 

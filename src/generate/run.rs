@@ -88,6 +88,31 @@ pub async fn run(
     })
 }
 
+/// Rewrite the env files (template `env`) onramp wrote, with `bound`: the profile whose ports
+/// carry the host ports the engine picked at `up`. A file onramp did not write, or one edited
+/// since, is left alone; returns the files rewritten.
+pub fn refresh_env(
+    host: &Host,
+    project: &Project,
+    bound: &crate::profile::Profile,
+) -> Result<Vec<String>> {
+    let dir = project.dir.as_path();
+    let (pinned, _) = crate::lock::pinned_profile(dir, bound)?;
+    let ctx = context::build(&pinned, dir, &shim::Scan::default());
+    let manifest = super::load_manifest(dir)?;
+    let mut plans = Vec::new();
+    for spec in project.profile.files.iter().filter(|f| f.template == "env") {
+        let content = super::render(dir, &spec.template, &ctx)?;
+        let plan = super::plan_file(dir, &manifest, spec, content, false)?;
+        if plan.action == Action::Update {
+            plans.push(plan);
+        }
+    }
+    let mut manifest = manifest;
+    super::apply(host, dir, &plans, &mut manifest)?;
+    Ok(plans.into_iter().map(|p| p.rel).collect())
+}
+
 /// Each managed service with the config hash its containers carry: the one Compose v2
 /// computes for the same service (of the generated file, or of the team's Compose file).
 fn config_hashes(project: &Project) -> Vec<serde_json::Value> {

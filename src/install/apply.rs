@@ -89,8 +89,21 @@ async fn apply_step(host: &Host, s: &Step, dir: &Path, progress: &dyn Fn(&str)) 
     let mut log = Log::open(dir, rel);
     let mut a = Applied::new(&s.id, Done::Changed);
     a.log = Some(log_path.clone());
+    let network = super::answers(&s.id).contains(&"network");
     for action in &s.change {
         let done = act(host, action, &mut log, &mut a).await;
+        if done.is_ok() && network {
+            let journal = match action {
+                Action::Run { argv, .. } => super::sysfile::record(&log.root, argv, None),
+                Action::Detach { argv, log: out } => {
+                    super::sysfile::record(&log.root, argv, Some(out))
+                }
+                _ => Ok(()),
+            };
+            if let Err(e) = journal {
+                log.line(&format!("cannot record this for undo: {e}"));
+            }
+        }
         log.flush();
         if let Err(e) = done {
             let hint = pkg::known_error(&format!("{e}\n{}", log.tail()))
@@ -179,8 +192,26 @@ async fn act(host: &Host, action: &Action, log: &mut Log, a: &mut Applied) -> Re
             root.remove_tree(rel)
                 .map_err(|e| format!("cannot remove {path}: {e}"))
         }
+        Action::Edit {
+            path,
+            settings,
+            backup,
+        } => {
+            log.line(&crate::wsl::ini::edit_line(path, settings, backup));
+            crate::wsl::edit_file(Path::new(path), settings, backup)
+        }
         Action::Manual { text } => {
             log.line(&format!("left to you: {text}"));
+            Ok(())
+        }
+        Action::WriteFile {
+            path,
+            content,
+            sudo,
+        } => {
+            log.line(&format!("write {path}"));
+            let argv = super::sysfile::write(host, &log.root, path, content, *sudo).await?;
+            a.ran.push(argv);
             Ok(())
         }
     }
@@ -225,6 +256,8 @@ pub async fn holds(host: &Host, p: &Probe, wait: bool) -> bool {
             .sys_read(path)
             .is_some_and(|t| t.lines().any(|l| l.replace(' ', "") == *line)),
         Probe::Absent { path } => !Path::new(path).exists(),
+        Probe::IniHas { path, settings } => crate::fsx::read_text_file(Path::new(path))
+            .is_some_and(|t| crate::wsl::ini::missing(&t, settings).is_empty()),
         Probe::VenvUsable { path } => {
             let python = crate::python::venv_python(Path::new(path), host.os());
             let cmd = Cmd::new(python, Duration::from_secs(10)).args(["-c", "import pip"]);
@@ -245,6 +278,10 @@ pub fn describe(p: &Probe) -> String {
         Probe::InGroup { user, group } => format!("{user} is in group {group}"),
         Probe::FileHas { path, line } => format!("{path} has `{line}`"),
         Probe::Absent { path } => format!("{path} is gone"),
+        Probe::IniHas { path, settings } => {
+            let list: Vec<String> = settings.iter().map(|s| s.to_string()).collect();
+            format!("{path} has {}", list.join(", "))
+        }
         Probe::VenvUsable { path } => format!("{path}'s python imports pip"),
         Probe::Manual => "you confirm it".into(),
     }

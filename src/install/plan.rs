@@ -45,6 +45,7 @@ pub fn plan(f: &Facts, w: &Wants) -> Plan {
         Kind::Wsl1 => b.wsl1(),
         Kind::Linux | Kind::Wsl2 | Kind::Unknown => b.linux(kind, family),
     }
+    b.steps.extend(super::guard::steps(f, w));
     if b.steps.iter().any(|s| s.state == State::Todo) && b.priv_ == Privilege::SudoPassword {
         b.notes.push(
             "sudo needs a password and onramp never asks for one behind your back: run `sudo -v`, then onramp again"
@@ -59,6 +60,8 @@ pub fn plan(f: &Facts, w: &Wants) -> Plan {
     }
     p.steps = b.steps;
     p.notes = b.notes;
+    let family = family.map(|f| f.name);
+    p.steps.extend(super::net::steps(f, family, &w.net));
     p
 }
 
@@ -546,7 +549,17 @@ impl Builder<'_> {
 
     fn wsl_systemd(&mut self) {
         let line = "systemd=true";
-        let script = "grep -qs '^systemd=true' /etc/wsl.conf || printf '\\n[boot]\\nsystemd=true\\n' >> /etc/wsl.conf";
+        // Merged into `[boot]`, every other line kept, the original copied once.
+        let argv = [
+            "sh",
+            "-c",
+            super::migrate::INI_SET_SH,
+            "sh",
+            "/etc/wsl.conf",
+            "boot",
+            "systemd",
+            "true",
+        ];
         let s = step(
             "wsl-systemd",
             "PID 1 is not systemd in this WSL2 distro: the engine would not start at boot",
@@ -557,7 +570,7 @@ impl Builder<'_> {
             line: line.into(),
         })
         .change(vec![
-            self.root_cmd(&["sh", "-c", script], SHORT_SECS),
+            self.root_cmd(&argv, SHORT_SECS),
             manual(format!(
                 "afterwards, from Windows: `{}` (restarts WSL with systemd; needs WSL 0.67.6 or newer: `{}`). Until then this run starts a detached dockerd",
                 pkg::WSL_SHUTDOWN.join(" "),
@@ -1011,7 +1024,10 @@ mod tests {
                     super::super::shell_line(argv)
                 }
                 Action::Detach { argv, log } => super::super::detach_line(argv, log),
-                Action::Remove { path } => crate::escape::shell(path),
+                Action::Remove { path } | Action::WriteFile { path, .. } => {
+                    crate::escape::shell(path)
+                }
+                Action::Edit { .. } => continue,
                 Action::Manual { text } => match text.strip_prefix("as root: ") {
                     Some(line) => line.to_string(),
                     None => continue,

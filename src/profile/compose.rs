@@ -52,6 +52,12 @@ const APPLIED: &[&str] = &[
     "extra_hosts",
     "platform",
     "extends",
+    "cap_add",
+    "cap_drop",
+    "security_opt",
+    "userns_mode",
+    "privileged",
+    "init",
 ];
 
 /// Services taken from a Compose file, as profile TOML, with what the reader noticed.
@@ -88,37 +94,6 @@ pub fn read_capped(path: &Path) -> Result<String> {
         path: path.to_path_buf(),
         source: std::io::Error::other("not UTF-8 text"),
     })
-}
-
-/// `KEY=VALUE` lines of a `.env` file (comments, `export`, and quotes as Compose reads them).
-/// Every secret in it is registered for masking before anything else can print it.
-pub fn parse_env_file(text: &str) -> BTreeMap<String, String> {
-    crate::secrets::register_from_text(text);
-    let mut out = BTreeMap::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        let Some((k, v)) = line.split_once('=') else {
-            continue;
-        };
-        let v = v.trim();
-        let v = if v.len() >= 2
-            && ((v.starts_with('"') && v.ends_with('"'))
-                || (v.starts_with('\'') && v.ends_with('\'')))
-        {
-            v[1..v.len() - 1].to_string()
-        } else {
-            v.split(" #").next().unwrap_or(v).trim_end().to_string()
-        };
-        if crate::secrets::is_secret_key(k.trim()) {
-            crate::secrets::register(&v);
-        }
-        out.insert(k.trim().to_string(), v);
-    }
-    out
 }
 
 /// Split a command string as Compose does (shell words, without expansion).
@@ -522,6 +497,7 @@ fn service(
     let mut t = toml::Table::new();
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     let mut env_from_files: BTreeMap<String, String> = BTreeMap::new();
+    let mut env_unset: Vec<String> = Vec::new();
     for (k, v) in svc {
         let key = key_str(k);
         let p = ["services", name, key.as_str()];
@@ -543,8 +519,28 @@ fn service(
                 }
                 t.insert(key.clone(), c.into());
             }
-            "tty" | "stdin_open" => {
+            "tty" | "stdin_open" | "privileged" | "init" => {
                 t.insert(key.clone(), boolean(cx, &p, v, unset)?.into());
+            }
+            "cap_add" | "cap_drop" => {
+                let caps = items(cx, &p, v, unset, scalar)?;
+                t.insert(key.clone(), strings(caps));
+            }
+            "security_opt" => {
+                let opts = items(cx, &p, v, unset, security_opt)?;
+                t.insert(key.clone(), strings(opts));
+            }
+            "userns_mode" => {
+                let mode = s(v, unset)?;
+                if mode != "host" && !mode.is_empty() {
+                    return Err(at(
+                        cx,
+                        &p,
+                        format!("userns_mode `{mode}` is not one the engine takes"),
+                        "the engine takes `userns_mode: host` (or none)",
+                    ));
+                }
+                t.insert(key.clone(), mode.into());
             }
             "build" => {
                 t.insert("build".into(), build(cx, &p, v, unset)?);
@@ -552,7 +548,10 @@ fn service(
             "command" | "entrypoint" => {
                 t.insert(key.clone(), strings(words(cx, &p, v, unset)?));
             }
-            "environment" => env.extend(mapping_or_list(cx, &p, v, unset, true)?),
+            "environment" => {
+                env.extend(mapping_or_list(cx, &p, v, unset, true)?);
+                env_unset.extend(unresolved_names(cx, v));
+            }
             "env_file" => env_from_files.extend(env_files(cx, &p, v, unset)?),
             "ports" => {
                 let ports = items(cx, &p, v, unset, port)?;
@@ -614,8 +613,16 @@ fn service(
         }
     }
     env_from_files.extend(env);
+    // A name written without a value and not set anywhere overrides an env file's value with
+    // nothing, as Compose resolves it (and is hashed as Compose hashes it).
+    for k in &env_unset {
+        env_from_files.remove(k);
+    }
     if !env_from_files.is_empty() {
         t.insert("env".into(), table(env_from_files));
+    }
+    if !env_unset.is_empty() {
+        t.insert("env_unset".into(), strings(env_unset));
     }
     if !t.contains_key("image") && !t.contains_key("build") {
         return Err(at(
@@ -657,8 +664,17 @@ fn push_tmpfs(t: &mut toml::Table, items: &mut Vec<String>) {
     }
 }
 
-/// `table.key = value` inside `resources` (limits) or `reservations`.
+/// `table.key = value` inside `resources` (limits) or `reservations`; 0 is Compose's "no
+/// limit" (`mem_limit: ${LIMIT:-0}`) and sets nothing.
 fn resource(t: &mut toml::Table, table: &str, key: &str, value: toml::Value) {
+    let zero = match &value {
+        toml::Value::Float(f) => *f == 0.0,
+        toml::Value::String(s) => s.trim().parse::<f64>() == Ok(0.0),
+        _ => false,
+    };
+    if zero {
+        return;
+    }
     let r = t
         .entry(table)
         .or_insert_with(|| toml::Value::Table(toml::Table::new()));
@@ -746,6 +762,37 @@ fn boolean(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, unset: &mut Unset) -> Result
             p,
             format!("`{}` is not true or false", p.last().unwrap_or(&"")),
             "write `true` or `false`",
+        )),
+    }
+}
+
+/// One `security_opt` entry, passed to the engine as Compose passes it; a seccomp profile
+/// file (Compose reads and inlines it) and `systempaths=unconfined` are refused by name.
+fn security_opt(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, unset: &mut Unset) -> Result<String> {
+    let opt = scalar(cx, p, v, unset)?;
+    let (key, value) = opt
+        .split_once('=')
+        .or_else(|| opt.split_once(':'))
+        .unwrap_or((opt.as_str(), ""));
+    let refuse = |why: String| {
+        Err(at(
+            cx,
+            p,
+            why,
+            "onramp passes `seccomp:unconfined`, `no-new-privileges`, `label:...` and `apparmor:...` to the engine; remove the option or keep this service under docker compose",
+        ))
+    };
+    match key {
+        "seccomp" if value != "unconfined" => refuse(format!(
+            "security_opt `{opt}` names a seccomp profile file, which onramp does not read"
+        )),
+        "systempaths" => refuse(format!("security_opt `{opt}` is not applied by onramp")),
+        "no-new-privileges" | "seccomp" | "label" | "apparmor" => Ok(opt),
+        _ => Err(at(
+            cx,
+            p,
+            format!("security_opt `{opt}` is not one the engine takes"),
+            "write e.g. `seccomp:unconfined` or `no-new-privileges:true`",
         )),
     }
 }
@@ -1002,6 +1049,28 @@ fn mapping_or_list(
     Ok(out)
 }
 
+/// The `environment` names written without a value (`- NAME`, `NAME:`) that no variable sets.
+fn unresolved_names(cx: &Ctx<'_, '_>, v: &Value) -> Vec<String> {
+    let bare: Vec<String> = match v {
+        Value::Mapping(m) => m
+            .iter()
+            .filter(|(_, val)| matches!(val, Value::Null))
+            .map(|(k, _)| key_str(k))
+            .collect(),
+        Value::Sequence(items) => items
+            .iter()
+            .filter_map(|i| match i {
+                Value::String(s) if !s.contains('=') => Some(s.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    bare.into_iter()
+        .filter(|k| (cx.vars)(k).is_none())
+        .collect()
+}
+
 /// `env_file`: paths relative to the Compose file's folder; `required: false` may be missing.
 fn env_files(
     cx: &Ctx<'_, '_>,
@@ -1038,7 +1107,19 @@ fn env_files(
         })?;
         let path = cx.project_dir.join(&inside);
         match read_in_project(cx.project_dir, Path::new(&inside))? {
-            Some(text) => out.extend(parse_env_file(&text)),
+            Some(text) => out.extend(super::dotenv::parse(&text, cx.vars).map_err(|b| {
+                at(
+                    cx,
+                    &ip,
+                    format!(
+                        "env_file {}: line {}: {}",
+                        path.display(),
+                        b.line,
+                        b.message
+                    ),
+                    "fix that line of the env file",
+                )
+            })?),
             None if !required => {}
             None => {
                 return Err(at(
@@ -1126,23 +1207,15 @@ fn port(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, unset: &mut Unset) -> Result<St
             let published = get("published", unset)?.unwrap_or_default();
             let ip = get("host_ip", unset)?;
             let proto = get("protocol", unset)?.unwrap_or_else(|| "tcp".into());
-            let base = format!("{published}:{target}/{proto}");
-            match ip {
-                Some(ip) => format!("{ip}:{base}"),
-                None => base,
+            match (ip, published.is_empty()) {
+                (Some(ip), _) => format!("{ip}:{published}:{target}/{proto}"),
+                (None, true) => format!("{target}/{proto}"),
+                (None, false) => format!("{published}:{target}/{proto}"),
             }
         }
         other => scalar(cx, p, other, unset)?,
     };
-    let body = spec.strip_suffix("/tcp").unwrap_or(&spec);
-    if !body.contains(':') || body.ends_with(':') || body.starts_with(':') {
-        return Err(at(
-            cx,
-            p,
-            format!("port `{spec}` publishes no fixed host port"),
-            &format!("onramp probes services over a fixed host port: write `\"HOST:{body}\"`"),
-        ));
-    }
+    let body = spec.rsplit_once('/').map_or(spec.as_str(), |(b, _)| b);
     if body.contains('-') {
         return Err(at(
             cx,
@@ -1151,11 +1224,19 @@ fn port(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, unset: &mut Unset) -> Result<St
             "publish each port on its own line",
         ));
     }
+    if let Err(e) = super::parse_port(&spec) {
+        return Err(at(
+            cx,
+            p,
+            format!("port `{spec}`: {e}"),
+            "write `[HOST_IP:][HOST:]CONTAINER[/udp]`, e.g. \"5432:5432\" or \"127.0.0.1::5432\"",
+        ));
+    }
     Ok(spec)
 }
 
-/// A service's `volumes`: named volumes and bind mounts go to `volumes`, `type: tmpfs`
-/// entries to `tmpfs`.
+/// A service's `volumes`, in order: the short syntax as written, the long one (bind, volume
+/// or tmpfs) as `type=KIND,...` (see `volume`).
 fn volumes(
     cx: &Ctx<'_, '_>,
     p: &[&str],
@@ -1594,12 +1675,7 @@ mod tests {
     }
 
     #[test]
-    fn env_files_and_shell_words() {
-        let env = parse_env_file("# c\nA=1\nexport B=\"two words\"\nC='x#y'\nD=v # note\n\nbad\n");
-        assert_eq!(env["A"], "1");
-        assert_eq!(env["B"], "two words");
-        assert_eq!(env["C"], "x#y");
-        assert_eq!(env["D"], "v");
+    fn shell_words_as_compose_splits_them() {
         assert_eq!(
             shell_words(r#"redis-server --save "" --appendonly 'yes no' a\ b"#).unwrap(),
             [
@@ -1717,7 +1793,7 @@ volumes:
 
     #[test]
     fn unknown_keys_are_named_with_their_position() {
-        let text = "services:\n  db:\n    image: postgres\n    privileged: true\n";
+        let text = "services:\n  db:\n    image: postgres\n    pid: host\n";
         let Err(Error::Profile {
             line,
             col,
@@ -1729,10 +1805,7 @@ volumes:
             panic!("expected a located error")
         };
         assert_eq!((line, col), (4, 5));
-        assert!(
-            message.contains("`privileged` of service `db`"),
-            "{message}"
-        );
+        assert!(message.contains("`pid` of service `db`"), "{message}");
         assert!(help.contains("healthcheck"), "{help}");
         let text = "services:\n  db:\n    image: postgres\n    deploy:\n      placement: {}\n";
         let err = convert_text(text, &[], &[]).unwrap_err().to_string();
@@ -1753,9 +1826,22 @@ volumes:
             "{:?}",
             c.warnings
         );
-        let text = "services:\n  db:\n    image: postgres\n    ports: [\"5432\"]\n";
+        let text = "services:\n  db:\n    image: postgres\n    ports: [\"5432\", \"127.0.0.1::6379\", \"8125:8125/udp\", {target: 53, protocol: udp}]\n";
+        let c = convert_text(text, &[], &[]).unwrap();
+        let ports: Vec<&str> = c.services["db"]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(
+            ports,
+            ["5432", "127.0.0.1::6379", "8125:8125/udp", "53/udp"],
+            "ports the engine picks and udp ports are taken"
+        );
+        let text = "services:\n  db:\n    image: postgres\n    ports: [\"5432/sctp\"]\n";
         let err = convert_text(text, &[], &[]).unwrap_err().to_string();
-        assert!(err.contains("no fixed host port"), "{err}");
+        assert!(err.contains("sctp") && err.contains(":4:"), "{err}");
         let text = "services:\n  db:\n    image: ${NOPE:?the database image}\n";
         let err = convert_text(text, &[], &[]).unwrap_err().to_string();
         assert!(
@@ -1821,7 +1907,7 @@ volumes:
             ),
             // A service key after a same-named key at a deeper level in another service.
             (
-                "services:\n  a:\n    image: x\n    labels:\n      privileged: \"yes\"\n  b:\n    image: y\n    privileged: true\n",
+                "services:\n  a:\n    image: x\n    labels:\n      pid: \"yes\"\n  b:\n    image: y\n    pid: host\n",
                 (8, 5),
             ),
             (
@@ -1903,7 +1989,7 @@ volumes:
         );
     }
 
-    const SDK: &str = "name: kailash_sdk\nservices:\n  postgres:\n    image: pgvector/pgvector:pg15\n    container_name: sdk_pg\n    ports: [\"5434:5432\"]\n    deploy:\n      resources:\n        limits: {memory: 2G}\n        reservations: {memory: 1G}\n  redis:\n    image: redis:7-alpine\n    ports: [\"6380:6379\"]\n    command: >\n      redis-server\n      --save \"\"\n      --appendonly no\n  ollama:\n    image: ollama/ollama\n    privileged: true\n    volumes: [models:/root/.ollama]\nvolumes:\n  models:\n    name: kailash_models\nnetworks:\n  default:\n    name: sdk_net\n";
+    const SDK: &str = "name: kailash_sdk\nservices:\n  postgres:\n    image: pgvector/pgvector:pg15\n    container_name: sdk_pg\n    ports: [\"5434:5432\"]\n    deploy:\n      resources:\n        limits: {memory: 2G}\n        reservations: {memory: 1G}\n  redis:\n    image: redis:7-alpine\n    ports: [\"6380:6379\"]\n    command: >\n      redis-server\n      --save \"\"\n      --appendonly no\n  ollama:\n    image: ollama/ollama\n    pid: host\n    volumes: [models:/root/.ollama]\nvolumes:\n  models:\n    name: kailash_models\nnetworks:\n  default:\n    name: sdk_net\n";
 
     #[test]
     fn unsupported_keys_refuse_only_services_that_will_start() {
@@ -1931,6 +2017,54 @@ volumes:
         assert_eq!(c.networks["default"]["name"].as_str(), Some("sdk_net"));
         let (line, col, _) = pos_of(SDK);
         assert_eq!((line, col), (20, 5), "starting everything refuses the file");
+    }
+
+    #[test]
+    fn capabilities_security_options_and_userns_are_taken_as_compose_passes_them() {
+        let text = "services:\n  app:\n    image: x\n    cap_add: [SYS_PTRACE, SYS_ADMIN]\n    cap_drop:\n      - NET_RAW\n    security_opt:\n      - seccomp:unconfined\n      - no-new-privileges:true\n    userns_mode: host\n    privileged: false\n    init: true\n";
+        let c = convert_text(text, &[], &[]).unwrap();
+        let app = c.services["app"].as_table().unwrap();
+        let list = |k: &str| -> Vec<&str> {
+            app[k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|v| v.as_str())
+                .collect()
+        };
+        assert_eq!(list("cap_add"), ["SYS_PTRACE", "SYS_ADMIN"]);
+        assert_eq!(list("cap_drop"), ["NET_RAW"]);
+        assert_eq!(
+            list("security_opt"),
+            ["seccomp:unconfined", "no-new-privileges:true"]
+        );
+        assert_eq!(app["userns_mode"].as_str(), Some("host"));
+        assert_eq!(app["privileged"].as_bool(), Some(false));
+        assert_eq!(app["init"].as_bool(), Some(true));
+        for (bad, what) in [
+            (
+                "    security_opt: [\"seccomp:./profile.json\"]\n",
+                "seccomp profile file",
+            ),
+            (
+                "    security_opt: [\"bogus\"]\n",
+                "not one the engine takes",
+            ),
+            ("    userns_mode: \"private\"\n", "userns_mode `private`"),
+        ] {
+            let text = format!("services:\n  app:\n    image: x\n{bad}");
+            let err = convert_text(&text, &[], &[]).unwrap_err().to_string();
+            assert!(err.contains(what) && err.contains(":4:"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_zero_limit_is_no_limit() {
+        let text = "services:\n  app:\n    image: x\n    cpus: \"${CPUS:-0}\"\n    mem_limit: \"${MEM:-0}\"\n    deploy:\n      resources:\n        limits: {memory: 1g, cpus: \"0\"}\n";
+        let c = convert_text(text, &[], &[]).unwrap();
+        let app = c.services["app"].as_table().unwrap();
+        assert_eq!(app["resources"]["memory"].as_str(), Some("1g"));
+        assert!(app["resources"].get("cpus").is_none(), "{app:?}");
     }
 
     #[test]
@@ -1968,7 +2102,7 @@ volumes:
 
     #[test]
     fn extends_merges_the_base_and_keeps_positions() {
-        let text = "services:\n  base:\n    image: x\n    environment: {A: \"1\", B: \"2\"}\n    ports: [\"1:1\"]\n    privileged: true\n  web:\n    extends: base\n    environment: {B: \"3\"}\n    ports: [\"2:2\"]\n";
+        let text = "services:\n  base:\n    image: x\n    environment: {A: \"1\", B: \"2\"}\n    ports: [\"1:1\"]\n    pid: host\n  web:\n    extends: base\n    environment: {B: \"3\"}\n    ports: [\"2:2\"]\n";
         let named: Vec<String> = vec!["other".into()];
         let c = convert_text(text, &[], &named).unwrap_or_default();
         assert!(c.services.is_empty(), "both carry the base's refused key");
@@ -1978,7 +2112,7 @@ volumes:
             (6, 5),
             "the refused key where it is written: {message}"
         );
-        let text = text.replace("    privileged: true\n", "");
+        let text = text.replace("    pid: host\n", "");
         let c = convert_text(&text, &[], &[]).unwrap();
         let web = c.services["web"].as_table().unwrap();
         assert_eq!(web["image"].as_str(), Some("x"));
@@ -2001,7 +2135,7 @@ volumes:
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("common.yml"),
-            "services:\n  base:\n    image: x\n    cap_add: [NET_ADMIN]\n  plain:\n    image: y\n    environment: {A: \"1\"}\n",
+            "services:\n  base:\n    image: x\n    pid: host\n  plain:\n    image: y\n    environment: {A: \"1\"}\n",
         )
         .unwrap();
         let convert_with = |text: &str| {
@@ -2027,7 +2161,7 @@ volumes:
                 .unwrap_err()
                 .to_string();
         assert!(
-            err.contains("common.yml:4:5") && err.contains("cap_add"),
+            err.contains("common.yml:4:5") && err.contains("`pid`"),
             "{err}"
         );
         let err =

@@ -188,7 +188,7 @@ fn container_port(svc: &Service) -> Option<u16> {
     let probe = svc.probe.as_ref()?;
     probe
         .port
-        .or_else(|| svc.ports().first().map(|p| p.container))
+        .or_else(|| svc.ports().iter().find(|p| !p.udp).map(|p| p.container))
         .or(of(probe.kind).default_port)
 }
 

@@ -145,6 +145,11 @@ pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
     }
     let mut profile = profile;
     name_built_images(&mut profile, opts.dir);
+    for svc in profile.services.values_mut() {
+        if let Some(image) = &svc.image {
+            svc.image = Some(profile.network.map_image(image));
+        }
+    }
     Ok(Loaded {
         profile,
         sources,
@@ -220,9 +225,16 @@ fn apply_compose(
             .flatten(),
         None => compose::read_capped(&parent.join(".env")).ok(),
     };
-    let dotenv = dotenv_text
-        .map(|t| compose::parse_env_file(&t))
-        .unwrap_or_default();
+    let dotenv = match dotenv_text {
+        Some(t) => super::dotenv::parse(&t, opts.env).map_err(|b| Error::Profile {
+            file: parent.join(".env").display().to_string(),
+            line: b.line,
+            col: 1,
+            message: b.message,
+            help: "fix that line of the .env file".into(),
+        })?,
+        None => Default::default(),
+    };
     let vars = |k: &str| (opts.env)(k).or_else(|| dotenv.get(k).cloned());
     let mut profiles: Vec<String> = vars("COMPOSE_PROFILES")
         .unwrap_or_default()

@@ -14,12 +14,22 @@ pub struct Problem {
     pub help: String,
 }
 
-/// A published port: `[ip:]host:container[/tcp]`.
+/// A published port: `[ip:][host:]container[/tcp|/udp]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortMap {
     pub host_ip: std::net::IpAddr,
+    /// 0: the engine picks a free port when the container starts (`"5432"`, `"ip::5432"`).
     pub host: u16,
     pub container: u16,
+    pub udp: bool,
+}
+
+impl PortMap {
+    /// A TCP port on a host port fixed in advance (one onramp can check and probe before
+    /// the container runs).
+    pub fn fixed_tcp(&self) -> bool {
+        self.host != 0 && !self.udp
+    }
 }
 
 /// Neo4j 5 refuses to start with a shorter password.
@@ -41,15 +51,25 @@ pub fn check_with(profile: &Profile, scripts: &[String]) -> Vec<Problem> {
     let mut problems = check_strings(profile, scripts);
     problems.extend(check_names(profile));
     problems.extend(check_requirements(profile));
-    let mut host_ports: BTreeMap<(std::net::IpAddr, u16), String> = BTreeMap::new();
+    problems.extend(check_migrate(profile));
+    let mut host_ports: BTreeMap<(std::net::IpAddr, u16, bool), String> = BTreeMap::new();
     for (name, svc) in profile.services() {
         problems.extend(check_service(name, svc));
+        // Compose takes a file whose services share a host port (they are started a few at
+        // a time); `up` refuses to start two of them together.
+        if scripts.contains(name) {
+            continue;
+        }
         for (i, p) in svc.ports.iter().flatten().enumerate() {
             let Ok(map) = parse_port(p) else { continue };
+            if map.host == 0 {
+                continue;
+            }
             let clash = host_ports
                 .iter()
-                .find(|((ip, port), _)| {
-                    *port == map.host
+                .find(|((ip, port, udp), _)| {
+                    *udp == map.udp
+                        && *port == map.host
                         && (*ip == map.host_ip
                             || ip.is_unspecified()
                             || map.host_ip.is_unspecified())
@@ -70,7 +90,7 @@ pub fn check_with(profile: &Profile, scripts: &[String]) -> Vec<Problem> {
                     ),
                 ));
             }
-            host_ports.insert((map.host_ip, map.host), name.clone());
+            host_ports.insert((map.host_ip, map.host, map.udp), name.clone());
         }
     }
     for (name, svc) in profile.services() {
@@ -169,6 +189,39 @@ pub fn check_with(profile: &Profile, scripts: &[String]) -> Vec<Problem> {
         }
     }
     problems
+}
+
+fn check_migrate(profile: &Profile) -> Vec<Problem> {
+    let Some(m) = &profile.migrate else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(d) = &m.distro
+        && !crate::escape::is_name(d)
+    {
+        out.push(problem(
+            &["migrate", "distro"],
+            format!("distro `{d}` is not a WSL distribution name"),
+            "use a name from `wsl --list --online`, such as \"Ubuntu-24.04\"",
+        ));
+    }
+    if let Some(g) = m.memory_gib
+        && (!g.is_finite() || g < 1.0)
+    {
+        out.push(problem(
+            &["migrate", "memory_gib"],
+            format!("`memory_gib`: {g} is not a number of GiB of at least 1"),
+            "give the WSL2 VM's memory in GiB, e.g. 16",
+        ));
+    }
+    if m.processors == Some(0) {
+        out.push(problem(
+            &["migrate", "processors"],
+            "`processors`: 0 processors".to_string(),
+            "give at least 1, or leave it out",
+        ));
+    }
+    out
 }
 
 fn check_requirements(profile: &Profile) -> Vec<Problem> {
@@ -728,14 +781,18 @@ fn is_host_port(s: &str) -> bool {
         .is_some_and(|(h, p)| host_ok(h) && p.parse::<u16>().is_ok_and(|p| p > 0))
 }
 
-/// Parse `[ip:]host:container[/tcp]`; without an ip the port is published on 127.0.0.1.
+/// Parse `[ip:][host:]container[/tcp|/udp]`; without an ip the port is published on
+/// 127.0.0.1; without a host port (`"5432"`, `"127.0.0.1::5432"`) the engine picks one.
 pub fn parse_port(spec: &str) -> Result<PortMap, SpecError> {
-    let body = spec.strip_suffix("/tcp").unwrap_or(spec);
-    if body.contains('/') {
-        return Err("only tcp ports are supported".into());
-    }
+    let (body, udp) = match spec.rsplit_once('/') {
+        Some((b, "tcp")) => (b, false),
+        Some((b, "udp")) => (b, true),
+        Some((_, other)) => return Err(format!("protocol `{other}` is not tcp or udp").into()),
+        None => (spec, false),
+    };
     let parts: Vec<&str> = body.rsplitn(3, ':').collect();
     let (ip, host, container) = match parts.as_slice() {
+        [c] => ("127.0.0.1", "", *c),
         [c, h] => ("127.0.0.1", *h, *c),
         [c, h, ip] => (ip.trim_matches(|c| c == '[' || c == ']'), *h, *c),
         _ => return Err("expected HOST:CONTAINER".into()),
@@ -750,8 +807,13 @@ pub fn parse_port(spec: &str) -> Result<PortMap, SpecError> {
         host_ip: ip
             .parse()
             .map_err(|_| format!("host address `{ip}` is not an IP address"))?,
-        host: num(host, "host")?,
+        host: if host.is_empty() {
+            0
+        } else {
+            num(host, "host")?
+        },
         container: num(container, "container")?,
+        udp,
     })
 }
 
@@ -817,10 +879,17 @@ mod tests {
         assert_eq!((p.host, p.container), (5432, 5432));
         let p = parse_port("0.0.0.0:15432:5432/tcp").unwrap();
         assert_eq!((p.host_ip.to_string().as_str(), p.host), ("0.0.0.0", 15432));
-        assert!(parse_port("5432").is_err());
         assert!(parse_port("5432:99999").is_err());
-        assert!(parse_port("53:53/udp").is_err());
+        assert!(parse_port("53:53/sctp").is_err());
         assert!(parse_port("x:1:1").is_err());
+        let udp = parse_port("8125:8125/udp").unwrap();
+        assert!(udp.udp && !udp.fixed_tcp());
+        for ephemeral in ["5432", "127.0.0.1::5432"] {
+            let p = parse_port(ephemeral).unwrap();
+            assert_eq!((p.host, p.container), (0, 5432), "{ephemeral}");
+            assert_eq!(p.host_ip.to_string(), "127.0.0.1");
+            assert!(!p.fixed_tcp());
+        }
     }
 
     #[test]

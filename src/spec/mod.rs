@@ -42,6 +42,8 @@ pub struct ServiceSpec {
     pub command: Option<Vec<String>>,
     pub entrypoint: Option<Vec<String>>,
     pub env: BTreeMap<String, String>,
+    /// `environment` names written without a value that nothing sets (hashed as `null`).
+    pub env_unset: Vec<String>,
     /// `expose` entries as written.
     pub expose: Vec<String>,
     pub ports: Vec<Port>,
@@ -70,12 +72,18 @@ pub struct ServiceSpec {
     pub tty: bool,
     pub stdin_open: bool,
     pub init: Option<bool>,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub security_opt: Vec<String>,
+    pub userns_mode: Option<String>,
+    pub privileged: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Port {
     /// `None`: every address (Compose's default); generated services always name one.
     pub host_ip: Option<String>,
+    /// 0: picked by the engine when the container starts.
     pub host: u16,
     pub container: u16,
     pub protocol: String,
@@ -205,6 +213,7 @@ impl ServiceSpec {
             entrypoint: svc.entrypoint.clone(),
             env: svc.env(),
             expose: svc.expose.clone().unwrap_or_default(),
+            env_unset: svc.env_unset.clone().unwrap_or_default(),
             ports: svc
                 .ports
                 .iter()
@@ -254,7 +263,12 @@ impl ServiceSpec {
             platform: svc.platform.clone(),
             tty: svc.tty == Some(true),
             stdin_open: svc.stdin_open == Some(true),
-            ..ServiceSpec::default()
+            init: svc.init,
+            cap_add: svc.cap_add.clone().unwrap_or_default(),
+            cap_drop: svc.cap_drop.clone().unwrap_or_default(),
+            security_opt: svc.security_opt.clone().unwrap_or_default(),
+            userns_mode: svc.userns_mode.clone().filter(|m| !m.is_empty()),
+            privileged: svc.privileged == Some(true),
         })
     }
 
@@ -354,7 +368,7 @@ fn extra_hosts(svc: &Service) -> Vec<String> {
     v
 }
 
-/// `[ip:]host:container[/proto]`; a generated service's port without an address is published
+/// `[ip:][host:]container[/proto]`; a generated service's port without an address is published
 /// on 127.0.0.1, as the compose file onramp writes says.
 fn port(text: &str, generated: bool) -> Option<Port> {
     let (body, protocol) = match text.rsplit_once('/') {
@@ -363,6 +377,7 @@ fn port(text: &str, generated: bool) -> Option<Port> {
     };
     let parts: Vec<&str> = body.rsplitn(3, ':').collect();
     let (ip, host, container) = match parts.as_slice() {
+        [c] => (None, "", *c),
         [c, h] => (None, *h, *c),
         [c, h, ip] => (Some(ip.trim_matches(['[', ']']).to_string()), *h, *c),
         _ => return None,
@@ -370,7 +385,12 @@ fn port(text: &str, generated: bool) -> Option<Port> {
     let ip = ip.or_else(|| generated.then(|| "127.0.0.1".to_string()));
     Some(Port {
         host_ip: ip,
-        host: host.parse().ok()?,
+        // 0: the engine picks the host port when the container starts.
+        host: if host.is_empty() {
+            0
+        } else {
+            host.parse().ok()?
+        },
         container: container.parse().ok()?,
         protocol,
     })

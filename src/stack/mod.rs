@@ -45,6 +45,7 @@ pub fn container_spec(origin: &Origin<'_>, s: &ServiceSpec) -> ContainerSpec {
             ip: p.bind_ip().to_string(),
             host: p.host,
             container: p.container,
+            udp: p.protocol == "udp",
         })
         .collect();
     let mounts = s
@@ -183,7 +184,54 @@ fn extras(s: &ServiceSpec) -> Extras {
         tty: s.tty,
         stdin_open: s.stdin_open,
         init: s.init,
+        cap_add: s.cap_add.clone(),
+        cap_drop: s.cap_drop.clone(),
+        security_opt: s.security_opt.clone(),
+        userns_mode: s.userns_mode.clone(),
+        privileged: s.privileged,
         ..Extras::default()
+    }
+}
+
+/// The service with the host ports the engine picked filled in (for ports written without one,
+/// `"5432"` or `"127.0.0.1::5432"`), from the container's bindings: what `up` probes, `status`
+/// reports and `.env` names. Unchanged when it has no such port or the container has not
+/// bound it.
+pub fn with_bound_ports(
+    svc: &crate::profile::Service,
+    c: &ContainerInfo,
+) -> crate::profile::Service {
+    let Some(ports) = &svc.ports else {
+        return svc.clone();
+    };
+    let resolved = ports
+        .iter()
+        .map(|text| {
+            let Ok(p) = crate::profile::parse_port(text) else {
+                return text.clone();
+            };
+            let bound = c
+                .bound
+                .iter()
+                .filter(|b| b.container == p.container && b.udp == p.udp && b.host != 0)
+                .min_by_key(|b| b.ip.contains(':'));
+            match bound {
+                Some(b) if p.host == 0 => {
+                    let ip = if b.ip.is_empty() || b.ip.contains(':') {
+                        "0.0.0.0"
+                    } else {
+                        b.ip.as_str()
+                    };
+                    let proto = if p.udp { "/udp" } else { "" };
+                    format!("{ip}:{}:{}{proto}", b.host, p.container)
+                }
+                _ => text.clone(),
+            }
+        })
+        .collect();
+    crate::profile::Service {
+        ports: Some(resolved),
+        ..svc.clone()
     }
 }
 
@@ -335,7 +383,11 @@ fn mismatch(c: &ContainerInfo, spec: &ContainerSpec, project: &str) -> Option<St
         return Some(format!("image {} instead of {}", c.image, spec.image));
     }
     let pairs = |p: &[Published]| {
-        let mut v: Vec<(u16, u16)> = p.iter().map(|p| (p.host, p.container)).collect();
+        let mut v: Vec<(u16, u16)> = p
+            .iter()
+            .filter(|p| p.host != 0)
+            .map(|p| (p.host, p.container))
+            .collect();
         v.sort();
         v.dedup();
         v
@@ -644,6 +696,56 @@ healthcheck = { test = ["CMD", "true"], interval = "2s", retries = 4, start_peri
         let err = select(&p, &["nope".into()]).unwrap_err();
         assert!(matches!(err, Error::Usage(_)));
         assert!(err.to_string().contains("app, db, other"), "{err}");
+    }
+
+    #[test]
+    fn ports_the_engine_picks_and_udp_ports_are_published_and_then_read_back() {
+        let svc: Service = toml::from_str(
+            "image = \"x\"\nports = [\"5432\", \"127.0.0.1::6379\", \"8125:8125/udp\", \"80:80\"]\n",
+        )
+        .unwrap();
+        let s = spec(&origin(), "x", &svc).unwrap();
+        let keys: Vec<(String, u16)> = s.ports.iter().map(|p| (p.key(), p.host)).collect();
+        assert_eq!(
+            keys,
+            [
+                ("5432/tcp".to_string(), 0),
+                ("6379/tcp".to_string(), 0),
+                ("8125/udp".to_string(), 8125),
+                ("80/tcp".to_string(), 80),
+            ]
+        );
+        let bound = |ip: &str, host, container| Published {
+            ip: ip.into(),
+            host,
+            container,
+            udp: false,
+        };
+        let c = ContainerInfo {
+            bound: vec![
+                bound("::", 32768, 5432),
+                bound("0.0.0.0", 32768, 5432),
+                bound("127.0.0.1", 32769, 6379),
+                bound("127.0.0.1", 80, 80),
+            ],
+            ..ContainerInfo::default()
+        };
+        let r = with_bound_ports(&svc, &c);
+        assert_eq!(
+            r.ports.as_deref().unwrap(),
+            [
+                "0.0.0.0:32768:5432",
+                "127.0.0.1:32769:6379",
+                "8125:8125/udp",
+                "80:80"
+            ]
+        );
+        assert_eq!(r.probe_host_port(), Some(32768));
+        assert_eq!(
+            svc.probe_host_port(),
+            None,
+            "not picked yet: nothing to probe"
+        );
     }
 
     fn compose_service(networks: &[(&str, &[&str])], mode: Option<&str>) -> Service {

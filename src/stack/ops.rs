@@ -60,7 +60,46 @@ pub async fn start(
         created,
     )
     .await?;
+    refresh_env(&engine.api, host, project, printer, &selected).await;
     Ok((Some(engine), reports))
+}
+
+/// When a started service publishes a port the engine picks, `.env` (if onramp wrote it) is
+/// rewritten with the port the engine bound.
+async fn refresh_env<E: Engine + Sync>(
+    engine: &E,
+    host: &Host,
+    project: &Project,
+    printer: &Printer,
+    selected: &[String],
+) {
+    let mut bound = project.profile.clone();
+    let mut any = false;
+    for (name, svc) in bound.services.iter_mut() {
+        if !selected.contains(name) || !svc.ports().iter().any(|p| p.host == 0) {
+            continue;
+        }
+        let found = existing(engine, &project.name, name)
+            .await
+            .unwrap_or_default();
+        if let Some(c) = found.iter().find(|c| c.running) {
+            *svc = super::with_bound_ports(svc, c);
+            any = true;
+        }
+    }
+    if !any {
+        return;
+    }
+    match crate::generate::run::refresh_env(host, project, &bound) {
+        Ok(files) if !files.is_empty() => printer.info(&format!(
+            "{} now name the host ports the engine picked",
+            files.join(", ")
+        )),
+        Ok(_) => {}
+        Err(e) => printer.warn(&format!(
+            "could not write the picked host ports to .env: {e}"
+        )),
+    }
 }
 
 /// The engine, when the profile has services onramp manages (and so needs one).
@@ -98,6 +137,11 @@ pub async fn status<E: Engine + Sync>(engine: Option<&E>, project: &Project) -> 
             _ => None,
         };
         let running = container.as_ref().is_some_and(|c| c.running);
+        let bound = match &container {
+            Some(c) if running => super::with_bound_ports(svc, c),
+            _ => svc.clone(),
+        };
+        let svc = &bound;
         let probed = match probe::target(svc) {
             Some(t) if running || svc.image.is_none() => Some(ready::once(&t).await),
             _ => None,

@@ -412,9 +412,17 @@ async fn run_managed<E: Engine + Sync>(
         signal(phases, m.name, phase);
         return Ok((report, new_id));
     }
+    // Ports the engine picked are known once the container runs.
+    let bound = match m.svc.ports().iter().any(|p| p.host == 0) {
+        true => match engine.inspect(&id).await {
+            Ok(Some(c)) => super::with_bound_ports(m.svc, &c),
+            _ => m.svc.clone(),
+        },
+        false => m.svc.clone(),
+    };
     let report = wait_one(
         m.name,
-        m.svc,
+        &bound,
         Some((engine, id.as_str())),
         action,
         since,
@@ -482,8 +490,16 @@ async fn wait_completed<E: Engine + Sync>(
         Ok(Err(e)) => e,
         Err(_) => format!("did not finish within {} s", m.svc.timeout().as_secs()),
     };
-    report.logs = engine.logs_tail(id, 20).await.ok();
+    report.logs = engine.logs_tail(id, ready::LOG_TAIL).await.ok();
     line.finish(false, &error);
+    if let Some(l) = report.logs.as_deref().filter(|l| !l.trim().is_empty()) {
+        ui.note(&format!(
+            "  last {} log lines of {}:\n{}",
+            ready::LOG_TAIL,
+            m.name,
+            indent(l)
+        ));
+    }
     report.error = Some(error);
     report
 }
@@ -522,6 +538,7 @@ fn engine_err(e: EngineError) -> Error {
 /// that may be held are those of the very container this run replaces; a port held by any
 /// other container (Compose's included) is reported like any other holder.
 async fn check_ports(host: &Host, managed: &[Managed<'_>]) -> Result<()> {
+    shared_ports(managed)?;
     let mut problems = Vec::new();
     for m in managed {
         if matches!(
@@ -534,7 +551,8 @@ async fn check_ports(host: &Host, managed: &[Managed<'_>]) -> Result<()> {
             (Decision::Recreate, Some(c)) if c.running => c.ports.iter().map(|p| p.host).collect(),
             _ => Vec::new(),
         };
-        for p in &m.spec.ports {
+        // UDP ports and ports the engine picks are not checked (the engine reports a clash).
+        for p in m.spec.ports.iter().filter(|p| p.host != 0 && !p.udp) {
             if own.contains(&p.host) {
                 continue;
             }
@@ -571,6 +589,34 @@ async fn check_ports(host: &Host, managed: &[Managed<'_>]) -> Result<()> {
             "stop what holds it (`docker ps --filter publish={host_port}` shows a container), or pick another host port in onramp.toml: [services.{name}] ports = [\"{other}:{container}\"]"
         ),
     })
+}
+
+/// Two services started together cannot publish the same fixed host port (a Compose file may
+/// have such services, to be started a few at a time).
+fn shared_ports(managed: &[Managed<'_>]) -> Result<()> {
+    let mut seen: Vec<(&str, u16, bool, &str)> = Vec::new();
+    for m in managed {
+        for p in m.spec.ports.iter().filter(|p| p.host != 0) {
+            let clash = seen.iter().find(|(ip, port, udp, _)| {
+                *port == p.host
+                    && *udp == p.udp
+                    && (*ip == p.ip || *ip == "0.0.0.0" || p.ip == "0.0.0.0")
+            });
+            if let Some((_, port, _, other)) = clash {
+                return Err(Error::NotReady {
+                    message: format!(
+                        "`{other}` and `{}` both publish host port {port}, so they cannot run together; nothing was created",
+                        m.name
+                    ),
+                    help: format!(
+                        "start one of them: `onramp up` with the names of the services you need (e.g. `onramp up {other}`)"
+                    ),
+                });
+            }
+            seen.push((p.ip.as_str(), p.host, p.udp, m.name));
+        }
+    }
+    Ok(())
 }
 
 /// Build the images of services with `build` that are not there yet, from a tar archive of
@@ -950,6 +996,7 @@ mod tests {
                     ip: "0.0.0.0".into(),
                     host: port,
                     container: 5432,
+                    udp: false,
                 }],
                 ..ContainerInfo::default()
             },
@@ -986,6 +1033,30 @@ mod tests {
         assert!(app.error.as_deref().unwrap().contains("db"), "{app:?}");
         let s = engine.state.lock().unwrap();
         assert_eq!(s.containers.len(), 1, "only db was created");
+    }
+
+    #[tokio::test]
+    async fn services_that_share_a_host_port_are_not_started_together() {
+        let engine = Fake::default();
+        let port = free_port();
+        let text = format!(
+            "[services.a]\nimage = \"reg/a:1\"\nports = [\"{port}:1\"]\n[services.b]\nimage = \"reg/b:1\"\nports = [\"{port}:2\"]\n[services.c]\nimage = \"reg/c:1\"\nports = [\"{port}:3/udp\"]\n"
+        );
+        let p: Profile = toml::from_str(&text).unwrap();
+        let (r, created) = run(&engine, &p).await;
+        let err = r.unwrap_err().to_string();
+        assert!(
+            err.contains("`a` and `b` both publish host port")
+                && err.contains("nothing was created"),
+            "{err}"
+        );
+        assert!(created.is_empty() && engine.state.lock().unwrap().containers.is_empty());
+        let (r, _) = run_in(&engine, &p, Path::new("/p"), &["a".into(), "c".into()]).await;
+        assert_eq!(
+            r.unwrap().len(),
+            2,
+            "a tcp and a udp port of one number are apart"
+        );
     }
 
     #[tokio::test]

@@ -238,7 +238,7 @@ fn ports(host: &Host, profile: &Profile, containers: &[(String, ContainerInfo)])
             .iter()
             .find(|(n, c)| n == name && c.running)
             .map(|(_, c)| c);
-        for p in svc.ports() {
+        for p in svc.ports().into_iter().filter(|p| p.fixed_tcp()) {
             let ours = running.is_some_and(|c| c.ports.iter().any(|cp| cp.host == p.host));
             let free = ours || try_bind(p.host_ip, p.host).is_ok();
             out.push(PortFacts {

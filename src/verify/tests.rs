@@ -70,6 +70,7 @@ fn container(hash: &str) -> ContainerInfo {
             ip: "127.0.0.1".into(),
             host: 25432,
             container: 5432,
+            udp: false,
         }],
         ..ContainerInfo::default()
     }

@@ -329,17 +329,14 @@ fn unknown_services_and_unsupported_keys_are_bad_input() {
     let text = std::fs::read_to_string(&file).unwrap();
     std::fs::write(
         &file,
-        text.replace(
-            "    shm_size: 128m",
-            "    shm_size: 128m\n    privileged: true",
-        ),
+        text.replace("    shm_size: 128m", "    shm_size: 128m\n    pid: host"),
     )
     .unwrap();
     let r = p.onramp(&["status", "--compose", "docker-compose.yml"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
         r.stderr.contains("docker-compose.yml:")
-            && r.stderr.contains("`privileged` of service `postgres`"),
+            && r.stderr.contains("`pid` of service `postgres`"),
         "{}",
         r.stderr
     );

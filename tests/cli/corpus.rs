@@ -75,7 +75,7 @@ pub const CASES: &[Case] = &[
         dir: "milvus",
         file: "docker-compose.yml",
         services: &["etcd", "minio", "standalone"],
-        left_out: &[("standalone", "docker-compose.yml:43:5: `security_opt`")],
+        left_out: &[],
     },
     Case {
         dir: "weaviate-python-client",
@@ -120,7 +120,7 @@ pub const CASES: &[Case] = &[
             "valkeycluster",
             "vertica",
         ],
-        left_out: &[("testrunner", "docker-compose.yml:194:9: `cap_add`")],
+        left_out: &[],
     },
     Case {
         dir: "agent-memory-server",

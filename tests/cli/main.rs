@@ -10,6 +10,8 @@ mod common;
 #[cfg(unix)]
 mod compose;
 #[cfg(unix)]
+mod compose_apply;
+#[cfg(unix)]
 mod corpus;
 #[cfg(unix)]
 mod deps;
@@ -38,6 +40,8 @@ mod lockfile;
 #[cfg(unix)]
 mod native;
 #[cfg(unix)]
+mod network;
+#[cfg(unix)]
 mod parity;
 #[cfg(unix)]
 mod podman;
@@ -52,3 +56,5 @@ mod stack;
 mod validate;
 #[cfg(windows)]
 mod windows;
+#[cfg(unix)]
+mod wsl_plans;

@@ -104,7 +104,7 @@ fn unknown_probe_kind() {
 #[test]
 fn port_not_host_container() {
     assert_located(
-        "extends = \"kailash\"\n[services.redis]\nports = [\"6379\"]\n",
+        "extends = \"kailash\"\n[services.redis]\nports = [\"6379/sctp\"]\n",
         "3:10",
         "HOST:CONTAINER",
     );
