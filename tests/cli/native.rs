@@ -141,6 +141,8 @@ fn project() -> Option<Project> {
         &format!(
             r#"extends = "kailash"
 backend = "native"
+[requirements]
+disk_free_gib = {{ min = 1, recommended = 1 }}
 [services.postgres]
 ports = ["{pg}:5432"]
 [services.redis]
