@@ -543,7 +543,17 @@ impl Builder<'_> {
 
     fn wsl_systemd(&mut self) {
         let line = "systemd=true";
-        let script = "grep -qs '^systemd=true' /etc/wsl.conf || printf '\\n[boot]\\nsystemd=true\\n' >> /etc/wsl.conf";
+        // Merged into `[boot]`, every other line kept, the original copied once.
+        let argv = [
+            "sh",
+            "-c",
+            super::migrate::INI_SET_SH,
+            "sh",
+            "/etc/wsl.conf",
+            "boot",
+            "systemd",
+            "true",
+        ];
         let s = step(
             "wsl-systemd",
             "PID 1 is not systemd in this WSL2 distro: the engine would not start at boot",
@@ -554,7 +564,7 @@ impl Builder<'_> {
             line: line.into(),
         })
         .change(vec![
-            self.root_cmd(&["sh", "-c", script], SHORT_SECS),
+            self.root_cmd(&argv, SHORT_SECS),
             manual(format!(
                 "afterwards, from Windows: `{}` (restarts WSL with systemd; needs WSL 0.67.6 or newer: `{}`). Until then this run starts a detached dockerd",
                 pkg::WSL_SHUTDOWN.join(" "),

@@ -330,6 +330,10 @@ pub struct Service {
     /// Compose `expose`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expose: Option<Vec<String>>,
+    /// Compose `environment` names written without a value that no variable sets: not given
+    /// to the container, and kept (as Compose keeps them) in the config hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env_unset: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -57,8 +57,8 @@ pub fn service_json(s: &ServiceSpec) -> GoJson {
         put(&mut m, "deploy", deploy(&s.limits, &s.reservations));
     }
     put(&mut m, "entrypoint", command(&s.entrypoint));
-    if !s.env.is_empty() {
-        put(&mut m, "environment", GoJson::map(&s.env));
+    if !s.env.is_empty() || !s.env_unset.is_empty() {
+        put(&mut m, "environment", environment(s));
     }
     if !s.expose.is_empty() {
         put(&mut m, "expose", GoJson::strs(&s.expose));
@@ -129,6 +129,19 @@ pub fn service_json(s: &ServiceSpec) -> GoJson {
     }
     put_opt_str(&mut m, "working_dir", &s.working_dir);
     GoJson::Obj(m)
+}
+
+/// `environment`: the values, and `null` for a name nothing sets; sorted by name.
+fn environment(s: &ServiceSpec) -> GoJson {
+    let mut all: Vec<(String, GoJson)> = s
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), GoJson::str(v)))
+        .chain(s.env_unset.iter().map(|k| (k.clone(), GoJson::Null)))
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all.dedup_by(|a, b| a.0 == b.0);
+    GoJson::Obj(all)
 }
 
 fn dependency(d: &Dependency) -> GoJson {

@@ -1205,8 +1205,9 @@ fn corpus_files_interoperate_with_docker_compose_1_29() {
 }
 
 /// An env file with what Compose's dotenv parser does (interpolation from the lines above and
-/// the environment, quotes, escapes, `export`, `KEY: value`, bare keys, comments): onramp's
-/// hash is the one Compose v2's `up` writes, so both read the same values.
+/// the environment, quotes, escapes, `export`, `KEY: value`, bare keys, comments), and
+/// `environment` names without a value (set from the environment, or `null` over the file's
+/// value when nothing sets them): onramp's hash is the one Compose v2's `up` writes.
 #[test]
 fn env_files_are_read_as_compose_reads_them() {
     if !compose_v2() {
@@ -1217,12 +1218,12 @@ fn env_files_are_read_as_compose_reads_them() {
     write(
         d,
         "app/vars.env",
-        "# comment\nA=1\nexport B=\"two words\"\nC='x#y'\nD=v # note\nE=a#b\n\n  F :  yaml style\nG=\nH=${A}x\nI=\"${FROM_ENV}/${A}\"\nJ='${A}'\nK=${NOPE:-dflt}\nL=$$A\nM=\"\\$A\"\nFROM_ENV\nMISSING\nO=\"\\\"q\\\" \\\\ \\0101\\x\"\nQ='it\\'s'\n",
+        "# comment\nA=1\nexport B=\"two words\"\nC='x#y'\nD=v # note\nE=a#b\n\n  F :  yaml style\nG=\nH=${A}x\nI=\"${FROM_ENV}/${A}\"\nJ='${A}'\nK=${NOPE:-dflt}\nL=$$A\nM=\"\\$A\"\nFROM_ENV\nMISSING\nO=\"\\\"q\\\" \\\\ \\0101\\x\"\nQ='it\\'s'\nONRAMP_T_GONE=from-file\n",
     );
     write(
         d,
         "app/compose.yml",
-        "services:\n  s:\n    image: x:1\n    env_file: [vars.env, {path: absent.env, required: false}]\n    environment:\n      A: from-environment\n      FROM_ENV:\n",
+        "services:\n  s:\n    image: x:1\n    env_file: [vars.env, {path: absent.env, required: false}]\n    environment:\n      A: from-environment\n      FROM_ENV:\n      ONRAMP_T_GONE:\n      ONRAMP_T_NEVER:\n",
     );
     let envs = [
         ("COMPOSE_PROJECT_NAME", "envfiles".to_string()),
