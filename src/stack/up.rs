@@ -200,7 +200,7 @@ async fn up_inner<E: Engine + Sync>(
     }
     check_ports(host, &managed).await?;
     build_missing(engine, &managed, origin.dir, ui).await?;
-    pull_missing(engine, &managed, ui).await?;
+    pull_missing(host, engine, &managed, origin.dir, ui).await?;
     ensure_networks(engine, origin, profile, &managed, created).await?;
     ensure_volumes(engine, origin, profile, &managed, created).await?;
     let phases: Phases = selected
@@ -688,8 +688,10 @@ fn transient(e: &EngineError) -> bool {
 }
 
 async fn pull_missing<E: Engine + Sync>(
+    host: &Host,
     engine: &E,
     managed: &[Managed<'_>],
+    dir: &Path,
     ui: &Ui,
 ) -> Result<()> {
     let mut images: Vec<&str> = Vec::new();
@@ -702,6 +704,10 @@ async fn pull_missing<E: Engine + Sync>(
         if !images.contains(&img) && !engine.image_exists(img).await.map_err(engine_err)? {
             images.push(img);
         }
+    }
+    // Before the first pull: will the registries' limits last this run?
+    for w in crate::netdiag::budget::warnings(host, dir, &images).await {
+        ui.warn(&w);
     }
     let pulls = images.iter().map(|image| async move {
         let line = ui.pull(image);
