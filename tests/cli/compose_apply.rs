@@ -51,6 +51,7 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         let _ = self.onramp(&["down", "--volumes", "--yes"]);
+        let _ = docker(&["rmi", &format!("{}-app", self.name)]);
     }
 }
 
@@ -221,4 +222,63 @@ fn init_services_run_to_completion_and_a_failing_one_stops_up_with_its_code_and_
         "the dependant is never created"
     );
     assert!(Path::new(&s.dir.path().join("compose.yml")).exists());
+}
+
+/// `build` with `dockerfile`, `target` and `args`; a volume's `driver_opts`; `network_mode:
+/// service:NAME` naming a service with a `container_name`; and a dependant with `restart:
+/// true` restarted when its dependency is recreated.
+#[test]
+fn build_target_driver_opts_network_mode_by_container_name_and_restart_true() {
+    if !ready() {
+        return;
+    }
+    let redis = image("redis:7");
+    let services = |mark: &str| {
+        format!(
+            "  app:\n    container_name: capply-app-{pid}\n    build:\n      context: ./app\n      dockerfile: Dockerfile.dev\n      target: dev\n      args: {{MARK: from-args}}\n    volumes: [scratch:/scratch]\n  \
+               side:\n    image: {redis}\n    network_mode: service:app\n  \
+               db:\n    image: {redis}\n    environment: {{MARK: {mark}}}\n  \
+               watcher:\n    image: {redis}\n    depends_on:\n      db:\n        condition: service_started\n        restart: true\n\
+             volumes:\n  scratch:\n    driver_opts: {{type: tmpfs, device: tmpfs, o: \"size=1m\"}}\n",
+            pid = std::process::id()
+        )
+    };
+    let s = Stack::new("build", &services("a"));
+    write(
+        s.dir.path(),
+        "app/Dockerfile.dev",
+        &format!(
+            "FROM {redis} AS base\nARG MARK\nRUN echo \"$MARK\" > /mark\nFROM base AS dev\nRUN echo dev >> /mark\nFROM base AS prod\nRUN echo prod >> /mark\n"
+        ),
+    );
+    let up = s.onramp(&["up", "--json"]);
+    let app = format!("capply-app-{}", std::process::id());
+    let mark = docker(&["exec", &app, "cat", "/mark"]).unwrap_or_default();
+    let opts = docker(&[
+        "volume",
+        "inspect",
+        &format!("{}_scratch", s.name),
+        "--format",
+        "{{.Options.o}}",
+    ])
+    .unwrap_or_default();
+    let mode = inspect(&s.container("side"), "{{.HostConfig.NetworkMode}}");
+    let started = inspect(&s.container("watcher"), "{{.State.StartedAt}}");
+    write(
+        s.dir.path(),
+        "compose.yml",
+        &format!("name: {}\nservices:\n{}", s.name, services("b")),
+    );
+    let again = s.onramp(&["up", "--json"]);
+    let restarted = inspect(&s.container("watcher"), "{{.State.StartedAt}}");
+    assert_eq!(up.code, 0, "{}\n{}", up.stdout, up.stderr);
+    assert_eq!(mark.trim(), "from-args\ndev", "args and target applied");
+    assert_eq!(opts.trim(), "size=1m");
+    assert_eq!(mode, format!("container:{app}"));
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    let doc = json(&again);
+    assert_eq!(service(&doc, "db")["action"], "recreated", "{doc}");
+    assert_eq!(service(&doc, "watcher")["action"], "restarted", "{doc}");
+    assert_eq!(service(&doc, "app")["action"], "unchanged", "{doc}");
+    assert_ne!(started, restarted, "the watcher really restarted");
 }
