@@ -114,6 +114,24 @@ pub enum Command {
     /// One archive for support, every secret masked: doctor, verify, engine, containers, logs,
     /// and a verdict with the fix for each known problem
     Report(ReportArgs),
+    /// (on Windows) Move this project into a WSL2 distro and set it up there
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Install WSL2 and the profile's distro, size .wslconfig, turn systemd on, install onramp
+    /// inside, clone or copy the project into the distro's home and run `onramp setup` there.
+    /// Asks once; a second run resumes where the first stopped
+    Wsl(MigrateWslArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct MigrateWslArgs {
+    /// Print the exact plan (every command and file edit) and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args, Default)]

@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use crate::cli::{Cli, Command, ImagesCommand};
+use crate::cli::{Cli, Command, ImagesCommand, MigrateCommand};
 use crate::errors::{Error, Result};
 use crate::host::Host;
 use crate::profile::Choice;
@@ -72,6 +72,9 @@ pub enum Action {
     },
     Report {
         output: Option<PathBuf>,
+    },
+    MigrateWsl {
+        dry_run: bool,
     },
 }
 
@@ -190,6 +193,9 @@ impl Action {
             Some(Command::Lock(a)) => Action::Lock { check: a.check },
             Some(Command::Verify(a)) => Action::Verify { online: a.online },
             Some(Command::Report(a)) => Action::Report { output: a.output },
+            Some(Command::Migrate(MigrateCommand::Wsl(a))) => {
+                Action::MigrateWsl { dry_run: a.dry_run }
+            }
         }
     }
 }

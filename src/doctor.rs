@@ -138,6 +138,11 @@ pub fn render(printer: &Printer, plan: &Plan) -> String {
                 Action::Run { argv, .. } => install::shell_line(argv),
                 Action::Detach { argv, log } => install::detach_line(argv, log),
                 Action::Remove { path } => format!("remove {path}"),
+                Action::Edit {
+                    path,
+                    settings,
+                    backup,
+                } => crate::wsl::ini::edit_line(path, settings, backup),
                 Action::Manual { text } => format!("(you) {text}"),
             };
             lines.push(format!("{pad}{} {text}", dim("change")));

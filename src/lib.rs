@@ -36,6 +36,7 @@ pub mod stack;
 pub mod validation;
 pub mod verify;
 pub mod version;
+pub mod wsl;
 
 use std::process::ExitCode;
 

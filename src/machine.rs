@@ -67,8 +67,18 @@ impl Machine {
         let mut facts = from_files(host, &plat, pf.os_release);
         facts.project_venv = venv_state(&dir.join(".venv"));
         let (engine, python) = match recorded {
-            Some(r) => apply_recorded(host, &mut facts, r),
-            None => live(host, dir, python_req, engine, depth, &mut facts).await,
+            Some(r) => {
+                facts.wsl = crate::wsl::facts::recorded(host, plat.kind);
+                apply_recorded(host, &mut facts, r)
+            }
+            None => {
+                let (found, wsl) = tokio::join!(
+                    live(host, dir, python_req, engine, depth, &mut facts),
+                    crate::wsl::facts::live(host, plat.kind, dir, None, false),
+                );
+                facts.wsl = wsl;
+                found
+            }
         };
         Machine {
             platform: plat,

@@ -11,6 +11,7 @@ mod ports;
 mod python;
 pub mod report;
 mod wsl;
+mod wsl_guard;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -148,6 +149,11 @@ pub fn wants(p: &Profile, dir: &Path, accept_docker_desktop_license: bool) -> Wa
         memory_gib: thresh(r.memory_gib),
         accept_docker_desktop_license,
         dir: dir.display().to_string(),
+        ports: p
+            .services()
+            .flat_map(|(name, s)| s.ports().into_iter().map(move |m| (m.host, name.clone())))
+            .collect(),
+        memory_min_gib: r.memory_gib.and_then(|t| t.min),
     }
 }
 
@@ -168,6 +174,7 @@ type CheckFn = for<'a> fn(&'a Ctx) -> CheckFuture<'a>;
 const ALL: &[CheckFn] = &[
     |c| Box::pin(platform::check(c)),
     |c| Box::pin(wsl::check(c)),
+    |c| Box::pin(wsl_guard::check(c)),
     |c| Box::pin(memory::check(c)),
     |c| Box::pin(cpus::check(c)),
     |c| Box::pin(disk::check(c)),

@@ -7,6 +7,7 @@ mod gate;
 mod generate;
 mod images;
 mod lock;
+mod migrate;
 mod profiles;
 mod report;
 mod reset;
@@ -65,6 +66,9 @@ pub async fn dispatch(config: &Config, host: &Host, printer: &Printer) -> Result
             Action::Verify { online } => verify::run(&project()?, *online, host, printer).await,
             Action::Report { output } => {
                 report::run(&project()?, output.as_deref(), host, printer).await
+            }
+            Action::MigrateWsl { dry_run } => {
+                migrate::run(&project()?, &config.profile, *dry_run, host, printer).await
             }
         }
     };

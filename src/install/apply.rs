@@ -179,6 +179,14 @@ async fn act(host: &Host, action: &Action, log: &mut Log, a: &mut Applied) -> Re
             root.remove_tree(rel)
                 .map_err(|e| format!("cannot remove {path}: {e}"))
         }
+        Action::Edit {
+            path,
+            settings,
+            backup,
+        } => {
+            log.line(&crate::wsl::ini::edit_line(path, settings, backup));
+            crate::wsl::edit_file(Path::new(path), settings, backup)
+        }
         Action::Manual { text } => {
             log.line(&format!("left to you: {text}"));
             Ok(())
@@ -225,6 +233,8 @@ pub async fn holds(host: &Host, p: &Probe, wait: bool) -> bool {
             .sys_read(path)
             .is_some_and(|t| t.lines().any(|l| l.replace(' ', "") == *line)),
         Probe::Absent { path } => !Path::new(path).exists(),
+        Probe::IniHas { path, settings } => crate::fsx::read_text_file(Path::new(path))
+            .is_some_and(|t| crate::wsl::ini::missing(&t, settings).is_empty()),
         Probe::VenvUsable { path } => {
             let python = crate::python::venv_python(Path::new(path), host.os());
             let cmd = Cmd::new(python, Duration::from_secs(10)).args(["-c", "import pip"]);
@@ -245,6 +255,10 @@ pub fn describe(p: &Probe) -> String {
         Probe::InGroup { user, group } => format!("{user} is in group {group}"),
         Probe::FileHas { path, line } => format!("{path} has `{line}`"),
         Probe::Absent { path } => format!("{path} is gone"),
+        Probe::IniHas { path, settings } => {
+            let list: Vec<String> = settings.iter().map(|s| s.to_string()).collect();
+            format!("{path} has {}", list.join(", "))
+        }
         Probe::VenvUsable { path } => format!("{path}'s python imports pip"),
         Probe::Manual => "you confirm it".into(),
     }

@@ -3,6 +3,8 @@
 //! one installer knowledge: doctor's remedies are its steps' summaries.
 
 pub mod apply;
+pub mod guard;
+pub mod migrate;
 pub mod pkg;
 mod plan;
 
@@ -105,6 +107,8 @@ pub struct Facts {
     pub stale_pidfiles: Vec<String>,
     /// Windows: `wsl.exe --status` answered (WSL is installed and current).
     pub wsl_ready: bool,
+    /// WSL as seen from Windows or from inside a WSL2 distro (the guardian's facts).
+    pub wsl: crate::wsl::WslFacts,
 }
 
 impl Facts {
@@ -134,6 +138,10 @@ pub struct Wants {
     pub accept_docker_desktop_license: bool,
     /// The project directory (logs, pid files and the project venv live under it).
     pub dir: String,
+    /// Host ports the profile publishes, with the service publishing each.
+    pub ports: Vec<(u16, String)>,
+    /// The profile's minimum memory (`memory_gib` is the amount to size for).
+    pub memory_min_gib: Option<f64>,
 }
 
 impl Wants {
@@ -165,6 +173,11 @@ pub enum Probe {
     FileHas { path: String, line: String },
     /// A path does not exist.
     Absent { path: String },
+    /// An INI file (`.wslconfig`) has every one of these settings.
+    IniHas {
+        path: String,
+        settings: Vec<crate::wsl::ini::Setting>,
+    },
     /// A virtual environment's interpreter runs.
     VenvUsable { path: String },
     /// Only a person can tell (a step on another machine or in a GUI).
@@ -186,6 +199,13 @@ pub enum Action {
     Detach { argv: Vec<String>, log: String },
     /// Remove a directory or file onramp made inside the project.
     Remove { path: String },
+    /// Set settings in a user's INI file (`.wslconfig`), keeping every other line; the
+    /// original is copied once to `backup` (never over a file that is there).
+    Edit {
+        path: String,
+        settings: Vec<crate::wsl::ini::Setting>,
+        backup: String,
+    },
     /// Something the user must do (on Windows, in a GUI, or after a new login).
     Manual { text: String },
 }
@@ -238,6 +258,11 @@ impl Step {
                 // Ends in `&`: never joined by `&&`.
                 Action::Detach { argv, log } => (detach_line(argv, log), false),
                 Action::Remove { path } => (format!("remove {path}"), false),
+                Action::Edit {
+                    path,
+                    settings,
+                    backup,
+                } => (crate::wsl::ini::edit_line(path, settings, backup), false),
                 Action::Manual { text } => (text.clone(), false),
             };
             if !out.is_empty() {
@@ -252,6 +277,9 @@ impl Step {
 
 /// The doctor checks a plan step answers.
 pub fn answers(step: &str) -> &'static [&'static str] {
+    if let Some(checks) = crate::wsl::answers(step) {
+        return checks;
+    }
     match step {
         "python" | "python-venv" => &["python"],
         "homebrew" => &["docker", "python"],

@@ -45,6 +45,7 @@ pub fn plan(f: &Facts, w: &Wants) -> Plan {
         Kind::Wsl1 => b.wsl1(),
         Kind::Linux | Kind::Wsl2 | Kind::Unknown => b.linux(kind, family),
     }
+    b.steps.extend(super::guard::steps(f, w));
     if b.steps.iter().any(|s| s.state == State::Todo) && b.priv_ == Privilege::SudoPassword {
         b.notes.push(
             "sudo needs a password and onramp never asks for one behind your back: run `sudo -v`, then onramp again"
@@ -1006,6 +1007,7 @@ mod tests {
                 }
                 Action::Detach { argv, log } => super::super::detach_line(argv, log),
                 Action::Remove { path } => crate::escape::shell(path),
+                Action::Edit { .. } => continue,
                 Action::Manual { text } => match text.strip_prefix("as root: ") {
                     Some(line) => line.to_string(),
                     None => continue,

@@ -80,6 +80,20 @@ pub struct Profile {
     /// Networks (Compose top-level `networks`; `default` renames the project network).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub networks: BTreeMap<String, NetworkSpec>,
+    /// `onramp migrate wsl`: the WSL2 distro and the size of its VM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrate: Option<Migrate>,
+}
+
+/// Where `onramp migrate wsl` moves the project: the distribution (default: the current
+/// Ubuntu LTS) and the VM's memory and processors for `.wslconfig` (default: the
+/// requirements' recommended values).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Migrate {
+    pub distro: Option<String>,
+    pub memory_gib: Option<f64>,
+    pub processors: Option<u32>,
 }
 
 /// A named volume's options, with Compose's meaning.

@@ -51,6 +51,7 @@ pub fn check_with(profile: &Profile, scripts: &[String]) -> Vec<Problem> {
     let mut problems = check_strings(profile, scripts);
     problems.extend(check_names(profile));
     problems.extend(check_requirements(profile));
+    problems.extend(check_migrate(profile));
     let mut host_ports: BTreeMap<(std::net::IpAddr, u16, bool), String> = BTreeMap::new();
     for (name, svc) in profile.services() {
         problems.extend(check_service(name, svc));
@@ -188,6 +189,39 @@ pub fn check_with(profile: &Profile, scripts: &[String]) -> Vec<Problem> {
         }
     }
     problems
+}
+
+fn check_migrate(profile: &Profile) -> Vec<Problem> {
+    let Some(m) = &profile.migrate else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Some(d) = &m.distro
+        && !crate::escape::is_name(d)
+    {
+        out.push(problem(
+            &["migrate", "distro"],
+            format!("distro `{d}` is not a WSL distribution name"),
+            "use a name from `wsl --list --online`, such as \"Ubuntu-24.04\"",
+        ));
+    }
+    if let Some(g) = m.memory_gib
+        && (!g.is_finite() || g < 1.0)
+    {
+        out.push(problem(
+            &["migrate", "memory_gib"],
+            format!("`memory_gib`: {g} is not a number of GiB of at least 1"),
+            "give the WSL2 VM's memory in GiB, e.g. 16",
+        ));
+    }
+    if m.processors == Some(0) {
+        out.push(problem(
+            &["migrate", "processors"],
+            "`processors`: 0 processors".to_string(),
+            "give at least 1, or leave it out",
+        ));
+    }
+    out
 }
 
 fn check_requirements(profile: &Profile) -> Vec<Problem> {

@@ -319,6 +319,23 @@ fn plan_fix(plan: &serde_json::Value, check: &str) -> Option<String> {
                         (onramp::install::detach_line(&argv, log), false)
                     }
                     "remove" => (format!("remove {}", a["path"].as_str().unwrap()), false),
+                    "edit" => {
+                        let settings: Vec<onramp::wsl::ini::Setting> = a["settings"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|s| {
+                                onramp::wsl::ini::Setting::new(
+                                    s["section"].as_str().unwrap(),
+                                    s["option"].as_str().unwrap(),
+                                    s["value"].as_str().unwrap(),
+                                )
+                            })
+                            .collect();
+                        let path = a["path"].as_str().unwrap();
+                        let backup = a["backup"].as_str().unwrap();
+                        (onramp::wsl::ini::edit_line(path, &settings, backup), false)
+                    }
                     _ => (a["text"].as_str().unwrap().to_string(), false),
                 };
                 if !out.is_empty() {
@@ -347,7 +364,10 @@ fn every_recorded_machines_failing_checks_are_fixed_as_its_plan_says() {
         let plan = &doc["fix"]["plan"];
         for c in doc["checks"].as_array().unwrap() {
             let id = c["id"].as_str().unwrap();
-            if c["status"] != "fail" || !["docker", "python", "wsl", "platform"].contains(&id) {
+            let guardian = onramp::wsl::CHECKS.contains(&id);
+            if !(c["status"] == "fail" || (guardian && c["status"] == "warn"))
+                || !(["docker", "python", "wsl", "platform"].contains(&id) || guardian)
+            {
                 continue;
             }
             let want = plan_fix(plan, id);

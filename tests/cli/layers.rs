@@ -23,6 +23,7 @@ const LAYERS: &[&str] = &[
     "platform",
     "resources",
     "ports",
+    "wsl",
     "engine",
     "python",
     "install",

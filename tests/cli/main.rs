@@ -54,3 +54,5 @@ mod stack;
 mod validate;
 #[cfg(windows)]
 mod windows;
+#[cfg(unix)]
+mod wsl_plans;
