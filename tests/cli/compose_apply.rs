@@ -263,6 +263,7 @@ fn build_target_driver_opts_network_mode_by_container_name_and_restart_true() {
     ])
     .unwrap_or_default();
     let mode = inspect(&s.container("side"), "{{.HostConfig.NetworkMode}}");
+    let app_id = inspect(&app, "{{.Id}}");
     let started = inspect(&s.container("watcher"), "{{.State.StartedAt}}");
     write(
         s.dir.path(),
@@ -274,11 +275,89 @@ fn build_target_driver_opts_network_mode_by_container_name_and_restart_true() {
     assert_eq!(up.code, 0, "{}\n{}", up.stdout, up.stderr);
     assert_eq!(mark.trim(), "from-args\ndev", "args and target applied");
     assert_eq!(opts.trim(), "size=1m");
-    assert_eq!(mode, format!("container:{app}"));
+    assert!(
+        mode == format!("container:{app}") || mode == format!("container:{app_id}"),
+        "{mode}: shares {app}'s network"
+    );
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
     let doc = json(&again);
     assert_eq!(service(&doc, "db")["action"], "recreated", "{doc}");
     assert_eq!(service(&doc, "watcher")["action"], "restarted", "{doc}");
     assert_eq!(service(&doc, "app")["action"], "unchanged", "{doc}");
     assert_ne!(started, restarted, "the watcher really restarted");
+}
+
+/// Corpus files' database services brought up unchanged, the test images standing in for
+/// their public images under those names (tagged for the test, untagged after): each service
+/// must answer its own protocol.
+fn corpus_services_answer(dir: &str, file: &str, services: &[&str], stand_ins: &[(&str, &str)]) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/compose-corpus")
+        .join(dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join(dir);
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::create_dir_all(&project).unwrap();
+            std::fs::copy(entry.path(), project.join(entry.file_name())).unwrap();
+        }
+    }
+    let mut tagged = Vec::new();
+    for (theirs, ours) in stand_ins {
+        if docker(&["image", "inspect", theirs]).is_none() {
+            docker(&["tag", &image(ours), theirs]).expect("tag the stand-in image");
+            tagged.push(theirs.to_string());
+        }
+    }
+    let onramp_in = |args: &[&str]| {
+        run(onramp(&project)
+            .args(args)
+            .args(["--compose", file])
+            .env_remove("COMPOSE_PROFILES")
+            .env_remove("COMPOSE_PROJECT_NAME"))
+    };
+    let mut args = vec!["up", "--json"];
+    args.extend(services);
+    let up = onramp_in(&args);
+    let down = onramp_in(&["down", "--volumes", "--yes"]);
+    for t in &tagged {
+        let _ = docker(&["rmi", t]);
+    }
+    assert_eq!(up.code, 0, "{dir}: {}\n{}", up.stdout, up.stderr);
+    let doc = json(&up);
+    for name in services {
+        let s = service(&doc, name);
+        assert_eq!(s["state"], "ready", "{dir}: {s}");
+        assert!(
+            s["ready_ms"].is_u64(),
+            "{dir}: probed, not only started: {s}"
+        );
+    }
+    assert_eq!(down.code, 0, "{dir}: {}", down.stderr);
+}
+
+#[test]
+fn corpus_database_services_come_up_and_answer() {
+    if !ready() {
+        return;
+    }
+    corpus_services_answer(
+        "dd-trace-py",
+        "docker-compose.yml",
+        &["postgres", "redis"],
+        &[
+            ("postgres:12-alpine", "postgres:15"),
+            ("redis:4.0-alpine", "redis:7"),
+        ],
+    );
+    corpus_services_answer(
+        "saleor-platform",
+        "docker-compose.yml",
+        &["db", "cache"],
+        &[
+            ("library/postgres:15-alpine", "postgres:15"),
+            ("valkey/valkey:8.1-alpine", "redis:7"),
+        ],
+    );
 }
