@@ -15,6 +15,7 @@ mkdir -p "$state"
 venv="${ONRAMP_TEST_VENV:-$root/target/test-venv}"
 bolt_venv="${ONRAMP_TEST_BOLT_VENV:-$root/target/bolt-venv}"
 maturin_venv="${ONRAMP_MATURIN_VENV:-$root/target/maturin-venv}"
+net_venv="${ONRAMP_TEST_NET_VENV:-$root/target/net-venv}"
 
 log() { printf 'provision: %s\n' "$*" >&2; }
 
@@ -255,6 +256,17 @@ bolt_stub() {
   "$bolt_venv/bin/python" -m pip install -q --disable-pip-version-check boltkit
 }
 
+# The network tests' stand-ins (tests/net/standin.py): a proxy that intercepts TLS with its own
+# root, registries answering 401/429, certificates made on the spot, and pypiserver.
+net_venv() {
+  if "$net_venv/bin/python" -c "import cryptography, pypiserver" 2>/dev/null; then
+    return 0
+  fi
+  log "creating $net_venv with cryptography and pypiserver"
+  [ -x "$net_venv/bin/python" ] || python3 -m venv "$net_venv"
+  "$net_venv/bin/python" -m pip install -q --disable-pip-version-check cryptography pypiserver
+}
+
 # maturin builds the wheel (scripts/wheel.sh); pinned to the major version pyproject.toml names.
 maturin_tool() {
   if "$maturin_venv/bin/maturin" --version >/dev/null 2>&1; then
@@ -273,6 +285,7 @@ start_podman
 compose_v2
 python_venv
 bolt_stub
+net_venv
 kailash_wheels
 tool_wheels
 native_wheels

@@ -6,6 +6,7 @@ cd "$root"
 scripts/provision.sh
 export ONRAMP_TEST_VENV="${ONRAMP_TEST_VENV:-$root/target/test-venv}"
 export ONRAMP_TEST_BOLT_VENV="${ONRAMP_TEST_BOLT_VENV:-$root/target/bolt-venv}"
+export ONRAMP_TEST_NET_VENV="${ONRAMP_TEST_NET_VENV:-$root/target/net-venv}"
 export ONRAMP_TEST_WHEELS="${ONRAMP_TEST_WHEELS:-/var/cache/onramp-test/wheels-kailash}"
 export ONRAMP_TEST_TOOL_WHEELS="${ONRAMP_TEST_TOOL_WHEELS:-/var/cache/onramp-test/wheels-tools}"
 export ONRAMP_TEST_NATIVE_WHEELS="${ONRAMP_TEST_NATIVE_WHEELS:-/var/cache/onramp-test/wheels-native}"

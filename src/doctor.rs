@@ -55,7 +55,8 @@ pub async fn fix(
     opts: InstallSettings,
 ) -> Fixed {
     let (profile, dir) = (&project.profile, project.dir.as_path());
-    let wants = checks::wants(profile, dir, opts.accept_docker_desktop_license);
+    let mut wants = checks::wants(profile, dir, opts.accept_docker_desktop_license);
+    wants.net = checks::network::net_wants(host, profile, dir);
     let plan = machine.plan(&wants);
     printer.result(&render(printer, &plan));
     let mut fixed = Fixed {
@@ -144,6 +145,14 @@ pub fn render(printer: &Printer, plan: &Plan) -> String {
                     backup,
                 } => crate::wsl::ini::edit_line(path, settings, backup),
                 Action::Manual { text } => format!("(you) {text}"),
+                Action::WriteFile { path, content, .. }
+                    if content.starts_with("-----BEGIN CERTIFICATE") =>
+                {
+                    format!("write {path} (the PEM certificate of the CA file you named)")
+                }
+                Action::WriteFile { path, content, .. } => {
+                    format!("write {path}:\n{}", indent(content, &pad))
+                }
             };
             lines.push(format!("{pad}{} {text}", dim("change")));
         }
@@ -160,6 +169,14 @@ pub fn render(printer: &Printer, plan: &Plan) -> String {
         lines.push(format!("  note: {n}"));
     }
     lines.join("\n")
+}
+
+/// Every line of a file's text, indented under the plan's columns.
+fn indent(text: &str, pad: &str) -> String {
+    text.lines()
+        .map(|l| format!("{pad}         {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn render_applied(printer: &Printer, f: &Fixed) -> String {

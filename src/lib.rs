@@ -17,6 +17,7 @@ pub mod install;
 pub mod lock;
 pub mod machine;
 pub mod naming;
+pub mod netdiag;
 pub mod outcome;
 pub mod platform;
 pub mod ports;

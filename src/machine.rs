@@ -379,6 +379,7 @@ async fn live(
     f.wsl_ready = wsl_ready;
     f.engine = engine_state(&probe.reach, f);
     f.engine_endpoint = probe.endpoint.as_ref().map(|e| e.endpoint.clone());
+    f.net = net_facts(host, &probe, f.podman_endpoint());
     let (found, ensurepip) = found;
     if let Some(i) = &found.interpreter {
         f.python_version = Some(i.version.to_string());
@@ -386,6 +387,39 @@ async fn live(
         f.ensurepip = ensurepip;
     }
     (probe, found)
+}
+
+/// The network setup the planner reads: daemon.json, the engine's proxy and mirrors, and the
+/// subjects of the roots in the OS store and the engine's `certs.d`.
+fn net_facts(host: &Host, probe: &engine::Probe, podman: bool) -> install::net::NetFacts {
+    let info = match &probe.reach {
+        Reach::Ready(i) => Some(i),
+        _ => None,
+    };
+    let reported = info.map(|i| crate::netdiag::EngineProxy {
+        http: i.net.http_proxy.clone(),
+        https: i.net.https_proxy.clone(),
+        no_proxy: i.net.no_proxy.clone(),
+    });
+    let proxy = crate::netdiag::engine_proxy(host, reported.as_ref(), podman);
+    let certs_d = crate::netdiag::certs_d_registries(host, podman)
+        .into_iter()
+        .map(|r| {
+            let subjects = crate::netdiag::certs_d(host, &r, podman).subjects;
+            (r, subjects)
+        })
+        .collect();
+    install::net::NetFacts {
+        daemon_json: host.sys_read("/etc/docker/daemon.json"),
+        engine_https_proxy: proxy.https,
+        engine_http_proxy: proxy.http,
+        engine_no_proxy: proxy.no_proxy,
+        engine_mirrors: info.map(|i| i.net.mirrors.clone()).unwrap_or_default(),
+        engine_version: info.map(|i| i.version.clone()),
+        podman_mirrors: host.sys_read(install::net::PODMAN_MIRRORS),
+        os_subjects: crate::netdiag::os_store(host).subjects,
+        certs_d,
+    }
 }
 
 /// The planner's view of the engine's answer. The probe counts any engine program (Podman

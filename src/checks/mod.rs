@@ -6,6 +6,7 @@ mod disk;
 mod docker;
 mod images;
 mod memory;
+pub mod network;
 mod platform;
 mod ports;
 mod python;
@@ -77,7 +78,9 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(host: Host, profile: Profile, dir: PathBuf, machine: Arc<Machine>) -> Ctx {
-        let plan = machine.plan(&wants_for_checks(&profile, &dir));
+        let mut wants = wants_for_checks(&profile, &dir);
+        wants.net = network::net_wants(&host, &profile, &dir);
+        let plan = machine.plan(&wants);
         Ctx {
             host,
             profile,
@@ -149,6 +152,7 @@ pub fn wants(p: &Profile, dir: &Path, accept_docker_desktop_license: bool) -> Wa
         memory_gib: thresh(r.memory_gib),
         accept_docker_desktop_license,
         dir: dir.display().to_string(),
+        net: Default::default(),
         ports: p
             .services()
             .flat_map(|(name, s)| s.ports().into_iter().map(move |m| (m.host, name.clone())))
@@ -182,6 +186,7 @@ const ALL: &[CheckFn] = &[
     |c| Box::pin(python::check(c)),
     |c| Box::pin(ports::check(c)),
     |c| Box::pin(images::check(c)),
+    |c| Box::pin(network::check(c)),
 ];
 
 /// Run every check concurrently; outcomes come back in registration order.

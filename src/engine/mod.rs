@@ -47,6 +47,20 @@ pub struct EngineInfo {
     pub ncpu: Option<u32>,
     pub root_dir: Option<String>,
     pub operating_system: Option<String>,
+    /// How the engine reaches registries.
+    pub net: Box<EngineNet>,
+}
+
+/// The engine's own network settings, as it reports them (`docker info`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct EngineNet {
+    /// The proxy the engine itself uses (HttpProxy, HttpsProxy, NoProxy).
+    pub http_proxy: Option<String>,
+    pub https_proxy: Option<String>,
+    pub no_proxy: Option<String>,
+    /// Its registry mirrors, and the registries it may reach over plain HTTP.
+    pub mirrors: Vec<String>,
+    pub insecure_registries: Vec<String>,
 }
 
 /// Whether the engine answered, or why not.
@@ -120,6 +134,27 @@ async fn reach(host: &Host, endpoint: &Endpoint) -> Reach {
             ncpu: i.ncpu.and_then(|n| u32::try_from(n).ok()),
             root_dir: i.docker_root_dir,
             operating_system: i.operating_system,
+            net: Box::new(EngineNet {
+                http_proxy: i.http_proxy.filter(|p| !p.is_empty()),
+                https_proxy: i.https_proxy.filter(|p| !p.is_empty()),
+                no_proxy: i.no_proxy.filter(|p| !p.is_empty()),
+                mirrors: i
+                    .registry_config
+                    .as_ref()
+                    .and_then(|r| r.mirrors.clone())
+                    .unwrap_or_default(),
+                insecure_registries: i
+                    .registry_config
+                    .as_ref()
+                    .and_then(|r| r.index_configs.as_ref())
+                    .map(|ix| {
+                        ix.iter()
+                            .filter(|(_, v)| v.secure == Some(false))
+                            .map(|(k, _)| k.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }),
         }),
     }
 }

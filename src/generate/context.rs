@@ -26,6 +26,8 @@ pub struct Svc {
     pub command: Option<Vec<String>>,
     pub entrypoint: Option<Vec<String>>,
     pub env: Vec<Kv>,
+    /// Names without a value (`NAME:`), taken from the environment by Compose.
+    pub env_unset: Vec<String>,
     /// `[ip:]host:container[/udp]`.
     pub ports: Vec<String>,
     pub expose: Vec<String>,
@@ -227,6 +229,7 @@ fn compose_service(s: &ServiceSpec) -> Svc {
         command: s.command.clone(),
         entrypoint: s.entrypoint.clone(),
         env: kvs(&s.env),
+        env_unset: s.env_unset.clone(),
         expose: s.expose.clone(),
         ports: s
             .ports

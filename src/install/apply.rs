@@ -89,8 +89,21 @@ async fn apply_step(host: &Host, s: &Step, dir: &Path, progress: &dyn Fn(&str)) 
     let mut log = Log::open(dir, rel);
     let mut a = Applied::new(&s.id, Done::Changed);
     a.log = Some(log_path.clone());
+    let network = super::answers(&s.id).contains(&"network");
     for action in &s.change {
         let done = act(host, action, &mut log, &mut a).await;
+        if done.is_ok() && network {
+            let journal = match action {
+                Action::Run { argv, .. } => super::sysfile::record(&log.root, argv, None),
+                Action::Detach { argv, log: out } => {
+                    super::sysfile::record(&log.root, argv, Some(out))
+                }
+                _ => Ok(()),
+            };
+            if let Err(e) = journal {
+                log.line(&format!("cannot record this for undo: {e}"));
+            }
+        }
         log.flush();
         if let Err(e) = done {
             let hint = pkg::known_error(&format!("{e}\n{}", log.tail()))
@@ -189,6 +202,16 @@ async fn act(host: &Host, action: &Action, log: &mut Log, a: &mut Applied) -> Re
         }
         Action::Manual { text } => {
             log.line(&format!("left to you: {text}"));
+            Ok(())
+        }
+        Action::WriteFile {
+            path,
+            content,
+            sudo,
+        } => {
+            log.line(&format!("write {path}"));
+            let argv = super::sysfile::write(host, &log.root, path, content, *sudo).await?;
+            a.ran.push(argv);
             Ok(())
         }
     }

@@ -663,6 +663,85 @@ mod tests {
         assert_eq!(answers("engine"), None);
     }
 
+    fn inside<'a>(wsl: &'a WslFacts, desktop: &'a Desktop, dir: &'a str) -> Input<'a> {
+        Input {
+            kind: Kind::Wsl2,
+            wsl,
+            desktop,
+            sudo: true,
+            home: Some("/home/dev"),
+            dir,
+            ports: &[],
+            memory: (Some(2.0), Some(4.0)),
+        }
+    }
+
+    fn find(i: &Input, id: &str) -> Finding {
+        examine(i).into_iter().find(|f| f.id == id).unwrap()
+    }
+
+    #[test]
+    fn a_project_on_a_windows_drive_is_cloned_into_the_home() {
+        let wsl = WslFacts {
+            git_remote: Some("git@example.invalid:team/horme.git".into()),
+            ..WslFacts::default()
+        };
+        let d = Desktop::default();
+        let f = find(&inside(&wsl, &d, "/mnt/c/Users/dev/horme"), "wsl-drive");
+        assert_eq!(f.level, Level::Warn);
+        let s = f.fix.unwrap();
+        assert_eq!(
+            s.summary().split(';').next().unwrap(),
+            "git clone git@example.invalid:team/horme.git /home/dev/horme"
+        );
+        let f = find(&inside(&wsl, &d, "/home/dev/horme"), "wsl-drive");
+        assert_eq!(f.level, Level::Pass);
+        let none = WslFacts::default();
+        let f = find(&inside(&none, &d, "/mnt/d/work/x"), "wsl-drive");
+        assert!(
+            f.fix
+                .unwrap()
+                .summary()
+                .starts_with("cp -a /mnt/d/work/x /home/dev/x")
+        );
+    }
+
+    #[test]
+    fn nat_without_localhost_forwarding_fails_with_published_ports_only() {
+        let wsl = WslFacts {
+            wslconfig_path: Some("/mnt/c/Users/dev/.wslconfig".into()),
+            wslconfig: Some("[wsl2]\nlocalhostForwarding=false\n".into()),
+            ..WslFacts::default()
+        };
+        let d = Desktop::default();
+        let ports = [(5432, "postgres".to_string())];
+        let mut i = inside(&wsl, &d, "/home/dev/p");
+        assert_eq!(find(&i, "wsl-network").level, Level::Pass);
+        i.ports = &ports;
+        let f = find(&i, "wsl-network");
+        assert_eq!(f.level, Level::Fail);
+        assert!(
+            f.fix
+                .unwrap()
+                .summary()
+                .contains("[wsl2] localhostForwarding=true")
+        );
+    }
+
+    #[test]
+    fn a_memory_cap_below_the_minimum_fails_and_is_raised_to_the_recommendation() {
+        let wsl = WslFacts {
+            wslconfig_path: Some(r"C:\Users\dev\.wslconfig".into()),
+            wslconfig: Some("[wsl2]\nmemory=1536MB\n".into()),
+            ..WslFacts::default()
+        };
+        let d = Desktop::default();
+        let f = find(&inside(&wsl, &d, "/home/dev/p"), "wsl-memory");
+        assert_eq!(f.level, Level::Fail);
+        assert!(f.detail.contains("1.5 GiB"), "{}", f.detail);
+        assert!(f.fix.unwrap().summary().contains("[wsl2] memory=4GB"));
+    }
+
     #[test]
     fn a_free_port_skips_reserved_ranges() {
         let r = [parse::Range {

@@ -5,8 +5,10 @@
 pub mod apply;
 pub mod guard;
 pub mod migrate;
+pub mod net;
 pub mod pkg;
 mod plan;
+mod sysfile;
 
 use std::collections::BTreeMap;
 
@@ -107,6 +109,8 @@ pub struct Facts {
     pub stale_pidfiles: Vec<String>,
     /// Windows: `wsl.exe --status` answered (WSL is installed and current).
     pub wsl_ready: bool,
+    /// The network setup: daemon.json, the engine's proxy and mirrors, the trust stores.
+    pub net: net::NetFacts,
     /// WSL as seen from Windows or from inside a WSL2 distro (the guardian's facts).
     pub wsl: crate::wsl::WslFacts,
 }
@@ -138,6 +142,8 @@ pub struct Wants {
     pub accept_docker_desktop_license: bool,
     /// The project directory (logs, pid files and the project venv live under it).
     pub dir: String,
+    /// A company network's proxy, root and mirrors (`[network]` and the environment).
+    pub net: net::NetWants,
     /// Host ports the profile publishes, with the service publishing each.
     pub ports: Vec<(u16, String)>,
     /// The profile's minimum memory (`memory_gib` is the amount to size for).
@@ -208,6 +214,13 @@ pub enum Action {
     },
     /// Something the user must do (on Windows, in a GUI, or after a new login).
     Manual { text: String },
+    /// Write a system file (as root, through `sudo -n` when `sudo`): the file as it was is
+    /// kept first under `.onramp/net/backup/` and `.onramp/net/undo.sh` restores it.
+    WriteFile {
+        path: String,
+        content: String,
+        sudo: bool,
+    },
 }
 
 /// Whether a step needs doing, as far as the facts tell.
@@ -264,6 +277,7 @@ impl Step {
                     backup,
                 } => (crate::wsl::ini::edit_line(path, settings, backup), false),
                 Action::Manual { text } => (text.clone(), false),
+                Action::WriteFile { path, .. } => (format!("write {path}"), false),
             };
             if !out.is_empty() {
                 out.push_str(if last_run && is_run { " && " } else { "; " });
@@ -285,6 +299,12 @@ pub fn answers(step: &str) -> &'static [&'static str] {
         "homebrew" => &["docker", "python"],
         "wsl-version" => &["wsl", "platform", "docker"],
         "project-venv" => &[],
+        "ca-os-store"
+        | "engine-daemon-json"
+        | "engine-proxy-dropin"
+        | "engine-restart"
+        | "engine-mirrors-podman" => &["network"],
+        s if s.starts_with("engine-trust:") => &["network"],
         _ => &["docker"],
     }
 }

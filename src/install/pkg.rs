@@ -192,7 +192,7 @@ pub const WINGET_PODMAN: &str = "RedHat.Podman";
 /// terms bind larger companies): the plan's step and the remedy for a missing engine.
 pub fn windows_engine_choice() -> String {
     format!(
-        "choose an engine: Docker Desktop (paid for organisations of 250+ people or $10M+ revenue: rerun with --accept-docker-desktop-license to install it), Rancher Desktop (`winget install -e --id {WINGET_RANCHER_DESKTOP}`), Podman (`winget install -e --id {WINGET_PODMAN}`), or Docker Engine inside WSL2 (`wsl --install -d Ubuntu`, then `onramp doctor --fix` inside it)"
+        "choose an engine: Docker Desktop (paid for organisations of 250+ people or $10M+ revenue: rerun with --accept-docker-desktop-license to install it), Rancher Desktop (`winget install -e --id {WINGET_RANCHER_DESKTOP}`), Podman (`winget install -e --id {WINGET_PODMAN}`), or Docker Engine inside WSL2 (`onramp migrate wsl` moves this project into a WSL2 distro and sets it up there)"
     )
 }
 pub const WINGET_PYTHON: &str = "Python.Python.3.12";

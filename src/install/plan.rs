@@ -54,6 +54,8 @@ pub fn plan(f: &Facts, w: &Wants) -> Plan {
     }
     p.steps = b.steps;
     p.notes = b.notes;
+    let family = family.map(|f| f.name);
+    p.steps.extend(super::net::steps(f, family, &w.net));
     p
 }
 
@@ -541,7 +543,17 @@ impl Builder<'_> {
 
     fn wsl_systemd(&mut self) {
         let line = "systemd=true";
-        let script = "grep -qs '^systemd=true' /etc/wsl.conf || printf '\\n[boot]\\nsystemd=true\\n' >> /etc/wsl.conf";
+        // Merged into `[boot]`, every other line kept, the original copied once.
+        let argv = [
+            "sh",
+            "-c",
+            super::migrate::INI_SET_SH,
+            "sh",
+            "/etc/wsl.conf",
+            "boot",
+            "systemd",
+            "true",
+        ];
         let s = step(
             "wsl-systemd",
             "PID 1 is not systemd in this WSL2 distro: the engine would not start at boot",
@@ -552,7 +564,7 @@ impl Builder<'_> {
             line: line.into(),
         })
         .change(vec![
-            self.root_cmd(&["sh", "-c", script], SHORT_SECS),
+            self.root_cmd(&argv, SHORT_SECS),
             manual(format!(
                 "afterwards, from Windows: `{}` (restarts WSL with systemd; needs WSL 0.67.6 or newer: `{}`). Until then this run starts a detached dockerd",
                 pkg::WSL_SHUTDOWN.join(" "),
@@ -1006,7 +1018,9 @@ mod tests {
                     super::super::shell_line(argv)
                 }
                 Action::Detach { argv, log } => super::super::detach_line(argv, log),
-                Action::Remove { path } => crate::escape::shell(path),
+                Action::Remove { path } | Action::WriteFile { path, .. } => {
+                    crate::escape::shell(path)
+                }
                 Action::Edit { .. } => continue,
                 Action::Manual { text } => match text.strip_prefix("as root: ") {
                     Some(line) => line.to_string(),

@@ -497,6 +497,7 @@ fn service(
     let mut t = toml::Table::new();
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     let mut env_from_files: BTreeMap<String, String> = BTreeMap::new();
+    let mut env_unset: Vec<String> = Vec::new();
     for (k, v) in svc {
         let key = key_str(k);
         let p = ["services", name, key.as_str()];
@@ -547,7 +548,10 @@ fn service(
             "command" | "entrypoint" => {
                 t.insert(key.clone(), strings(words(cx, &p, v, unset)?));
             }
-            "environment" => env.extend(mapping_or_list(cx, &p, v, unset, true)?),
+            "environment" => {
+                env.extend(mapping_or_list(cx, &p, v, unset, true)?);
+                env_unset.extend(unresolved_names(cx, v));
+            }
             "env_file" => env_from_files.extend(env_files(cx, &p, v, unset)?),
             "ports" => {
                 let ports = items(cx, &p, v, unset, port)?;
@@ -609,8 +613,16 @@ fn service(
         }
     }
     env_from_files.extend(env);
+    // A name written without a value and not set anywhere overrides an env file's value with
+    // nothing, as Compose resolves it (and is hashed as Compose hashes it).
+    for k in &env_unset {
+        env_from_files.remove(k);
+    }
     if !env_from_files.is_empty() {
         t.insert("env".into(), table(env_from_files));
+    }
+    if !env_unset.is_empty() {
+        t.insert("env_unset".into(), strings(env_unset));
     }
     if !t.contains_key("image") && !t.contains_key("build") {
         return Err(at(
@@ -1037,6 +1049,28 @@ fn mapping_or_list(
     Ok(out)
 }
 
+/// The `environment` names written without a value (`- NAME`, `NAME:`) that no variable sets.
+fn unresolved_names(cx: &Ctx<'_, '_>, v: &Value) -> Vec<String> {
+    let bare: Vec<String> = match v {
+        Value::Mapping(m) => m
+            .iter()
+            .filter(|(_, val)| matches!(val, Value::Null))
+            .map(|(k, _)| key_str(k))
+            .collect(),
+        Value::Sequence(items) => items
+            .iter()
+            .filter_map(|i| match i {
+                Value::String(s) if !s.contains('=') => Some(s.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    bare.into_iter()
+        .filter(|k| (cx.vars)(k).is_none())
+        .collect()
+}
+
 /// `env_file`: paths relative to the Compose file's folder; `required: false` may be missing.
 fn env_files(
     cx: &Ctx<'_, '_>,
@@ -1201,8 +1235,8 @@ fn port(cx: &Ctx<'_, '_>, p: &[&str], v: &Value, unset: &mut Unset) -> Result<St
     Ok(spec)
 }
 
-/// A service's `volumes`: named volumes and bind mounts go to `volumes`, `type: tmpfs`
-/// entries to `tmpfs`.
+/// A service's `volumes`, in order: the short syntax as written, the long one (bind, volume
+/// or tmpfs) as `type=KIND,...` (see `volume`).
 fn volumes(
     cx: &Ctx<'_, '_>,
     p: &[&str],

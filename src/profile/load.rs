@@ -145,6 +145,11 @@ pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
     }
     let mut profile = profile;
     name_built_images(&mut profile, opts.dir);
+    for svc in profile.services.values_mut() {
+        if let Some(image) = &svc.image {
+            svc.image = Some(profile.network.map_image(image));
+        }
+    }
     Ok(Loaded {
         profile,
         sources,

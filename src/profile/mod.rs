@@ -80,9 +80,58 @@ pub struct Profile {
     /// Networks (Compose top-level `networks`; `default` renames the project network).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub networks: BTreeMap<String, NetworkSpec>,
+    /// How this team reaches registries behind a company network (`[network]`).
+    #[serde(default, skip_serializing_if = "Network::is_empty")]
+    pub network: Network,
     /// `onramp migrate wsl`: the WSL2 distro and the size of its VM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub migrate: Option<Migrate>,
+}
+
+/// A company network: the root its TLS inspection signs with, its proxy, its registry mirrors
+/// and the registry every image comes from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// A PEM file holding the company's root (relative to the project directory, or absolute):
+    /// installed where each client needs it by `doctor --fix`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    /// The proxy the engine and pip should use (default: the user's `HTTPS_PROXY`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// Registry mirrors for Docker Hub (`registry-mirrors`; Podman's `[[registry.mirror]]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirrors: Option<Vec<String>>,
+    /// Every Docker Hub image comes from this registry path instead: `redis:7` becomes
+    /// `PREFIX/redis:7` (images naming another registry are left alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_prefix: Option<String>,
+}
+
+impl Network {
+    pub fn is_empty(&self) -> bool {
+        *self == Network::default()
+    }
+
+    /// An image as the company's registry serves it (`image_prefix`), or as it is.
+    pub fn map_image(&self, image: &str) -> String {
+        let Some(prefix) = self.image_prefix.as_deref() else {
+            return image.to_string();
+        };
+        let prefix = prefix
+            .split_once("://")
+            .map_or(prefix, |(_, rest)| rest)
+            .trim_end_matches('/');
+        let explicit = image
+            .split_once('/')
+            .is_some_and(|(first, _)| first.contains(['.', ':']) || first == "localhost");
+        if prefix.is_empty() || explicit {
+            return image.to_string();
+        }
+        let path = image.strip_prefix("library/").unwrap_or(image);
+        format!("{prefix}/{path}")
+    }
 }
 
 /// Where `onramp migrate wsl` moves the project: the distribution (default: the current
@@ -281,6 +330,10 @@ pub struct Service {
     /// Compose `expose`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expose: Option<Vec<String>>,
+    /// Compose `environment` names written without a value that no variable sets: not given
+    /// to the container, and kept (as Compose keeps them) in the config hash.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env_unset: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -553,6 +606,25 @@ impl Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_image_prefix_maps_docker_hub_images_only() {
+        let n = Network {
+            image_prefix: Some("https://artifactory.corp/docker-remote/".into()),
+            ..Network::default()
+        };
+        assert_eq!(
+            n.map_image("redis:7"),
+            "artifactory.corp/docker-remote/redis:7"
+        );
+        assert_eq!(
+            n.map_image("chromadb/chroma:1.5.9"),
+            "artifactory.corp/docker-remote/chromadb/chroma:1.5.9"
+        );
+        assert_eq!(n.map_image("127.0.0.1:5000/x/y:1"), "127.0.0.1:5000/x/y:1");
+        assert_eq!(n.map_image("ghcr.io/a/b"), "ghcr.io/a/b");
+        assert_eq!(Network::default().map_image("redis:7"), "redis:7");
+    }
 
     #[test]
     fn secrets_are_redacted_but_users_kept() {

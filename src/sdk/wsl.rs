@@ -9,8 +9,7 @@ pub struct Step {
     pub args: Vec<String>,
 }
 
-/// What `wsl.exe -l -v` says about the installed distributions (its output is UTF-16 on real
-/// systems; callers decode it first).
+/// What `wsl.exe -l -v` says about the installed distributions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Distro {
     pub name: String,
@@ -18,30 +17,21 @@ pub struct Distro {
     pub version: u8,
 }
 
-/// Parse `wsl.exe -l -v`:
+/// Parse `wsl.exe -l -v` as the WSL module reads it (UTF-16LE read as text, NULs and a BOM's
+/// remains dropped; a localised header skipped):
 /// ```text
 ///   NAME            STATE           VERSION
 /// * Ubuntu-22.04    Running         2
 ///   Debian          Stopped         1
 /// ```
 pub fn parse_list(text: &str) -> Vec<Distro> {
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let line = line.replace('\0', "");
-            let default = line.trim_start().starts_with('*');
-            let cols: Vec<&str> = line
-                .trim_start()
-                .trim_start_matches('*')
-                .split_whitespace()
-                .collect();
-            let version = cols.last()?.parse().ok()?;
-            let name = cols.first()?.to_string();
-            Some(Distro {
-                name,
-                default,
-                version,
-            })
+    let text = crate::wsl::parse::decode_lossy(text);
+    crate::wsl::parse::distros(&text)
+        .into_iter()
+        .map(|d| Distro {
+            name: d.name,
+            default: d.default,
+            version: d.version,
         })
         .collect()
 }
@@ -116,6 +106,18 @@ mod tests {
             ("Ubuntu-22.04", true, 2)
         );
         assert_eq!((d[1].name.as_str(), d[1].version), ("Debian", 1));
+    }
+
+    #[test]
+    fn wsl_exe_utf16_read_as_text_gives_the_same_list() {
+        let mut bytes = vec![0xFF, 0xFE];
+        bytes.extend(
+            LIST.replace('\n', "\r\r\n")
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        );
+        let lossy = String::from_utf8_lossy(&bytes);
+        assert_eq!(parse_list(&lossy), parse_list(LIST));
     }
 
     #[test]

@@ -37,6 +37,12 @@ fn bytes(n: i64) -> GoJson {
 /// The service as compose-go marshals it, in `ServiceConfig` field order.
 pub fn service_json(s: &ServiceSpec) -> GoJson {
     let mut m = Members::new();
+    if !s.cap_add.is_empty() {
+        put(&mut m, "cap_add", GoJson::strs(&s.cap_add));
+    }
+    if !s.cap_drop.is_empty() {
+        put(&mut m, "cap_drop", GoJson::strs(&s.cap_drop));
+    }
     put(&mut m, "command", command(&s.command));
     put_opt_str(&mut m, "container_name", &s.container_name);
     if !s.depends_on.is_empty() {
@@ -51,8 +57,8 @@ pub fn service_json(s: &ServiceSpec) -> GoJson {
         put(&mut m, "deploy", deploy(&s.limits, &s.reservations));
     }
     put(&mut m, "entrypoint", command(&s.entrypoint));
-    if !s.env.is_empty() {
-        put(&mut m, "environment", GoJson::map(&s.env));
+    if !s.env.is_empty() || !s.env_unset.is_empty() {
+        put(&mut m, "environment", environment(s));
     }
     if !s.expose.is_empty() {
         put(&mut m, "expose", GoJson::strs(&s.expose));
@@ -91,7 +97,11 @@ pub fn service_json(s: &ServiceSpec) -> GoJson {
             GoJson::Arr(s.ports.iter().map(port).collect()),
         );
     }
+    put_true(&mut m, "privileged", s.privileged);
     put_opt_str(&mut m, "restart", &s.restart);
+    if !s.security_opt.is_empty() {
+        put(&mut m, "security_opt", GoJson::strs(&s.security_opt));
+    }
     if let Some(n) = s.shm_size.filter(|n| *n != 0) {
         put(&mut m, "shm_size", bytes(n));
     }
@@ -109,6 +119,7 @@ pub fn service_json(s: &ServiceSpec) -> GoJson {
         put(&mut m, "ulimits", GoJson::Obj(u));
     }
     put_opt_str(&mut m, "user", &s.user);
+    put_opt_str(&mut m, "userns_mode", &s.userns_mode);
     if !s.volumes.is_empty() {
         put(
             &mut m,
@@ -118,6 +129,19 @@ pub fn service_json(s: &ServiceSpec) -> GoJson {
     }
     put_opt_str(&mut m, "working_dir", &s.working_dir);
     GoJson::Obj(m)
+}
+
+/// `environment`: the values, and `null` for a name nothing sets; sorted by name.
+fn environment(s: &ServiceSpec) -> GoJson {
+    let mut all: Vec<(String, GoJson)> = s
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), GoJson::str(v)))
+        .chain(s.env_unset.iter().map(|k| (k.clone(), GoJson::Null)))
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all.dedup_by(|a, b| a.0 == b.0);
+    GoJson::Obj(all)
 }
 
 fn dependency(d: &Dependency) -> GoJson {
@@ -197,7 +221,10 @@ fn port(p: &Port) -> GoJson {
     put(&mut m, "mode", GoJson::str("ingress"));
     put_opt_str(&mut m, "host_ip", &p.host_ip);
     put(&mut m, "target", GoJson::int(p.container));
-    put(&mut m, "published", GoJson::Str(p.host.to_string()));
+    // An ephemeral host port (0) has no `published`.
+    if p.host != 0 {
+        put(&mut m, "published", GoJson::Str(p.host.to_string()));
+    }
     put(&mut m, "protocol", GoJson::str(&p.protocol));
     GoJson::Obj(m)
 }
@@ -352,6 +379,35 @@ volumes = [
         assert_eq!(
             s.config_hash(),
             "a8f3863e53ce7d69ffee24ce08a844179a6d7f3a6a1a6b6ca57aed58a262af17",
+            "{}",
+            service_json(&s).encode()
+        );
+    }
+
+    /// `docker compose -p horme config --hash '*'` (Compose 2.26.1) of a service with
+    /// capabilities, security options, `userns_mode`, `privileged`, `init` and ephemeral and
+    /// udp ports, recorded.
+    #[test]
+    fn privileges_and_ephemeral_ports_hash_as_compose_v2s() {
+        let svc: Service = toml::from_str(
+            r#"image = "x:1"
+cap_add = ["SYS_PTRACE", "NET_ADMIN"]
+cap_drop = ["ALL"]
+security_opt = ["seccomp:unconfined", "no-new-privileges:true"]
+userns_mode = "host"
+privileged = true
+init = true
+ports = ["5432", "127.0.0.1::6379", "8080:80/udp"]
+"#,
+        )
+        .unwrap();
+        let src = Source::ComposeFile {
+            dir: "/work/scratch/chash/t3".into(),
+        };
+        let s = ServiceSpec::from_source("horme", Path::new("/x"), &src, "app", &svc).unwrap();
+        assert_eq!(
+            s.config_hash(),
+            "d356936f99a756a847d4f845665cd1ecd1de7eb014e962e5a82a2c82ca27e541",
             "{}",
             service_json(&s).encode()
         );

@@ -42,6 +42,8 @@ pub struct ServiceSpec {
     pub command: Option<Vec<String>>,
     pub entrypoint: Option<Vec<String>>,
     pub env: BTreeMap<String, String>,
+    /// `environment` names written without a value that nothing sets (hashed as `null`).
+    pub env_unset: Vec<String>,
     /// `expose` entries as written.
     pub expose: Vec<String>,
     pub ports: Vec<Port>,
@@ -211,6 +213,7 @@ impl ServiceSpec {
             entrypoint: svc.entrypoint.clone(),
             env: svc.env(),
             expose: svc.expose.clone().unwrap_or_default(),
+            env_unset: svc.env_unset.clone().unwrap_or_default(),
             ports: svc
                 .ports
                 .iter()

@@ -26,6 +26,7 @@ const LAYERS: &[&str] = &[
     "wsl",
     "engine",
     "python",
+    "netdiag",
     "install",
     "machine",
     "profile",

@@ -493,3 +493,109 @@ fn an_engine_on_a_named_pipe_is_found_and_reached() {
     let seen = log.lock().unwrap().clone();
     assert!(seen.iter().any(|l| l.contains("/version")), "{seen:?}");
 }
+
+/// A recorded machine of the Unix suite, as a Windows path (`Z:\...`).
+fn recorded(name: &str) -> std::path::PathBuf {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sysroot/");
+    let path = format!("{root}{name}");
+    match path.strip_prefix('/') {
+        Some(rest) => std::path::PathBuf::from(format!(r"Z:\{}", rest.replace('/', r"\"))),
+        None => std::path::PathBuf::from(path),
+    }
+}
+
+/// The steps of `migrate wsl`, in order.
+const MIGRATE_STEPS: &[&str] = &[
+    "wsl",
+    "distro",
+    "distro-user",
+    "wslconfig",
+    "distro-systemd",
+    "wsl-restart",
+    "onramp",
+    "project",
+    "setup",
+];
+
+#[test]
+fn migrate_wsl_dry_run_prints_the_whole_plan_from_recorded_facts() {
+    let d = c_dir();
+    let project = d.path().join("horme");
+    std::fs::create_dir(&project).unwrap();
+    let r = run(onramp(&project)
+        .env("ONRAMP_SYSROOT", recorded("windows-wsl-store-blocked"))
+        .args(["--profile", "minimal", "migrate", "wsl", "--dry-run"]));
+    ok(&r);
+    for id in MIGRATE_STEPS {
+        assert!(
+            r.stdout.lines().any(|l| {
+                let mut words = l.split_whitespace();
+                ["✓", "→", "!"].contains(&words.next().unwrap_or_default())
+                    && words.next() == Some(*id)
+            }),
+            "no step {id}:\n{}",
+            r.stdout
+        );
+    }
+    for line in [
+        "wsl.exe --install --no-distribution --web-download",
+        "wsl.exe --install -d Ubuntu-24.04 --no-launch --web-download",
+        r"in C:\Users\dev\.wslconfig set [wsl2] memory=4GB, [wsl2] processors=2",
+        "/mnt/c/Users/dev/src/horme",
+        "code --remote wsl+Ubuntu-24.04",
+        "dry run: nothing was changed",
+    ] {
+        assert!(r.stdout.contains(line), "no `{line}`:\n{}", r.stdout);
+    }
+    assert!(std::fs::read_dir(&project).unwrap().next().is_none());
+}
+
+#[test]
+fn migrate_wsl_dry_run_asks_this_windows_and_plans_from_its_answers() {
+    // Wine has no wsl.exe: WSL is not installed; .wslconfig is the user's profile folder's.
+    let d = c_dir();
+    let r = run(onramp(d.path()).args(["--json", "migrate", "wsl", "--dry-run"]));
+    ok(&r);
+    let doc = json(&r);
+    let steps = doc["plan"]["steps"].as_array().unwrap();
+    let ids: Vec<&str> = steps.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, MIGRATE_STEPS, "{}", r.stderr);
+    assert_eq!(steps[0]["state"], "todo");
+    let profile = std::env::var("USERPROFILE").unwrap();
+    let edit = &steps[3]["change"][0];
+    assert_eq!(edit["kind"], "edit");
+    assert_eq!(edit["path"], format!(r"{profile}\.wslconfig"));
+    // The project on C: is copied from where WSL mounts it.
+    let copy = steps[7]["change"][0]["argv"].to_string();
+    assert!(copy.contains("/mnt/c/"), "{copy}");
+    assert!(std::fs::read_dir(d.path()).unwrap().next().is_none());
+}
+
+#[test]
+fn migrate_wsl_applied_without_wsl_exe_stops_at_the_first_step_with_its_log_and_state() {
+    // Wine has no wsl.exe: the first step's change cannot start. Nothing after it runs, the
+    // user's .wslconfig is not touched, and the log and the state say where it stopped.
+    let wslconfig = format!(r"{}\.wslconfig", std::env::var("USERPROFILE").unwrap());
+    let had = std::path::Path::new(&wslconfig).exists();
+    let d = c_dir();
+    let r = run(onramp(d.path()).args(["--yes", "migrate", "wsl"]));
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("wsl failed"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("run `onramp migrate wsl` again"),
+        "{}",
+        r.stdout
+    );
+    let log = std::fs::read_to_string(d.path().join(r".onramp\logs\install-wsl.log")).unwrap();
+    assert!(
+        log.contains("$ wsl.exe --install --no-distribution"),
+        "{log}"
+    );
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.path().join(r".onramp\migrate-wsl.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["distro"], "Ubuntu-24.04");
+    assert_eq!(state["done"], serde_json::json!([]));
+    assert_eq!(std::path::Path::new(&wslconfig).exists(), had);
+}

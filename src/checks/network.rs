@@ -1,0 +1,229 @@
+//! Can the registries and the package index the profile needs be reached, the way the engine and
+//! pip reach them, and if not, why (DNS, refused, timeout, proxy 407, an unknown TLS authority
+//! with its issuer, clock skew, 429, credentials)? The proxies each client uses are shown, and
+//! whether they agree. `ONRAMP_NETWORK=off` leaves the network alone.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{Ctx, Outcome, Status};
+use crate::host::{Cmd, Host};
+use crate::install::net::{Ca, NetWants};
+use crate::netdiag::{self, Fault, Finding, Setup};
+use crate::profile::Profile;
+
+pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
+    // A recorded machine's network is not this one's.
+    if ctx.host.env("ONRAMP_NETWORK") == Some("off") || ctx.host.sysroot_overridden() {
+        return Vec::new();
+    }
+    let setup = setup(ctx);
+    let mut out = vec![proxies(ctx, &setup)];
+    let images = crate::images::needed(&ctx.profile);
+    let mut per_registry: Vec<(String, String)> = Vec::new();
+    for image in &images {
+        let (registry, _, _) = netdiag::split_image(image);
+        if !per_registry.iter().any(|(r, _)| *r == registry) {
+            per_registry.push((registry, image.clone()));
+        }
+    }
+    let insecure = ctx
+        .engine_info()
+        .map(|i| i.net.insecure_registries.clone())
+        .unwrap_or_default();
+    let registries = per_registry
+        .iter()
+        .map(|(_, image)| netdiag::reach_registry(&ctx.host, &setup, image, &insecure));
+    let index = index(ctx, &setup);
+    let (found, index) =
+        futures_util::future::join(futures_util::future::join_all(registries), index).await;
+    out.extend(found.iter().map(|f| outcome(ctx, &setup, f)));
+    out.extend(index.map(|f| outcome(ctx, &setup, &f)));
+    out
+}
+
+/// What the profile and the environment want of the network, for the installer's plan.
+pub fn net_wants(host: &Host, p: &Profile, dir: &Path) -> NetWants {
+    if host.env("ONRAMP_NETWORK") == Some("off") {
+        return NetWants::default();
+    }
+    let user = netdiag::proxy::from_env(|k| host.env(k).map(String::from), "");
+    let named = p.network.proxy.clone();
+    let ca = p.network.ca_file.as_deref().and_then(|f| {
+        let path = dir.join(f);
+        let pem = crate::fsx::read_regular(&path, 1 << 20).ok()?;
+        let roots = netdiag::Roots::from_pem(None, &pem);
+        Some(Ca {
+            path: path.display().to_string(),
+            pem: String::from_utf8_lossy(&pem).into_owned(),
+            subject: roots.subjects.first()?.clone(),
+        })
+    });
+    let mut registries: Vec<String> = Vec::new();
+    for image in crate::images::needed(p) {
+        let (r, _, _) = netdiag::split_image(&image);
+        // Loopback registries are insecure to the engine: no certificate is checked there.
+        let host = r.rsplit_once(':').map_or(r.as_str(), |(h, _)| h);
+        if r != "docker.io" && !netdiag::proxy::is_loopback(host) && !registries.contains(&r) {
+            registries.push(r);
+        }
+    }
+    NetWants {
+        https_proxy: named.clone().or(user.https.clone()).or(user.http.clone()),
+        http_proxy: named.or(user.http).or(user.https),
+        no_proxy: user.no_proxy,
+        ca,
+        registries,
+        mirrors: p.network.mirrors.clone().unwrap_or_default(),
+    }
+}
+
+/// The CA file the profile names, relative to the project.
+pub fn ca_file(ctx: &Ctx) -> Option<PathBuf> {
+    let named = ctx.profile.network.ca_file.as_deref()?;
+    Some(ctx.dir.join(named))
+}
+
+fn setup(ctx: &Ctx) -> Setup {
+    let reported = ctx.engine_info().map(|i| netdiag::EngineProxy {
+        http: i.net.http_proxy.clone(),
+        https: i.net.https_proxy.clone(),
+        no_proxy: i.net.no_proxy.clone(),
+    });
+    let podman = ctx.machine.facts.podman_endpoint();
+    Setup::gather(
+        &ctx.host,
+        reported.as_ref(),
+        podman,
+        ca_file(ctx).as_deref(),
+        &ctx.dir,
+    )
+}
+
+/// The proxy in effect for you, the engine and pip, and whether they agree.
+fn proxies(ctx: &Ctx, s: &Setup) -> Outcome {
+    let detail = format!(
+        "you: {}; engine: {}; pip: {}",
+        s.user.describe(),
+        s.engine.describe(),
+        s.pip_proxy.describe()
+    );
+    let agree = s.user.agrees(&s.engine) && s.user.agrees(&s.pip_proxy);
+    if agree {
+        return Outcome::new("network:proxy", Status::Pass, detail);
+    }
+    let fix = ctx.fix_for("network").unwrap_or_else(|| {
+        "give every client the same proxy: `onramp doctor --fix` writes the engine's (`proxies` in /etc/docker/daemon.json); pip reads HTTPS_PROXY or `proxy` in pip.conf".into()
+    });
+    Outcome::new(
+        "network:proxy",
+        Status::Warn,
+        format!("the proxies differ: {detail}"),
+    )
+    .remedy(fix)
+}
+
+/// Reach the index pip would use, when the profile installs packages.
+async fn index(ctx: &Ctx, s: &Setup) -> Option<Finding> {
+    let package = ctx.profile.sdk.packages.as_ref()?.first()?.clone();
+    let url = match &s.pip.index_url {
+        Some(u) => u.clone(),
+        None => pip_default_index(ctx).await?,
+    };
+    Some(netdiag::reach_index(&ctx.host, s, &url, &package).await)
+}
+
+/// pip's own default index, asked of pip.
+async fn pip_default_index(ctx: &Ctx) -> Option<String> {
+    let i = ctx.machine.python.interpreter.as_ref()?;
+    let cmd = Cmd::new(&i.program, Duration::from_secs(10))
+        .args(&i.args)
+        .args([
+            "-I",
+            "-c",
+            "from pip._internal.models.index import PyPI; print(PyPI.simple_url)",
+        ]);
+    let out = ctx.host.run(&cmd).await.ok()?;
+    let url = out.stdout.trim().to_string();
+    (out.code == Some(0) && url.starts_with("http")).then_some(url)
+}
+
+fn outcome(ctx: &Ctx, s: &Setup, f: &Finding) -> Outcome {
+    let id = format!("network:{}", f.target);
+    let who = if f.client == "pip" {
+        "pip"
+    } else {
+        "the engine"
+    };
+    let via = f
+        .proxy
+        .as_ref()
+        .map(|p| format!(" through {p}"))
+        .unwrap_or_else(|| " directly".into());
+    let Some(fault) = &f.fault else {
+        let mut detail = format!("{who} reaches {}{via}", f.url);
+        if let Some(b) = &f.budget {
+            detail.push_str(&budget_text(b));
+        }
+        return Outcome::new(&id, Status::Pass, detail);
+    };
+    let detail = format!(
+        "{who} cannot use {}{via}: {} [{}]",
+        f.url,
+        fault.describe(),
+        fault.class()
+    );
+    let fix = ctx
+        .fix_for("network")
+        .filter(|_| planned_for(fault))
+        .unwrap_or_else(|| remedy(fault, f, s.ca_file.is_some()));
+    Outcome::new(&id, Status::Fail, detail).remedy(fix)
+}
+
+/// Faults the installer's network steps answer (a proxy, a root, mirrors).
+fn planned_for(fault: &Fault) -> bool {
+    matches!(
+        fault,
+        Fault::UnknownAuthority { .. }
+            | Fault::ProxyAuth { .. }
+            | Fault::Refused { .. }
+            | Fault::Timeout { .. }
+            | Fault::Dns { .. }
+            | Fault::RateLimited { .. }
+    )
+}
+
+fn budget_text(b: &netdiag::Budget) -> String {
+    match (b.remaining_count(), b.limit_count()) {
+        (Some(r), Some(l)) => format!("; pull budget: {r} of {l} left"),
+        (Some(r), None) => format!("; pull budget: {r} left"),
+        _ => String::new(),
+    }
+}
+
+/// What to do about a fault that no plan step fixes.
+fn remedy(fault: &Fault, f: &Finding, named_ca: bool) -> String {
+    let pip = f.client == "pip";
+    match fault {
+        Fault::Dns { host, .. } => format!(
+            "check the name {host} (a typo in the image or index URL?) and this machine's DNS; if only a proxy can resolve it, set HTTPS_PROXY and run `onramp doctor --fix`"
+        ),
+        Fault::Refused { .. } | Fault::Timeout { .. } => "behind a company proxy? set HTTPS_PROXY (and NO_PROXY) and run `onramp doctor --fix` to give the engine the same; or name a registry mirror in onramp.toml (`[network] mirrors`)".into(),
+        Fault::ProxyAuth { .. } => "put your proxy credentials in the proxy URL (HTTPS_PROXY=http://USER:PASSWORD@proxy:PORT), then run `onramp doctor --fix` so the engine uses the same".into(),
+        Fault::ProxyRefused { .. } => "ask whoever runs the proxy whether this host is allowed, or add it to NO_PROXY if it is reachable directly".into(),
+        Fault::UnknownAuthority { issuer, .. } if named_ca => format!(
+            "the CA file named in onramp.toml does not hold \"{issuer}\": name the file that does (`[network] ca_file`)"
+        ),
+        Fault::UnknownAuthority { issuer, .. } => format!(
+            "save the root \"{issuer}\" (your IT department's, as PEM) and name it in onramp.toml (`[network] ca_file = \"company-root.pem\"`), then run `onramp doctor --fix`{}",
+            if pip { "" } else { " (it installs it into the OS store and the engine's trust)" }
+        ),
+        Fault::NotYetValid { .. } => "set this machine's clock: turn on network time (`timedatectl set-ntp true`, or the OS's date settings), then try again".into(),
+        Fault::Expired { .. } | Fault::WrongName { .. } => "the server's certificate is wrong, not your machine: tell whoever runs it".into(),
+        Fault::RateLimited { .. } => "log in (`docker login`: authenticated pulls have a higher limit) or use a mirror (`[network] mirrors` in onramp.toml)".into(),
+        Fault::AuthRequired { .. } if pip => "give pip the index's credentials (in the index URL, or with keyring)".into(),
+        Fault::AuthRequired { what, .. } => format!("log in: `docker login {}`", what.split('/').next().unwrap_or(what)),
+        Fault::NotTls { .. } => "the registry speaks plain HTTP: list it in the engine's `insecure-registries` only if that is what your team intends".into(),
+        Fault::Other { .. } => "`onramp report` collects the details for whoever runs the network".into(),
+    }
+}

@@ -1,0 +1,687 @@
+//! The installer's steps for a company network, planned from recorded facts: the company's root
+//! into the OS trust store (per distribution, as data; macOS and Windows as instructions), into
+//! the engine's per-registry trust (`certs.d`), the user's proxy and the team's registry mirrors
+//! into the engine's daemon.json (merged: the user's own keys are kept), and the engine restarted
+//! the way PID 1 allows so it reads them. Every system file written is first kept under
+//! `.onramp/net/backup/`, and `.onramp/net/undo.sh` puts the machine back.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Action, EngineState, Facts, Probe, State, Step};
+use crate::platform::Kind;
+
+/// What the machine's network setup looks like, as the planner needs it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetFacts {
+    /// `/etc/docker/daemon.json` as it is (`None`: there is none).
+    pub daemon_json: Option<String>,
+    /// The proxy the engine uses now (its own answer, else its configuration).
+    pub engine_https_proxy: Option<String>,
+    pub engine_http_proxy: Option<String>,
+    pub engine_no_proxy: Option<String>,
+    /// The registry mirrors the engine uses now.
+    pub engine_mirrors: Vec<String>,
+    /// The engine's version (`20.10.24+dfsg1`): `proxies` in daemon.json needs 23.0 or later.
+    pub engine_version: Option<String>,
+    /// Podman's mirrors drop-in as it is (`PODMAN_MIRRORS`).
+    pub podman_mirrors: Option<String>,
+    /// Subjects of the roots in the OS trust store.
+    pub os_subjects: Vec<String>,
+    /// Per registry, subjects of the roots in the engine's `certs.d/<registry>/`.
+    pub certs_d: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// What the profile and the user want of the network.
+#[derive(Debug, Clone, Default)]
+pub struct NetWants {
+    /// The proxy every client should use.
+    pub https_proxy: Option<String>,
+    pub http_proxy: Option<String>,
+    pub no_proxy: Option<String>,
+    /// The company's root: where the user keeps it, its PEM text and its subject.
+    pub ca: Option<Ca>,
+    /// Registries the profile's images come from (Docker Hub excluded: the OS store covers it).
+    pub registries: Vec<String>,
+    /// Registry mirrors for Docker Hub.
+    pub mirrors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Ca {
+    pub path: String,
+    pub pem: String,
+    pub subject: String,
+}
+
+/// Where a distribution keeps extra roots and how it rebuilds its bundle.
+struct Store {
+    family: &'static str,
+    dir: &'static str,
+    rebuild: &'static [&'static str],
+    bundle: &'static str,
+}
+
+const STORES: &[Store] = &[
+    Store {
+        family: "debian",
+        dir: "/usr/local/share/ca-certificates",
+        rebuild: &["update-ca-certificates"],
+        bundle: "/etc/ssl/certs/ca-certificates.crt",
+    },
+    Store {
+        family: "alpine",
+        dir: "/usr/local/share/ca-certificates",
+        rebuild: &["update-ca-certificates"],
+        bundle: "/etc/ssl/certs/ca-certificates.crt",
+    },
+    Store {
+        family: "fedora",
+        dir: "/etc/pki/ca-trust/source/anchors",
+        rebuild: &["update-ca-trust", "extract"],
+        bundle: "/etc/pki/tls/certs/ca-bundle.crt",
+    },
+    Store {
+        family: "arch",
+        dir: "/etc/ca-certificates/trust-source/anchors",
+        rebuild: &["update-ca-trust"],
+        bundle: "/etc/ssl/certs/ca-certificates.crt",
+    },
+    Store {
+        family: "opensuse",
+        dir: "/etc/pki/trust/anchors",
+        rebuild: &["update-ca-certificates"],
+        bundle: "/etc/ssl/ca-bundle.pem",
+    },
+];
+
+/// The file the company root is installed as, in every store.
+pub const CA_NAME: &str = "onramp-company-root.crt";
+/// The undo script, relative to the project.
+pub const UNDO: &str = ".onramp/net/undo.sh";
+
+const SHORT_SECS: u64 = 60;
+
+/// How root commands are run on this machine.
+fn as_root(f: &Facts, argv: &[&str], timeout_secs: u64) -> Action {
+    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    if f.is_root() || f.uid.is_none() {
+        Action::Run { argv, timeout_secs }
+    } else if f.has("sudo") {
+        let mut a = vec!["sudo".to_string(), "-n".to_string()];
+        a.extend(argv);
+        Action::Run {
+            argv: a,
+            timeout_secs,
+        }
+    } else {
+        Action::Manual {
+            text: format!("as root: {}", super::shell_line(&argv)),
+        }
+    }
+}
+
+fn write_file(f: &Facts, path: &str, content: String) -> Action {
+    Action::WriteFile {
+        path: path.into(),
+        content,
+        sudo: !(f.is_root() || f.uid.is_none()),
+    }
+}
+
+fn step(id: &str, why: String, check: Probe, change: Vec<Action>) -> Step {
+    let manual = change.iter().all(|a| matches!(a, Action::Manual { .. }));
+    Step {
+        id: id.into(),
+        why,
+        state: if manual { State::Manual } else { State::Todo },
+        check: check.clone(),
+        change,
+        verify: check,
+        note: Some(format!("undo: sh {UNDO}")),
+    }
+}
+
+/// A line of the certificate's base64 that no other certificate shares (its last full one).
+fn fingerprint_line(pem: &str) -> String {
+    let body: Vec<&str> = pem
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("-----"))
+        .collect();
+    body.iter()
+        .rev()
+        .find(|l| l.len() >= 60)
+        .or(body.last())
+        .map(|l| (*l).to_string())
+        .unwrap_or_default()
+}
+
+fn holds(line: &str, path: &str) -> Probe {
+    Probe::Command {
+        argv: vec!["grep".into(), "-qF".into(), line.into(), path.into()],
+    }
+}
+
+/// The network steps for these facts and wants (none when nothing is wanted).
+pub fn steps(f: &Facts, family: Option<&str>, w: &NetWants) -> Vec<Step> {
+    let mut out = Vec::new();
+    let kind = f.kind.unwrap_or(Kind::Linux);
+    let podman = f.podman_endpoint();
+    let mut restart = false;
+    if let Some(ca) = &w.ca {
+        if let Some(s) = os_store(f, kind, family, ca) {
+            restart |= s.state == State::Todo;
+            out.push(s);
+        }
+        for r in &w.registries {
+            if let Some(s) = engine_trust(f, r, ca, podman) {
+                out.push(s);
+            }
+        }
+    }
+    let linuxish = matches!(kind, Kind::Linux | Kind::Wsl2 | Kind::Unknown);
+    if podman && linuxish && !w.mirrors.is_empty() {
+        let text = podman_mirrors(&w.mirrors);
+        if f.net.podman_mirrors.as_deref() != Some(text.as_str()) {
+            out.push(step(
+                "engine-mirrors-podman",
+                format!("Podman does not use the mirrors {}", w.mirrors.join(", ")),
+                holds(text.lines().last().unwrap_or_default(), PODMAN_MIRRORS),
+                vec![write_file(f, PODMAN_MIRRORS, text)],
+            ));
+        }
+    }
+    if podman || !linuxish {
+        return out;
+    }
+    let json_proxies = proxies_in_daemon_json(f.net.engine_version.as_deref());
+    let proxy_differs = w.https_proxy.is_some()
+        && norm(w.https_proxy.as_deref()) != norm(f.net.engine_https_proxy.as_deref());
+    let mut json_wants = w.clone();
+    if !json_proxies {
+        json_wants.https_proxy = None;
+        json_wants.http_proxy = None;
+        json_wants.no_proxy = None;
+    }
+    if let Some(s) = daemon_json(f, &json_wants) {
+        restart |= s.state == State::Todo;
+        out.push(s);
+    }
+    let systemd = f.pid1.as_deref() == Some("systemd") && f.systemd_running;
+    let mut env = Vec::new();
+    if proxy_differs && !json_proxies {
+        if systemd {
+            out.push(proxy_dropin(f, w));
+        } else {
+            // A daemon without an init takes its proxy from its environment when it starts.
+            for (k, v) in [
+                ("HTTP_PROXY", &w.http_proxy),
+                ("HTTPS_PROXY", &w.https_proxy),
+                ("NO_PROXY", &w.no_proxy),
+            ] {
+                if let Some(v) = v {
+                    env.push(format!("{k}={v}"));
+                }
+            }
+        }
+        restart = true;
+    }
+    if restart && f.engine == EngineState::Ready {
+        out.push(engine_restart(f, &env));
+    }
+    out
+}
+
+/// Podman's drop-in for Docker Hub mirrors (registries.conf v2, read from registries.conf.d).
+pub const PODMAN_MIRRORS: &str = "/etc/containers/registries.conf.d/onramp-mirrors.conf";
+
+/// Docker Hub with the mirrors in front, as Podman's registries.conf says it.
+pub fn podman_mirrors(mirrors: &[String]) -> String {
+    let mut t = String::from("[[registry]]\nprefix = \"docker.io\"\nlocation = \"docker.io\"\n");
+    for m in mirrors {
+        let host = m.split_once("://").map_or(m.as_str(), |(_, h)| h);
+        let host = host.trim_end_matches('/').replace(['"', '\\'], "");
+        t.push_str(&format!("\n[[registry.mirror]]\nlocation = \"{host}\"\n"));
+    }
+    t
+}
+
+/// Whether this engine reads `proxies` from daemon.json (Docker Engine 23.0 and later; an
+/// engine of unknown version is taken to be current).
+pub fn proxies_in_daemon_json(version: Option<&str>) -> bool {
+    let major = version
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.trim().parse::<u32>().ok());
+    major.is_none_or(|m| m >= 23)
+}
+
+/// The engine's proxy as a systemd drop-in (engines older than 23.0 under systemd).
+fn proxy_dropin(f: &Facts, w: &NetWants) -> Step {
+    let path = "/etc/systemd/system/docker.service.d/onramp-proxy.conf";
+    let mut vars = Vec::new();
+    for (k, v) in [
+        ("HTTP_PROXY", &w.http_proxy),
+        ("HTTPS_PROXY", &w.https_proxy),
+        ("NO_PROXY", &w.no_proxy),
+    ] {
+        if let Some(v) = v {
+            vars.push(format!("\"{k}={v}\""));
+        }
+    }
+    let text = format!("[Service]\nEnvironment={}\n", vars.join(" "));
+    let line = w.https_proxy.clone().unwrap_or_default();
+    step(
+        "engine-proxy-dropin",
+        "this engine (before 23.0) takes its proxy from its service's environment".into(),
+        holds(&line, path),
+        vec![
+            write_file(f, path, text),
+            as_root(f, &["systemctl", "daemon-reload"], SHORT_SECS),
+        ],
+    )
+}
+
+fn os_store(f: &Facts, kind: Kind, family: Option<&str>, ca: &Ca) -> Option<Step> {
+    if f.net.os_subjects.contains(&ca.subject) {
+        return None;
+    }
+    let why = format!(
+        "the OS trust store does not hold \"{}\" (from {})",
+        ca.subject, ca.path
+    );
+    let line = fingerprint_line(&ca.pem);
+    let manual = |text: String| {
+        step(
+            "ca-os-store",
+            why.clone(),
+            Probe::Manual,
+            vec![Action::Manual { text }],
+        )
+    };
+    match kind {
+        Kind::Macos => {
+            return Some(manual(format!(
+                "sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain {}",
+                crate::escape::shell(&ca.path)
+            )));
+        }
+        Kind::Windows => {
+            return Some(manual(format!(
+                "in an administrator PowerShell: Import-Certificate -FilePath {} -CertStoreLocation Cert:\\LocalMachine\\Root",
+                crate::escape::powershell(&ca.path)
+            )));
+        }
+        _ => {}
+    }
+    let Some(store) = family.and_then(|fam| STORES.iter().find(|s| s.family == fam)) else {
+        return Some(manual(format!(
+            "add {} to this system's trust store (its documentation names the directory and the command that rebuilds the bundle)",
+            ca.path
+        )));
+    };
+    let target = format!("{}/{CA_NAME}", store.dir);
+    Some(step(
+        "ca-os-store",
+        why,
+        holds(&line, store.bundle),
+        vec![
+            write_file(f, &target, ca.pem.clone()),
+            as_root(f, store.rebuild, SHORT_SECS),
+        ],
+    ))
+}
+
+fn engine_trust(f: &Facts, registry: &str, ca: &Ca, podman: bool) -> Option<Step> {
+    if f.net
+        .certs_d
+        .get(registry)
+        .is_some_and(|s| s.contains(&ca.subject))
+    {
+        return None;
+    }
+    let base = if podman {
+        "/etc/containers/certs.d"
+    } else {
+        "/etc/docker/certs.d"
+    };
+    let target = format!("{base}/{registry}/{CA_NAME}");
+    Some(step(
+        &format!("engine-trust:{registry}"),
+        format!(
+            "the engine does not trust \"{}\" for {registry}",
+            ca.subject
+        ),
+        holds(&fingerprint_line(&ca.pem), &target),
+        vec![write_file(f, &target, ca.pem.clone())],
+    ))
+}
+
+/// daemon.json with the wanted proxy and mirrors merged in; `Err` when the file is not JSON.
+pub fn merged_daemon_json(current: Option<&str>, w: &NetWants) -> Result<String, String> {
+    let mut v: serde_json::Value = match current.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(t) => serde_json::from_str(t).map_err(|e| e.to_string())?,
+        None => serde_json::json!({}),
+    };
+    let Some(obj) = v.as_object_mut() else {
+        return Err("it is not a JSON object".into());
+    };
+    if w.https_proxy.is_some() || w.http_proxy.is_some() {
+        let proxies = obj
+            .entry("proxies")
+            .or_insert_with(|| serde_json::json!({}));
+        if let Some(p) = proxies.as_object_mut() {
+            for (k, val) in [
+                ("http-proxy", &w.http_proxy),
+                ("https-proxy", &w.https_proxy),
+                ("no-proxy", &w.no_proxy),
+            ] {
+                if let Some(val) = val {
+                    p.insert(k.into(), serde_json::Value::String(val.clone()));
+                }
+            }
+        }
+    }
+    if !w.mirrors.is_empty() {
+        let list = obj
+            .entry("registry-mirrors")
+            .or_insert_with(|| serde_json::json!([]));
+        if let Some(a) = list.as_array_mut() {
+            for m in &w.mirrors {
+                if !a.iter().any(|x| x.as_str() == Some(m)) {
+                    a.push(serde_json::Value::String(m.clone()));
+                }
+            }
+        }
+    }
+    serde_json::to_string_pretty(&v)
+        .map(|s| s + "\n")
+        .map_err(|e| e.to_string())
+}
+
+fn norm(p: Option<&str>) -> Option<String> {
+    p.map(|p| p.trim().trim_end_matches('/').to_string())
+}
+
+fn daemon_json(f: &Facts, w: &NetWants) -> Option<Step> {
+    let n = &f.net;
+    let proxy_ok = w.https_proxy.is_none()
+        || norm(w.https_proxy.as_deref()) == norm(n.engine_https_proxy.as_deref());
+    let mirrors_ok = w.mirrors.iter().all(|m| {
+        n.engine_mirrors
+            .iter()
+            .any(|e| e.trim_end_matches('/') == m.trim_end_matches('/'))
+    });
+    if proxy_ok && mirrors_ok {
+        return None;
+    }
+    let mut why = Vec::new();
+    if !proxy_ok {
+        why.push(format!(
+            "the engine's proxy is {}, yours is {}",
+            n.engine_https_proxy
+                .as_deref()
+                .map(crate::secrets::mask_text)
+                .unwrap_or_else(|| "none".into()),
+            w.https_proxy
+                .as_deref()
+                .map(crate::secrets::mask_text)
+                .unwrap_or_default()
+        ));
+    }
+    if !mirrors_ok {
+        why.push(format!(
+            "the engine lacks the mirrors {}",
+            w.mirrors.join(", ")
+        ));
+    }
+    let path = "/etc/docker/daemon.json";
+    let change = match merged_daemon_json(n.daemon_json.as_deref(), w) {
+        Ok(text) => vec![write_file(f, path, text)],
+        Err(e) => vec![Action::Manual {
+            text: format!(
+                "{path} cannot be read as JSON ({e}): fix it by hand (onramp never replaces a file it cannot merge), then run onramp again"
+            ),
+        }],
+    };
+    // What is checked: the file has the keys (the engine reads them when it restarts).
+    let mut probe_keys = Vec::new();
+    if let Some(p) = &w.https_proxy {
+        probe_keys.push(p.clone());
+    }
+    probe_keys.extend(w.mirrors.iter().cloned());
+    let script = probe_keys
+        .iter()
+        .map(|k| format!("grep -qF {} {path}", crate::escape::shell(k)))
+        .collect::<Vec<_>>()
+        .join(" && ");
+    Some(step(
+        "engine-daemon-json",
+        why.join("; "),
+        Probe::Command {
+            argv: vec!["sh".into(), "-c".into(), script],
+        },
+        change,
+    ))
+}
+
+/// Restart the engine so that it reads its new configuration and trust store.
+fn engine_restart(f: &Facts, env: &[String]) -> Step {
+    let systemd = f.pid1.as_deref() == Some("systemd") && f.systemd_running;
+    let change = if systemd {
+        vec![as_root(f, &["systemctl", "restart", "docker"], SHORT_SECS)]
+    } else if f.pid1.as_deref() == Some("init") && f.has("rc-service") {
+        vec![as_root(f, &["rc-service", "docker", "restart"], SHORT_SECS)]
+    } else if f.pid1.as_deref() == Some("init") && f.has("service") {
+        vec![as_root(f, &["service", "docker", "restart"], SHORT_SECS)]
+    } else {
+        let stop = "pid=$(cat /var/run/docker.pid) && kill \"$pid\" && for i in $(seq 1 300); do kill -0 \"$pid\" 2>/dev/null || exit 0; sleep 0.1; done; exit 1";
+        let mut v = vec![as_root(f, &["sh", "-c", stop], SHORT_SECS)];
+        let mut argv: Vec<String> = if f.is_root() || f.uid.is_none() {
+            Vec::new()
+        } else {
+            vec!["sudo".into(), "-n".into()]
+        };
+        if !env.is_empty() {
+            argv.push("env".into());
+            argv.extend(env.iter().cloned());
+        }
+        argv.push("dockerd".into());
+        v.push(Action::Detach {
+            argv,
+            log: format!("{}/logs/dockerd.log", crate::naming::STATE_DIR),
+        });
+        v
+    };
+    Step {
+        id: "engine-restart".into(),
+        why: "the engine reads its proxy, mirrors and the trust store when it starts".into(),
+        state: State::Todo,
+        check: Probe::Manual,
+        change,
+        verify: Probe::EnginePing { wait_secs: 60 },
+        note: Some(format!("undo: sh {UNDO}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEM: &str = "-----BEGIN CERTIFICATE-----\nMIIBfjCCASSgAwIBAgIBATAKBggqhkjOPQQDAjA+MRUwEwYDVQQKDAxFeGFtcGxl\nIENvcnAxJTAjBgNVBAMMHEV4YW1wbGUgQ29ycCBJbnNwZWN0aW9uIFJvb3QwHhcN\noyo=\n-----END CERTIFICATE-----\n";
+
+    fn debian_root() -> Facts {
+        Facts {
+            kind: Some(Kind::Linux),
+            uid: Some(0),
+            pid1: Some("sh".into()),
+            engine: EngineState::Ready,
+            ..Facts::default()
+        }
+    }
+
+    fn wants() -> NetWants {
+        NetWants {
+            https_proxy: Some("http://alice:pw-123456@proxy.corp:3128".into()),
+            http_proxy: Some("http://alice:pw-123456@proxy.corp:3128".into()),
+            no_proxy: Some("localhost,127.0.0.1".into()),
+            ca: Some(Ca {
+                path: "/home/dev/corp-root.pem".into(),
+                pem: PEM.into(),
+                subject: "CN=Example Corp Inspection Root, O=Example Corp".into(),
+            }),
+            registries: vec!["registry.corp:5000".into()],
+            mirrors: vec!["https://mirror.corp".into()],
+        }
+    }
+
+    #[test]
+    fn daemon_json_keeps_the_users_keys_and_adds_proxy_and_mirrors() {
+        let cur =
+            r#"{"debug": true, "registry-mirrors": ["https://old"], "proxies": {"no-proxy": "x"}}"#;
+        let text = merged_daemon_json(Some(cur), &wants()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["debug"], true);
+        assert_eq!(
+            v["registry-mirrors"],
+            serde_json::json!(["https://old", "https://mirror.corp"])
+        );
+        assert_eq!(
+            v["proxies"]["https-proxy"],
+            "http://alice:pw-123456@proxy.corp:3128"
+        );
+        assert!(merged_daemon_json(Some("{not json"), &wants()).is_err());
+        assert!(
+            merged_daemon_json(None, &NetWants::default())
+                .unwrap()
+                .trim()
+                == "{}"
+        );
+    }
+
+    #[test]
+    fn a_debian_machine_gets_the_store_the_engine_trust_daemon_json_and_a_restart() {
+        let steps = steps(&debian_root(), Some("debian"), &wants());
+        let ids: Vec<&str> = steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "ca-os-store",
+                "engine-trust:registry.corp:5000",
+                "engine-daemon-json",
+                "engine-restart"
+            ]
+        );
+        let store = &steps[0];
+        assert!(
+            matches!(&store.change[0], Action::WriteFile { path, .. } if path == "/usr/local/share/ca-certificates/onramp-company-root.crt")
+        );
+        assert!(
+            matches!(&store.change[1], Action::Run { argv, .. } if argv == &["update-ca-certificates"])
+        );
+        assert!(
+            matches!(&steps[1].change[0], Action::WriteFile { path, .. } if path == "/etc/docker/certs.d/registry.corp:5000/onramp-company-root.crt")
+        );
+        assert!(
+            steps[3]
+                .change
+                .iter()
+                .any(|a| matches!(a, Action::Detach { argv, .. } if argv == &["dockerd"]))
+        );
+    }
+
+    #[test]
+    fn fedora_rebuilds_with_update_ca_trust_and_macos_and_windows_get_instructions() {
+        let s = steps(&debian_root(), Some("fedora"), &wants());
+        assert!(
+            matches!(&s[0].change[1], Action::Run { argv, .. } if argv == &["update-ca-trust", "extract"])
+        );
+        let mut mac = debian_root();
+        mac.kind = Some(Kind::Macos);
+        let s = steps(&mac, None, &wants());
+        assert_eq!(s[0].state, State::Manual);
+        assert!(s[0].summary().contains("security add-trusted-cert"));
+        assert!(!s.iter().any(|s| s.id == "engine-daemon-json"));
+        let mut win = debian_root();
+        win.kind = Some(Kind::Windows);
+        let s = steps(&win, None, &wants());
+        assert!(s[0].summary().contains("Cert:\\LocalMachine\\Root"));
+    }
+
+    #[test]
+    fn nothing_is_planned_when_everything_is_in_place() {
+        let mut f = debian_root();
+        let w = wants();
+        let subject = w.ca.as_ref().unwrap().subject.clone();
+        f.net.os_subjects = vec![subject.clone()];
+        f.net
+            .certs_d
+            .insert("registry.corp:5000".into(), vec![subject]);
+        f.net.engine_https_proxy = w.https_proxy.clone();
+        f.net.engine_mirrors = w.mirrors.clone();
+        assert!(steps(&f, Some("debian"), &w).is_empty());
+    }
+
+    #[test]
+    fn an_engine_before_23_gets_its_proxy_from_its_environment_not_daemon_json() {
+        let mut f = debian_root();
+        f.net.engine_version = Some("20.10.24+dfsg1".into());
+        let mut w = wants();
+        w.mirrors.clear();
+        let s = steps(&f, Some("debian"), &w);
+        assert!(!s.iter().any(|s| s.id == "engine-daemon-json"), "{s:?}");
+        let restart = s.iter().find(|s| s.id == "engine-restart").unwrap();
+        let Some(Action::Detach { argv, .. }) = restart.change.last() else {
+            panic!("{restart:?}")
+        };
+        assert_eq!(argv[0], "env");
+        assert!(argv.contains(&"HTTPS_PROXY=http://alice:pw-123456@proxy.corp:3128".into()));
+        assert_eq!(argv.last().map(String::as_str), Some("dockerd"));
+        f.pid1 = Some("systemd".into());
+        f.systemd_running = true;
+        let s = steps(&f, Some("debian"), &w);
+        let d = s.iter().find(|s| s.id == "engine-proxy-dropin").unwrap();
+        assert!(
+            matches!(&d.change[0], Action::WriteFile { content, .. } if content.contains("Environment=\"HTTP_PROXY="))
+        );
+        assert!(proxies_in_daemon_json(Some("24.0.7")) && proxies_in_daemon_json(None));
+        assert!(!proxies_in_daemon_json(Some("20.10.24+dfsg1")));
+    }
+
+    #[test]
+    fn podman_gets_its_mirrors_as_a_registries_conf_drop_in() {
+        let mut f = debian_root();
+        f.engine_endpoint = Some("unix:///run/podman/podman.sock".into());
+        let s = steps(&f, Some("debian"), &wants());
+        let m = s.iter().find(|s| s.id == "engine-mirrors-podman").unwrap();
+        let Action::WriteFile { path, content, .. } = &m.change[0] else {
+            panic!("{m:?}")
+        };
+        assert_eq!(path, PODMAN_MIRRORS);
+        let v: toml::Table = toml::from_str(content).unwrap();
+        assert_eq!(
+            v["registry"][0]["mirror"][0]["location"].as_str(),
+            Some("mirror.corp")
+        );
+        assert!(
+            !s.iter()
+                .any(|s| s.id == "engine-daemon-json" || s.id == "engine-restart")
+        );
+        f.net.podman_mirrors = Some(content.clone());
+        assert!(
+            !steps(&f, Some("debian"), &wants())
+                .iter()
+                .any(|s| s.id == "engine-mirrors-podman")
+        );
+    }
+
+    #[test]
+    fn a_daemon_json_that_is_not_json_is_left_to_the_user() {
+        let mut f = debian_root();
+        f.net.daemon_json = Some("{ broken".into());
+        let s = steps(&f, Some("debian"), &wants());
+        let d = s.iter().find(|s| s.id == "engine-daemon-json").unwrap();
+        assert_eq!(d.state, State::Manual);
+        assert!(d.summary().contains("never replaces"));
+    }
+}

@@ -1,0 +1,396 @@
+//! Which proxy a client uses for a URL, read from where each client reads it: the user's
+//! environment, the engine (`proxies` in daemon.json, a systemd drop-in's `Environment=`, the
+//! engine's own answer), pip (`proxy` in pip.conf, `PIP_PROXY`). Parsing is pure; the
+//! password in a proxy URL is never shown (`masked`).
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+/// One client's proxy settings and where they came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProxyConf {
+    pub http: Option<String>,
+    pub https: Option<String>,
+    pub no_proxy: Option<String>,
+    /// Where these were read (`environment`, `/etc/docker/daemon.json`, ...).
+    pub source: String,
+}
+
+/// Whose rules pick the proxy: Go's (the engines) never proxies loopback names and addresses;
+/// Python's (pip) proxies whatever `NO_PROXY` does not exclude.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rules {
+    Go,
+    Python,
+}
+
+impl ProxyConf {
+    pub fn is_empty(&self) -> bool {
+        self.http.is_none() && self.https.is_none()
+    }
+
+    /// The proxy for a request to `host` over `scheme`, or `None` for a direct connection.
+    pub fn for_url(&self, scheme: &str, host: &str, port: u16, rules: Rules) -> Option<&str> {
+        let proxy = if scheme == "https" {
+            self.https.as_deref()
+        } else {
+            self.http.as_deref()
+        }?;
+        if rules == Rules::Go && is_loopback(host) {
+            return None;
+        }
+        if self
+            .no_proxy
+            .as_deref()
+            .is_some_and(|n| excluded(n, host, port))
+        {
+            return None;
+        }
+        Some(proxy)
+    }
+
+    /// The settings as a person may read them: no password.
+    pub fn describe(&self) -> String {
+        if self.is_empty() {
+            return format!("none ({})", self.source);
+        }
+        let mut parts = Vec::new();
+        if let Some(h) = &self.https {
+            parts.push(format!("HTTPS_PROXY={}", masked(h)));
+        }
+        if let Some(h) = &self.http
+            && self.https.as_ref() != Some(h)
+        {
+            parts.push(format!("HTTP_PROXY={}", masked(h)));
+        }
+        if let Some(n) = &self.no_proxy {
+            parts.push(format!("NO_PROXY={n}"));
+        }
+        format!("{} ({})", parts.join(" "), self.source)
+    }
+
+    /// The same proxy for HTTPS (what registries and the index are reached over)?
+    pub fn agrees(&self, other: &ProxyConf) -> bool {
+        norm(self.https.as_deref()) == norm(other.https.as_deref())
+    }
+}
+
+fn norm(p: Option<&str>) -> Option<String> {
+    p.map(|p| p.trim().trim_end_matches('/').to_ascii_lowercase())
+}
+
+/// `localhost`, `*.localhost` and loopback addresses, which Go's proxy logic never proxies.
+pub fn is_loopback(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    h.eq_ignore_ascii_case("localhost")
+        || h.to_ascii_lowercase().ends_with(".localhost")
+        || h.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether `NO_PROXY` excludes `host:port` (`*`, domains with or without a leading dot, exact
+/// hosts, `host:port`, IP addresses and CIDR ranges).
+pub fn excluded(no_proxy: &str, host: &str, port: u16) -> bool {
+    let host = host.to_ascii_lowercase();
+    no_proxy
+        .split(',')
+        .map(|e| e.trim().to_ascii_lowercase())
+        .filter(|e| !e.is_empty())
+        .any(|e| entry_matches(&e, &host, port))
+}
+
+fn entry_matches(entry: &str, host: &str, port: u16) -> bool {
+    if entry == "*" {
+        return true;
+    }
+    if let Some((net, bits)) = entry.split_once('/') {
+        return cidr_contains(net, bits, host);
+    }
+    let (name, want_port) = match entry.rsplit_once(':') {
+        Some((n, p)) if !n.contains(':') => (n, p.parse::<u16>().ok()),
+        _ => (entry, None),
+    };
+    if want_port.is_some_and(|p| p != port) {
+        return false;
+    }
+    let name = name.trim_start_matches("*.");
+    match name.strip_prefix('.') {
+        Some(domain) => host.ends_with(&format!(".{domain}")),
+        None => host == name || host.ends_with(&format!(".{name}")),
+    }
+}
+
+fn cidr_contains(net: &str, bits: &str, host: &str) -> bool {
+    let (Ok(net), Ok(bits), Ok(ip)) = (
+        net.parse::<IpAddr>(),
+        bits.parse::<u32>(),
+        host.parse::<IpAddr>(),
+    ) else {
+        return false;
+    };
+    match (net, ip) {
+        (IpAddr::V4(n), IpAddr::V4(i)) if bits <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            u32::from(n) & mask == u32::from(i) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(i)) if bits <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            u128::from(n) & mask == u128::from(i) & mask
+        }
+        _ => false,
+    }
+}
+
+/// A URL with its userinfo's password replaced by `***`.
+pub fn masked(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find('/').unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split_once(':').map_or(&rest[..at], |(u, _)| u);
+            format!(
+                "{scheme}://{user}:{}@{}",
+                crate::secrets::MASK,
+                &rest[at + 1..]
+            )
+        }
+        None => url.to_string(),
+    }
+}
+
+/// The proxy the environment gives (uppercase first, as Go and Python read it).
+pub fn from_env(get: impl Fn(&str) -> Option<String>, source: &str) -> ProxyConf {
+    let any = |names: &[&str]| names.iter().find_map(|n| get(n).filter(|v| !v.is_empty()));
+    ProxyConf {
+        http: any(&["HTTP_PROXY", "http_proxy"]),
+        https: any(&["HTTPS_PROXY", "https_proxy"]),
+        no_proxy: any(&["NO_PROXY", "no_proxy"]),
+        source: source.into(),
+    }
+}
+
+/// `proxies` of a daemon.json (`http-proxy`, `https-proxy`, `no-proxy`).
+pub fn from_daemon_json(text: &str, source: &str) -> ProxyConf {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    let p = &v["proxies"];
+    let s = |k: &str| p[k].as_str().filter(|s| !s.is_empty()).map(String::from);
+    ProxyConf {
+        http: s("http-proxy"),
+        https: s("https-proxy"),
+        no_proxy: s("no-proxy"),
+        source: source.into(),
+    }
+}
+
+/// The proxy variables of a systemd unit or drop-in's `Environment=` lines.
+pub fn from_systemd(text: &str, source: &str) -> ProxyConf {
+    let mut vars = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.trim().strip_prefix("Environment=") else {
+            continue;
+        };
+        for word in split_quoted(rest) {
+            if let Some((k, v)) = word.split_once('=') {
+                vars.push((k.to_string(), v.to_string()));
+            }
+        }
+    }
+    from_env(
+        |k| {
+            vars.iter()
+                .rev()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        },
+        source,
+    )
+}
+
+/// Words of an `Environment=` value: space-separated, double or single quotes group.
+fn split_quoted(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote = None;
+    for c in s.chars() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, c) if c.is_whitespace() => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            _ => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// pip's settings that reach the network, from its configuration files and environment.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PipConf {
+    pub index_url: Option<String>,
+    pub proxy: Option<String>,
+    pub cert: Option<String>,
+    /// Where each was read, for the report.
+    pub sources: Vec<String>,
+}
+
+/// pip.conf keys (`[global]` then `[install]`), later files overriding earlier ones.
+pub fn pip_conf(files: &[(String, String)], env: impl Fn(&str) -> Option<String>) -> PipConf {
+    let mut c = PipConf::default();
+    for (path, text) in files {
+        let mut section = String::new();
+        for line in text.lines() {
+            let l = line.trim();
+            if let Some(s) = l.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
+                section = s.trim().to_ascii_lowercase();
+                continue;
+            }
+            if !matches!(section.as_str(), "global" | "install" | "download") {
+                continue;
+            }
+            let Some((k, v)) = l.split_once(['=', ':']) else {
+                continue;
+            };
+            let v = v.trim().to_string();
+            let slot = match k.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+                "index-url" | "i" => &mut c.index_url,
+                "proxy" => &mut c.proxy,
+                "cert" => &mut c.cert,
+                _ => continue,
+            };
+            *slot = Some(v);
+            if !c.sources.contains(path) {
+                c.sources.push(path.clone());
+            }
+        }
+    }
+    for (var, slot) in [
+        ("PIP_INDEX_URL", &mut c.index_url),
+        ("PIP_PROXY", &mut c.proxy),
+        ("PIP_CERT", &mut c.cert),
+    ] {
+        if let Some(v) = env(var).filter(|v| !v.is_empty()) {
+            *slot = Some(v);
+            c.sources.push(var.to_string());
+        }
+    }
+    c
+}
+
+/// pip's proxy: its own `proxy` setting for both schemes, else the environment's.
+pub fn pip_proxy(pip: &PipConf, user: &ProxyConf) -> ProxyConf {
+    match &pip.proxy {
+        Some(p) => ProxyConf {
+            http: Some(p.clone()),
+            https: Some(p.clone()),
+            no_proxy: user.no_proxy.clone(),
+            source: "pip's proxy setting".into(),
+        },
+        None => ProxyConf {
+            source: "pip: from the environment".into(),
+            ..user.clone()
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conf(https: &str, no: &str) -> ProxyConf {
+        ProxyConf {
+            http: Some(https.into()),
+            https: Some(https.into()),
+            no_proxy: (!no.is_empty()).then(|| no.into()),
+            source: "t".into(),
+        }
+    }
+
+    #[test]
+    fn go_never_proxies_loopback_but_python_does() {
+        let c = conf("http://proxy:3128", "");
+        assert_eq!(c.for_url("https", "127.0.0.1", 5000, Rules::Go), None);
+        assert_eq!(c.for_url("https", "localhost", 5000, Rules::Go), None);
+        assert_eq!(
+            c.for_url("https", "127.0.0.1", 5000, Rules::Python),
+            Some("http://proxy:3128")
+        );
+        assert_eq!(
+            c.for_url("https", "registry.onramp.test", 443, Rules::Go),
+            Some("http://proxy:3128")
+        );
+    }
+
+    #[test]
+    fn no_proxy_matches_domains_hosts_ports_and_ranges() {
+        let n = ".corp.example,registry.local:5000,10.0.0.0/8,exact.host";
+        assert!(excluded(n, "a.corp.example", 443));
+        assert!(!excluded(n, "corp.example.evil", 443));
+        assert!(excluded(n, "registry.local", 5000));
+        assert!(!excluded(n, "registry.local", 443));
+        assert!(excluded(n, "10.1.2.3", 443));
+        assert!(!excluded(n, "11.1.2.3", 443));
+        assert!(excluded(n, "exact.host", 1));
+        assert!(excluded(n, "sub.exact.host", 1));
+        assert!(excluded("*", "anything", 1));
+    }
+
+    #[test]
+    fn a_proxy_password_is_never_shown() {
+        assert_eq!(
+            masked("http://alice:s3cr3t-pw@proxy.corp:3128"),
+            "http://alice:***@proxy.corp:3128"
+        );
+        assert_eq!(masked("http://proxy:3128"), "http://proxy:3128");
+        let c = conf("http://alice:s3cr3t-pw@proxy.corp:3128", "localhost");
+        assert!(!c.describe().contains("s3cr3t"), "{}", c.describe());
+    }
+
+    #[test]
+    fn engine_proxies_come_from_daemon_json_and_systemd_drop_ins() {
+        let d = from_daemon_json(
+            r#"{"debug":true,"proxies":{"https-proxy":"http://p:1","no-proxy":"x"}}"#,
+            "daemon.json",
+        );
+        assert_eq!(d.https.as_deref(), Some("http://p:1"));
+        assert_eq!(d.no_proxy.as_deref(), Some("x"));
+        let s = from_systemd(
+            "[Service]\nEnvironment=\"HTTPS_PROXY=http://p:1\" \"NO_PROXY=localhost,127.0.0.1\"\nEnvironment=HTTP_PROXY=http://p:2\n",
+            "drop-in",
+        );
+        assert_eq!(s.https.as_deref(), Some("http://p:1"));
+        assert_eq!(s.http.as_deref(), Some("http://p:2"));
+        assert_eq!(s.no_proxy.as_deref(), Some("localhost,127.0.0.1"));
+        assert!(d.agrees(&s));
+        assert!(!d.agrees(&ProxyConf::default()));
+    }
+
+    #[test]
+    fn pip_reads_its_files_then_its_environment() {
+        let files = vec![
+            (
+                "/etc/pip.conf".to_string(),
+                "[global]\nindex-url = https://a/simple\ncert = /etc/a.pem\n".to_string(),
+            ),
+            (
+                "~/.config/pip/pip.conf".to_string(),
+                "[install]\nproxy = http://p:3128\n".to_string(),
+            ),
+        ];
+        let c = pip_conf(&files, |k| {
+            (k == "PIP_INDEX_URL").then(|| "https://b/simple".to_string())
+        });
+        assert_eq!(c.index_url.as_deref(), Some("https://b/simple"));
+        assert_eq!(c.cert.as_deref(), Some("/etc/a.pem"));
+        assert_eq!(c.proxy.as_deref(), Some("http://p:3128"));
+        let p = pip_proxy(&c, &ProxyConf::default());
+        assert_eq!(p.https.as_deref(), Some("http://p:3128"));
+    }
+}
