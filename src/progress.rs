@@ -71,6 +71,16 @@ impl Ui {
         self.line(name, style, "")
     }
 
+    /// A warning above the live lines (on stderr without a terminal).
+    pub fn warn(&self, text: &str) {
+        match &self.multi {
+            Some(m) => {
+                let _ = m.println(crate::secrets::mask_text(&format!("warning: {text}")));
+            }
+            None => self.printer.warn(text),
+        }
+    }
+
     /// A plain note above the live lines.
     pub fn note(&self, text: &str) {
         match &self.multi {

@@ -493,7 +493,15 @@ fn drive(i: &Input) -> Finding {
     let target = format!("{}/{name}", home.trim_end_matches('/'));
     let copy: Vec<String> = match &i.wsl.git_remote {
         Some(r) => vec!["git".into(), "clone".into(), r.clone(), target.clone()],
-        None => vec!["cp".into(), "-a".into(), i.dir.into(), target.clone()],
+        // The project's files without its Windows-side venv and state, as migrate copies.
+        None => vec![
+            "sh".into(),
+            "-c".into(),
+            "mkdir -p \"$2\" && tar -C \"$1\" --exclude=./.venv --exclude=./.onramp -cf - . | tar -C \"$2\" -xf -".into(),
+            "sh".into(),
+            i.dir.into(),
+            target.clone(),
+        ],
     };
     let mut s = step(
         ID,
@@ -698,12 +706,9 @@ mod tests {
         assert_eq!(f.level, Level::Pass);
         let none = WslFacts::default();
         let f = find(&inside(&none, &d, "/mnt/d/work/x"), "wsl-drive");
-        assert!(
-            f.fix
-                .unwrap()
-                .summary()
-                .starts_with("cp -a /mnt/d/work/x /home/dev/x")
-        );
+        let copy = f.fix.unwrap().summary();
+        assert!(copy.contains("--exclude=./.venv"), "{copy}");
+        assert!(copy.contains("' sh /mnt/d/work/x /home/dev/x;"), "{copy}");
     }
 
     #[test]

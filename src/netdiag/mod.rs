@@ -4,6 +4,7 @@
 //! failure is classified (`fault`). `Setup` is what this machine's clients are configured with:
 //! the proxies each one uses, the roots each one trusts.
 
+pub mod budget;
 pub mod fault;
 pub mod proxy;
 pub mod wire;

@@ -612,6 +612,7 @@ fn service(
             }
         }
     }
+    shared_namespace_dependency(&mut t);
     env_from_files.extend(env);
     // A name written without a value and not set anywhere overrides an env file's value with
     // nothing, as Compose resolves it (and is hashed as Compose hashes it).
@@ -1047,6 +1048,31 @@ fn mapping_or_list(
         _ => {}
     }
     Ok(out)
+}
+
+/// `network_mode: service:X` makes the service depend on X (started, restarted with it), as
+/// compose-go adds it: X starts first, and the dependency is in the config hash.
+fn shared_namespace_dependency(t: &mut toml::Table) {
+    let Some(x) = t
+        .get("network_mode")
+        .and_then(toml::Value::as_str)
+        .and_then(|m| m.strip_prefix("service:"))
+        .map(String::from)
+    else {
+        return;
+    };
+    let deps = t
+        .entry("depends_on")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let toml::Value::Table(d) = deps
+        && !d.contains_key(&x)
+    {
+        let mut dep = toml::Table::new();
+        dep.insert("condition".into(), "service_started".into());
+        dep.insert("restart".into(), true.into());
+        dep.insert("required".into(), true.into());
+        d.insert(x, toml::Value::Table(dep));
+    }
 }
 
 /// The `environment` names written without a value (`- NAME`, `NAME:`) that no variable sets.
@@ -2096,6 +2122,13 @@ volumes:
         assert_eq!(
             c.services["side"]["network_mode"].as_str(),
             Some("service:app")
+        );
+        let dep = &c.services["side"]["depends_on"]["app"];
+        assert_eq!(dep["condition"].as_str(), Some("service_started"));
+        assert_eq!(
+            dep["restart"].as_bool(),
+            Some(true),
+            "as compose-go adds it"
         );
         assert_eq!(c.networks["ext"]["external"].as_bool(), Some(true));
     }

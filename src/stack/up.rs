@@ -15,7 +15,9 @@ use crate::engine::api::{BuildSpec, ContainerInfo, ContainerSpec, Engine, Engine
 use crate::engine::pull;
 use crate::errors::{Error, Result};
 use crate::host::Host;
-use crate::naming::{LABEL_IMAGE, LABEL_NETWORK, LABEL_VOLUME};
+use crate::naming::{
+    LABEL_COMPOSE_HASH, LABEL_HASH, LABEL_IMAGE, LABEL_NETWORK, LABEL_PROJECT, LABEL_VOLUME,
+};
 use crate::outcome::{ServiceState as State, StackAction};
 use crate::ports::{holder, try_bind};
 use crate::probe;
@@ -170,6 +172,7 @@ async fn up_inner<E: Engine + Sync>(
         let Some(service) = ServiceSpec::of(origin, name, svc) else {
             continue;
         };
+        let service = shared_network_resolved(engine, project, service).await?;
         let spec = container_spec(origin, &service);
         let found = existing(engine, project, name).await.map_err(engine_err)?;
         let decision = decide(&found, &spec, project);
@@ -191,7 +194,7 @@ async fn up_inner<E: Engine + Sync>(
     }
     check_ports(host, &managed).await?;
     build_missing(engine, &managed, origin.dir, ui).await?;
-    pull_missing(engine, &managed, ui).await?;
+    pull_missing(host, engine, &managed, origin.dir, ui).await?;
     ensure_networks(engine, origin, profile, &managed, created).await?;
     ensure_volumes(engine, origin, profile, &managed, created).await?;
     let phases: Phases = selected
@@ -726,8 +729,10 @@ fn transient(e: &EngineError) -> bool {
 }
 
 async fn pull_missing<E: Engine + Sync>(
+    host: &Host,
     engine: &E,
     managed: &[Managed<'_>],
+    dir: &Path,
     ui: &Ui,
 ) -> Result<()> {
     let mut images: Vec<&str> = Vec::new();
@@ -740,6 +745,10 @@ async fn pull_missing<E: Engine + Sync>(
         if !images.contains(&img) && !engine.image_exists(img).await.map_err(engine_err)? {
             images.push(img);
         }
+    }
+    // Before the first pull: will the registries' limits last this run?
+    for w in crate::netdiag::budget::warnings(host, dir, &images).await {
+        ui.warn(&w);
     }
     let pulls = images.iter().map(|image| async move {
         let line = ui.pull(image);
@@ -786,6 +795,28 @@ async fn pull_missing<E: Engine + Sync>(
 
 /// Bring one container to its spec; returns its id, what was done, and when it was started.
 /// A container this call created but could not start is removed at once.
+/// `network_mode: service:X` as Compose v2 hashes it: `container:<id of X's container>`
+/// (resolved before it computes the hash), once X's container exists.
+async fn shared_network_resolved<E: Engine + Sync>(
+    engine: &E,
+    project: &str,
+    mut service: ServiceSpec,
+) -> Result<ServiceSpec> {
+    let Some(x) = service
+        .network_mode
+        .as_deref()
+        .and_then(|m| m.strip_prefix("service:"))
+    else {
+        return Ok(service);
+    };
+    let mut found = existing(engine, project, x).await.map_err(engine_err)?;
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    if let Some(c) = found.first() {
+        service.network_mode = Some(format!("container:{}", c.id));
+    }
+    Ok(service)
+}
+
 async fn converge<E: Engine + Sync>(
     engine: &E,
     m: &Managed<'_>,
@@ -794,6 +825,18 @@ async fn converge<E: Engine + Sync>(
     let create = || async {
         // The image's id, as Compose v2 labels its containers (it recreates on a mismatch).
         let mut spec = m.spec.clone();
+        // `network_mode: service:X` whose X was made in this run: hashed with X's id now.
+        if m.service
+            .network_mode
+            .as_deref()
+            .is_some_and(|n| n.starts_with("service:"))
+        {
+            let project = spec.labels.get(LABEL_PROJECT).cloned().unwrap_or_default();
+            let resolved = shared_network_resolved(engine, &project, m.service.clone()).await?;
+            let hash = resolved.config_hash();
+            spec.labels.insert(LABEL_HASH.to_string(), hash.clone());
+            spec.labels.insert(LABEL_COMPOSE_HASH.to_string(), hash);
+        }
         if let Some(id) = engine.image_id(&spec.image).await.map_err(engine_err)? {
             spec.labels.insert(LABEL_IMAGE.to_string(), id);
         }

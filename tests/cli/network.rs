@@ -692,3 +692,64 @@ fn prefix_every_hub_image_comes_from_the_company_registry() {
         ]
     );
 }
+
+/// The pull budget: a registry that allows one more pull (its `RateLimit-Remaining` header) and
+/// one answering 429; `up` needs two pulls from the first and one from the second, and warns
+/// about both before it pulls anything.
+#[test]
+fn budget_up_warns_before_the_pull_limit_runs_out() {
+    let Some(py) = net_python() else {
+        return skip_or_fail(
+            "the network stand-ins' venv (ONRAMP_TEST_NET_VENV, scripts/provision.sh)",
+        );
+    };
+    if !engine_up() {
+        return skip_or_fail("a running engine (scripts/provision.sh)");
+    }
+    let low = Standin::start(&py, &["registry", "--limit", "100", "--remaining", "1"]);
+    let spent = Standin::start(
+        &py,
+        &[
+            "registry",
+            "--status429",
+            "--limit",
+            "100",
+            "--remaining",
+            "0",
+        ],
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let name = format!("netbudget{}", std::process::id());
+    write(
+        dir,
+        "onramp.toml",
+        &format!(
+            "name = \"net\"\nproject = \"{name}\"\n[requirements]\ndocker = \"required\"\n[services.a]\nimage = \"127.0.0.1:{l}/library/redis:7\"\n[services.b]\nimage = \"127.0.0.1:{l}/library/postgres:15\"\n[services.c]\nimage = \"127.0.0.1:{s}/library/redis:7\"\n",
+            l = low.port,
+            s = spent.port
+        ),
+    );
+    let mut c = onramp(dir);
+    c.args(["--profile", "onramp.toml", "up"])
+        .env_remove("ONRAMP_NETWORK")
+        .env("DOCKER_CONFIG", dir.join("no-docker-config"));
+    let up = run(&mut c);
+    let _ = run(onramp(dir).args(["--profile", "onramp.toml", "down"]));
+    let err = &up.stderr;
+    let warn_low = err
+        .find(&format!(
+            "127.0.0.1:{} allows 1 more pull(s) of 100 from this address for now and this run needs 2",
+            low.port
+        ))
+        .unwrap_or_else(|| panic!("no budget warning:\n{err}"));
+    let warn_spent = err
+        .find(&format!(
+            "127.0.0.1:{} refuses pulls from this address now",
+            spent.port
+        ))
+        .unwrap_or_else(|| panic!("no 429 warning:\n{err}"));
+    // Both before the first pull's own line.
+    let first_pull = err.find("cannot pull").unwrap_or(err.len());
+    assert!(warn_low < first_pull && warn_spent < first_pull, "{err}");
+}

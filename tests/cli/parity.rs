@@ -1239,3 +1239,76 @@ fn env_files_are_read_as_compose_reads_them() {
         "config --hash does not merge env files"
     );
 }
+
+/// `network_mode: service:a`: Compose v2 makes `b` depend on `a` and hashes `b` with `a`'s
+/// container id; so does onramp, and neither recreates the other's `b`.
+#[test]
+fn a_shared_network_namespace_interoperates_with_v2_both_ways() {
+    if !engine_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let redis = image("redis:7");
+    write(
+        d,
+        "compose.yml",
+        &format!(
+            "services:\n  a:\n    image: {redis}\n    ports: [\"35090:6379\"]\n  b:\n    image: {redis}\n    network_mode: service:a\n    command: [\"redis-server\", \"--port\", \"6390\"]\n"
+        ),
+    );
+    let name = format!("paritysh{}", std::process::id());
+    let envs = [("COMPOSE_PROJECT_NAME", name.clone())];
+    let v2 = |args: &[&str]| {
+        let mut cmd = Command::new("docker");
+        cmd.current_dir(d)
+            .args(["compose", "-f", "compose.yml"])
+            .args(args)
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())));
+        run(&mut cmd)
+    };
+    let ours = || {
+        let r = run(onramp(d)
+            .args(["--compose", "compose.yml", "up", "--json"])
+            .env("VIRTUAL_ENV", "/nonexistent")
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str()))));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        json(&r)
+    };
+    let ids = || {
+        let filter = format!("label=com.docker.compose.project={name}");
+        let mut v: Vec<String> = docker(&["ps", "-aq", "--no-trunc", "--filter", &filter])
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    };
+    let result = std::panic::catch_unwind(|| {
+        ours();
+        let before = ids();
+        assert_eq!(before.len(), 2);
+        let r = v2(&["up", "-d"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(
+            ids(),
+            before,
+            "v2 recreated onramp's containers: {}",
+            r.stderr
+        );
+        let r = v2(&["down", "-t", "1"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let r = v2(&["up", "-d"]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let before = ids();
+        for s in ours()["services"].as_array().unwrap() {
+            assert_eq!(s["action"], "adopted", "{s}");
+        }
+        assert_eq!(ids(), before, "onramp recreated v2's containers");
+    });
+    let _ = v2(&["down", "-v", "-t", "1"]);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
