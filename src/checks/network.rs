@@ -208,6 +208,7 @@ fn remedy(fault: &Fault, f: &Finding, named_ca: bool) -> String {
         Fault::Dns { host, .. } => format!(
             "check the name {host} (a typo in the image or index URL?) and this machine's DNS; if only a proxy can resolve it, set HTTPS_PROXY and run `onramp doctor --fix`"
         ),
+        Fault::Refused { .. } | Fault::Timeout { .. } if pip => "check the index URL (`PIP_INDEX_URL`, `index-url` in pip.conf); behind a company proxy, set HTTPS_PROXY (and NO_PROXY) or `proxy` in pip.conf".into(),
         Fault::Refused { .. } | Fault::Timeout { .. } => "behind a company proxy? set HTTPS_PROXY (and NO_PROXY) and run `onramp doctor --fix` to give the engine the same; or name a registry mirror in onramp.toml (`[network] mirrors`)".into(),
         Fault::ProxyAuth { .. } => "put your proxy credentials in the proxy URL (HTTPS_PROXY=http://USER:PASSWORD@proxy:PORT), then run `onramp doctor --fix` so the engine uses the same".into(),
         Fault::ProxyRefused { .. } => "ask whoever runs the proxy whether this host is allowed, or add it to NO_PROXY if it is reachable directly".into(),
