@@ -7,7 +7,9 @@
 #   scripts/bench.sh up       up from nothing running (images present) to all ready, against
 #                             the physical limit (bare containers + a tight probe loop) and
 #                             against docker-compose up -d + waiting for healthy; and a no-op
-#                             re-up against docker-compose up -d with everything running
+#                             re-up against docker-compose up -d with everything running;
+#                             and native `up` (the same services as processes from wheels)
+#                             from no process and no data, and from no services venv either
 #   scripts/bench.sh truth    lock, verify and report on a freshly-up project (postgres + redis,
 #                             the SDK in a project venv): lock against `docker pull` of the same
 #                             images (the registry round trips), a warm verify against the same
@@ -75,16 +77,35 @@ ports = ["28000:8000"]
 enabled = false
 TOML
   (cd "$proj" && VIRTUAL_ENV=/nonexistent "$bin" generate -q >/dev/null)
-  local clean="$b/clean.sh $bin $proj"
+  # The same services on the native backend (no engine used), on other ports: its services
+  # venv installed once (as the engine's images are present), then from no process and no data.
+  local nat="$proj/native" uvc="$out/uv-cache"
+  mkdir -p "$nat"
+  chmod 755 "$proj" "$nat"  # as root, PostgreSQL runs as nobody, who must reach its data
+  sed -e 's/^project = .*/project = "benchnative"\nbackend = "native"/' -e '/^image = /d' \
+    -e 's/25432:/45432:/; s/26379:/46379:/; s/28000:/48000:/' "$proj/onramp.toml" > "$nat/onramp.toml"
+  local native_env="env PATH=${ONRAMP_TEST_UV_DIR:-/var/cache/onramp-test/uv}/bin:$PATH UV_CACHE_DIR=$uvc ONRAMP_NATIVE_WHEELS=${ONRAMP_TEST_NATIVE_WHEELS:-/var/cache/onramp-test/wheels-native}"
+  $native_env "$bin" up -q --dir "$nat" >/dev/null
+  local clean="$b/clean.sh $bin $proj $nat"
   hyperfine -N -i --runs "${RUNS:-5}" --export-json "$out/up.json" --prepare "$clean" --cleanup "$clean" \
     -n onramp "$bin up -q --dir $proj" \
     -n physical "$b/bare-up.sh $reg" \
-    -n compose "$b/compose-up.sh $proj" >/dev/null
-  local o p c
-  o=$(median "$out/up.json" 0); p=$(median "$out/up.json" 1); c=$(median "$out/up.json" 2)
+    -n compose "$b/compose-up.sh $proj" \
+    -n native "$native_env $bin up -q --dir $nat" >/dev/null
+  local o p c n
+  o=$(median "$out/up.json" 0); p=$(median "$out/up.json" 1); c=$(median "$out/up.json" 2); n=$(median "$out/up.json" 3)
   printf 'up from nothing: onramp %.0f ms, physical limit %.0f ms (onramp - limit = %+.0f ms, ratio %.2f), compose+healthy %.0f ms (onramp/compose = %.2f)\n' \
     "$(echo "$o*1000" | bc -l)" "$(echo "$p*1000" | bc -l)" "$(echo "($o-$p)*1000" | bc -l)" "$(echo "$o/$p" | bc -l)" \
     "$(echo "$c*1000" | bc -l)" "$(echo "$o/$c" | bc -l)"
+  printf 'native up from nothing running (services venv installed, no data): %.0f ms (native/engine up = %.2f; goal under 1.5)\n' \
+    "$(echo "$n*1000" | bc -l)" "$(echo "$n/$o" | bc -l)"
+  # From nothing at all: the services venv too, from the cached wheels (uv's cache warm).
+  hyperfine -N -i --runs "${RUNS:-5}" --export-json "$out/up-native-cold.json" \
+    --prepare "$b/clean.sh $bin $proj $nat venv" --cleanup "$b/clean.sh $bin $proj $nat" \
+    -n native-cold "$native_env $bin up -q --dir $nat" >/dev/null
+  local nc; nc=$(median "$out/up-native-cold.json" 0)
+  printf 'native up from nothing, services venv included (wheels cached): %.0f ms (native-cold/engine up = %.2f)\n' \
+    "$(echo "$nc*1000" | bc -l)" "$(echo "$nc/$o" | bc -l)"
   "$bin" up -q --dir "$proj" >/dev/null
   # Compose's own project uses the same host ports, so its no-op run is timed on another copy.
   sed -e 's/25432:5432/35432:5432/; s/26379:6379/36379:6379/; s/28000:8000/38000:8000/' \

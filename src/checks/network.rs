@@ -19,7 +19,11 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
     }
     let setup = setup(ctx);
     let mut out = vec![proxies(ctx, &setup)];
-    let images = crate::images::needed(&ctx.profile);
+    // The native backend pulls no image: only the package index matters to it.
+    let images = match ctx.profile.backend {
+        Some(crate::profile::Backend::Native) => Vec::new(),
+        _ => crate::images::needed(&ctx.profile),
+    };
     let mut per_registry: Vec<(String, String)> = Vec::new();
     for image in &images {
         let (registry, _, _) = netdiag::split_image(image);

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod guard;
 pub mod migrate;
+pub mod native;
 pub mod net;
 pub mod pkg;
 mod plan;

@@ -52,6 +52,12 @@ pub fn plan(f: &Facts, w: &Wants) -> Plan {
                 .into(),
         );
     }
+    let engine_to_do = b.steps.iter().any(|s| {
+        s.state != State::Satisfied && (s.id.starts_with("engine") || s.id == "docker-desktop")
+    });
+    if w.docker && engine_to_do {
+        b.notes.push(super::native::offer(kind));
+    }
     p.steps = b.steps;
     p.notes = b.notes;
     let family = family.map(|f| f.name);

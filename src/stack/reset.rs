@@ -48,7 +48,11 @@ pub fn describe(sel: &Selection, plan: &Plan, dry_run: bool) -> Vec<String> {
     out.extend(
         plan.containers
             .iter()
-            .map(|c| format!("  {verb} container {c}")),
+            .map(|c| match c.strip_prefix("process ") {
+                // The native backend's processes.
+                Some(p) => format!("  {verb} process {p}"),
+                None => format!("  {verb} container {c}"),
+            }),
     );
     out.extend(
         plan.volumes

@@ -217,6 +217,36 @@ fn windows_without_wsl_installs_wsl_and_never_docker_desktop_unasked() {
     assert!(c.contains(&"wsl --install --no-distribution".to_string()));
     assert!(c.iter().any(|c| c.contains("Python.Python.3.12")));
     assert!(!c.iter().any(|c| c.contains("Docker.DockerDesktop")));
+    // Without an engine, what the native backend can and cannot offer here.
+    let notes = p["notes"].to_string();
+    assert!(
+        notes.contains("win_amd64 for PostgreSQL and ChromaDB")
+            && notes.contains("none carries a Redis server")
+            && notes.contains("inside WSL2"),
+        "{notes}"
+    );
+}
+
+#[test]
+fn where_the_engine_is_still_to_come_the_native_backend_is_offered_and_not_once_it_is_chosen() {
+    let p = snapshot("debian-12");
+    assert!(
+        p["notes"].to_string().contains("--backend native"),
+        "{}",
+        p["notes"]
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(onramp(dir.path())
+        .env("ONRAMP_SYSROOT", fixture("debian-12"))
+        .args(["doctor", "--fix", "--dry-run", "--json"])
+        .args(["--profile", "minimal", "--backend", "native"]));
+    let native = json(&r)["fix"]["plan"].clone();
+    assert!(r.stderr.contains("native backend"), "{}", r.stderr);
+    assert!(
+        !ids(&native, "todo").iter().any(|i| i.starts_with("engine")),
+        "{native}"
+    );
+    assert!(!native["notes"].to_string().contains("--backend native"));
 }
 
 #[test]

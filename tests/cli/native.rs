@@ -141,6 +141,8 @@ fn project() -> Option<Project> {
         &format!(
             r#"extends = "kailash"
 backend = "native"
+[requirements]
+disk_free_gib = {{ min = 1, recommended = 1 }}
 [services.postgres]
 ports = ["{pg}:5432"]
 [services.redis]
@@ -259,6 +261,47 @@ fn setup_without_an_engine_runs_postgres_redis_and_chroma_natively() {
     assert_eq!(up.code, 0, "{}", up.stderr);
     let (ok, out) = sh(&format!("psql '{url}' -Atc 'select x from t'"));
     assert!(ok && out.trim() == "kept", "{out}");
+
+    // reset takes a service's data and starts the stack again.
+    let reset = p.cmd(&["reset", "--yes", "redis", "--json"]);
+    assert_eq!(reset.code, 0, "{}", reset.stderr);
+    assert!(
+        json(&reset)["removed"]
+            .to_string()
+            .contains(".onramp/data/redis"),
+        "{}",
+        reset.stdout
+    );
+    let (ok, out) = sh(&format!(
+        "{} -c \"import redis; print(redis.from_url('{redis_url}').get('k'))\"",
+        py.display()
+    ));
+    assert!(
+        ok && out.trim() == "None",
+        "the key went with the data: {out}"
+    );
+
+    // A changed command line restarts the server with it; the others are left alone.
+    let before = pid_of(&p, "redis");
+    let toml = std::fs::read_to_string(p.path("onramp.toml")).unwrap();
+    let toml = toml.replace(
+        "\"--appendonly\"",
+        "\"--maxmemory\", \"64mb\", \"--appendonly\"",
+    );
+    std::fs::write(p.path("onramp.toml"), toml).unwrap();
+    let changed = json(&p.cmd(&["up", "--json"]));
+    assert_eq!(
+        state_of(&changed, "redis")["action"],
+        "recreated",
+        "{changed}"
+    );
+    assert_eq!(state_of(&changed, "postgres")["action"], "unchanged");
+    assert!(!alive(before));
+    let (ok, out) = sh(&format!(
+        "{} -c \"import redis; print(redis.from_url('{redis_url}').config_get('maxmemory'))\"",
+        py.display()
+    ));
+    assert!(ok && out.contains("67108864"), "{out}");
 
     // down --volumes removes the data of those services, and only that.
     let gone = p.cmd(&["down", "--volumes", "postgres"]);

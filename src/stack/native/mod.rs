@@ -99,20 +99,38 @@ async fn bring_up(
     ui: &Ui,
 ) -> Result<ServiceReport> {
     let since = host.now();
-    let (action, r) = match supervise::running(host, root, n.name) {
-        Some(r) => (StackAction::Unchanged, r),
-        None => {
+    let cmd = command(host, root, n, servers)?;
+    let config = supervise::config_of(&cmd);
+    let running = supervise::running(host, root, n.name);
+    let changed = running
+        .as_ref()
+        .is_some_and(|r| r.config.as_ref().is_some_and(|c| *c != config));
+    let (action, r) = match running {
+        Some(r) if !changed => (StackAction::Unchanged, r),
+        _ => {
+            if changed {
+                supervise::stop(host, root, n.name, stop_signal(n.kind)).await?;
+            }
             let created = prepare(host, root, n, servers).await?;
-            let r = supervise::launch(host, root, n.name, &command(host, root, n, servers)?)?;
-            let what = if created {
-                StackAction::Created
-            } else {
-                StackAction::Started
+            let r = supervise::launch(host, root, n.name, &cmd)?;
+            let what = match (changed, created) {
+                (true, _) => StackAction::Recreated,
+                (false, true) => StackAction::Created,
+                (false, false) => StackAction::Started,
             };
             (what, r)
         }
     };
     Ok(wait(host, root, n, action, r.pid, since, ui).await)
+}
+
+/// How a server is asked to stop: PostgreSQL's fast shutdown (its image's stop signal), else
+/// SIGTERM.
+fn stop_signal(kind: ProbeKind) -> Signal {
+    match kind {
+        ProbeKind::Postgres => Signal::Int,
+        _ => Signal::Term,
+    }
 }
 
 /// The native backend supervises Unix processes; on Windows it says what to do instead.
@@ -322,7 +340,7 @@ async fn wait(
                 last = e;
             }
         }
-        if !r.is_some_and(|r| supervise::is_ours(host, &r)) {
+        if !r.as_ref().is_some_and(|r| supervise::is_ours(host, r)) {
             report.logs = supervise::log_tail(root, n.name, LOG_TAIL);
             break format!(
                 "the process exited (log: {})",
@@ -385,7 +403,7 @@ pub async fn status(host: &Host, project: &Project) -> Vec<ServiceReport> {
 
 async fn status_one(host: &Host, root: &Root, name: &str, svc: &Service) -> ServiceReport {
     let recorded = supervise::recorded(root, name);
-    let Some(r) = recorded.filter(|r| supervise::is_ours(host, r)) else {
+    let Some(r) = recorded.clone().filter(|r| supervise::is_ours(host, r)) else {
         let mut report = report(name, svc, None, StackAction::Absent);
         report.state = State::Stopped;
         if recorded.is_some() {
@@ -423,15 +441,12 @@ pub async fn down(host: &Host, project: &Project, volumes: bool) -> Result<Remov
     };
     let mut removed = Removed::default();
     for name in &names {
-        let signal = match project
+        let kind = project
             .profile
             .services
             .get(name)
-            .and_then(kinds::native_kind)
-        {
-            Some(ProbeKind::Postgres) => Signal::Int,
-            _ => Signal::Term,
-        };
+            .and_then(kinds::native_kind);
+        let signal = kind.map_or(Signal::Term, stop_signal);
         if let Some(r) = supervise::recorded(&root, name)
             && supervise::stop(host, &root, name, signal).await?
         {
@@ -462,4 +477,38 @@ fn known(root: &Root, project: &Project) -> Vec<String> {
         }
     }
     names.into_keys().collect()
+}
+
+/// What `reset` of these services removes on the native backend: their running processes and
+/// their data directories (the services venv stays).
+pub fn reset_plan(host: &Host, project: &Project, services: &[String]) -> super::reset::Plan {
+    let root = Root::new(&project.dir);
+    let mut plan = super::reset::Plan {
+        services: services.to_vec(),
+        ..Default::default()
+    };
+    for name in services {
+        if let Some(r) = supervise::running(host, &root, name) {
+            plan.containers
+                .push(format!("process {name} (pid {})", r.pid));
+        }
+        let data = data_rel(name);
+        if !matches!(root.kind(&data), Ok(crate::fsx::Kind::Missing)) {
+            plan.volumes.push(data);
+        }
+    }
+    plan
+}
+
+/// Stop these services and delete their data, for `reset`; what went, in words.
+pub async fn remove(host: &Host, project: &Project, services: &[String]) -> Result<Vec<String>> {
+    let mut only = project.clone();
+    only.only = services.to_vec();
+    let removed = down(host, &only, true).await?;
+    Ok(removed
+        .containers
+        .into_iter()
+        .map(|c| format!("process {c}"))
+        .chain(removed.volumes)
+        .collect())
 }

@@ -21,14 +21,16 @@ pub fn log_file(service: &str) -> String {
     format!("{}/logs/{service}.log", crate::project::STATE_DIR)
 }
 
-/// What a pid file says: the process id and, where the OS reports it, its start time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a pid file says: the process id, its start time where the OS reports it, and the
+/// hash of the command line it was started with (a changed one is started again).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
     pub pid: u32,
     pub start: Option<u64>,
+    pub config: Option<String>,
 }
 
-/// `"PID START\n"` (START is `-` where the OS does not report it).
+/// `"PID START CONFIG\n"` (START is `-` where the OS does not report it).
 pub fn parse(text: &str) -> Option<Recorded> {
     let mut words = text.split_whitespace();
     let pid = words.next()?.parse().ok()?;
@@ -36,14 +38,36 @@ pub fn parse(text: &str) -> Option<Recorded> {
         Some("-") | None => None,
         Some(s) => Some(s.parse().ok()?),
     };
-    Some(Recorded { pid, start })
+    let config = words.next().map(String::from);
+    Some(Recorded { pid, start, config })
 }
 
 pub fn render(r: &Recorded) -> String {
-    match r.start {
-        Some(s) => format!("{} {s}\n", r.pid),
-        None => format!("{} -\n", r.pid),
+    let start = r.start.map_or("-".to_string(), |s| s.to_string());
+    match &r.config {
+        Some(c) => format!("{} {start} {c}\n", r.pid),
+        None => format!("{} {start}\n", r.pid),
     }
+}
+
+/// The hash of what a server is started with (program, arguments, environment, user), so a
+/// changed profile restarts it.
+pub fn config_of(cmd: &Cmd) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(cmd.program.display().to_string().as_bytes());
+    for a in &cmd.args {
+        h.update(b"\0");
+        h.update(a.to_string_lossy().as_bytes());
+    }
+    for (k, v) in &cmd.env {
+        h.update(format!("\0{k}={v}").as_bytes());
+    }
+    h.update(format!("\0{:?}", cmd.user).as_bytes());
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Whether the recorded process is the one running now: alive, and started when it was
@@ -90,6 +114,7 @@ pub fn launch(host: &Host, root: &Root, service: &str, cmd: &Cmd) -> Result<Reco
     let r = Recorded {
         pid,
         start: host.process_start(pid),
+        config: Some(config_of(cmd)),
     };
     root.write(&pid_file(service), render(&r).as_bytes(), 0o644)?;
     Ok(r)
@@ -134,18 +159,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_config_hash_changes_with_the_command_line_only() {
+        let a = Cmd::new("/v/valkey-server", Duration::ZERO).args(["--port", "1"]);
+        let b = Cmd::new("/v/valkey-server", Duration::ZERO).args(["--port", "1"]);
+        assert_eq!(config_of(&a), config_of(&b));
+        assert_ne!(config_of(&a), config_of(&b.clone().arg("--appendonly")));
+        assert_ne!(config_of(&a), config_of(&a.clone().env("K", "v")));
+        assert_ne!(config_of(&a), config_of(&a.clone().user(Some((1, 1)))));
+    }
+
+    #[test]
     fn pid_files_round_trip_and_bad_ones_are_ignored() {
         let r = Recorded {
             pid: 42,
             start: Some(123456),
+            config: Some("0a1b".into()),
         };
-        assert_eq!(parse(&render(&r)), Some(r));
+        assert_eq!(parse(&render(&r)), Some(r.clone()));
         let bare = Recorded {
             pid: 7,
             start: None,
+            config: None,
         };
         assert_eq!(render(&bare), "7 -\n");
-        assert_eq!(parse("7 -\n"), Some(bare));
+        assert_eq!(parse("7 -\n"), Some(bare.clone()));
         assert_eq!(parse("7"), Some(bare));
         assert_eq!(parse(""), None);
         assert_eq!(parse("x 1"), None);
@@ -159,15 +196,21 @@ mod tests {
         let me = std::process::id();
         let start = host.process_start(me);
         assert!(start.is_some(), "this process runs and reports its start");
-        assert!(is_ours(&host, &Recorded { pid: me, start }));
-        let other = Recorded {
+        let mine = Recorded {
             pid: me,
+            start,
+            config: None,
+        };
+        assert!(is_ours(&host, &mine));
+        let other = Recorded {
             start: start.map(|s| s + 1),
+            ..mine.clone()
         };
         assert!(!is_ours(&host, &other), "same pid, another start: not ours");
         let gone = Recorded {
             pid: u32::MAX - 1,
             start: Some(1),
+            config: None,
         };
         assert!(!is_ours(&host, &gone));
     }
