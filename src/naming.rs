@@ -131,6 +131,8 @@ pub struct Origin<'a> {
     pub volume_names: std::collections::BTreeMap<String, String>,
     /// Engine names of networks the file names (`name: X`, or the key of an `external` one).
     pub network_names: std::collections::BTreeMap<String, String>,
+    /// Services' `container_name`, by service.
+    pub container_names: std::collections::BTreeMap<String, String>,
 }
 
 /// The file onramp generates for the profile's services.
@@ -155,7 +157,17 @@ impl<'a> Origin<'a> {
             default_network: None,
             volume_names: std::collections::BTreeMap::new(),
             network_names: std::collections::BTreeMap::new(),
+            container_names: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// The name of a service's container: its `container_name`, else Compose's
+    /// `<project>-<service>-1`.
+    pub fn container_of(&self, service: &str) -> String {
+        self.container_names
+            .get(service)
+            .cloned()
+            .unwrap_or_else(|| container_name(self.project, service))
     }
 
     /// The engine's name of the project's default network.

@@ -22,6 +22,8 @@ pub enum StackAction {
     Created,
     Recreated,
     Started,
+    /// Restarted because a dependency it names with `restart: true` was recreated.
+    Restarted,
     Unchanged,
     /// Made by Compose for this project and service, same configuration: used as it is.
     Adopted,
@@ -67,6 +69,7 @@ impl StackAction {
             StackAction::Created => "created",
             StackAction::Recreated => "recreated",
             StackAction::Started => "started",
+            StackAction::Restarted => "restarted",
             StackAction::Unchanged => "unchanged",
             StackAction::Adopted => "adopted",
             StackAction::NotStarted => "not started",

@@ -132,6 +132,12 @@ impl Project {
                 Some((k.clone(), n.name.clone().or(external.then(|| k.clone()))?))
             })
             .collect();
+        o.container_names = self
+            .profile
+            .services
+            .iter()
+            .filter_map(|(k, s)| Some((k.clone(), s.container_name.clone()?)))
+            .collect();
         o
     }
 

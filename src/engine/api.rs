@@ -183,6 +183,8 @@ pub struct BuildSpec {
     pub context_tar: Vec<u8>,
     pub dockerfile: Option<String>,
     pub args: BTreeMap<String, String>,
+    /// The stage of a multi-stage Dockerfile to build.
+    pub target: Option<String>,
 }
 
 /// What the engine says about a container.
@@ -236,12 +238,14 @@ pub trait Engine {
         &self,
         name: &str,
         labels: &BTreeMap<String, String>,
+        driver_opts: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<bool, EngineError>>;
     /// Create the volume unless it exists; `true` when this call created it.
     fn ensure_volume(
         &self,
         name: &str,
         labels: &BTreeMap<String, String>,
+        driver_opts: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<bool, EngineError>>;
     fn volume_exists(&self, name: &str) -> impl Future<Output = Result<bool, EngineError>>;
     fn networks(
@@ -254,6 +258,8 @@ pub trait Engine {
     ) -> impl Future<Output = Result<Vec<String>, EngineError>>;
     fn create(&self, spec: &ContainerSpec) -> impl Future<Output = Result<String, EngineError>>;
     fn start(&self, id: &str) -> impl Future<Output = Result<(), EngineError>>;
+    /// Stop and start a running container again (the engine's restart).
+    fn restart(&self, id: &str) -> impl Future<Output = Result<(), EngineError>>;
     /// Build and tag an image; `on` receives the build's output lines.
     fn build(
         &self,
@@ -610,6 +616,7 @@ impl Engine for Bollard {
         &self,
         name: &str,
         labels: &BTreeMap<String, String>,
+        driver_opts: &BTreeMap<String, String>,
     ) -> Result<bool, EngineError> {
         if timed(self.docker.inspect_network(
             name,
@@ -624,6 +631,7 @@ impl Engine for Bollard {
             name: name.to_string(),
             driver: Some("bridge".into()),
             labels: Some(labels.clone().into_iter().collect()),
+            options: (!driver_opts.is_empty()).then(|| driver_opts.clone().into_iter().collect()),
             ..Default::default()
         };
         match timed(self.docker.create_network(req)).await {
@@ -637,6 +645,7 @@ impl Engine for Bollard {
         &self,
         name: &str,
         labels: &BTreeMap<String, String>,
+        driver_opts: &BTreeMap<String, String>,
     ) -> Result<bool, EngineError> {
         if timed(self.docker.inspect_volume(name)).await.is_ok() {
             return Ok(false);
@@ -644,6 +653,8 @@ impl Engine for Bollard {
         let req = VolumeCreateRequest {
             name: Some(name.to_string()),
             labels: Some(labels.clone().into_iter().collect()),
+            driver_opts: (!driver_opts.is_empty())
+                .then(|| driver_opts.clone().into_iter().collect()),
             ..Default::default()
         };
         timed(self.docker.create_volume(req)).await.map(|_| true)
@@ -800,6 +811,13 @@ impl Engine for Bollard {
         timed(self.docker.start_container(id, None)).await
     }
 
+    async fn restart(&self, id: &str) -> Result<(), EngineError> {
+        let opts = bollard::query_parameters::RestartContainerOptionsBuilder::new()
+            .t(10)
+            .build();
+        timed(self.docker.restart_container(id, Some(opts))).await
+    }
+
     async fn build(
         &self,
         spec: &BuildSpec,
@@ -813,6 +831,9 @@ impl Engine for Bollard {
             .buildargs(&args);
         if let Some(d) = &spec.dockerfile {
             opts = opts.dockerfile(d);
+        }
+        if let Some(t) = &spec.target {
+            opts = opts.target(t);
         }
         let body = bollard::body_full(spec.context_tar.clone().into());
         let mut stream = self.docker.build_image(opts.build(), None, Some(body));

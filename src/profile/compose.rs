@@ -2164,6 +2164,41 @@ volumes:
     }
 
     #[test]
+    fn extends_from_another_folder_resolves_that_files_paths_from_its_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("common/app")).unwrap();
+        std::fs::write(dir.path().join("common/base.env"), "FROM_BASE=1\n").unwrap();
+        std::fs::write(
+            dir.path().join("common/base.yml"),
+            "services:\n  base:\n    image: x\n    build: {context: ./app, target: dev}\n    env_file: base.env\n    volumes: [\"./conf:/etc/x:ro\", \"data:/data\", \"/abs:/abs\"]\n",
+        )
+        .unwrap();
+        let c = convert(&Input {
+            label: "deploy/compose.yml".into(),
+            text: "services:\n  web:\n    extends: {file: ../common/base.yml, service: base}\n"
+                .into(),
+            rel_dir: PathBuf::from("deploy"),
+            project_dir: dir.path(),
+            vars: &vars,
+            profiles: &[],
+            named: &[],
+            import_only: false,
+        })
+        .unwrap();
+        let web = c.services["web"].as_table().unwrap();
+        assert_eq!(web["build"]["context"].as_str(), Some("common/app"));
+        assert_eq!(web["build"]["target"].as_str(), Some("dev"));
+        assert_eq!(web["env"]["FROM_BASE"].as_str(), Some("1"));
+        let vols: Vec<&str> = web["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(vols, ["./common/conf:/etc/x:ro", "data:/data", "/abs:/abs"]);
+    }
+
+    #[test]
     fn extends_reads_another_file_inside_the_project_with_its_positions() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(

@@ -133,11 +133,97 @@ fn service_of(
         None => file,
     };
     let by = Some(files.docs[file].pos(&ext_path));
-    let (base, base_spans) = service_of(cx, files, base_file, &base_name, depth + 1, by)?;
+    let (mut base, base_spans) = service_of(cx, files, base_file, &base_name, depth + 1, by)?;
+    // The base's relative paths are from its own file's folder, as Compose resolves them.
+    rebase(
+        &mut base,
+        &relative_to(&files.dirs[file], &files.dirs[base_file]),
+    );
     let mut svc = svc;
     svc.remove("extends");
     let merged = merge(&base, &svc);
     Ok((merged, merge_spans(&base, base_spans, own)))
+}
+
+/// The path that leads from folder `from` to folder `to` (both project-relative).
+fn relative_to(from: &Path, to: &Path) -> PathBuf {
+    let f: Vec<_> = from.components().collect();
+    let t: Vec<_> = to.components().collect();
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..f.len() {
+        out.push("..");
+    }
+    for c in &t[common..] {
+        out.push(c);
+    }
+    out
+}
+
+/// A relative path written in another folder, as seen from here (`prefix` leads there).
+fn moved(prefix: &Path, path: &str) -> String {
+    if path.starts_with(['/', '~', '$']) || prefix.as_os_str().is_empty() {
+        return path.to_string();
+    }
+    let joined = prefix.join(path.trim_start_matches("./"));
+    let s = joined.to_string_lossy().replace('\\', "/");
+    if s.starts_with("..") {
+        s
+    } else {
+        format!("./{s}")
+    }
+}
+
+/// Move the relative paths of a service written in another folder (`build` context,
+/// `env_file`, bind mount sources) so they still name the same files from here.
+fn rebase(svc: &mut Mapping, prefix: &Path) {
+    if prefix.as_os_str().is_empty() {
+        return;
+    }
+    let at = |v: &mut Value| {
+        if let Value::String(s) = v {
+            *s = moved(prefix, s);
+        }
+    };
+    match svc.get_mut("build") {
+        Some(Value::Mapping(b)) => match b.get_mut("context") {
+            Some(c) => at(c),
+            None => {
+                b.insert("context".into(), Value::String(moved(prefix, ".")));
+            }
+        },
+        Some(b) => at(b),
+        None => {}
+    }
+    match svc.get_mut("env_file") {
+        Some(Value::Sequence(items)) => {
+            for i in items {
+                match i {
+                    Value::Mapping(m) => {
+                        if let Some(p) = m.get_mut("path") {
+                            at(p);
+                        }
+                    }
+                    other => at(other),
+                }
+            }
+        }
+        Some(v) => at(v),
+        None => {}
+    }
+    if let Some(Value::Sequence(vols)) = svc.get_mut("volumes") {
+        for v in vols {
+            match v {
+                Value::String(s) if s.starts_with('.') => *s = moved(prefix, s),
+                Value::Mapping(m) if m.get("type").and_then(Value::as_str) == Some("bind") => {
+                    if let Some(src) = m.get_mut("source") {
+                        at(src);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 /// The positions under `prefix`, relative to it.

@@ -535,12 +535,25 @@ impl Service {
         self.env.clone().unwrap_or_default()
     }
 
-    /// The services this one depends on, with their conditions.
+    /// The services this one depends on, with their conditions; `network_mode: service:NAME`
+    /// depends on NAME being started, as Compose adds it.
     pub fn dependencies(&self) -> Vec<(String, Condition)> {
-        self.depends_on
+        let mut deps = self
+            .depends_on
             .as_ref()
             .map(DependsOn::entries)
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if let Some(shared) = self.network_service()
+            && !deps.iter().any(|(n, _)| n == shared)
+        {
+            deps.push((shared.to_string(), Condition::ServiceStarted));
+        }
+        deps
+    }
+
+    /// NAME of `network_mode: service:NAME`.
+    pub fn network_service(&self) -> Option<&str> {
+        self.network_mode.as_deref()?.strip_prefix("service:")
     }
 
     pub fn timeout(&self) -> Duration {

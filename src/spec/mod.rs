@@ -320,6 +320,12 @@ fn dependencies(svc: &Service) -> BTreeMap<String, Dependency> {
     svc.dependencies()
         .into_iter()
         .map(|(n, c)| {
+            // Compose adds the service whose network it shares with `restart: true`.
+            let explicit = svc
+                .depends_on
+                .as_ref()
+                .is_some_and(|d| d.entries().iter().any(|(e, _)| *e == n));
+            let implied = !explicit && svc.network_service() == Some(n.as_str());
             let d = detail(&n).unwrap_or_default();
             let dep = Dependency {
                 condition: match c {
@@ -328,7 +334,7 @@ fn dependencies(svc: &Service) -> BTreeMap<String, Dependency> {
                     Condition::ServiceCompletedSuccessfully => "service_completed_successfully",
                 }
                 .to_string(),
-                restart: d.restart.unwrap_or(false),
+                restart: d.restart.unwrap_or(implied),
                 required: d.required.unwrap_or(true),
             };
             (n, dep)
@@ -680,6 +686,25 @@ mod tests {
         assert_eq!(s.volumes[1].kind, MountKind::Anonymous);
         assert!(s.healthcheck.is_none(), "nothing added to a team's file");
         assert!(!s.labels.contains_key(LABEL_PROFILE));
+    }
+
+    #[test]
+    fn a_shared_network_namespace_is_a_dependency_with_restart_as_compose_adds_it() {
+        let src = Source::ComposeFile {
+            dir: PathBuf::from(TEAM_APP),
+        };
+        let of = |text: &str| {
+            let svc: Service = toml::from_str(text).unwrap();
+            ServiceSpec::from_source("p", Path::new("/p"), &src, "x", &svc).unwrap()
+        };
+        let s = of("image = \"x\"\nnetwork_mode = \"service:vpn\"\n");
+        let d = &s.depends_on["vpn"];
+        assert_eq!(
+            (d.condition.as_str(), d.restart, d.required),
+            ("service_started", true, true)
+        );
+        let s = of("image = \"x\"\nnetwork_mode = \"service:vpn\"\ndepends_on = [\"vpn\"]\n");
+        assert!(!s.depends_on["vpn"].restart, "written: as written");
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub struct State {
     pub builds: Vec<String>,
     /// Images whose containers fail to start (and whose builds fail).
     pub fail_start: Vec<String>,
+    /// `driver_opts` networks and volumes were created with, by name.
+    pub driver_opts: BTreeMap<String, BTreeMap<String, String>>,
+    /// Containers restarted, by id.
+    pub restarts: Vec<String>,
     next_id: u32,
 }
 
@@ -84,7 +88,13 @@ impl Engine for Fake {
         &self,
         name: &str,
         labels: &BTreeMap<String, String>,
+        driver_opts: &BTreeMap<String, String>,
     ) -> Result<bool, EngineError> {
+        self.with(|s| {
+            if !driver_opts.is_empty() {
+                s.driver_opts.insert(name.into(), driver_opts.clone());
+            }
+        });
         Ok(self.with(|s| s.networks.insert(name.into(), labels.clone()).is_none()))
     }
 
@@ -92,7 +102,13 @@ impl Engine for Fake {
         &self,
         name: &str,
         labels: &BTreeMap<String, String>,
+        driver_opts: &BTreeMap<String, String>,
     ) -> Result<bool, EngineError> {
+        self.with(|s| {
+            if !driver_opts.is_empty() {
+                s.driver_opts.insert(name.into(), driver_opts.clone());
+            }
+        });
         Ok(self.with(|s| {
             if s.volumes.contains_key(name) {
                 return false;
@@ -164,6 +180,11 @@ impl Engine for Fake {
             s.images.push(spec.tag.clone());
             Ok(())
         })
+    }
+
+    async fn restart(&self, id: &str) -> Result<(), EngineError> {
+        self.with(|s| s.restarts.push(id.to_string()));
+        self.start(id).await
     }
 
     async fn start(&self, id: &str) -> Result<(), EngineError> {

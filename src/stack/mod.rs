@@ -10,7 +10,6 @@ pub mod native;
 pub mod ops;
 pub mod ready;
 pub mod reset;
-pub mod unapplied;
 pub mod up;
 
 use crate::engine::api::{ContainerInfo, ContainerSpec, Extras, Health, MountSource, Published};
@@ -110,7 +109,7 @@ pub fn container_spec(origin: &Origin<'_>, s: &ServiceSpec) -> ContainerSpec {
 fn networking(origin: &Origin<'_>, s: &ServiceSpec) -> (String, Vec<(String, Vec<String>)>) {
     if let Some(mode) = &s.network_mode {
         let mode = match mode.strip_prefix("service:") {
-            Some(svc) => format!("container:{}", container_name(origin.project, svc)),
+            Some(svc) => format!("container:{}", origin.container_of(svc)),
             None => mode.clone(),
         };
         return (mode, Vec::new());
@@ -800,10 +799,13 @@ healthcheck = { test = ["CMD", "true"], interval = "2s", retries = 4, start_peri
             "the default network alone is as before"
         );
 
+        o.container_names
+            .insert("named".into(), "team-named".into());
         for (mode, engine) in [
             ("host", "host"),
             ("none", "none"),
             ("service:db", "proj-db-1"),
+            ("service:named", "team-named"),
         ] {
             let svc = compose_service(&[], Some(mode));
             let c = container_spec(&o, &ServiceSpec::of(&o, "redis", &svc).unwrap());

@@ -395,7 +395,10 @@ probe = {{ kind = "tcp" }}
         engine.create(&redis).await.unwrap();
         let ours = BTreeMap::from([(LABEL_PROJECT.to_string(), "p".to_string())]);
         for v in ["p_pgdata", "p_redisdata"] {
-            engine.ensure_volume(v, &ours).await.unwrap();
+            engine
+                .ensure_volume(v, &ours, &BTreeMap::new())
+                .await
+                .unwrap();
         }
         let sel = select("p", &p, &["postgres".into()]).unwrap();
         let plan = plan(&engine, "p", &sel).await.unwrap();
@@ -427,7 +430,10 @@ probe = {{ kind = "tcp" }}
         let other = BTreeMap::from([(LABEL_PROJECT.to_string(), "q".to_string())]);
         for labels in [BTreeMap::new(), other] {
             engine.state.lock().unwrap().volumes.clear();
-            engine.ensure_volume("p_pgdata", &labels).await.unwrap();
+            engine
+                .ensure_volume("p_pgdata", &labels, &BTreeMap::new())
+                .await
+                .unwrap();
             let sel = select("p", &p, &["postgres".into()]).unwrap();
             let e = plan(&engine, "p", &sel).await.unwrap_err();
             let text = e.to_string();

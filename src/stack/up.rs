@@ -113,6 +113,10 @@ enum Phase {
 
 type Phases = BTreeMap<String, tokio::sync::watch::Sender<Phase>>;
 
+/// The services this run recreated (a dependant that names one with `restart: true` is
+/// restarted, as Compose does).
+type Recreated = std::sync::Mutex<std::collections::BTreeSet<String>>;
+
 /// Bring up the selected services (all when `only` is empty) and the services they depend on.
 /// On an error before readiness (engine refusal, build or start failure) everything this run
 /// created is removed again before the error is returned.
@@ -153,16 +157,6 @@ async fn up_inner<E: Engine + Sync>(
 ) -> Result<Vec<ServiceReport>> {
     let project = origin.project;
     let selected = select(profile, only)?;
-    if let Some((service, key)) = super::unapplied::first(profile, &selected) {
-        return Err(Error::NotReady {
-            message: format!(
-                "service `{service}` uses {key}, which onramp reads but `up` does not apply yet; nothing was created"
-            ),
-            help: format!(
-                "start `{service}` with docker compose, or leave it out: `onramp up` with the names of the other services"
-            ),
-        });
-    }
     let oneshots: Vec<String> = selected
         .iter()
         .filter_map(|n| profile.services.get(n))
@@ -213,7 +207,10 @@ async fn up_inner<E: Engine + Sync>(
         .filter_map(|n| profile.services.get_key_value(n))
         .filter(|(_, s)| s.image.is_none())
         .collect();
-    let runs = managed.iter().map(|m| run_managed(engine, m, &phases, ui));
+    let recreated = Recreated::default();
+    let runs = managed
+        .iter()
+        .map(|m| run_managed(engine, m, &phases, &recreated, ui));
     let ext = externals.iter().map(|(name, svc)| async {
         let r = wait_one::<E>(name, svc, None, StackAction::External, now, ui).await;
         signal(
@@ -279,7 +276,7 @@ async fn ensure_networks<E: Engine + Sync>(
         let mut labels = spec.labels.unwrap_or_default();
         labels.extend(object_labels(origin.project, (LABEL_NETWORK, key)));
         if engine
-            .ensure_network(&name, &labels)
+            .ensure_network(&name, &labels, &spec.driver_opts.unwrap_or_default())
             .await
             .map_err(engine_err)?
         {
@@ -315,7 +312,7 @@ async fn ensure_volumes<E: Engine + Sync>(
         let mut labels = spec.labels.unwrap_or_default();
         labels.extend(object_labels(origin.project, (LABEL_VOLUME, &short)));
         if engine
-            .ensure_volume(&full, &labels)
+            .ensure_volume(&full, &labels, &spec.driver_opts.unwrap_or_default())
             .await
             .map_err(engine_err)?
         {
@@ -375,6 +372,7 @@ async fn run_managed<E: Engine + Sync>(
     engine: &E,
     m: &Managed<'_>,
     phases: &Phases,
+    recreated: &Recreated,
     ui: &Ui,
 ) -> Run {
     if let Err(dep) = dependencies_met(m.svc, phases).await {
@@ -403,6 +401,19 @@ async fn run_managed<E: Engine + Sync>(
             return Err((e, None));
         }
     };
+    let (action, since) = match restart_for_recreated(engine, m, &id, recreated).await {
+        Ok(Some(at)) => (StackAction::Restarted, at),
+        Ok(None) => (action, since),
+        Err(e) => {
+            signal(phases, m.name, Phase::Failed);
+            return Err((e, None));
+        }
+    };
+    if action == StackAction::Recreated
+        && let Ok(mut set) = recreated.lock()
+    {
+        set.insert(m.name.to_string());
+    }
     signal(phases, m.name, Phase::Started);
     let new_id = action.made_by_this_run().then(|| id.clone());
     if m.oneshot {
@@ -442,6 +453,35 @@ async fn run_managed<E: Engine + Sync>(
         },
     );
     Ok((report, new_id))
+}
+
+/// A container kept running as it was is restarted when a dependency it names with
+/// `restart: true` was recreated by this run (its dependencies have converged by now); returns
+/// when it was restarted.
+async fn restart_for_recreated<E: Engine + Sync>(
+    engine: &E,
+    m: &Managed<'_>,
+    id: &str,
+    recreated: &Recreated,
+) -> Result<Option<Instant>> {
+    if !matches!(
+        m.decision,
+        Decision::Keep | Decision::Adopt { running: true }
+    ) {
+        return Ok(None);
+    }
+    let set = recreated.lock().map(|s| s.clone()).unwrap_or_default();
+    let due = m
+        .service
+        .depends_on
+        .iter()
+        .any(|(dep, d)| d.restart && set.contains(dep));
+    if !due {
+        return Ok(None);
+    }
+    let at = crate::host::now();
+    engine.restart(id).await.map_err(|e| start_err(m, e))?;
+    Ok(Some(at))
 }
 
 /// A one-shot service: wait (up to its timeout) until its container exits; exit code 0 is
@@ -646,6 +686,7 @@ async fn build_missing<E: Engine + Sync>(
             context_tar,
             dockerfile: b.dockerfile.clone(),
             args: b.args.clone().unwrap_or_default(),
+            target: b.target.clone(),
         };
         let line = ui.build(&m.spec.image);
         let started = crate::host::now();
@@ -1099,6 +1140,54 @@ mod tests {
             r.unwrap().len(),
             2,
             "a tcp and a udp port of one number are apart"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dependant_with_restart_true_is_restarted_when_its_dependency_is_recreated() {
+        let engine = Fake::default();
+        let profile = |mark: &str| -> Profile {
+            toml::from_str(&format!(
+                "[services.db]\nimage = \"reg/pg:15\"\nenv = {{ MARK = \"{mark}\" }}\n\
+                 [services.app]\nimage = \"reg/app:1\"\ndepends_on = {{ db = {{ condition = \"service_started\", restart = true }} }}\n\
+                 [services.side]\nimage = \"reg/side:1\"\ndepends_on = [\"db\"]\n"
+            ))
+            .unwrap()
+        };
+        let (r, _) = run(&engine, &profile("a")).await;
+        r.unwrap();
+        let (r, _) = run(&engine, &profile("a")).await;
+        assert!(
+            r.unwrap()
+                .iter()
+                .all(|r| r.action == StackAction::Unchanged),
+            "nothing recreated, nothing restarted"
+        );
+        let (r, _) = run(&engine, &profile("b")).await;
+        let reports = r.unwrap();
+        let action = |n: &str| reports.iter().find(|r| r.name == n).unwrap().action.clone();
+        assert_eq!(action("db"), StackAction::Recreated);
+        assert_eq!(action("app"), StackAction::Restarted);
+        assert_eq!(action("side"), StackAction::Unchanged, "no `restart: true`");
+        assert_eq!(engine.state.lock().unwrap().restarts.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn volumes_and_networks_are_created_with_their_driver_opts() {
+        let engine = Fake::default();
+        let p: Profile = toml::from_str(
+            "[services.db]\nimage = \"reg/pg:15\"\nvolumes = [\"data:/d\"]\nnetworks = { back = {} }\n\
+             [volumes.data]\ndriver = \"local\"\ndriver_opts = { type = \"tmpfs\", device = \"tmpfs\", o = \"size=1m\" }\n\
+             [networks.back]\ndriver_opts = { \"com.docker.network.driver.mtu\" = \"1400\" }\n",
+        )
+        .unwrap();
+        let (r, _) = run(&engine, &p).await;
+        r.unwrap();
+        let s = engine.state.lock().unwrap();
+        assert_eq!(s.driver_opts["proj_data"]["o"], "size=1m");
+        assert_eq!(
+            s.driver_opts["proj_back"]["com.docker.network.driver.mtu"],
+            "1400"
         );
     }
 

@@ -51,6 +51,7 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         let _ = self.onramp(&["down", "--volumes", "--yes"]);
+        let _ = docker(&["rmi", &format!("{}-app", self.name)]);
     }
 }
 
@@ -221,4 +222,142 @@ fn init_services_run_to_completion_and_a_failing_one_stops_up_with_its_code_and_
         "the dependant is never created"
     );
     assert!(Path::new(&s.dir.path().join("compose.yml")).exists());
+}
+
+/// `build` with `dockerfile`, `target` and `args`; a volume's `driver_opts`; `network_mode:
+/// service:NAME` naming a service with a `container_name`; and a dependant with `restart:
+/// true` restarted when its dependency is recreated.
+#[test]
+fn build_target_driver_opts_network_mode_by_container_name_and_restart_true() {
+    if !ready() {
+        return;
+    }
+    let redis = image("redis:7");
+    let services = |mark: &str| {
+        format!(
+            "  app:\n    container_name: capply-app-{pid}\n    build:\n      context: ./app\n      dockerfile: Dockerfile.dev\n      target: dev\n      args: {{MARK: from-args}}\n    volumes: [scratch:/scratch]\n  \
+               side:\n    image: {redis}\n    network_mode: service:app\n  \
+               db:\n    image: {redis}\n    environment: {{MARK: {mark}}}\n  \
+               watcher:\n    image: {redis}\n    depends_on:\n      db:\n        condition: service_started\n        restart: true\n\
+             volumes:\n  scratch:\n    driver_opts: {{type: tmpfs, device: tmpfs, o: \"size=1m\"}}\n",
+            pid = std::process::id()
+        )
+    };
+    let s = Stack::new("build", &services("a"));
+    write(
+        s.dir.path(),
+        "app/Dockerfile.dev",
+        &format!(
+            "FROM {redis} AS base\nARG MARK\nRUN echo \"$MARK\" > /mark\nFROM base AS dev\nRUN echo dev >> /mark\nFROM base AS prod\nRUN echo prod >> /mark\n"
+        ),
+    );
+    let up = s.onramp(&["up", "--json"]);
+    let app = format!("capply-app-{}", std::process::id());
+    let mark = docker(&["exec", &app, "cat", "/mark"]).unwrap_or_default();
+    let opts = docker(&[
+        "volume",
+        "inspect",
+        &format!("{}_scratch", s.name),
+        "--format",
+        "{{.Options.o}}",
+    ])
+    .unwrap_or_default();
+    let mode = inspect(&s.container("side"), "{{.HostConfig.NetworkMode}}");
+    let app_id = inspect(&app, "{{.Id}}");
+    let started = inspect(&s.container("watcher"), "{{.State.StartedAt}}");
+    write(
+        s.dir.path(),
+        "compose.yml",
+        &format!("name: {}\nservices:\n{}", s.name, services("b")),
+    );
+    let again = s.onramp(&["up", "--json"]);
+    let restarted = inspect(&s.container("watcher"), "{{.State.StartedAt}}");
+    assert_eq!(up.code, 0, "{}\n{}", up.stdout, up.stderr);
+    assert_eq!(mark.trim(), "from-args\ndev", "args and target applied");
+    assert_eq!(opts.trim(), "size=1m");
+    assert!(
+        mode == format!("container:{app}") || mode == format!("container:{app_id}"),
+        "{mode}: shares {app}'s network"
+    );
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    let doc = json(&again);
+    assert_eq!(service(&doc, "db")["action"], "recreated", "{doc}");
+    assert_eq!(service(&doc, "watcher")["action"], "restarted", "{doc}");
+    assert_eq!(service(&doc, "app")["action"], "unchanged", "{doc}");
+    assert_ne!(started, restarted, "the watcher really restarted");
+}
+
+/// Corpus files' database services brought up unchanged, the test images standing in for
+/// their public images under those names (tagged for the test, untagged after): each service
+/// must answer its own protocol.
+fn corpus_services_answer(dir: &str, file: &str, services: &[&str], stand_ins: &[(&str, &str)]) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/compose-corpus")
+        .join(dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join(dir);
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::create_dir_all(&project).unwrap();
+            std::fs::copy(entry.path(), project.join(entry.file_name())).unwrap();
+        }
+    }
+    let mut tagged = Vec::new();
+    for (theirs, ours) in stand_ins {
+        if docker(&["image", "inspect", theirs]).is_none() {
+            docker(&["tag", &image(ours), theirs]).expect("tag the stand-in image");
+            tagged.push(theirs.to_string());
+        }
+    }
+    let onramp_in = |args: &[&str]| {
+        run(onramp(&project)
+            .args(args)
+            .args(["--compose", file])
+            .env_remove("COMPOSE_PROFILES")
+            .env_remove("COMPOSE_PROJECT_NAME"))
+    };
+    let mut args = vec!["up", "--json"];
+    args.extend(services);
+    let up = onramp_in(&args);
+    let down = onramp_in(&["down", "--volumes", "--yes"]);
+    for t in &tagged {
+        let _ = docker(&["rmi", t]);
+    }
+    assert_eq!(up.code, 0, "{dir}: {}\n{}", up.stdout, up.stderr);
+    let doc = json(&up);
+    for name in services {
+        let s = service(&doc, name);
+        assert_eq!(s["state"], "ready", "{dir}: {s}");
+        assert!(
+            s["ready_ms"].is_u64(),
+            "{dir}: probed, not only started: {s}"
+        );
+    }
+    assert_eq!(down.code, 0, "{dir}: {}", down.stderr);
+}
+
+#[test]
+fn corpus_database_services_come_up_and_answer() {
+    if !ready() {
+        return;
+    }
+    corpus_services_answer(
+        "dd-trace-py",
+        "docker-compose.yml",
+        &["postgres", "redis"],
+        &[
+            ("postgres:12-alpine", "postgres:15"),
+            ("redis:4.0-alpine", "redis:7"),
+        ],
+    );
+    corpus_services_answer(
+        "saleor-platform",
+        "docker-compose.yml",
+        &["db", "cache"],
+        &[
+            ("library/postgres:15-alpine", "postgres:15"),
+            ("valkey/valkey:8.1-alpine", "redis:7"),
+        ],
+    );
 }
