@@ -232,8 +232,10 @@ native_wheels() {
   fi
   local uv_dir="${ONRAMP_TEST_UV_DIR:-/var/cache/onramp-test/uv}"
   if [ ! -x "$uv_dir/bin/uv" ]; then
-    local wheel
-    wheel=$(ls "${ONRAMP_TEST_TOOL_WHEELS:-/var/cache/onramp-test/wheels-tools}"/uv-*.whl | head -1)
+    local wheels wheel
+    wheels=("${ONRAMP_TEST_TOOL_WHEELS:-/var/cache/onramp-test/wheels-tools}"/uv-*.whl)
+    wheel=${wheels[0]}
+    [ -f "$wheel" ] || { log "no uv wheel in the tool wheels: run scripts/provision.sh again"; exit 1; }
     log "unpacking uv from $wheel into $uv_dir"
     mkdir -p "$uv_dir/bin"
     python3 - "$wheel" "$uv_dir/bin/uv" <<'PY'
