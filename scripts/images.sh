@@ -50,17 +50,7 @@ if [ "${1:-}" = scratch ]; then
   exit 0
 fi
 
-mirror() {
-  local m=""
-  if compgen -G "/etc/apt/sources.list.d/*.sources" >/dev/null; then
-    m=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources)
-  fi
-  if [ -z "$m" ] && [ -f /etc/apt/sources.list ]; then
-    m=$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' /etc/apt/sources.list)
-  fi
-  [ -n "$m" ] || { log "no Debian mirror found in the apt sources"; exit 1; }
-  printf '%s' "$m"
-}
+mirror() { "$root/scripts/apt-mirror.sh" || exit 1; }
 
 start_registry() {
   if curl -fsS "http://$registry/v2/" >/dev/null 2>&1; then

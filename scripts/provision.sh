@@ -116,17 +116,7 @@ start_podman() {
 }
 
 # The Debian mirror of this machine's apt sources.
-mirror() {
-  local m=""
-  if compgen -G "/etc/apt/sources.list.d/*.sources" >/dev/null; then
-    m=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources)
-  fi
-  if [ -z "$m" ] && [ -f /etc/apt/sources.list ]; then
-    m=$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' /etc/apt/sources.list)
-  fi
-  [ -n "$m" ] || { log "no Debian mirror found in the apt sources"; return 1; }
-  printf '%s' "$m"
-}
+mirror() { "$root/scripts/apt-mirror.sh"; }
 
 # Compose v2 (the `docker compose` CLI plugin) for the interop tests, from Debian 13's
 # `docker-compose` package: its .deb is fetched from the Debian mirror of this machine's apt

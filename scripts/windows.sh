@@ -36,17 +36,7 @@ die() {
 usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 
 # The Debian mirror this machine already uses (never written into the repository).
-mirror() {
-  local m=""
-  if compgen -G "/etc/apt/sources.list.d/*.sources" >/dev/null; then
-    m=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' /etc/apt/sources.list.d/*.sources)
-  fi
-  if [ -z "$m" ] && [ -f /etc/apt/sources.list ]; then
-    m=$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' /etc/apt/sources.list)
-  fi
-  [ -n "$m" ] || die "no Debian mirror found in the apt sources" "add one to /etc/apt/sources.list"
-  printf '%s' "$m"
-}
+mirror() { "$root/scripts/apt-mirror.sh" || die "no Debian mirror found in the apt sources" "add one to /etc/apt/sources.list"; }
 
 # Mount points under DIR, deepest first (a chroot is only ever removed with nothing mounted in it).
 mounts_under() {
