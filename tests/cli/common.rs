@@ -116,3 +116,16 @@ pub fn docker(args: &[&str]) -> Option<String> {
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// Run a shell script; whether it succeeded.
+pub fn sh(script: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", script])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Whether the shared engine on the default socket answers.
+pub fn engine_up() -> bool {
+    sh("docker -H unix:///var/run/docker.sock info >/dev/null 2>&1")
+}

@@ -6,25 +6,13 @@
 //! engine tests (`.config/nextest.toml`).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::{json, onramp, run, skip_or_fail, write};
+use crate::common::{engine_up, json, onramp, run, sh, skip_or_fail, write};
 
 const PG: u16 = 32010;
 const REDIS: u16 = 32011;
 const SOCKET: &str = "unix:///var/run/docker.sock";
-
-fn sh(script: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", script])
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn engine_up() -> bool {
-    sh("docker -H unix:///var/run/docker.sock info >/dev/null 2>&1")
-}
 
 fn state_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-state")

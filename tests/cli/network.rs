@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::common::{json, onramp, run, skip_or_fail, write};
+use crate::common::{engine_up, json, onramp, run, sh, skip_or_fail, write};
 
 /// A name that resolves to 127.0.0.1 while the guard lives (an /etc/hosts line), for clients
 /// (Go's, the engine's) that never proxy loopback names.
@@ -407,17 +407,6 @@ fn five_network_faults_are_each_classified_as_what_they_are() {
         eprintln!("{want:>22} -> {got:<22} {detail}");
     }
     assert_eq!(right, results.len(), "{results:#?}");
-}
-
-fn sh(script: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", script])
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn engine_up() -> bool {
-    sh("docker -H unix:///var/run/docker.sock info >/dev/null 2>&1")
 }
 
 /// Every file under a directory with its bytes (symbolic links as their targets).
