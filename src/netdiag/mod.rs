@@ -95,6 +95,20 @@ pub struct EngineProxy {
 }
 
 impl Setup {
+    /// What a TLS failure is judged against: the OS store's and the named CA file's subjects,
+    /// and the clock now.
+    fn trust(&self) -> TrustFacts<'_> {
+        TrustFacts {
+            os_subjects: &self.os.subjects,
+            file_subjects: self
+                .ca_file
+                .as_ref()
+                .map(|r| r.subjects.as_slice())
+                .unwrap_or_default(),
+            now: unix_now(),
+        }
+    }
+
     /// Read this machine's configuration: environment, daemon.json, systemd drop-ins, pip's
     /// files, the trust store, and the CA file the user named.
     pub fn gather(
@@ -358,15 +372,7 @@ pub async fn reach_registry(
         fault: None,
         budget: None,
     };
-    let trust = TrustFacts {
-        os_subjects: &setup.os.subjects,
-        file_subjects: setup
-            .ca_file
-            .as_ref()
-            .map(|r| r.subjects.as_slice())
-            .unwrap_or_default(),
-        now: unix_now(),
-    };
+    let trust = setup.trust();
     let ctx = Ctx {
         roots,
         proxy_of: &proxy_of,
@@ -477,15 +483,7 @@ pub async fn reach_index(host: &Host, setup: &Setup, index: &str, package: &str)
             .for_url(&u.scheme, &u.host, u.port, Rules::Python)
             .map(String::from)
     };
-    let trust = TrustFacts {
-        os_subjects: &setup.os.subjects,
-        file_subjects: setup
-            .ca_file
-            .as_ref()
-            .map(|r| r.subjects.as_slice())
-            .unwrap_or_default(),
-        now: unix_now(),
-    };
+    let trust = setup.trust();
     let ctx = Ctx {
         roots,
         proxy_of: &proxy_of,
