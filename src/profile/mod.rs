@@ -145,33 +145,24 @@ pub struct Migrate {
     pub processors: Option<u32>,
 }
 
-/// A named volume's options, with Compose's meaning.
+/// A named volume's or network's options, with Compose's meaning (the two take the same keys).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VolumeSpec {
+pub struct ObjectSpec {
     /// The engine's name for it (no project prefix).
     pub name: Option<String>,
     /// Made outside the project: must exist; never created or removed.
     pub external: Option<bool>,
-    /// Only `local`.
+    /// Only `local` for a volume, only `bridge` for a network.
     pub driver: Option<String>,
     pub driver_opts: Option<BTreeMap<String, String>>,
     pub labels: Option<BTreeMap<String, String>>,
 }
 
-/// A network's options, with Compose's meaning.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NetworkSpec {
-    /// The engine's name for it (no project prefix).
-    pub name: Option<String>,
-    /// Made outside the project: must exist; never created or removed.
-    pub external: Option<bool>,
-    /// Only `bridge`.
-    pub driver: Option<String>,
-    pub driver_opts: Option<BTreeMap<String, String>>,
-    pub labels: Option<BTreeMap<String, String>>,
-}
+/// A named volume's options.
+pub type VolumeSpec = ObjectSpec;
+/// A network's options.
+pub type NetworkSpec = ObjectSpec;
 
 /// A service's attachment to one network.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
