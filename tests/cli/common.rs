@@ -118,6 +118,7 @@ pub fn docker(args: &[&str]) -> Option<String> {
 }
 
 /// Run a shell script; whether it succeeded.
+#[cfg(unix)]
 pub fn sh(script: &str) -> bool {
     Command::new("sh")
         .args(["-c", script])
@@ -126,6 +127,7 @@ pub fn sh(script: &str) -> bool {
 }
 
 /// Whether the shared engine on the default socket answers.
+#[cfg(unix)]
 pub fn engine_up() -> bool {
     sh("docker -H unix:///var/run/docker.sock info >/dev/null 2>&1")
 }
