@@ -18,6 +18,11 @@ pub const BUNDLE_REL: &str = bundle::BUNDLE;
 /// Where a container finds the bundle: beside the image's own bundle, never over it.
 pub const CONTAINER_PATH: &str = "/etc/ssl/certs/onramp-ca-bundle.pem";
 
+/// A label holding a digest of the company root's certificates: a bind holds the file it was
+/// made with, so a container must be recreated when the root changes, and this label puts the
+/// change into its config hash.
+pub const LABEL_ROOT: &str = "dev.onramp.ca-root";
+
 /// The variables that point a runtime at a CA file: OpenSSL and Go (`SSL_CERT_FILE`), Python's
 /// requests (`REQUESTS_CA_BUNDLE`), curl (`CURL_CA_BUNDLE`), pip (`PIP_CERT`) and Node
 /// (`NODE_EXTRA_CA_CERTS`, added to its own roots). Each gets the whole bundle.
@@ -109,16 +114,22 @@ pub fn targets(profile: &Profile, dropped: &BTreeSet<String>) -> Result<Vec<Stri
     Ok(out)
 }
 
-/// Give each target the bundle and the variables. `source` is the bind's host path as the
-/// service's file will say it (relative to the project for a profile, absolute for a service
-/// from a team's Compose file, whose relative paths start at that file's folder). What the
-/// service sets itself wins: its own value for a variable (or the name written without one),
-/// and its own mount at `CONTAINER_PATH`.
-pub fn apply(profile: &mut Profile, targets: &[String], source: &str) {
+/// Give each target the bundle, the variables and the root's digest (`root_digest`; `None`
+/// when the file cannot be read yet: writing the bundle says why). `source` is the bind's host
+/// path as the service's file will say it (relative to the project for a profile, absolute for
+/// a service from a team's Compose file, whose relative paths start at that file's folder).
+/// What the service sets itself wins: its own value for a variable (or the name written
+/// without one), and its own mount at `CONTAINER_PATH`.
+pub fn apply(profile: &mut Profile, targets: &[String], source: &str, digest: Option<&str>) {
     for name in targets {
         let Some(svc) = profile.services.get_mut(name) else {
             continue;
         };
+        if let Some(d) = digest {
+            svc.labels
+                .get_or_insert_with(Default::default)
+                .insert(LABEL_ROOT.to_string(), d.to_string());
+        }
         let volumes = svc.volumes.get_or_insert_with(Vec::new);
         if !volumes.iter().any(|v| mount_target(v) == CONTAINER_PATH) {
             volumes.push(format!(
@@ -133,6 +144,24 @@ pub fn apply(profile: &mut Profile, targets: &[String], source: &str) {
             }
         }
     }
+}
+
+/// A short digest of the certificates in the profile's `ca_file` (comments and line endings
+/// aside), or `None` when it names none or cannot be read.
+pub fn root_digest(dir: &Path, profile: &Profile) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let file = profile.network.ca_file.as_deref()?;
+    let bytes = crate::fsx::read_regular(&dir.join(file), crate::fsx::FILE_CAP).ok()?;
+    let certs = crate::netdiag::x509::pem_certs(&bytes);
+    if certs.is_empty() {
+        return None;
+    }
+    let mut h = Sha256::new();
+    for der in &certs {
+        h.update(der);
+    }
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Some(hex[..16].to_string())
 }
 
 /// Make the bundle the `ca_into` services mount current (written when missing or out of date)
@@ -243,7 +272,12 @@ mod tests {
     #[test]
     fn a_target_gets_the_bind_and_every_variable() {
         let mut p = profile(THREE);
-        apply(&mut p, &["app".into()], "./.onramp/net/ca-bundle.pem");
+        apply(
+            &mut p,
+            &["app".into()],
+            "./.onramp/net/ca-bundle.pem",
+            Some("0123"),
+        );
         let app = &p.services["app"];
         assert_eq!(
             app.volumes.as_deref().unwrap(),
@@ -254,6 +288,7 @@ mod tests {
         for var in ENV_VARS {
             assert_eq!(app.env()[var], CONTAINER_PATH, "{var}");
         }
+        assert_eq!(app.labels.as_ref().unwrap()[LABEL_ROOT], "0123");
         assert!(p.services["db"].env.is_none(), "only the targets");
     }
 
@@ -262,7 +297,7 @@ mod tests {
         let mut p = profile(
             "[services.app]\nimage = \"app:1\"\nenv = { REQUESTS_CA_BUNDLE = \"/own.pem\" }\nenv_unset = [\"PIP_CERT\"]\nvolumes = [\"./mine.pem:/etc/ssl/certs/onramp-ca-bundle.pem:ro\"]\n",
         );
-        apply(&mut p, &["app".into()], "./x");
+        apply(&mut p, &["app".into()], "./x", None);
         let app = &p.services["app"];
         assert_eq!(
             app.volumes.as_ref().unwrap().len(),
@@ -319,6 +354,26 @@ mod tests {
             )]
         );
         assert_eq!(db.env()["SSL_CERT_FILE"], CONTAINER_PATH);
+    }
+
+    #[test]
+    fn the_roots_digest_follows_its_certificates_not_its_comments() {
+        let d = tempfile::tempdir().unwrap();
+        let pem =
+            |b64: &str| format!("-----BEGIN CERTIFICATE-----\n{b64}\n-----END CERTIFICATE-----\n");
+        let p = profile(&format!("{THREE}[network]\n{ROOT}"));
+        let digest = |text: &str| {
+            std::fs::write(d.path().join("root.pem"), text).unwrap();
+            root_digest(d.path(), &p)
+        };
+        let one = digest(&pem("AAECAwQF")).unwrap();
+        assert_eq!(one.len(), 16);
+        assert_eq!(
+            digest(&format!("# the company root\r\n{}", pem("AAECAwQF"))).as_deref(),
+            Some(one.as_str())
+        );
+        assert_ne!(digest(&pem("BgcICQoL")).unwrap(), one);
+        assert_eq!(digest("not a certificate"), None);
     }
 
     #[test]

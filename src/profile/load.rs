@@ -152,7 +152,11 @@ pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
         }
     }
     let trusting = ca_into::targets(&profile, &dropped).map_err(|p| problem_error(&sources, p))?;
-    ca_into::apply(&mut profile, &trusting, &bundle_source(opts.dir, &compose));
+    let digest = (!trusting.is_empty())
+        .then(|| ca_into::root_digest(opts.dir, &profile))
+        .flatten();
+    let source = bundle_source(opts.dir, &compose);
+    ca_into::apply(&mut profile, &trusting, &source, digest.as_deref());
     Ok(Loaded {
         profile,
         sources,

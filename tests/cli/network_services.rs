@@ -1,8 +1,9 @@
 //! `[network] ca_into`: a started service trusts the company root. A TLS server on 127.0.0.1
 //! with a private root (tests/net/standin.py); a service from the local test image (it has
 //! Python) on the host's network; an HTTPS request from inside the container fails with an
-//! unknown authority before `ca_into` and succeeds after it; `docker compose up -d` over the
-//! generated file recreates nothing; `docker inspect` shows the bind and the variables.
+//! unknown authority before `ca_into` and succeeds after it, and after the root changes;
+//! `docker compose up -d` over the generated file recreates nothing; `docker inspect` shows the
+//! bind and the variables.
 
 use std::path::Path;
 use std::process::Command;
@@ -147,6 +148,29 @@ fn ca_into_a_started_service_makes_its_https_requests_trust_the_company_root() {
         };
         assert!(env.lines().any(|l| l == want), "{want} in\n{env}");
     }
+
+    // A new company root: `up` rewrites the bundle and recreates the container (a bind holds
+    // the file it was made with), and the new root is trusted inside.
+    let next = make_ca(&py, tmp.path(), "next", "Onramp Test Next Root");
+    let next_server = Standin::start(&py, &["registry", "--tls", next.to_str().unwrap()]);
+    let next_url = format!("https://127.0.0.1:{}/simple/", next_server.port);
+    std::fs::copy(next.with_extension("pem"), dir.join("company-root.pem")).unwrap();
+    let up = run(onramp(&dir).args(["--json", "up"]));
+    assert_eq!(up.code, 0, "{}\n{}", up.stdout, up.stderr);
+    assert_eq!(
+        json(&up)["services"][0]["action"],
+        "recreated",
+        "{}",
+        up.stdout
+    );
+    assert_eq!(fetch_inside(&container, &next_url), "200", "the new root");
+    let up = run(onramp(&dir).args(["--json", "up"]));
+    assert_eq!(
+        json(&up)["services"][0]["action"],
+        "unchanged",
+        "{}",
+        up.stdout
+    );
 
     // The generated compose file says the same: Compose v2 over it recreates nothing.
     let g = run(onramp(&dir)
