@@ -59,8 +59,8 @@ pub struct DesktopNet {
 }
 
 /// Where a live run finds the settings: `home` the user's home, `appdata` Windows' `%APPDATA%`,
-/// `read` a reader of small regular files. The VM's own store is not asked (each step's check
-/// asks it again before anything changes).
+/// `read` a reader of small regular files. The stores (the keychain, the Windows root store,
+/// colima's VM) are asked by the machine snapshot through `netdiag::desktop`.
 pub fn gather(
     kind: Kind,
     endpoint: Option<&str>,
@@ -516,6 +516,12 @@ fn colima_argv(profile: &str, sub: &str, args: &[&str]) -> Vec<String> {
     }
     v.extend(args.iter().map(|a| a.to_string()));
     v
+}
+
+/// The command that prints colima's VM store (for its subjects).
+pub fn colima_store_argv(f: &Facts) -> Vec<String> {
+    let profile = colima_profile(f.engine_endpoint.as_deref());
+    colima_argv(&profile, "ssh", &["--", "cat", VM_BUNDLE])
 }
 
 /// The value colima.yaml's `env:` gives a variable (either case).
