@@ -5,6 +5,7 @@
 //! the proxies each one uses, the roots each one trusts.
 
 pub mod budget;
+pub mod bundle;
 pub mod fault;
 pub mod podman;
 pub mod proxy;
