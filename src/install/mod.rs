@@ -7,6 +7,7 @@ pub mod guard;
 pub mod migrate;
 pub mod native;
 pub mod net;
+mod net_base;
 pub mod net_desktop;
 pub mod pkg;
 mod plan;

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::net_base::{CA_NAME, Ca, NetWants, UNDO};
+use super::net_base::{fingerprint_line, norm, write_file};
 use super::{Action, EngineState, Facts, Probe, State, Step};
 use crate::netdiag::podman::{PROXY_VARS, Service};
 use crate::platform::Kind;
@@ -69,28 +71,6 @@ pub enum PodmanVia {
     Environment,
 }
 
-/// What the profile and the user want of the network.
-#[derive(Debug, Clone, Default)]
-pub struct NetWants {
-    /// The proxy every client should use.
-    pub https_proxy: Option<String>,
-    pub http_proxy: Option<String>,
-    pub no_proxy: Option<String>,
-    /// The company's root: where the user keeps it, its PEM text and its subject.
-    pub ca: Option<Ca>,
-    /// Registries the profile's images come from (Docker Hub excluded: the OS store covers it).
-    pub registries: Vec<String>,
-    /// Registry mirrors for Docker Hub.
-    pub mirrors: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Ca {
-    pub path: String,
-    pub pem: String,
-    pub subject: String,
-}
-
 /// Where a distribution keeps extra roots and how it rebuilds its bundle.
 struct Store {
     family: &'static str,
@@ -132,11 +112,6 @@ const STORES: &[Store] = &[
     },
 ];
 
-/// The file the company root is installed as, in every store.
-pub const CA_NAME: &str = "onramp-company-root.crt";
-/// The undo script, relative to the project.
-pub const UNDO: &str = ".onramp/net/undo.sh";
-
 const SHORT_SECS: u64 = 60;
 
 /// How root commands are run on this machine.
@@ -158,14 +133,6 @@ fn as_root(f: &Facts, argv: &[&str], timeout_secs: u64) -> Action {
     }
 }
 
-pub(super) fn write_file(f: &Facts, path: &str, content: String) -> Action {
-    Action::WriteFile {
-        path: path.into(),
-        content,
-        sudo: !(f.is_root() || f.uid.is_none()),
-    }
-}
-
 pub(super) fn step(id: &str, why: String, check: Probe, change: Vec<Action>) -> Step {
     let manual = change.iter().all(|a| matches!(a, Action::Manual { .. }));
     Step {
@@ -177,21 +144,6 @@ pub(super) fn step(id: &str, why: String, check: Probe, change: Vec<Action>) -> 
         verify: check,
         note: Some(format!("undo: sh {UNDO}")),
     }
-}
-
-/// A line of the certificate's base64 that no other certificate shares (its last full one).
-pub(super) fn fingerprint_line(pem: &str) -> String {
-    let body: Vec<&str> = pem
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("-----"))
-        .collect();
-    body.iter()
-        .rev()
-        .find(|l| l.len() >= 60)
-        .or(body.last())
-        .map(|l| (*l).to_string())
-        .unwrap_or_default()
 }
 
 fn holds(line: &str, path: &str) -> Probe {
@@ -680,10 +632,6 @@ pub fn merged_daemon_json(current: Option<&str>, w: &NetWants) -> Result<String,
     serde_json::to_string_pretty(&v)
         .map(|s| s + "\n")
         .map_err(|e| e.to_string())
-}
-
-pub(super) fn norm(p: Option<&str>) -> Option<String> {
-    p.map(|p| p.trim().trim_end_matches('/').to_string())
 }
 
 fn daemon_json(f: &Facts, w: &NetWants) -> Option<Step> {
