@@ -19,6 +19,7 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
     }
     let setup = setup(ctx);
     let mut out = vec![proxies(ctx, &setup)];
+    out.extend(settings(ctx));
     // The native backend pulls no image: only the package index matters to it.
     let images = match ctx.profile.backend {
         Some(crate::profile::Backend::Native) => Vec::new(),
@@ -125,6 +126,33 @@ fn proxies(ctx: &Ctx, s: &Setup) -> Outcome {
         format!("the proxies differ: {detail}"),
     )
     .remedy(fix)
+}
+
+/// Where each network setting in effect came from: the profile, the team's network file, or
+/// the environment (a proxy neither names); nothing when no setting is made anywhere.
+fn settings(ctx: &Ctx) -> Option<Outcome> {
+    let n = &ctx.profile.network;
+    let mut parts: Vec<String> = n
+        .origins
+        .iter()
+        .map(|o| match o.setting.as_str() {
+            "team file" => format!("team file {} ({})", o.value, o.from),
+            _ => format!("{} = {} ({})", o.setting, o.value, o.from),
+        })
+        .collect();
+    if n.proxy.is_none() {
+        let env = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
+            .into_iter()
+            .find_map(|k| Some((k, ctx.host.env(k).filter(|v| !v.is_empty())?)));
+        if let Some((k, v)) = env {
+            parts.push(format!("proxy = {v} (environment {k})"));
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let detail = crate::secrets::mask_text(&parts.join("; "));
+    Some(Outcome::new("network:settings", Status::Pass, detail))
 }
 
 /// Reach the index pip would use, when the profile installs packages.

@@ -145,10 +145,10 @@ pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
     }
     let mut profile = profile;
     name_built_images(&mut profile, opts.dir);
-    for svc in profile.services.values_mut() {
-        if let Some(image) = &svc.image {
-            svc.image = Some(profile.network.map_image(image));
-        }
+    // An import from Compose prints the team's own names; everything else sees the company's.
+    if !opts.import_only {
+        super::team::apply(&mut profile, &sources, opts)?;
+        map_images(&mut profile);
     }
     Ok(Loaded {
         profile,
@@ -156,6 +156,22 @@ pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
         compose,
         notes,
     })
+}
+
+/// Every image pulled, as the company's registry serves it (`[network] images`,
+/// `image_prefix`); an image a service builds is tagged, never pulled, and keeps its name.
+fn map_images(profile: &mut Profile) {
+    let network = &profile.network;
+    for svc in profile.services.values_mut() {
+        if let Some(image) = &svc.image
+            && svc.build.is_none()
+        {
+            svc.image = Some(network.map_image(image));
+        }
+    }
+    if let Some(image) = &profile.sdk.container_image {
+        profile.sdk.container_image = Some(network.map_image(image));
+    }
 }
 
 /// A service with `build` and no `image` gets the name Compose v2 tags it with.
@@ -525,7 +541,7 @@ fn parse_typed(src: &Source, partial: bool) -> Result<(Profile, toml::Table)> {
     Ok((profile, table))
 }
 
-fn toml_error(src: &Source, e: &toml::de::Error) -> Error {
+pub(super) fn toml_error(src: &Source, e: &toml::de::Error) -> Error {
     let offset = e.span().map(|r| r.start).unwrap_or(0);
     let (line, col) = locate_line_col(&src.text, offset);
     let message = crate::secrets::strip_error_value(e.message().trim());
@@ -599,7 +615,7 @@ fn problem_error(sources: &[Source], problem: validate::Problem) -> Error {
     }
 }
 
-fn at_key(src: &Source, path: &[&str], message: String, help: String) -> Error {
+pub(super) fn at_key(src: &Source, path: &[&str], message: String, help: String) -> Error {
     let offset = locate(&src.text, path).map(|r| r.start).unwrap_or(0);
     let (line, col) = locate_line_col(&src.text, offset);
     Error::Profile {
@@ -612,7 +628,7 @@ fn at_key(src: &Source, path: &[&str], message: String, help: String) -> Error {
 }
 
 /// The byte range of the value at `path` (keys, or array indexes as numbers) in a document.
-fn locate(text: &str, path: &[&str]) -> Option<Range<usize>> {
+pub(super) fn locate(text: &str, path: &[&str]) -> Option<Range<usize>> {
     let root = DeTable::parse(text).ok()?;
     let mut value: Option<&toml::Spanned<DeValue>> = None;
     let mut table: Option<&DeTable> = Some(root.get_ref());
