@@ -5,6 +5,7 @@
 //! the proxies each one uses, the roots each one trusts.
 
 pub mod budget;
+pub mod bundle;
 pub mod fault;
 pub mod proxy;
 pub mod wire;
