@@ -3,6 +3,7 @@
 //! Every field is optional at this level so that an overlay (`onramp.toml` with `extends`) can
 //! name only what it changes; accessors supply the defaults of the resolved profile.
 
+mod ca_into;
 mod compose;
 mod compose_ctx;
 mod dotenv;
@@ -11,6 +12,7 @@ pub mod image_map;
 mod interpolate;
 pub mod kinds;
 mod load;
+pub mod locate;
 pub mod team;
 mod templates;
 mod validate;
@@ -21,9 +23,12 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use load::{
-    Choice, ComposeOptions, Loaded, Source, embedded_names, load, load_with, locate_line_col,
+pub use ca_into::{
+    BUNDLE_REL as CA_BUNDLE_REL, CONTAINER_PATH as CA_CONTAINER_PATH,
+    ensure_bundle as ensure_ca_bundle,
 };
+pub use load::{Choice, ComposeOptions, Loaded, embedded_names, load, load_with};
+pub use locate::{Source, locate_line_col};
 pub use templates::{embedded_template, is_embedded};
 pub use validate::{PortMap, parse_duration, parse_mode, parse_port, parse_size};
 
@@ -119,6 +124,19 @@ pub struct Network {
     /// Where each effective setting came from, for `doctor` (filled when the profile loads).
     #[serde(skip)]
     pub origins: Vec<team::Origin>,
+    /// The services that must trust the company root (`"*"`: every service onramp starts):
+    /// each gets the combined bundle as a read-only bind and the variables runtimes read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_into: Option<CaInto>,
+}
+
+/// `ca_into = "*"` or `ca_into = ["app", ...]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CaInto {
+    /// `"*"` (any other word is refused with the list form as the fix).
+    One(String),
+    Many(Vec<String>),
 }
 
 impl Network {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::image_map::{self, HUB};
-use super::load::{ComposeOptions, Source, at_key, locate, locate_line_col, toml_error};
+use super::locate::{Source, at_key, locate, locate_line_col, toml_error};
 use super::{Network, Profile};
 use crate::errors::{Error, Result};
 
@@ -54,16 +54,20 @@ struct Team {
 pub(super) fn apply(
     profile: &mut Profile,
     sources: &[Source],
-    opts: &ComposeOptions<'_>,
+    dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<()> {
     let own = &profile.network;
     check_images(own, |path, message, help| {
         located(sources, path, message, help)
     })?;
-    let team = find(own, sources, opts)?;
+    let team = find(own, sources, dir, env)?;
+    // The profile's own keys stay (those only a profile has, `ca_into`, too); the team file
+    // fills the ones it leaves out, and the mapping becomes one `images` table.
     let mut eff = Network {
-        team_file: own.team_file.clone(),
-        ..Network::default()
+        image_prefix: None,
+        images: None,
+        ..own.clone()
     };
     let from_profile = |key: &str| -> String {
         let path = ["network", key];
@@ -233,8 +237,13 @@ fn located(sources: &[Source], path: &[&str], message: String, help: String) -> 
 /// The team file in effect, if any: `ONRAMP_NETWORK_FILE`, else the profile's `team_file`,
 /// else `onramp-network.toml` in the project. A file that is named and cannot be read is an
 /// error; the project's own file may be absent.
-fn find(own: &Network, sources: &[Source], opts: &ComposeOptions<'_>) -> Result<Option<Team>> {
-    if let Some(named) = (opts.env)(ENV).filter(|v| !v.trim().is_empty()) {
+fn find(
+    own: &Network,
+    sources: &[Source],
+    dir: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Team>> {
+    if let Some(named) = env(ENV).filter(|v| !v.trim().is_empty()) {
         let path = std::path::absolute(&named).unwrap_or_else(|_| PathBuf::from(&named));
         let text = read_named(&path).map_err(|e| Error::Profile {
             file: path.display().to_string(),
@@ -253,7 +262,7 @@ fn find(own: &Network, sources: &[Source], opts: &ComposeOptions<'_>) -> Result<
             .find(|s| locate(&s.text, &path).is_some());
         let base = src
             .and_then(|s| s.base_dir.clone())
-            .unwrap_or_else(|| opts.dir.to_path_buf());
+            .unwrap_or_else(|| dir.to_path_buf());
         let file = base.join(named);
         let text = read_named(&file).map_err(|e| {
             let message = format!("team_file = \"{named}\": cannot read {}: {e}", file.display());
@@ -265,10 +274,10 @@ fn find(own: &Network, sources: &[Source], opts: &ComposeOptions<'_>) -> Result<
             .unwrap_or_else(|| "named by team_file".into());
         return parse(source(&file, text), why).map(Some);
     }
-    let Some(text) = super::compose::read_in_project(opts.dir, Path::new(FILE))? else {
+    let Some(text) = super::compose::read_in_project(dir, Path::new(FILE))? else {
         return Ok(None);
     };
-    let path = opts.dir.join(FILE);
+    let path = dir.join(FILE);
     parse(source(&path, text), "found in the project".into()).map(Some)
 }
 
@@ -321,6 +330,13 @@ fn parse(src: Source, why: String) -> Result<Team> {
                 .into(),
         ));
     }
+    if doc.network.ca_into.is_some() {
+        return Err(at(
+            &["network", "ca_into"],
+            "`ca_into` names a project's services, which a team file shared across projects cannot know".into(),
+            "move `ca_into` to the project's onramp.toml under [network]".into(),
+        ));
+    }
     check_images(&doc.network, at)?;
     if let Some(p) = &doc.network.proxy {
         crate::secrets::register_from_text(p);
@@ -336,7 +352,7 @@ fn parse(src: Source, why: String) -> Result<Team> {
 // Tests make their fixtures with std::fs.
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 mod tests {
-    use super::super::load::{Choice, load_with};
+    use super::super::{Choice, ComposeOptions, load_with};
     use super::*;
 
     fn load_in(dir: &Path, env: &[(&str, String)]) -> Result<super::super::Loaded> {
@@ -485,6 +501,26 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_profile_s_ca_into_trusts_the_root_the_team_file_names() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        std::fs::write(dir.join(FILE), "[network]\nca_file = \"root.pem\"\n").unwrap();
+        std::fs::write(
+            dir.join("onramp.toml"),
+            format!("{PROFILE}[network]\nca_into = [\"redis\"]\n"),
+        )
+        .unwrap();
+        let p = load_in(dir, &[]).unwrap().profile;
+        assert_eq!(
+            p.network.ca_into,
+            Some(super::super::CaInto::Many(vec!["redis".into()]))
+        );
+        let env = p.services["redis"].env();
+        assert!(env.contains_key("SSL_CERT_FILE"), "{env:?}");
+        assert!(!p.services["postgres"].env().contains_key("SSL_CERT_FILE"));
+    }
+
     fn error_of(dir: &Path, env: &[(&str, String)]) -> (String, String) {
         let e = load_in(dir, env).unwrap_err();
         (e.to_string(), e.help().unwrap_or_default())
@@ -546,6 +582,18 @@ mod tests {
             e.starts_with(&format!("{team}:3:")) && e.contains("cannot name another"),
             "{e}"
         );
+
+        std::fs::write(
+            dir.join(FILE),
+            "[network]\nca_file = \"r.pem\"\nca_into = \"*\"\n",
+        )
+        .unwrap();
+        let (e, help) = error_of(dir, &[]);
+        assert!(
+            e.starts_with(&format!("{team}:3:")) && e.contains("ca_into"),
+            "{e}"
+        );
+        assert!(help.contains("onramp.toml"), "{help}");
 
         std::fs::write(
             dir.join(FILE),

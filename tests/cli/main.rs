@@ -42,6 +42,8 @@ mod native;
 #[cfg(unix)]
 mod network;
 #[cfg(unix)]
+mod network_services;
+#[cfg(unix)]
 mod network_team;
 #[cfg(unix)]
 mod parity;
