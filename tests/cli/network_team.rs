@@ -1,7 +1,7 @@
 //! The team's network file (`onramp-network.toml`) on 127.0.0.1: its image mapping sends
 //! Docker Hub and a second registry's images to the local registry, and `generate`, `doctor`'s
-//! registry check and `up`'s pulls all use the mapped names; a bad team file is refused at its
-//! line with the fix.
+//! registry check, `up`'s pulls and `lock` all use the mapped names; a bad team file is refused
+//! at its line with the fix.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -159,6 +159,17 @@ fn team_file_maps_every_image_to_the_company_registry() {
         t.pulled
     );
     eprintln!("network_team: up with two mapped registries (one image pulled) in {up_ms} ms");
+
+    // The lock records the mapped references, asked of the company's registry.
+    let lock = run(onramp(dir).args(["lock"]));
+    assert_eq!(lock.code, 0, "{}", lock.stderr);
+    let text = std::fs::read_to_string(dir.join("onramp.lock")).unwrap();
+    for image in [&pg, &t.pulled] {
+        assert!(
+            text.contains(&format!("reference = \"{image}\"")),
+            "{image}:\n{text}"
+        );
+    }
 }
 
 fn refused(dir: &Path, env: Option<(&str, &str)>) -> (String, String) {
