@@ -62,88 +62,108 @@ pub(super) fn apply(
         located(sources, path, message, help)
     })?;
     let team = find(own, sources, dir, env)?;
+    let mut m = Merge {
+        sources,
+        team: team.as_ref(),
+        origins: Vec::new(),
+    };
+    if let Some(t) = &team {
+        m.origins
+            .push(origin("team file", t.src.label.clone(), t.why.clone()));
+    }
+    let team_dir = team.as_ref().and_then(|t| t.src.base_dir.clone());
+    let beside_team = |f: &String| match &team_dir {
+        Some(d) => d.join(f).display().to_string(),
+        None => f.clone(),
+    };
     // The profile's own keys stay (those only a profile has, `ca_into`, too); the team file
     // fills the ones it leaves out, and the mapping becomes one `images` table.
-    let mut eff = Network {
+    let eff = Network {
+        ca_file: m.pick(
+            "ca_file",
+            &own.ca_file,
+            |n| n.ca_file.as_ref().map(beside_team),
+            String::clone,
+        ),
+        proxy: m.pick("proxy", &own.proxy, |n| n.proxy.clone(), String::clone),
+        mirrors: m.pick(
+            "mirrors",
+            &own.mirrors,
+            |n| n.mirrors.clone(),
+            |v| v.join(", "),
+        ),
         image_prefix: None,
-        images: None,
+        images: m.images(own),
         ..own.clone()
     };
-    let from_profile = |key: &str| -> String {
-        let path = ["network", key];
-        where_set(sources, &path).unwrap_or_else(|| "the profile".into())
-    };
-    let from_team = |t: &Team, path: &[&str]| -> String {
-        let line = locate(&t.src.text, path)
-            .map(|r| locate_line_col(&t.src.text, r.start).0)
-            .unwrap_or(1);
-        format!("team file {}:{line}", t.src.label)
-    };
-    let mut origins = Vec::new();
-    if let Some(t) = &team {
-        origins.push(Origin {
-            setting: "team file".into(),
-            value: t.src.label.clone(),
-            from: t.why.clone(),
-        });
-    }
-    let tn = team.as_ref().map(|t| &t.network);
-    let team_dir = team.as_ref().and_then(|t| t.src.base_dir.clone());
-    macro_rules! pick {
-        ($field:ident, $show:expr, $resolve:expr) => {
-            if let Some(v) = own.$field.clone() {
-                origins.push(origin(
-                    stringify!($field),
-                    $show(&v),
-                    from_profile(stringify!($field)),
-                ));
-                eff.$field = Some(v);
-            } else if let (Some(t), Some(v)) = (&team, tn.and_then(|n| n.$field.clone())) {
-                let v = $resolve(v);
-                origins.push(origin(
-                    stringify!($field),
-                    $show(&v),
-                    from_team(t, &["network", stringify!($field)]),
-                ));
-                eff.$field = Some(v);
-            }
-        };
-    }
-    let relative_to_team = |v: String| match &team_dir {
-        Some(d) => d.join(&v).display().to_string(),
-        None => v,
-    };
-    pick!(ca_file, |v: &String| v.clone(), relative_to_team);
-    pick!(proxy, |v: &String| v.clone(), |v| v);
-    pick!(mirrors, |v: &Vec<String>| v.join(", "), |v| v);
-    let mut images: BTreeMap<String, (String, String)> = BTreeMap::new();
-    if let Some(t) = &team {
-        for (key, target, path) in entries(&t.network) {
-            let p: Vec<&str> = path.iter().map(String::as_str).collect();
-            images.insert(key, (target, from_team(t, &p)));
-        }
-    }
-    for (key, target, path) in entries(own) {
-        let p: Vec<&str> = path.iter().map(String::as_str).collect();
-        let from = where_set(sources, &p).unwrap_or_else(|| "the profile".into());
-        images.insert(key, (target, from));
-    }
-    for (key, (target, from)) in &images {
-        origins.push(origin(
-            &format!("images.\"{key}\""),
-            target.clone(),
-            from.clone(),
-        ));
-    }
-    if !images.is_empty() {
-        eff.images = Some(images.into_iter().map(|(k, (t, _))| (k, t)).collect());
-    }
     if let Some(p) = &eff.proxy {
         crate::secrets::register_from_text(p);
     }
-    eff.origins = origins;
-    profile.network = eff;
+    profile.network = Network {
+        origins: m.origins,
+        ..eff
+    };
     Ok(())
+}
+
+/// The profile's settings over the team file's, with where each came from.
+struct Merge<'a> {
+    sources: &'a [Source],
+    team: Option<&'a Team>,
+    origins: Vec<Origin>,
+}
+
+impl Merge<'_> {
+    /// The profile's value of `key`, else the team file's (`theirs`), noted with its origin.
+    fn pick<T: Clone>(
+        &mut self,
+        key: &str,
+        own: &Option<T>,
+        theirs: impl Fn(&Network) -> Option<T>,
+        show: impl Fn(&T) -> String,
+    ) -> Option<T> {
+        let path = ["network", key];
+        if let Some(v) = own {
+            let from = where_set(self.sources, &path).unwrap_or_else(|| "the profile".into());
+            self.origins.push(origin(key, show(v), from));
+            return Some(v.clone());
+        }
+        let t = self.team?;
+        let v = theirs(&t.network)?;
+        self.origins
+            .push(origin(key, show(&v), from_team(t, &path)));
+        Some(v)
+    }
+
+    /// One mapping: the team file's entries, then the profile's over them by normalised key.
+    fn images(&mut self, own: &Network) -> Option<BTreeMap<String, String>> {
+        let mut images: BTreeMap<String, (String, String)> = BTreeMap::new();
+        if let Some(t) = self.team {
+            for (key, target, path) in entries(&t.network) {
+                let p: Vec<&str> = path.iter().map(String::as_str).collect();
+                images.insert(key, (target, from_team(t, &p)));
+            }
+        }
+        for (key, target, path) in entries(own) {
+            let p: Vec<&str> = path.iter().map(String::as_str).collect();
+            let from = where_set(self.sources, &p).unwrap_or_else(|| "the profile".into());
+            images.insert(key, (target, from));
+        }
+        for (key, (target, from)) in &images {
+            let setting = format!("images.\"{key}\"");
+            self.origins
+                .push(origin(&setting, target.clone(), from.clone()));
+        }
+        (!images.is_empty()).then(|| images.into_iter().map(|(k, (t, _))| (k, t)).collect())
+    }
+}
+
+/// `team file FILE:LINE` of the value at `path` in the team file.
+fn from_team(t: &Team, path: &[&str]) -> String {
+    let line = locate(&t.src.text, path)
+        .map(|r| locate_line_col(&t.src.text, r.start).0)
+        .unwrap_or(1);
+    format!("team file {}:{line}", t.src.label)
 }
 
 fn origin(setting: &str, value: String, from: String) -> Origin {
