@@ -7,6 +7,7 @@ pub mod guard;
 pub mod migrate;
 pub mod native;
 pub mod net;
+pub mod net_desktop;
 pub mod pkg;
 mod plan;
 mod sysfile;
@@ -305,7 +306,7 @@ pub fn answers(step: &str) -> &'static [&'static str] {
         | "engine-proxy-dropin"
         | "engine-restart"
         | "engine-mirrors-podman" => &["network"],
-        s if s.starts_with("engine-trust:") => &["network"],
+        s if s.starts_with("engine-trust:") || net_desktop::is_step(s) => &["network"],
         _ => &["docker"],
     }
 }

@@ -40,6 +40,8 @@ mod lockfile;
 #[cfg(unix)]
 mod native;
 #[cfg(unix)]
+mod net_desktop;
+#[cfg(unix)]
 mod network;
 #[cfg(unix)]
 mod network_services;
