@@ -132,9 +132,7 @@ pub fn apply(profile: &mut Profile, targets: &[String], source: &str, digest: Op
         }
         let volumes = svc.volumes.get_or_insert_with(Vec::new);
         if !volumes.iter().any(|v| mount_target(v) == CONTAINER_PATH) {
-            volumes.push(format!(
-                "type=bind,source={source},target={CONTAINER_PATH},readonly"
-            ));
+            volumes.push(bind_entry(source));
         }
         let unset = svc.env_unset.clone().unwrap_or_default();
         let env = svc.env.get_or_insert_with(Default::default);
@@ -174,6 +172,16 @@ pub fn ensure_bundle(host: &Host, dir: &Path, profile: &Profile) -> Result<Optio
     let os_release = host.sys_read("/etc/os-release").unwrap_or_default();
     let family = crate::install::pkg::family(&os_release).map(|f| f.name);
     bundle::ensure(host, dir, &dir.join(ca_file), family).map(Some)
+}
+
+/// The bind as a volume entry: the long syntax (a missing file fails instead of becoming a
+/// directory), or the short one for a path with a comma, which the long syntax cannot hold.
+fn bind_entry(source: &str) -> String {
+    if source.contains(',') {
+        format!("{source}:{CONTAINER_PATH}:ro")
+    } else {
+        format!("type=bind,source={source},target={CONTAINER_PATH},readonly")
+    }
 }
 
 /// The container path of a volume entry, short (`src:target[:opts]`, `target`) or long
@@ -374,6 +382,15 @@ mod tests {
         );
         assert_ne!(digest(&pem("BgcICQoL")).unwrap(), one);
         assert_eq!(digest("not a certificate"), None);
+    }
+
+    #[test]
+    fn a_project_path_with_a_comma_is_bound_with_the_short_syntax() {
+        assert_eq!(
+            bind_entry("/home/a,b/.onramp/net/ca-bundle.pem"),
+            "/home/a,b/.onramp/net/ca-bundle.pem:/etc/ssl/certs/onramp-ca-bundle.pem:ro"
+        );
+        assert_eq!(mount_target(&bind_entry("/a,b/x")), CONTAINER_PATH);
     }
 
     #[test]
