@@ -170,7 +170,15 @@ fn trust_flow(engine: Engine, py: &Path, tmp: &Path) -> (std::path::PathBuf, Str
 
     // With it, `up` writes the bundle, recreates the container with the bind and the variables.
     write(&dir, "onramp.toml", &profile(&name, Some("[\"app\"]")));
-    assert_eq!(action(engine, &dir), "recreated");
+    let up = engine.onramp(&dir, &["--json", "up"]);
+    assert_eq!(up.code, 0, "{}\n{}", up.stdout, up.stderr);
+    assert_eq!(json(&up)["services"][0]["action"], "recreated");
+    assert!(
+        up.stderr
+            .contains("app sets REQUESTS_CA_BUNDLE itself: its value is kept"),
+        "{}",
+        up.stderr
+    );
     let bundle = std::fs::read_to_string(dir.join(".onramp/net/ca-bundle.pem")).unwrap();
     let company = std::fs::read_to_string(root.with_extension("pem")).unwrap();
     assert!(bundle.contains(company.trim()), "the bundle holds the root");
