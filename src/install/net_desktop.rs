@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::net::{CA_NAME, Ca, NetWants, fingerprint_line, norm, write_file};
+use super::net_base::{CA_NAME, Ca, NetWants, UNDO, fingerprint_line, norm, write_file};
 use super::{Action, EngineState, Facts, Probe, State, Step};
 use crate::platform::Kind;
 
@@ -645,7 +645,7 @@ fn colima_vm_trust(f: &Facts, profile: &str, ca: &Ca) -> Step {
         ],
         check.clone(),
         check,
-        &format!("stays until `colima delete`; undo: sh {}", super::net::UNDO),
+        &format!("stays until `colima delete`; undo: sh {}", UNDO),
     )
 }
 
@@ -680,7 +680,7 @@ fn user_certs_d(f: &Facts, registry: &str, ca: &Ca) -> Option<Step> {
         vec![write],
         check.clone(),
         check,
-        &format!("undo: sh {}", super::net::UNDO),
+        &format!("undo: sh {}", UNDO),
     ))
 }
 

@@ -1024,6 +1024,11 @@ mod tests {
                     super::super::shell_line(argv)
                 }
                 Action::Detach { argv, log } => super::super::detach_line(argv, log),
+                Action::Restart { argv, set, log, .. } => {
+                    let mut line = set.clone();
+                    line.extend(argv.iter().cloned());
+                    super::super::detach_line(&line, log)
+                }
                 Action::Remove { path } | Action::WriteFile { path, .. } => {
                     crate::escape::shell(path)
                 }

@@ -44,6 +44,8 @@ mod net_desktop;
 #[cfg(unix)]
 mod network;
 #[cfg(unix)]
+mod network_podman;
+#[cfg(unix)]
 mod network_services;
 #[cfg(unix)]
 mod parity;
