@@ -77,6 +77,10 @@ impl Machine {
                     crate::wsl::facts::live(host, plat.kind, dir, None, false),
                 );
                 facts.wsl = wsl;
+                if let Some(pem) = facts.wsl.distro_roots_pem.take() {
+                    let roots = crate::netdiag::Roots::from_pem(None, pem.as_bytes());
+                    facts.wsl.distro_roots = Some(roots.subjects);
+                }
                 found
             }
         };
