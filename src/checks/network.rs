@@ -20,6 +20,7 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
     }
     let setup = setup(ctx);
     let mut out = vec![proxies(ctx, &setup)];
+    out.extend(settings(ctx));
     out.extend(desktop);
     // The native backend pulls no image: only the package index matters to it.
     let images = match ctx.profile.backend {
@@ -136,7 +137,12 @@ fn proxies(ctx: &Ctx, s: &Setup) -> Outcome {
         return Outcome::new("network:proxy", Status::Pass, detail);
     }
     let fix = ctx.fix_for("network").unwrap_or_else(|| {
-        "give every client the same proxy: `onramp doctor --fix` writes the engine's (`proxies` in /etc/docker/daemon.json); pip reads HTTPS_PROXY or `proxy` in pip.conf".into()
+        let engine = if s.podman {
+            "Podman's (`[engine] env` in a containers.conf drop-in)"
+        } else {
+            "the engine's (`proxies` in /etc/docker/daemon.json)"
+        };
+        format!("give every client the same proxy: `onramp doctor --fix` writes {engine}; pip reads HTTPS_PROXY or `proxy` in pip.conf")
     });
     Outcome::new(
         "network:proxy",
@@ -144,6 +150,33 @@ fn proxies(ctx: &Ctx, s: &Setup) -> Outcome {
         format!("the proxies differ: {detail}"),
     )
     .remedy(fix)
+}
+
+/// Where each network setting in effect came from: the profile, the team's network file, or
+/// the environment (a proxy neither names); nothing when no setting is made anywhere.
+fn settings(ctx: &Ctx) -> Option<Outcome> {
+    let n = &ctx.profile.network;
+    let mut parts: Vec<String> = n
+        .origins
+        .iter()
+        .map(|o| match o.setting.as_str() {
+            "team file" => format!("team file {} ({})", o.value, o.from),
+            _ => format!("{} = {} ({})", o.setting, o.value, o.from),
+        })
+        .collect();
+    if n.proxy.is_none() {
+        let env = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
+            .into_iter()
+            .find_map(|k| Some((k, ctx.host.env(k).filter(|v| !v.is_empty())?)));
+        if let Some((k, v)) = env {
+            parts.push(format!("proxy = {v} (environment {k})"));
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let detail = crate::secrets::mask_text(&parts.join("; "));
+    Some(Outcome::new("network:settings", Status::Pass, detail))
 }
 
 /// Reach the index pip would use, when the profile installs packages.
