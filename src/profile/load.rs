@@ -145,7 +145,12 @@ pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
         .then(|| ca_into::root_digest(opts.dir, &profile))
         .flatten();
     let source = bundle_source(opts.dir, &compose);
-    ca_into::apply(&mut profile, &trusting, &source, digest.as_deref());
+    notes.extend(ca_into::apply(
+        &mut profile,
+        &trusting,
+        &source,
+        digest.as_deref(),
+    ));
     Ok(Loaded {
         profile,
         sources,
