@@ -284,3 +284,51 @@ fn remedy(fault: &Fault, f: &Finding, named_ca: bool) -> String {
         Fault::Other { .. } => "`onramp report` collects the details for whoever runs the network".into(),
     }
 }
+
+#[cfg(test)]
+// Tests make their fixtures with std::fs.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+mod tests {
+    use super::*;
+    use crate::host::Os;
+    use crate::profile::{Choice, ComposeOptions, load_with};
+
+    #[test]
+    fn the_plan_trusts_the_mapped_registries_and_uses_the_team_file_s_proxy_and_mirrors() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        std::fs::write(
+            dir.join("onramp-network.toml"),
+            "[network]\nproxy = \"http://proxy.corp.example:3128\"\nmirrors = [\"https://mirror.corp.example\"]\n[network.images]\n\"docker.io\" = \"registry.corp.example/hub\"\n\"ghcr.io\" = \"ghcr.corp.example:8443/ghcr\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("onramp.toml"),
+            "extends = \"minimal\"\n[services.redis]\nimage = \"ghcr.io/team/redis:7\"\n",
+        )
+        .unwrap();
+        let none = |_: &str| None;
+        let opts = ComposeOptions {
+            dir,
+            file: None,
+            profiles: Vec::new(),
+            named: Vec::new(),
+            env: &none,
+            import_only: false,
+        };
+        let p = load_with(&Choice::ProjectFile(dir.join("onramp.toml")), &opts)
+            .unwrap()
+            .profile;
+        let w = net_wants(&Host::with("/", &[], Os::Linux), &p, dir);
+        assert_eq!(
+            w.registries,
+            ["registry.corp.example", "ghcr.corp.example:8443"],
+            "engine-trust steps for the company's registries, none for Docker Hub or ghcr.io"
+        );
+        assert_eq!(
+            w.https_proxy.as_deref(),
+            Some("http://proxy.corp.example:3128")
+        );
+        assert_eq!(w.mirrors, ["https://mirror.corp.example"]);
+    }
+}
