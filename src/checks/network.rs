@@ -79,12 +79,7 @@ pub fn net_wants(host: &Host, p: &Profile, dir: &Path) -> NetWants {
     let ca = p.network.ca_file.as_deref().and_then(|f| {
         let path = dir.join(f);
         let pem = crate::fsx::read_regular(&path, 1 << 20).ok()?;
-        let roots = netdiag::Roots::from_pem(None, &pem);
-        Some(Ca {
-            path: path.display().to_string(),
-            pem: String::from_utf8_lossy(&pem).into_owned(),
-            subject: roots.subjects.first()?.clone(),
-        })
+        Ca::from_file(path.display().to_string(), &pem)
     });
     let mut registries: Vec<String> = Vec::new();
     for image in crate::images::needed(p) {

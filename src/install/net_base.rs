@@ -26,6 +26,20 @@ pub struct Ca {
     pub subject: String,
 }
 
+impl Ca {
+    /// The company root from the file the user named: its certificates only (a private key
+    /// kept in the same file never reaches a trust store), and the first one's subject. `None`
+    /// when the file holds no certificate.
+    pub fn from_file(path: String, bytes: &[u8]) -> Option<Ca> {
+        let pem = crate::netdiag::bundle::certs_pem(bytes);
+        let subject = crate::netdiag::Roots::from_pem(None, pem.as_bytes())
+            .subjects
+            .first()?
+            .clone();
+        Some(Ca { path, pem, subject })
+    }
+}
+
 /// The file the company root is installed as, in every store.
 pub const CA_NAME: &str = "onramp-company-root.crt";
 /// The undo script, relative to the project.
@@ -53,4 +67,53 @@ pub(super) fn fingerprint_line(pem: &str) -> String {
         .or(body.last())
         .map(|l| (*l).to_string())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT: &str = "-----BEGIN CERTIFICATE-----
+MIIBfjCCASSgAwIBAgIBATAKBggqhkjOPQQDAjA+MRUwEwYDVQQKDAxFeGFtcGxl
+IENvcnAxJTAjBgNVBAMMHEV4YW1wbGUgQ29ycCBJbnNwZWN0aW9uIFJvb3QwHhcN
+MjYwMTAxMDAwMDAwWhcNMzYwMTAxMDAwMDAwWjA+MRUwEwYDVQQKDAxFeGFtcGxl
+IENvcnAxJTAjBgNVBAMMHEV4YW1wbGUgQ29ycCBJbnNwZWN0aW9uIFJvb3QwWTAT
+BgcqhkjOPQIBBggqhkjOPQMBBwNCAASdlXWjCJeymqGoWyVMHh+NCkzpF2+8UGfz
+SFdfpcvqmD8T6E/HplIQF1HRTKIQKDU0hTgObjJCS2fkMe81OwrmoxMwETAPBgNV
+HRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIQDAdPlAY/KY0LFUhtv3ru+C
+2xhNhyZgwuTRcOtuupjE/wIgbnc83CMTQIuJIGcCVYzW/FHets3UCOjjIvnyzPkt
+oyo=
+-----END CERTIFICATE-----
+";
+    const KEY: &str = "-----BEGIN PRIVATE KEY-----
+bm90IGEgcmVhbCBrZXk6IHRoZSBzaGFwZSBvZiBvbmUgYmVzaWRlIHRoZSByb290Lg==
+-----END PRIVATE KEY-----
+";
+
+    /// A root exported with its key in one file: only the certificate is installed anywhere,
+    /// and the grep line that recognises it in a store is the certificate's.
+    #[test]
+    fn a_private_key_beside_the_root_is_never_installed() {
+        for text in [
+            format!("{KEY}{ROOT}"),
+            format!("{ROOT}{KEY}"),
+            format!("junk\n{ROOT}trailing\n{KEY}"),
+        ] {
+            let ca = Ca::from_file("root.pem".into(), text.as_bytes())
+                .unwrap_or_else(|| panic!("no certificate in {text}"));
+            assert!(!ca.pem.contains("PRIVATE KEY"), "{}", ca.pem);
+            assert!(!ca.pem.contains(KEY.lines().nth(1).unwrap()), "{}", ca.pem);
+            assert_eq!(ca.pem.matches("BEGIN CERTIFICATE").count(), 1);
+            assert!(
+                ca.subject.contains("Example Corp Inspection Root"),
+                "{}",
+                ca.subject
+            );
+            let line = fingerprint_line(&ca.pem);
+            assert!(ROOT.replace('\n', "").contains(&line), "{line}");
+        }
+        assert!(Ca::from_file("key.pem".into(), KEY.as_bytes()).is_none());
+        let two = Ca::from_file("two.pem".into(), format!("{ROOT}{ROOT}").as_bytes()).unwrap();
+        assert_eq!(two.pem.matches("BEGIN CERTIFICATE").count(), 2);
+    }
 }

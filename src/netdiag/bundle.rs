@@ -176,6 +176,12 @@ fn company_source(ca_file: &Path) -> Result<Source> {
     })
 }
 
+/// Only the certificates of a PEM file, re-encoded: what is installed into a trust store (a
+/// private key or anything else beside them in the file is left out).
+pub fn certs_pem(text: &[u8]) -> String {
+    x509::pem_certs(text).iter().map(|d| pem(d)).collect()
+}
+
 /// One certificate as PEM, 64 columns.
 fn pem(der: &[u8]) -> String {
     let b64 = B64.encode(der);

@@ -1,8 +1,8 @@
 //! Hostile values in the company-network settings, run through the real binary: a proxy
 //! password must never be printed, however the proxy value is written.
 
-use crate::common::write;
-use crate::network::{check, doctor};
+use crate::common::{onramp, run, skip_or_fail, write};
+use crate::network::{check, doctor, make_ca, net_python};
 
 /// Proxy values without a scheme (as curl and pip take them) or with a `/` or a space in the
 /// password: doctor's human and `--json` output never shows the password.
@@ -28,4 +28,46 @@ fn a_proxy_password_written_oddly_is_never_printed() {
             "{proxy}: the password was printed:\n{all}"
         );
     }
+}
+
+/// A root exported with its private key in the same file: the plan (which shows the line it
+/// looks for in each store) never shows the key, and the root is still planned for the stores.
+#[test]
+fn a_private_key_in_the_ca_file_never_reaches_the_plan() {
+    let Some(py) = net_python() else {
+        return skip_or_fail(
+            "the network stand-ins' venv (ONRAMP_TEST_NET_VENV, scripts/provision.sh)",
+        );
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let ca = make_ca(&py, tmp.path(), "corp", "Onramp Hostile Test Root");
+    let cert = std::fs::read_to_string(ca.with_extension("pem")).unwrap();
+    let key = std::fs::read_to_string(ca.with_extension("key")).unwrap();
+    write(tmp.path(), "root.pem", &format!("{cert}{key}"));
+    write(
+        tmp.path(),
+        "onramp.toml",
+        "name = \"net\"\n[requirements]\ndocker = \"optional\"\n[services.redis]\nimage = \"registry.corp.test:5000/x/redis:7\"\n[sdk]\npackages = [\"kailash\"]\n[network]\nca_file = \"root.pem\"\n",
+    );
+    let mut c = onramp(tmp.path());
+    c.args(["doctor", "--fix", "--dry-run"])
+        .env_remove("ONRAMP_NETWORK")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("HTTP_PROXY")
+        .env("PIP_CONFIG_FILE", "/dev/null");
+    let r = run(&mut c);
+    let all = format!("{}\n{}", r.stdout, r.stderr);
+    assert!(all.contains("ca-os-store"), "{all}");
+    for line in key.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(
+            !all.contains(line),
+            "a line of the private key was printed:\n{all}"
+        );
+    }
+    let probe = all
+        .lines()
+        .find_map(|l| l.split("grep -qF ").nth(1))
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no store probe in the plan:\n{all}"));
+    assert!(cert.contains(probe), "{probe} is not a line of the root");
 }
