@@ -7,6 +7,7 @@ pub mod guard;
 pub mod migrate;
 pub mod native;
 pub mod net;
+pub mod net_python;
 pub mod pkg;
 mod plan;
 mod sysfile;
@@ -222,6 +223,12 @@ pub enum Action {
         content: String,
         sudo: bool,
     },
+    /// Make the project's CA bundle (`netdiag::bundle`: the OS roots plus `ca_file`) current at
+    /// `path`; undo removes it.
+    CaBundle { ca_file: String, path: String },
+    /// Write a file inside the project (never through a link, never over a file onramp did not
+    /// write: one whose first line differs from `content`'s); undo removes it.
+    ProjectFile { path: String, content: String },
 }
 
 /// Whether a step needs doing, as far as the facts tell.
@@ -278,7 +285,13 @@ impl Step {
                     backup,
                 } => (crate::wsl::ini::edit_line(path, settings, backup), false),
                 Action::Manual { text } => (text.clone(), false),
-                Action::WriteFile { path, .. } => (format!("write {path}"), false),
+                Action::WriteFile { path, .. } | Action::ProjectFile { path, .. } => {
+                    (format!("write {path}"), false)
+                }
+                Action::CaBundle { ca_file, path } => (
+                    format!("write {path} (the OS trust store's roots and {ca_file})"),
+                    false,
+                ),
             };
             if !out.is_empty() {
                 out.push_str(if last_run && is_run { " && " } else { "; " });
@@ -304,7 +317,8 @@ pub fn answers(step: &str) -> &'static [&'static str] {
         | "engine-daemon-json"
         | "engine-proxy-dropin"
         | "engine-restart"
-        | "engine-mirrors-podman" => &["network"],
+        | "engine-mirrors-podman"
+        | "python-trust" => &["network"],
         s if s.starts_with("engine-trust:") => &["network"],
         _ => &["docker"],
     }

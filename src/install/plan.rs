@@ -1024,9 +1024,10 @@ mod tests {
                     super::super::shell_line(argv)
                 }
                 Action::Detach { argv, log } => super::super::detach_line(argv, log),
-                Action::Remove { path } | Action::WriteFile { path, .. } => {
-                    crate::escape::shell(path)
-                }
+                Action::Remove { path }
+                | Action::WriteFile { path, .. }
+                | Action::ProjectFile { path, .. }
+                | Action::CaBundle { path, .. } => crate::escape::shell(path),
                 Action::Edit { .. } => continue,
                 Action::Manual { text } => match text.strip_prefix("as root: ") {
                     Some(line) => line.to_string(),
