@@ -42,6 +42,8 @@ mod native;
 #[cfg(unix)]
 mod network;
 #[cfg(unix)]
+mod network_pip;
+#[cfg(unix)]
 mod parity;
 #[cfg(unix)]
 mod podman;

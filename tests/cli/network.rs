@@ -224,7 +224,7 @@ fn doctor(dir: &Path, env: &[(&str, &str)]) -> (serde_json::Value, String) {
     (json(&r), all)
 }
 
-fn check<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+pub(crate) fn check<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
     doc["checks"]
         .as_array()
         .unwrap()
@@ -246,7 +246,7 @@ fn profile(services: &[(&str, String)], ca_file: Option<&str>) -> String {
 }
 
 /// The fault classes doctor gave, by check id (`[class]` ends a failing detail).
-fn class_of(c: &serde_json::Value) -> String {
+pub(crate) fn class_of(c: &serde_json::Value) -> String {
     let d = c["detail"].as_str().unwrap_or_default();
     d.rsplit_once('[')
         .and_then(|(_, r)| r.strip_suffix(']'))
@@ -410,7 +410,7 @@ fn five_network_faults_are_each_classified_as_what_they_are() {
 }
 
 /// Every file under a directory with its bytes (symbolic links as their targets).
-fn snapshot(dir: &str) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn snapshot(dir: &str) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![PathBuf::from(dir)];
     while let Some(d) = stack.pop() {
@@ -441,7 +441,7 @@ fn snapshot(dir: &str) -> Vec<(String, Vec<u8>)> {
 }
 
 /// What the network steps touch, as it is now.
-fn machine_state() -> Vec<(String, Vec<u8>)> {
+pub(crate) fn machine_state() -> Vec<(String, Vec<u8>)> {
     let mut s = snapshot("/etc/ssl/certs");
     s.extend(snapshot("/usr/local/share/ca-certificates"));
     s.extend(snapshot("/etc/docker"));
@@ -449,8 +449,8 @@ fn machine_state() -> Vec<(String, Vec<u8>)> {
 }
 
 /// Runs the undo script if the test did not, and leaves a running engine behind.
-struct Undo {
-    dir: PathBuf,
+pub(crate) struct Undo {
+    pub(crate) dir: PathBuf,
 }
 
 impl Drop for Undo {
