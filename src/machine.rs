@@ -149,6 +149,7 @@ pub const PROGRAMS: &[&str] = &[
     "service",
     "systemctl",
     "com.docker.backend",
+    "rdctl",
 ];
 
 /// The recorded file in a sysroot.
@@ -177,6 +178,8 @@ struct Recorded {
     nf_tables_failed: bool,
     wsl_ready: bool,
     packages: Option<Vec<String>>,
+    /// The network setup (trust stores, the engine's proxy, a desktop engine's settings).
+    net: Option<install::net::NetFacts>,
 }
 
 /// Under `ONRAMP_SYSROOT` every fact comes from that root: its files and its recording (empty
@@ -264,6 +267,9 @@ fn apply_recorded(host: &Host, f: &mut Facts, r: Recorded) -> (engine::Probe, Fo
     f.wsl_ready = r.wsl_ready;
     if let Some(p) = r.packages {
         f.packages = p;
+    }
+    if let Some(n) = r.net {
+        f.net = n;
     }
     (recorded_probe(f), recorded_python(f))
 }
@@ -379,7 +385,7 @@ async fn live(
     f.wsl_ready = wsl_ready;
     f.engine = engine_state(&probe.reach, f);
     f.engine_endpoint = probe.endpoint.as_ref().map(|e| e.endpoint.clone());
-    f.net = net_facts(host, &probe, f.podman_endpoint());
+    f.net = net_facts(host, &probe, f.podman_endpoint(), f.kind);
     let (found, ensurepip) = found;
     if let Some(i) = &found.interpreter {
         f.python_version = Some(i.version.to_string());
@@ -391,7 +397,12 @@ async fn live(
 
 /// The network setup the planner reads: daemon.json, the engine's proxy and mirrors, and the
 /// subjects of the roots in the OS store and the engine's `certs.d`.
-fn net_facts(host: &Host, probe: &engine::Probe, podman: bool) -> install::net::NetFacts {
+fn net_facts(
+    host: &Host,
+    probe: &engine::Probe,
+    podman: bool,
+    kind: Option<platform::Kind>,
+) -> install::net::NetFacts {
     let info = match &probe.reach {
         Reach::Ready(i) => Some(i),
         _ => None,
@@ -409,7 +420,15 @@ fn net_facts(host: &Host, probe: &engine::Probe, podman: bool) -> install::net::
             (r, subjects)
         })
         .collect();
+    let desktop = install::net_desktop::gather(
+        kind.unwrap_or(platform::Kind::Linux),
+        probe.endpoint.as_ref().map(|e| e.endpoint.as_str()),
+        host.home().as_deref(),
+        host.env("APPDATA"),
+        crate::fsx::read_text_file,
+    );
     install::net::NetFacts {
+        desktop,
         daemon_json: host.sys_read("/etc/docker/daemon.json"),
         engine_https_proxy: proxy.https,
         engine_http_proxy: proxy.http,

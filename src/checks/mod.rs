@@ -108,6 +108,11 @@ impl Ctx {
         self.plan.fix_for(check)
     }
 
+    /// The installer's plan for this machine, as the checks' remedies read it.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
     /// Host ports published by this project's own running containers, by service.
     pub async fn published_by_project(&self) -> &BTreeMap<u16, String> {
         self.published

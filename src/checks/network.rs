@@ -13,12 +13,14 @@ use crate::netdiag::{self, Fault, Finding, Setup};
 use crate::profile::Profile;
 
 pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
+    let desktop = desktop(ctx);
     // A recorded machine's network is not this one's.
     if ctx.host.env("ONRAMP_NETWORK") == Some("off") || ctx.host.sysroot_overridden() {
-        return Vec::new();
+        return desktop.into_iter().collect();
     }
     let setup = setup(ctx);
     let mut out = vec![proxies(ctx, &setup)];
+    out.extend(desktop);
     // The native backend pulls no image: only the package index matters to it.
     let images = match ctx.profile.backend {
         Some(crate::profile::Backend::Native) => Vec::new(),
@@ -44,6 +46,22 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
     out.extend(found.iter().map(|f| outcome(ctx, &setup, f, None)));
     out.extend(index.map(|(f, trust)| outcome(ctx, &setup, &f, Some(&trust))));
     out
+}
+
+/// On an engine in a VM or on another OS (Docker Desktop, colima, Rancher Desktop, a WSL2
+/// distro's engine), what its trust and proxy still lack, from this run's facts: its own store
+/// cannot be asked from here, and it fails the same way the host's reach does.
+fn desktop(ctx: &Ctx) -> Option<Outcome> {
+    let engine = crate::install::net_desktop::engine(&ctx.machine.facts)?;
+    let whys: Vec<String> = ctx
+        .plan()
+        .todo()
+        .filter(|s| crate::install::answers(&s.id).contains(&"network"))
+        .map(|s| s.why.clone())
+        .collect();
+    let fix = ctx.fix_for("network").filter(|_| !whys.is_empty())?;
+    let detail = format!("{}: {}", engine.name(), whys.join("; "));
+    Some(Outcome::new("network:desktop", Status::Warn, detail).remedy(fix))
 }
 
 /// What the profile and the environment want of the network, for the installer's plan.

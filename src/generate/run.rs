@@ -55,6 +55,7 @@ pub async fn run(
         let mut manifest = manifest;
         super::apply(host, dir, &plans, &mut manifest)?;
     }
+    report_ca_bundle(host, project, settings.dry_run, printer)?;
     if wants_shim {
         report_shim(printer, &scan, &ctx);
     }
@@ -86,6 +87,35 @@ pub async fn run(
         plans,
         manifest_before,
     })
+}
+
+/// The services of `[network] ca_into` mount the CA bundle: it is written with the compose file
+/// that names it, so `docker compose up` finds a file there (not a directory it would make).
+fn report_ca_bundle(
+    host: &Host,
+    project: &Project,
+    dry_run: bool,
+    printer: &Printer,
+) -> Result<()> {
+    let rel = crate::profile::CA_BUNDLE_REL;
+    if project.profile.network.ca_into.is_none() {
+        return Ok(());
+    }
+    if dry_run {
+        printer.info(&format!(
+            "would write {rel} (the OS roots and the company root) if it is missing or out of date"
+        ));
+        return Ok(());
+    }
+    if let Some(b) = crate::profile::ensure_ca_bundle(host, &project.dir, &project.profile)?
+        && b.written
+    {
+        printer.info(&format!(
+            "wrote {rel} ({} certificates) for the services of [network] ca_into",
+            b.certs
+        ));
+    }
+    Ok(())
 }
 
 /// Rewrite the env files (template `env`) onramp wrote, with `bound`: the profile whose ports

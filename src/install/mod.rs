@@ -7,6 +7,7 @@ pub mod guard;
 pub mod migrate;
 pub mod native;
 pub mod net;
+pub mod net_desktop;
 pub mod net_python;
 pub mod pkg;
 mod plan;
@@ -319,7 +320,7 @@ pub fn answers(step: &str) -> &'static [&'static str] {
         | "engine-restart"
         | "engine-mirrors-podman"
         | "python-trust" => &["network"],
-        s if s.starts_with("engine-trust:") => &["network"],
+        s if s.starts_with("engine-trust:") || net_desktop::is_step(s) => &["network"],
         _ => &["docker"],
     }
 }

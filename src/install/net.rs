@@ -30,6 +30,9 @@ pub struct NetFacts {
     pub os_subjects: Vec<String>,
     /// Per registry, subjects of the roots in the engine's `certs.d/<registry>/`.
     pub certs_d: std::collections::BTreeMap<String, Vec<String>>,
+    /// An engine in a VM or on another OS (Docker Desktop, colima, Rancher Desktop, a WSL2
+    /// distro's engine seen from Windows): its settings and trust.
+    pub desktop: super::net_desktop::DesktopNet,
 }
 
 /// What the profile and the user want of the network.
@@ -123,7 +126,7 @@ fn as_root(f: &Facts, argv: &[&str], timeout_secs: u64) -> Action {
     }
 }
 
-fn write_file(f: &Facts, path: &str, content: String) -> Action {
+pub(super) fn write_file(f: &Facts, path: &str, content: String) -> Action {
     Action::WriteFile {
         path: path.into(),
         content,
@@ -131,7 +134,7 @@ fn write_file(f: &Facts, path: &str, content: String) -> Action {
     }
 }
 
-fn step(id: &str, why: String, check: Probe, change: Vec<Action>) -> Step {
+pub(super) fn step(id: &str, why: String, check: Probe, change: Vec<Action>) -> Step {
     let manual = change.iter().all(|a| matches!(a, Action::Manual { .. }));
     Step {
         id: id.into(),
@@ -145,7 +148,7 @@ fn step(id: &str, why: String, check: Probe, change: Vec<Action>) -> Step {
 }
 
 /// A line of the certificate's base64 that no other certificate shares (its last full one).
-fn fingerprint_line(pem: &str) -> String {
+pub(super) fn fingerprint_line(pem: &str) -> String {
     let body: Vec<&str> = pem
         .lines()
         .map(str::trim)
@@ -171,12 +174,13 @@ pub fn steps(f: &Facts, family: Option<&str>, w: &NetWants) -> Vec<Step> {
     let kind = f.kind.unwrap_or(Kind::Linux);
     let podman = f.podman_endpoint();
     let mut restart = false;
+    let desktop = super::net_desktop::engine(f);
     if let Some(ca) = &w.ca {
         if let Some(s) = os_store(f, kind, family, ca) {
             restart |= s.state == State::Todo;
             out.push(s);
         }
-        for r in &w.registries {
+        for r in w.registries.iter().filter(|_| desktop.is_none()) {
             if let Some(s) = engine_trust(f, r, ca, podman) {
                 out.push(s);
             }
@@ -189,6 +193,11 @@ pub fn steps(f: &Facts, family: Option<&str>, w: &NetWants) -> Vec<Step> {
         {
             out.push(s);
         }
+    }
+    if let Some(e) = desktop {
+        let host_store = out.iter().any(|s| s.id == "ca-os-store");
+        out.extend(super::net_desktop::steps(f, e, w, host_store));
+        return out;
     }
     let linuxish = matches!(kind, Kind::Linux | Kind::Wsl2 | Kind::Unknown);
     if podman && linuxish && !w.mirrors.is_empty() {
@@ -311,16 +320,20 @@ fn os_store(f: &Facts, kind: Kind, family: Option<&str>, ca: &Ca) -> Option<Step
     };
     match kind {
         Kind::Macos => {
-            return Some(manual(format!(
+            let mut s = manual(format!(
                 "sudo security add-trusted-cert -d -r trustRoot -k /Library/Keychains/System.keychain {}",
                 crate::escape::shell(&ca.path)
-            )));
+            ));
+            s.note = Some(super::net_desktop::keychain_undo(ca));
+            return Some(s);
         }
         Kind::Windows => {
-            return Some(manual(format!(
+            let mut s = manual(format!(
                 "in an administrator PowerShell: Import-Certificate -FilePath {} -CertStoreLocation Cert:\\LocalMachine\\Root",
                 crate::escape::powershell(&ca.path)
-            )));
+            ));
+            s.note = Some(super::net_desktop::root_store_undo(ca));
+            return Some(s);
         }
         _ => {}
     }
@@ -409,7 +422,7 @@ pub fn merged_daemon_json(current: Option<&str>, w: &NetWants) -> Result<String,
         .map_err(|e| e.to_string())
 }
 
-fn norm(p: Option<&str>) -> Option<String> {
+pub(super) fn norm(p: Option<&str>) -> Option<String> {
     p.map(|p| p.trim().trim_end_matches('/').to_string())
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::de::{DeTable, DeValue};
 
-use super::{DEFAULT_PROFILE, Profile, compose, validate};
+use super::{DEFAULT_PROFILE, Profile, ca_into, compose, validate};
 use crate::errors::{Error, Result};
 
 const EMBEDDED: &[(&str, &str)] = &[
@@ -111,7 +111,8 @@ pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
         merge(&mut merged, table);
     }
     let (compose, mut notes, converted) = apply_compose(&mut merged, &sources, opts)?;
-    drop_disabled(&mut merged);
+    let mut dropped = drop_disabled(&mut merged);
+    dropped.extend(converted.iter().flat_map(|c| c.inactive.iter().cloned()));
     let last = sources.last().map(|s| s.label.clone()).unwrap_or_default();
     let profile = Profile::deserialize(toml::Value::Table(merged)).map_err(|e| Error::Profile {
         file: last,
@@ -150,6 +151,12 @@ pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
             svc.image = Some(profile.network.map_image(image));
         }
     }
+    let trusting = ca_into::targets(&profile, &dropped).map_err(|p| problem_error(&sources, p))?;
+    let digest = (!trusting.is_empty())
+        .then(|| ca_into::root_digest(opts.dir, &profile))
+        .flatten();
+    let source = bundle_source(opts.dir, &compose);
+    ca_into::apply(&mut profile, &trusting, &source, digest.as_deref());
     Ok(Loaded {
         profile,
         sources,
@@ -579,9 +586,32 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 }
 
 /// `[services.X] enabled = false` in an overlay drops the service.
-fn drop_disabled(merged: &mut toml::Table) {
+/// Remove the services switched off with `enabled = false`; their names are returned.
+fn drop_disabled(merged: &mut toml::Table) -> std::collections::BTreeSet<String> {
+    let mut dropped = std::collections::BTreeSet::new();
     if let Some(toml::Value::Table(services)) = merged.get_mut("services") {
-        services.retain(|_, s| s.get("enabled").and_then(toml::Value::as_bool) != Some(false));
+        services.retain(|name, s| {
+            let off = s.get("enabled").and_then(toml::Value::as_bool) == Some(false);
+            if off {
+                dropped.insert(name.to_string());
+            }
+            !off
+        });
+    }
+    dropped
+}
+
+/// The CA bundle's host path as a service's file says it: relative to the project for the
+/// compose file onramp writes beside it, absolute for services from a team's Compose file
+/// (whose relative paths start at that file's folder).
+fn bundle_source(dir: &Path, compose: &Option<PathBuf>) -> String {
+    match compose {
+        None => format!("./{}", ca_into::BUNDLE_REL),
+        Some(_) => std::path::absolute(dir)
+            .unwrap_or_else(|_| dir.to_path_buf())
+            .join(ca_into::BUNDLE_REL)
+            .display()
+            .to_string(),
     }
 }
 

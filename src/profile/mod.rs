@@ -3,6 +3,7 @@
 //! Every field is optional at this level so that an overlay (`onramp.toml` with `extends`) can
 //! name only what it changes; accessors supply the defaults of the resolved profile.
 
+mod ca_into;
 mod compose;
 mod compose_ctx;
 mod dotenv;
@@ -19,6 +20,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use ca_into::{
+    BUNDLE_REL as CA_BUNDLE_REL, CONTAINER_PATH as CA_CONTAINER_PATH,
+    ensure_bundle as ensure_ca_bundle,
+};
 pub use load::{
     Choice, ComposeOptions, Loaded, Source, embedded_names, load, load_with, locate_line_col,
 };
@@ -107,6 +112,19 @@ pub struct Network {
     /// `PREFIX/redis:7` (images naming another registry are left alone).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_prefix: Option<String>,
+    /// The services that must trust the company root (`"*"`: every service onramp starts):
+    /// each gets the combined bundle as a read-only bind and the variables runtimes read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_into: Option<CaInto>,
+}
+
+/// `ca_into = "*"` or `ca_into = ["app", ...]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CaInto {
+    /// `"*"` (any other word is refused with the list form as the fix).
+    One(String),
+    Many(Vec<String>),
 }
 
 impl Network {

@@ -49,6 +49,15 @@ pub async fn start(
     if let Some(note) = stale {
         printer.warn(&note);
     }
+    if let Some(b) = crate::profile::ensure_ca_bundle(host, &project.dir, &project.profile)?
+        && b.written
+    {
+        printer.info(&format!(
+            "wrote {} ({} certificates) for the services of [network] ca_into",
+            crate::profile::CA_BUNDLE_REL,
+            b.certs
+        ));
+    }
     let engine = machine::connect_or_remedy(host, &project.dir, machine).await?;
     let reports = up(
         &engine.api,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::common::{json, onramp, run};
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/sysroot")
         .join(name)
@@ -324,7 +324,7 @@ fn doctor_doc(name: &str) -> serde_json::Value {
 
 /// What the plan (as JSON) does about a check: its refusal, or its steps still to do that
 /// answer the check, each as one line.
-fn plan_fix(plan: &serde_json::Value, check: &str) -> Option<String> {
+pub(crate) fn plan_fix(plan: &serde_json::Value, check: &str) -> Option<String> {
     if let Some(why) = plan["refused"].as_str() {
         return Some(why.to_string());
     }
@@ -349,6 +349,7 @@ fn plan_fix(plan: &serde_json::Value, check: &str) -> Option<String> {
                         (onramp::install::detach_line(&argv, log), false)
                     }
                     "remove" => (format!("remove {}", a["path"].as_str().unwrap()), false),
+                    "write-file" => (format!("write {}", a["path"].as_str().unwrap()), false),
                     "edit" => {
                         let settings: Vec<onramp::wsl::ini::Setting> = a["settings"]
                             .as_array()

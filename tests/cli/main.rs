@@ -40,9 +40,13 @@ mod lockfile;
 #[cfg(unix)]
 mod native;
 #[cfg(unix)]
+mod net_desktop;
+#[cfg(unix)]
 mod network;
 #[cfg(unix)]
 mod network_pip;
+#[cfg(unix)]
+mod network_services;
 #[cfg(unix)]
 mod parity;
 #[cfg(unix)]
