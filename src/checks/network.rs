@@ -56,7 +56,8 @@ fn desktop(ctx: &Ctx) -> Option<Outcome> {
     let whys: Vec<String> = ctx
         .plan()
         .todo()
-        .filter(|s| crate::install::answers(&s.id).contains(&"network"))
+        // python-trust is the project's (pip's bundle), not the engine's.
+        .filter(|s| crate::install::answers(&s.id).contains(&"network") && s.id != "python-trust")
         .map(|s| s.why.clone())
         .collect();
     let fix = ctx.fix_for("network").filter(|_| !whys.is_empty())?;
@@ -89,7 +90,7 @@ pub fn net_wants(host: &Host, p: &Profile, dir: &Path) -> NetWants {
             .as_ref()
             .and_then(|ps| ps.first())
             .map(|first| crate::sdk::deps::requirement(first).0);
-        crate::install::net_python::project(host, dir, Path::new(&ca.path), usable, package)
+        netdiag::pip::project(host, dir, Path::new(&ca.path), usable, package)
     });
     let mut registries: Vec<String> = Vec::new();
     for image in crate::images::needed(p) {

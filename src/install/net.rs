@@ -49,7 +49,7 @@ pub struct NetWants {
     /// Registry mirrors for Docker Hub.
     pub mirrors: Vec<String>,
     /// The project's Python side (its CA bundle and venv), when a company root is named.
-    pub python: Option<super::net_python::PyProject>,
+    pub python: Option<crate::netdiag::pip::PyProject>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -184,14 +184,6 @@ pub fn steps(f: &Facts, family: Option<&str>, w: &NetWants) -> Vec<Step> {
             if let Some(s) = engine_trust(f, r, ca, podman) {
                 out.push(s);
             }
-        }
-        let line = fingerprint_line(&ca.pem);
-        if let Some(s) = w
-            .python
-            .as_ref()
-            .and_then(|p| super::net_python::step(p, &ca.path, &ca.subject, &line))
-        {
-            out.push(s);
         }
     }
     if let Some(e) = desktop {
@@ -557,26 +549,6 @@ mod tests {
             mirrors: vec!["https://mirror.corp".into()],
             python: None,
         }
-    }
-
-    #[test]
-    fn the_project_python_trust_comes_after_the_machines_and_on_every_platform() {
-        let mut w = wants();
-        w.python = Some(crate::install::net_python::PyProject {
-            bundle: "/p/.onramp/net/ca-bundle.pem".into(),
-            ..Default::default()
-        });
-        let ids = |f: &Facts| -> Vec<String> {
-            steps(f, Some("debian"), &w)
-                .into_iter()
-                .map(|s| s.id)
-                .collect()
-        };
-        let linux = ids(&debian_root());
-        assert_eq!(linux[2], "python-trust", "{linux:?}");
-        let mut mac = debian_root();
-        mac.kind = Some(Kind::Macos);
-        assert!(ids(&mac).contains(&"python-trust".to_string()));
     }
 
     #[test]

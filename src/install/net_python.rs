@@ -10,47 +10,11 @@
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
 use super::{Action, Probe, State, Step};
-use crate::netdiag::bundle;
+pub use crate::netdiag::pip::{PyProject, Venv, conf_rel};
 
 /// The first line of a pip configuration onramp wrote.
 pub const MARK: &str = "# Written by onramp (`doctor --fix`, step python-trust): pip trusts the company root through the project's CA bundle.";
-
-/// What the planner needs to know about the project's Python side.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct PyProject {
-    /// The bundle's absolute path.
-    pub bundle: String,
-    /// The bundle is there, onramp's, and what the OS store and `ca_file` make now.
-    pub bundle_current: bool,
-    /// The project venv, when it is usable.
-    pub venv: Option<Venv>,
-    /// A package the profile installs (the first), for pip's own check of the index.
-    pub package: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Venv {
-    /// Its interpreter.
-    pub python: String,
-    /// Its pip site configuration (`pip.conf`, `pip.ini` on Windows), relative to the project.
-    pub conf: String,
-    /// That file as it is (`None`: there is none).
-    pub conf_text: Option<String>,
-}
-
-/// The venv's site configuration file name, relative to the project.
-pub fn conf_rel(windows: bool) -> &'static str {
-    if windows {
-        ".venv/pip.ini"
-    } else {
-        ".venv/pip.conf"
-    }
-}
 
 /// The pip configuration onramp writes into the project venv.
 pub fn conf_text(bundle: &str) -> String {
@@ -161,33 +125,6 @@ fn venv_conf(v: &Venv, bundle: &str) -> Action {
             path: v.conf.clone(),
             content: conf_text(bundle),
         },
-    }
-}
-
-/// The project's side as it is now: the bundle, and the venv's pip configuration.
-pub fn project(
-    host: &crate::host::Host,
-    dir: &Path,
-    ca_file: &Path,
-    venv_usable: bool,
-    package: Option<String>,
-) -> PyProject {
-    let windows = host.os() == crate::host::Os::Windows;
-    let venv = venv_usable.then(|| {
-        let conf = conf_rel(windows).to_string();
-        Venv {
-            python: crate::python::venv_python(&dir.join(".venv"), host.os())
-                .display()
-                .to_string(),
-            conf_text: crate::fsx::Root::new(dir).read_text(&conf).ok().flatten(),
-            conf: dir.join(&conf).display().to_string(),
-        }
-    });
-    PyProject {
-        bundle: bundle::path(dir).display().to_string(),
-        bundle_current: bundle::is_current(host, dir, ca_file, None),
-        venv,
-        package,
     }
 }
 

@@ -62,6 +62,11 @@ pub fn plan(f: &Facts, w: &Wants) -> Plan {
     p.notes = b.notes;
     let family = family.map(|f| f.name);
     p.steps.extend(super::net::steps(f, family, &w.net));
+    if let (Some(ca), Some(py)) = (&w.net.ca, &w.net.python) {
+        let line = super::net::fingerprint_line(&ca.pem);
+        p.steps
+            .extend(super::net_python::step(py, &ca.path, &ca.subject, &line));
+    }
     p
 }
 
