@@ -123,6 +123,7 @@ pub fn root_store_undo(ca: &Ca) -> String {
 
 /// The steps this module plans (the WSL2 distro's carry the distro's name after the colon).
 const STEPS: &[&str] = &[
+    "desktop-windows-store",
     "desktop-proxy",
     "desktop-mirrors",
     "desktop-restart",
@@ -164,6 +165,8 @@ pub fn engine(f: &Facts) -> Option<DesktopEngine> {
         Kind::Windows if f.desktop.installed || ep.contains("docker_engine") => {
             Some(DesktopEngine::DockerDesktop)
         }
+        // Inside a WSL2 distro whose engine is Docker Desktop's (its integration).
+        Kind::Wsl2 if f.desktop.integration() => Some(DesktopEngine::DockerDesktop),
         _ => None,
     }
 }
@@ -305,7 +308,7 @@ pub fn admin_proxy(admin: &str) -> Option<DesktopProxy> {
 }
 
 fn settings_file(f: &Facts) -> &'static str {
-    if f.kind == Some(Kind::Windows) {
+    if matches!(f.kind, Some(Kind::Windows | Kind::Wsl2)) {
         r"%APPDATA%\Docker\settings-store.json"
     } else {
         "~/Library/Group Containers/group.com.docker/settings-store.json"
@@ -314,6 +317,18 @@ fn settings_file(f: &Facts) -> &'static str {
 
 fn docker_desktop(f: &Facts, w: &NetWants, host_store: bool) -> Vec<Step> {
     let mut out = Vec::new();
+    let inside_wsl = f.kind == Some(Kind::Wsl2);
+    if let (true, Some(ca)) = (inside_wsl, &w.ca) {
+        let trusted = f
+            .net
+            .desktop
+            .vm_subjects
+            .as_ref()
+            .is_some_and(|s| s.contains(&ca.subject));
+        if !trusted {
+            out.extend(windows_store_from_wsl(f, ca));
+        }
+    }
     let settings = f
         .net
         .desktop
@@ -364,7 +379,7 @@ fn docker_desktop(f: &Facts, w: &NetWants, host_store: bool) -> Vec<Step> {
             "",
         ));
     }
-    if host_store && f.engine == EngineState::Ready {
+    if host_store && f.engine == EngineState::Ready && !inside_wsl {
         let store = if f.kind == Some(Kind::Windows) {
             "the Windows root store"
         } else {
@@ -412,6 +427,61 @@ fn desktop_proxy_step(f: &Facts, w: &NetWants, current: &DesktopProxy) -> Step {
         Probe::Manual,
         "",
     )
+}
+
+/// Inside a WSL2 distro on Docker Desktop's engine: the engine runs in Desktop's own VM, which
+/// takes the Windows root store at start, so the root goes there (as the Windows administrator)
+/// and Docker Desktop is restarted on Windows; neither can be done from inside the distro.
+fn windows_store_from_wsl(f: &Facts, ca: &Ca) -> Vec<Step> {
+    let windows_path = windows_path_of(&ca.path, f.wsl_distro.as_deref());
+    let why = format!(
+        "Docker Desktop's engine (on Windows, outside this distro) does not trust \"{}\"",
+        ca.subject
+    );
+    let store = mk(
+        "desktop-windows-store",
+        why,
+        manual(format!(
+            "on Windows, in an administrator PowerShell: Import-Certificate -FilePath {} -CertStoreLocation Cert:\\LocalMachine\\Root",
+            crate::escape::powershell(&windows_path)
+        )),
+        Probe::Manual,
+        Probe::Manual,
+        &root_store_undo(ca),
+    );
+    let restart = mk(
+        "desktop-restart",
+        "Docker Desktop copies the roots of the Windows root store into its VM when it starts".into(),
+        manual("restart Docker Desktop on Windows (`docker desktop restart` in PowerShell, Docker Desktop 4.37 or later; else quit it and open it again)".into()),
+        Probe::Manual,
+        Probe::Manual,
+        "",
+    );
+    vec![store, restart]
+}
+
+/// A distro's path as Windows names it: `/mnt/c/x` is `C:\x`, anything else is under
+/// `\\wsl.localhost\<distro>`.
+pub fn windows_path_of(path: &str, distro: Option<&str>) -> String {
+    let drive = path.strip_prefix("/mnt/").and_then(|rest| {
+        let (letter, tail) = rest.split_at_checked(1)?;
+        let ok = letter.chars().all(|c| c.is_ascii_alphabetic())
+            && (tail.is_empty() || tail.starts_with('/'));
+        ok.then(|| {
+            format!(
+                "{}:{}",
+                letter.to_ascii_uppercase(),
+                tail.replace('/', "\\")
+            )
+        })
+    });
+    drive.unwrap_or_else(|| {
+        format!(
+            "\\\\wsl.localhost\\{}{}",
+            distro.unwrap_or("Ubuntu"),
+            path.replace('/', "\\")
+        )
+    })
 }
 
 /// The colima profile the engine's socket belongs to (`~/.colima/<profile>/docker.sock`).
@@ -857,6 +927,19 @@ mod tests {
             ..Facts::default()
         };
         assert_eq!(engine(&linux), None);
+    }
+
+    #[test]
+    fn a_distros_path_is_named_as_windows_names_it() {
+        assert_eq!(
+            windows_path_of("/mnt/c/Users/dev/root.pem", None),
+            r"C:\Users\dev\root.pem"
+        );
+        assert_eq!(
+            windows_path_of("/home/dev/proj/root.pem", Some("Ubuntu-24.04")),
+            r"\\wsl.localhost\Ubuntu-24.04\home\dev\proj\root.pem"
+        );
+        assert!(windows_path_of("/mnt/wsl/x", None).starts_with(r"\\wsl.localhost\"));
     }
 
     #[test]

@@ -62,5 +62,7 @@ mod stack;
 mod validate;
 #[cfg(windows)]
 mod windows;
+#[cfg(windows)]
+mod windows_net;
 #[cfg(unix)]
 mod wsl_plans;

@@ -39,7 +39,12 @@ fn doctor(name: &str) -> (serde_json::Value, Run) {
         .args(["doctor", "--fix", "--dry-run", "--json"]));
     let text = r
         .stdout
-        .replace(&dir.path().display().to_string(), "[PROJECT]");
+        .replace(&dir.path().display().to_string(), "[PROJECT]")
+        // As JSON writes a Windows name of it (`\\\\wsl.localhost\\<distro>\\tmp\\...`).
+        .replace(
+            &dir.path().display().to_string().replace('/', r"\\"),
+            "[PROJECT]",
+        );
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|_| json(&r));
     (doc, r)
 }
@@ -253,6 +258,36 @@ fn a_wsl2_distros_engine_gets_the_distros_store_its_proxy_and_a_restart() {
         argv(&restart["change"][0]).starts_with("wsl.exe -d Ubuntu-24.04 -u root -- sh -c"),
         "{restart}"
     );
+}
+
+#[test]
+fn inside_wsl2_on_docker_desktops_engine_the_root_goes_into_the_distro_and_windows() {
+    let p = planned("wsl2-desktop-net");
+    assert_eq!(
+        ids(&p),
+        [
+            "ca-os-store",
+            "desktop-windows-store",
+            "desktop-restart",
+            "desktop-proxy"
+        ]
+    );
+    // The distro's own store (pip and uv inside read it) is a command; Windows' is not.
+    let distro = step(&p, "ca-os-store");
+    assert_eq!(distro["state"], "todo");
+    assert_eq!(argv(&distro["change"][1]), "sudo -n update-ca-certificates");
+    let windows = manual_text(step(&p, "desktop-windows-store"));
+    assert!(
+        windows.contains(r"-FilePath \\wsl.localhost\Ubuntu[PROJECT]\corp-root.pem")
+            && windows.contains("Cert:\\LocalMachine\\Root"),
+        "{windows}"
+    );
+    assert_eq!(step(&p, "desktop-restart")["state"], "manual");
+    assert!(
+        manual_text(step(&p, "desktop-proxy")).contains(r"%APPDATA%\Docker\settings-store.json")
+    );
+    // Not the distro's own engine: nothing under /etc/docker.
+    assert!(!p.to_string().contains("/etc/docker"), "{p}");
 }
 
 #[test]
