@@ -138,6 +138,13 @@ pub fn render(printer: &Printer, plan: &Plan) -> String {
             let text = match a {
                 Action::Run { argv, .. } => install::shell_line(argv),
                 Action::Detach { argv, log } => install::detach_line(argv, log),
+                Action::Restart {
+                    pid,
+                    argv,
+                    set,
+                    log,
+                    ..
+                } => install::restart_line(*pid, argv, set, log),
                 Action::Remove { path } => format!("remove {path}"),
                 Action::Edit {
                     path,

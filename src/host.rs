@@ -101,6 +101,8 @@ pub struct Cmd {
     pub stdin: Option<Vec<u8>>,
     /// Run as this (uid, gid) instead of onramp's own user (Unix, when onramp is root).
     pub user: Option<(u32, u32)>,
+    /// Start from an empty environment (only `env`), not onramp's.
+    pub clear_env: bool,
 }
 
 impl Cmd {
@@ -113,7 +115,14 @@ impl Cmd {
             timeout,
             stdin: None,
             user: None,
+            clear_env: false,
         }
+    }
+
+    /// Give the program only the variables set with `env`.
+    pub fn env_clear(mut self) -> Cmd {
+        self.clear_env = true;
+        self
     }
 
     pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Cmd {
@@ -325,6 +334,9 @@ impl Host {
         if let Some(dir) = &cmd.cwd {
             command.current_dir(dir);
         }
+        if cmd.clear_env {
+            command.env_clear();
+        }
         for (k, v) in &cmd.env {
             command.env(k, v);
         }
@@ -375,6 +387,9 @@ impl Host {
             .stderr(Stdio::from(err_out));
         if let Some(dir) = &cmd.cwd {
             command.current_dir(dir);
+        }
+        if cmd.clear_env {
+            command.env_clear();
         }
         for (k, v) in &cmd.env {
             command.env(k, v);

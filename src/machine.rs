@@ -411,6 +411,7 @@ fn net_facts(
         http: i.net.http_proxy.clone(),
         https: i.net.https_proxy.clone(),
         no_proxy: i.net.no_proxy.clone(),
+        version: Some(i.version.clone()),
     });
     let proxy = crate::netdiag::engine_proxy(host, reported.as_ref(), podman);
     let certs_d = crate::netdiag::certs_d_registries(host, podman)
@@ -438,6 +439,34 @@ fn net_facts(
         podman_mirrors: host.sys_read(install::net::PODMAN_MIRRORS),
         os_subjects: crate::netdiag::os_store(host).subjects,
         certs_d,
+        podman: podman.then(|| podman_facts(host, probe, info)),
+        daemon: (!podman)
+            .then(|| crate::netdiag::podman::dockerd(host))
+            .flatten(),
+    }
+}
+
+/// Podman's API service and configuration, for the network steps.
+fn podman_facts(
+    host: &Host,
+    probe: &engine::Probe,
+    info: Option<&engine::EngineInfo>,
+) -> install::net::PodmanFacts {
+    use crate::netdiag::podman;
+    let socket = probe
+        .endpoint
+        .as_ref()
+        .and_then(|e| e.endpoint.strip_prefix("unix://").map(String::from))
+        .unwrap_or_else(|| podman::socket(host));
+    let version = info.map(|i| i.version.clone());
+    let seen = podman::gather(host, &socket, version.as_deref().and_then(podman::version));
+    install::net::PodmanFacts {
+        version,
+        environ_sets_proxy: seen.environ_sets_proxy(),
+        socket,
+        service: seen.service,
+        engine_env: seen.engine_env,
+        config_home: seen.config_home,
     }
 }
 

@@ -123,6 +123,7 @@ fn setup(ctx: &Ctx) -> Setup {
         http: i.net.http_proxy.clone(),
         https: i.net.https_proxy.clone(),
         no_proxy: i.net.no_proxy.clone(),
+        version: Some(i.version.clone()),
     });
     let podman = ctx.machine.facts.podman_endpoint();
     Setup::gather(

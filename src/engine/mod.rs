@@ -10,7 +10,9 @@ use std::time::Duration;
 use bollard::Docker;
 use serde::Serialize;
 
-pub use discover::{DiscoverError, Endpoint, current_context, discover_on};
+pub use discover::{
+    DiscoverError, Endpoint, PODMAN_ROOTFUL, current_context, discover_on, podman_rootless,
+};
 
 use crate::host::Host;
 

@@ -204,6 +204,26 @@ async fn act(host: &Host, action: &Action, log: &mut Log, a: &mut Applied) -> Re
             log.line(&format!("left to you: {text}"));
             Ok(())
         }
+        Action::Restart {
+            pid,
+            argv,
+            set,
+            log: out,
+            ready,
+        } => {
+            a.ran.push(argv.clone());
+            log.line(&super::restart_line(*pid, argv, set, out));
+            let r = super::sysfile::Restart {
+                pid: *pid,
+                argv,
+                set,
+                log: out,
+                ready,
+            };
+            let new = super::sysfile::restart(host, &log.root, &r).await?;
+            log.line(&format!("started as pid {new}, output in {out}"));
+            Ok(())
+        }
         Action::WriteFile {
             path,
             content,

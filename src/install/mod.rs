@@ -7,6 +7,7 @@ pub mod guard;
 pub mod migrate;
 pub mod native;
 pub mod net;
+mod net_base;
 pub mod net_desktop;
 pub mod net_python;
 pub mod pkg;
@@ -224,6 +225,18 @@ pub enum Action {
         content: String,
         sudo: bool,
     },
+    /// Restart a daemon that no init manages, as it was started: stop `pid` (only while it
+    /// still runs `argv`), then start `argv` again detached with that process's own
+    /// environment and `set` (`KEY=value`) over it, its output appended to `log`. Its argv and
+    /// environment are kept (0600) for `.onramp/net/undo.sh`, which starts it again with them;
+    /// `ready` is a command that succeeds once it answers.
+    Restart {
+        pid: u32,
+        argv: Vec<String>,
+        set: Vec<String>,
+        log: String,
+        ready: Vec<String>,
+    },
     /// Make the project's CA bundle (`netdiag::bundle`: the OS roots plus `ca_file`) current at
     /// `path`; undo removes it.
     CaBundle { ca_file: String, path: String },
@@ -286,6 +299,13 @@ impl Step {
                     backup,
                 } => (crate::wsl::ini::edit_line(path, settings, backup), false),
                 Action::Manual { text } => (text.clone(), false),
+                Action::Restart {
+                    pid,
+                    argv,
+                    set,
+                    log,
+                    ..
+                } => (restart_line(*pid, argv, set, log), false),
                 Action::WriteFile { path, .. } | Action::ProjectFile { path, .. } => {
                     (format!("write {path}"), false)
                 }
@@ -319,6 +339,7 @@ pub fn answers(step: &str) -> &'static [&'static str] {
         | "engine-proxy-dropin"
         | "engine-restart"
         | "engine-mirrors-podman"
+        | "engine-proxy-podman"
         | "python-trust" => &["network"],
         s if s.starts_with("engine-trust:") || net_desktop::is_step(s) => &["network"],
         _ => &["docker"],
@@ -354,7 +375,9 @@ impl Plan {
         self.todo()
             .flat_map(|s| s.change.iter())
             .filter_map(|a| match a {
-                Action::Run { argv, .. } | Action::Detach { argv, .. } => Some(argv.clone()),
+                Action::Run { argv, .. }
+                | Action::Detach { argv, .. }
+                | Action::Restart { argv, .. } => Some(argv.clone()),
                 _ => None,
             })
             .collect()
@@ -367,6 +390,17 @@ pub fn shell_line(argv: &[String]) -> String {
         .map(|a| crate::escape::shell(a))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// A daemon restarted as it was started: stop it, then `[KEY=value ...] argv >> LOG 2>&1 &`
+/// with the environment it had.
+pub fn restart_line(pid: u32, argv: &[String], set: &[String], log: &str) -> String {
+    let mut line = set.to_vec();
+    line.extend(argv.iter().cloned());
+    format!(
+        "kill {pid} (and wait for it to exit); {} (with the environment pid {pid} had)",
+        detach_line(&line, log)
+    )
 }
 
 /// A detached daemon as a person would start it from a shell: `argv >> LOG 2>&1 &`.

@@ -7,7 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::net_base::{CA_NAME, Ca, NetWants, UNDO};
+use super::net_base::{fingerprint_line, norm, write_file};
 use super::{Action, EngineState, Facts, Probe, State, Step};
+use crate::netdiag::podman::{PROXY_VARS, Service};
 use crate::platform::Kind;
 
 /// What the machine's network setup looks like, as the planner needs it.
@@ -30,33 +33,42 @@ pub struct NetFacts {
     pub os_subjects: Vec<String>,
     /// Per registry, subjects of the roots in the engine's `certs.d/<registry>/`.
     pub certs_d: std::collections::BTreeMap<String, Vec<String>>,
+    /// Podman's side, when the engine is Podman.
+    pub podman: Option<PodmanFacts>,
+    /// dockerd when no init runs it (its pid file's process), to restart it as it was started.
+    pub daemon: Option<Service>,
     /// An engine in a VM or on another OS (Docker Desktop, colima, Rancher Desktop, a WSL2
     /// distro's engine seen from Windows): its settings and trust.
     pub desktop: super::net_desktop::DesktopNet,
 }
 
-/// What the profile and the user want of the network.
-#[derive(Debug, Clone, Default)]
-pub struct NetWants {
-    /// The proxy every client should use.
-    pub https_proxy: Option<String>,
-    pub http_proxy: Option<String>,
-    pub no_proxy: Option<String>,
-    /// The company's root: where the user keeps it, its PEM text and its subject.
-    pub ca: Option<Ca>,
-    /// Registries the profile's images come from (Docker Hub excluded: the OS store covers it).
-    pub registries: Vec<String>,
-    /// Registry mirrors for Docker Hub.
-    pub mirrors: Vec<String>,
-    /// The project's Python side (its CA bundle and venv), when a company root is named.
-    pub python: Option<crate::netdiag::pip::PyProject>,
+/// What the planner needs of Podman: its version, its API service, where its proxy comes from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PodmanFacts {
+    pub version: Option<String>,
+    /// The socket the engine answers on.
+    pub socket: String,
+    /// The `podman system service` process serving it, when one runs.
+    pub service: Option<Service>,
+    /// That process's own environment sets a proxy (containers.conf cannot change it then).
+    pub environ_sets_proxy: bool,
+    /// `[engine] env` as Podman reads it from containers.conf and its drop-ins.
+    pub engine_env: Vec<String>,
+    /// The service user's configuration directory (`~/.config`), for rootless Podman.
+    pub config_home: Option<String>,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Ca {
-    pub path: String,
-    pub pem: String,
-    pub subject: String,
+/// How Podman is given a proxy: chosen from the facts by `podman_via`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PodmanVia {
+    /// `[engine] env` in a containers.conf drop-in (Podman 3.3 and later, when the service's
+    /// own environment sets no proxy: a variable already there wins over containers.conf).
+    ContainersConf(String),
+    /// `Environment=` in a systemd drop-in for podman.service (the user's manager: `user`).
+    Systemd { path: String, user: bool },
+    /// The service's environment when it is restarted (no init to hold it).
+    Environment,
 }
 
 /// Where a distribution keeps extra roots and how it rebuilds its bundle.
@@ -100,11 +112,6 @@ const STORES: &[Store] = &[
     },
 ];
 
-/// The file the company root is installed as, in every store.
-pub const CA_NAME: &str = "onramp-company-root.crt";
-/// The undo script, relative to the project.
-pub const UNDO: &str = ".onramp/net/undo.sh";
-
 const SHORT_SECS: u64 = 60;
 
 /// How root commands are run on this machine.
@@ -126,14 +133,6 @@ fn as_root(f: &Facts, argv: &[&str], timeout_secs: u64) -> Action {
     }
 }
 
-pub(super) fn write_file(f: &Facts, path: &str, content: String) -> Action {
-    Action::WriteFile {
-        path: path.into(),
-        content,
-        sudo: !(f.is_root() || f.uid.is_none()),
-    }
-}
-
 pub(super) fn step(id: &str, why: String, check: Probe, change: Vec<Action>) -> Step {
     let manual = change.iter().all(|a| matches!(a, Action::Manual { .. }));
     Step {
@@ -145,21 +144,6 @@ pub(super) fn step(id: &str, why: String, check: Probe, change: Vec<Action>) -> 
         verify: check,
         note: Some(format!("undo: sh {UNDO}")),
     }
-}
-
-/// A line of the certificate's base64 that no other certificate shares (its last full one).
-pub(super) fn fingerprint_line(pem: &str) -> String {
-    let body: Vec<&str> = pem
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("-----"))
-        .collect();
-    body.iter()
-        .rev()
-        .find(|l| l.len() >= 60)
-        .or(body.last())
-        .map(|l| (*l).to_string())
-        .unwrap_or_default()
 }
 
 fn holds(line: &str, path: &str) -> Probe {
@@ -203,6 +187,10 @@ pub fn steps(f: &Facts, family: Option<&str>, w: &NetWants) -> Vec<Step> {
             ));
         }
     }
+    if podman && linuxish {
+        out.extend(podman_proxy(f, w, restart));
+        return out;
+    }
     if podman || !linuxish {
         return out;
     }
@@ -242,6 +230,238 @@ pub fn steps(f: &Facts, family: Option<&str>, w: &NetWants) -> Vec<Step> {
         out.push(engine_restart(f, &env));
     }
     out
+}
+
+/// The onramp-owned drop-in's name, in containers.conf.d and podman.service.d.
+const PODMAN_PROXY_NAME: &str = "onramp-proxy.conf";
+
+/// Whether the Podman at the endpoint runs as a user (rootless).
+fn podman_rootless(p: &PodmanFacts) -> bool {
+    match &p.service {
+        Some(s) => s.uid != 0,
+        None => p.socket.starts_with("/run/user/"),
+    }
+}
+
+/// How to give this Podman a proxy, from the facts: a containers.conf drop-in where Podman
+/// reads them and nothing in the service's own environment would win over it; else the
+/// service's environment, through systemd where systemd runs it, else at its restart.
+pub fn podman_via(f: &Facts, p: &PodmanFacts) -> PodmanVia {
+    let version = p
+        .version
+        .as_deref()
+        .and_then(crate::netdiag::podman::version);
+    let rootless = podman_rootless(p);
+    let systemd = f.pid1.as_deref() == Some("systemd") && f.systemd_running;
+    if crate::netdiag::podman::reads_dropins(version) && !p.environ_sets_proxy {
+        let dir = if rootless {
+            p.config_home
+                .as_ref()
+                .map(|h| format!("{h}/containers/containers.conf.d"))
+        } else {
+            Some("/etc/containers/containers.conf.d".into())
+        };
+        if let Some(d) = dir {
+            return PodmanVia::ContainersConf(format!("{d}/{PODMAN_PROXY_NAME}"));
+        }
+    }
+    match (systemd, rootless) {
+        (true, false) => PodmanVia::Systemd {
+            path: format!("/etc/systemd/system/podman.service.d/{PODMAN_PROXY_NAME}"),
+            user: false,
+        },
+        (true, true) => match &p.config_home {
+            Some(h) => PodmanVia::Systemd {
+                path: format!("{h}/systemd/user/podman.service.d/{PODMAN_PROXY_NAME}"),
+                user: true,
+            },
+            None => PodmanVia::Environment,
+        },
+        _ => PodmanVia::Environment,
+    }
+}
+
+/// The proxy variables wanted, as `KEY=value` words.
+fn proxy_words(w: &NetWants) -> Vec<String> {
+    [
+        ("HTTP_PROXY", &w.http_proxy),
+        ("HTTPS_PROXY", &w.https_proxy),
+        ("NO_PROXY", &w.no_proxy),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+    .collect()
+}
+
+/// A containers.conf drop-in whose `[engine] env` is the current one (every other variable
+/// kept, since a drop-in's list replaces the earlier ones) with the proxy wanted.
+pub fn podman_env_dropin(current: &[String], w: &NetWants) -> String {
+    let mut env: Vec<toml::Value> = current
+        .iter()
+        .filter(|kv| {
+            let k = kv.split_once('=').map_or(kv.as_str(), |(k, _)| k);
+            !PROXY_VARS.contains(&k)
+        })
+        .map(|kv| toml::Value::String(kv.clone()))
+        .collect();
+    env.extend(proxy_words(w).into_iter().map(toml::Value::String));
+    let mut engine = toml::Table::new();
+    engine.insert("env".into(), toml::Value::Array(env));
+    let mut doc = toml::Table::new();
+    doc.insert("engine".into(), toml::Value::Table(engine));
+    format!(
+        "# The proxy for Podman's pulls (written by onramp; undo: sh {UNDO}).\n{}",
+        toml::to_string(&doc).unwrap_or_default()
+    )
+}
+
+/// Podman's proxy (when it differs from the one wanted) and the restart that makes the
+/// service read it and the trust store.
+fn podman_proxy(f: &Facts, w: &NetWants, store_changed: bool) -> Vec<Step> {
+    let Some(p) = &f.net.podman else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let differs = w.https_proxy.is_some()
+        && norm(w.https_proxy.as_deref()) != norm(f.net.engine_https_proxy.as_deref());
+    let why = format!(
+        "Podman's proxy is {}, yours is {}",
+        f.net
+            .engine_https_proxy
+            .as_deref()
+            .map(crate::secrets::mask_text)
+            .unwrap_or_else(|| "none".into()),
+        w.https_proxy
+            .as_deref()
+            .map(crate::secrets::mask_text)
+            .unwrap_or_default()
+    );
+    let line = w.https_proxy.clone().unwrap_or_default();
+    let mut set = Vec::new();
+    let mut user_manager = false;
+    if differs {
+        match podman_via(f, p) {
+            PodmanVia::ContainersConf(path) => {
+                let text = podman_env_dropin(&p.engine_env, w);
+                let write = if podman_rootless(p) {
+                    Action::WriteFile {
+                        path: path.clone(),
+                        content: text,
+                        sudo: false,
+                    }
+                } else {
+                    write_file(f, &path, text)
+                };
+                out.push(step(
+                    "engine-proxy-podman",
+                    why,
+                    holds(&line, &path),
+                    vec![write],
+                ));
+            }
+            PodmanVia::Systemd { path, user } => {
+                let vars: Vec<String> = proxy_words(w).iter().map(|v| format!("\"{v}\"")).collect();
+                let text = format!("[Service]\nEnvironment={}\n", vars.join(" "));
+                let (write, reload) = if user {
+                    user_manager = true;
+                    let argv = ["systemctl", "--user", "daemon-reload"]
+                        .map(String::from)
+                        .to_vec();
+                    (
+                        Action::WriteFile {
+                            path: path.clone(),
+                            content: text,
+                            sudo: false,
+                        },
+                        Action::Run {
+                            argv,
+                            timeout_secs: SHORT_SECS,
+                        },
+                    )
+                } else {
+                    (
+                        write_file(f, &path, text),
+                        as_root(f, &["systemctl", "daemon-reload"], SHORT_SECS),
+                    )
+                };
+                out.push(step(
+                    "engine-proxy-podman",
+                    why,
+                    holds(&line, &path),
+                    vec![write, reload],
+                ));
+            }
+            PodmanVia::Environment => set = proxy_words(w),
+        }
+    }
+    if (differs || store_changed) && f.engine == EngineState::Ready {
+        out.extend(podman_restart(f, p, set, user_manager));
+    }
+    out
+}
+
+/// Restart Podman's API service the way PID 1 allows, so it reads its configuration, its
+/// environment (`set`) and the trust store again.
+fn podman_restart(f: &Facts, p: &PodmanFacts, set: Vec<String>, user: bool) -> Option<Step> {
+    let systemd = f.pid1.as_deref() == Some("systemd") && f.systemd_running;
+    let change = if systemd && set.is_empty() {
+        let rootless = user || podman_rootless(p);
+        if rootless {
+            vec![Action::Run {
+                argv: ["systemctl", "--user", "try-restart", "podman.service"]
+                    .map(String::from)
+                    .to_vec(),
+                timeout_secs: SHORT_SECS,
+            }]
+        } else {
+            vec![as_root(
+                f,
+                &["systemctl", "try-restart", "podman.service"],
+                SHORT_SECS,
+            )]
+        }
+    } else {
+        let s = p.service.as_ref()?;
+        let mine = f.uid.is_none() || f.is_root() || f.uid == Some(s.uid);
+        if mine {
+            vec![Action::Restart {
+                pid: s.pid,
+                argv: s.argv.clone(),
+                set,
+                log: format!("{}/logs/podman-service.log", crate::naming::STATE_DIR),
+                ready: vec![
+                    "podman".into(),
+                    "--remote".into(),
+                    "--url".into(),
+                    format!("unix://{}", p.socket),
+                    "version".into(),
+                ],
+            }]
+        } else {
+            vec![Action::Manual {
+                text: format!(
+                    "as root: stop `{}` (pid {}) and start it again{} so it reads its new settings",
+                    super::shell_line(&s.argv),
+                    s.pid,
+                    if set.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" with {}", crate::secrets::mask_text(&set.join(" ")))
+                    }
+                ),
+            }]
+        }
+    };
+    let manual = change.iter().all(|a| matches!(a, Action::Manual { .. }));
+    Some(Step {
+        id: "engine-restart".into(),
+        why: "Podman's API service reads its proxy and the trust store when it starts".into(),
+        state: if manual { State::Manual } else { State::Todo },
+        check: Probe::Manual,
+        change,
+        verify: Probe::EnginePing { wait_secs: 60 },
+        note: Some(format!("undo: sh {UNDO}")),
+    })
 }
 
 /// Podman's drop-in for Docker Hub mirrors (registries.conf v2, read from registries.conf.d).
@@ -414,10 +634,6 @@ pub fn merged_daemon_json(current: Option<&str>, w: &NetWants) -> Result<String,
         .map_err(|e| e.to_string())
 }
 
-pub(super) fn norm(p: Option<&str>) -> Option<String> {
-    p.map(|p| p.trim().trim_end_matches('/').to_string())
-}
-
 fn daemon_json(f: &Facts, w: &NetWants) -> Option<Step> {
     let n = &f.net;
     let proxy_ok = w.https_proxy.is_none()
@@ -489,6 +705,19 @@ fn engine_restart(f: &Facts, env: &[String]) -> Step {
         vec![as_root(f, &["rc-service", "docker", "restart"], SHORT_SECS)]
     } else if f.pid1.as_deref() == Some("init") && f.has("service") {
         vec![as_root(f, &["service", "docker", "restart"], SHORT_SECS)]
+    } else if let Some(d) = f
+        .net
+        .daemon
+        .as_ref()
+        .filter(|d| f.uid.is_none() || f.is_root() || f.uid == Some(d.uid))
+    {
+        vec![Action::Restart {
+            pid: d.pid,
+            argv: d.argv.clone(),
+            set: env.to_vec(),
+            log: format!("{}/logs/dockerd.log", crate::naming::STATE_DIR),
+            ready: vec!["docker".into(), "info".into()],
+        }]
     } else {
         let stop = "pid=$(cat /var/run/docker.pid) && kill \"$pid\" && for i in $(seq 1 300); do kill -0 \"$pid\" 2>/dev/null || exit 0; sleep 0.1; done; exit 1";
         let mut v = vec![as_root(f, &["sh", "-c", stop], SHORT_SECS)];
@@ -699,5 +928,195 @@ mod tests {
         let d = s.iter().find(|s| s.id == "engine-daemon-json").unwrap();
         assert_eq!(d.state, State::Manual);
         assert!(d.summary().contains("never replaces"));
+    }
+
+    fn podman_facts(uid: u32, env_proxy: bool) -> Facts {
+        let mut f = debian_root();
+        let socket = if uid == 0 {
+            "/run/podman/podman.sock".to_string()
+        } else {
+            format!("/run/user/{uid}/podman/podman.sock")
+        };
+        f.uid = Some(uid);
+        f.engine_endpoint = Some(format!("unix://{socket}"));
+        f.net.podman = Some(PodmanFacts {
+            version: Some("4.3.1".into()),
+            socket: socket.clone(),
+            service: Some(Service {
+                pid: 4242,
+                argv: ["podman", "system", "service", "--time=0"]
+                    .map(String::from)
+                    .to_vec(),
+                uid,
+            }),
+            environ_sets_proxy: env_proxy,
+            engine_env: vec!["TZ=UTC".into(), "HTTPS_PROXY=http://old:1".into()],
+            config_home: Some(format!("/home/u{uid}/.config")),
+        });
+        f
+    }
+
+    fn proxy_only() -> NetWants {
+        NetWants {
+            ca: None,
+            registries: Vec::new(),
+            mirrors: Vec::new(),
+            ..wants()
+        }
+    }
+
+    #[test]
+    fn podman_without_an_init_gets_a_containers_conf_drop_in_and_a_restart_as_it_ran() {
+        let f = podman_facts(0, false);
+        let s = steps(&f, Some("debian"), &proxy_only());
+        let ids: Vec<&str> = s.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["engine-proxy-podman", "engine-restart"]);
+        let Action::WriteFile {
+            path,
+            content,
+            sudo,
+        } = &s[0].change[0]
+        else {
+            panic!("{:?}", s[0])
+        };
+        assert_eq!(path, "/etc/containers/containers.conf.d/onramp-proxy.conf");
+        assert!(!sudo);
+        // A drop-in's env replaces the earlier list: the other variables are kept, the old
+        // proxy is not.
+        let v: toml::Table = toml::from_str(content).unwrap();
+        let env: Vec<&str> = v["engine"]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            env,
+            [
+                "TZ=UTC",
+                "HTTP_PROXY=http://alice:pw-123456@proxy.corp:3128",
+                "HTTPS_PROXY=http://alice:pw-123456@proxy.corp:3128",
+                "NO_PROXY=localhost,127.0.0.1"
+            ]
+        );
+        let Action::Restart { pid, argv, set, .. } = &s[1].change[0] else {
+            panic!("{:?}", s[1])
+        };
+        assert_eq!((*pid, argv[3].as_str()), (4242, "--time=0"));
+        assert!(
+            set.is_empty(),
+            "the drop-in gives the proxy, not the restart"
+        );
+        // In place already: nothing to do.
+        let mut done = f.clone();
+        done.net.engine_https_proxy = proxy_only().https_proxy;
+        assert!(steps(&done, Some("debian"), &proxy_only()).is_empty());
+    }
+
+    #[test]
+    fn a_proxy_in_the_services_own_environment_is_changed_there() {
+        // Its own variable wins over containers.conf: no init, so the restart sets it.
+        let f = podman_facts(0, true);
+        assert_eq!(
+            podman_via(&f, f.net.podman.as_ref().unwrap()),
+            PodmanVia::Environment
+        );
+        let s = steps(&f, Some("debian"), &proxy_only());
+        assert_eq!(s.len(), 1, "{s:?}");
+        let Action::Restart { set, .. } = &s[0].change[0] else {
+            panic!("{s:?}")
+        };
+        assert!(set.contains(&"HTTPS_PROXY=http://alice:pw-123456@proxy.corp:3128".into()));
+        // Under systemd: a drop-in for podman.service, then try-restart.
+        let mut sd = f.clone();
+        sd.pid1 = Some("systemd".into());
+        sd.systemd_running = true;
+        let s = steps(&sd, Some("debian"), &proxy_only());
+        let Action::WriteFile { path, content, .. } = &s[0].change[0] else {
+            panic!("{s:?}")
+        };
+        assert_eq!(
+            path,
+            "/etc/systemd/system/podman.service.d/onramp-proxy.conf"
+        );
+        assert!(content.contains(" \"HTTPS_PROXY=http://alice"), "{content}");
+        assert!(
+            matches!(&s[1].change[0], Action::Run { argv, .. } if argv == &["systemctl", "try-restart", "podman.service"]),
+            "{s:?}"
+        );
+        // Podman 3.2 reads no drop-in directory: the environment too.
+        let mut old = podman_facts(0, false);
+        if let Some(p) = old.net.podman.as_mut() {
+            p.version = Some("3.2.3".into());
+        }
+        assert_eq!(
+            podman_via(&old, old.net.podman.as_ref().unwrap()),
+            PodmanVia::Environment
+        );
+    }
+
+    #[test]
+    fn rootless_podman_is_configured_in_the_users_own_files() {
+        let f = podman_facts(1000, false);
+        let s = steps(&f, Some("debian"), &proxy_only());
+        let Action::WriteFile { path, sudo, .. } = &s[0].change[0] else {
+            panic!("{s:?}")
+        };
+        assert_eq!(
+            path,
+            "/home/u1000/.config/containers/containers.conf.d/onramp-proxy.conf"
+        );
+        assert!(!sudo);
+        assert!(matches!(&s[1].change[0], Action::Restart { pid: 4242, .. }));
+        let mut sd = podman_facts(1000, true);
+        sd.pid1 = Some("systemd".into());
+        sd.systemd_running = true;
+        let s = steps(&sd, Some("debian"), &proxy_only());
+        assert!(
+            matches!(&s[0].change[1], Action::Run { argv, .. } if argv == &["systemctl", "--user", "daemon-reload"]),
+            "{s:?}"
+        );
+        assert!(
+            matches!(&s[1].change[0], Action::Run { argv, .. } if argv == &["systemctl", "--user", "try-restart", "podman.service"]),
+            "{s:?}"
+        );
+        // Another user's service: told, not done.
+        let mut other = podman_facts(0, false);
+        other.uid = Some(1000);
+        other.which.insert("sudo".into(), "/usr/bin/sudo".into());
+        let s = steps(&other, Some("debian"), &proxy_only());
+        let r = s.iter().find(|s| s.id == "engine-restart").unwrap();
+        assert_eq!(r.state, State::Manual);
+        assert!(!r.summary().contains("pw-123456"), "{}", r.summary());
+    }
+
+    #[test]
+    fn a_detached_dockerd_is_restarted_with_its_own_argv_and_environment() {
+        let mut f = debian_root();
+        f.net.engine_version = Some("20.10.24+dfsg1".into());
+        f.net.daemon = Some(Service {
+            pid: 77,
+            argv: ["dockerd", "--data-root", "/srv/docker"]
+                .map(String::from)
+                .to_vec(),
+            uid: 0,
+        });
+        let s = steps(&f, Some("debian"), &proxy_only());
+        let r = s.iter().find(|s| s.id == "engine-restart").unwrap();
+        let Action::Restart {
+            pid,
+            argv,
+            set,
+            ready,
+            ..
+        } = &r.change[0]
+        else {
+            panic!("{r:?}")
+        };
+        assert_eq!(*pid, 77);
+        assert_eq!(argv, &["dockerd", "--data-root", "/srv/docker"]);
+        assert!(set.contains(&"HTTPS_PROXY=http://alice:pw-123456@proxy.corp:3128".into()));
+        assert_eq!(ready, &["docker", "info"]);
+        assert!(r.summary().starts_with("kill 77"), "{}", r.summary());
     }
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::net::{CA_NAME, Ca, NetWants, fingerprint_line, norm, write_file};
+use super::net_base::{CA_NAME, Ca, NetWants, UNDO, fingerprint_line, norm, write_file};
 use super::{Action, EngineState, Facts, Probe, State, Step};
 use crate::platform::Kind;
 
@@ -165,6 +165,7 @@ pub fn engine(f: &Facts) -> Option<DesktopEngine> {
         Kind::Windows if f.desktop.installed || ep.contains("docker_engine") => {
             Some(DesktopEngine::DockerDesktop)
         }
+        Kind::Windows if f.wsl.distro_engine => Some(DesktopEngine::WslEngine),
         // Inside a WSL2 distro whose engine is Docker Desktop's (its integration).
         Kind::Wsl2 if f.desktop.integration() => Some(DesktopEngine::DockerDesktop),
         _ => None,
@@ -644,7 +645,7 @@ fn colima_vm_trust(f: &Facts, profile: &str, ca: &Ca) -> Step {
         ],
         check.clone(),
         check,
-        &format!("stays until `colima delete`; undo: sh {}", super::net::UNDO),
+        &format!("stays until `colima delete`; undo: sh {}", UNDO),
     )
 }
 
@@ -679,7 +680,7 @@ fn user_certs_d(f: &Facts, registry: &str, ca: &Ca) -> Option<Step> {
         vec![write],
         check.clone(),
         check,
-        &format!("undo: sh {}", super::net::UNDO),
+        &format!("undo: sh {}", UNDO),
     ))
 }
 
@@ -759,6 +760,7 @@ fn wsl_engine(f: &Facts, w: &NetWants) -> Vec<Step> {
             .desktop
             .vm_subjects
             .as_ref()
+            .or(f.wsl.distro_roots.as_ref())
             .is_some_and(|s| s.contains(&ca.subject));
         if !trusted {
             out.push(wsl_trust(&d, ca));
@@ -940,6 +942,50 @@ mod tests {
             r"\\wsl.localhost\Ubuntu-24.04\home\dev\proj\root.pem"
         );
         assert!(windows_path_of("/mnt/wsl/x", None).starts_with(r"\\wsl.localhost\"));
+    }
+
+    #[test]
+    fn a_distros_engine_seen_from_windows_gets_the_root_unless_its_store_has_it() {
+        let ca = Ca {
+            path: r"C:\Users\dev\src\horme\corp-root.pem".into(),
+            pem: "-----BEGIN CERTIFICATE-----\nMIIBfjCCASSgAwIBAgIBATAKBggqhkjOPQQDAjA+MRUwEwYDVQQKDAxFeGFtcGxl\n-----END CERTIFICATE-----\n".into(),
+            subject: "CN=Corp Root".into(),
+        };
+        let w = NetWants {
+            ca: Some(ca),
+            ..NetWants::default()
+        };
+        let mut f = Facts {
+            kind: Some(Kind::Windows),
+            ..Facts::default()
+        };
+        f.wsl.distro = Some("Ubuntu-24.04".into());
+        assert_eq!(engine(&f), None);
+        f.wsl.distro_engine = true;
+        let e = engine(&f).unwrap();
+        assert_eq!(e, DesktopEngine::WslEngine);
+        let s = steps(&f, e, &w, true);
+        let ids: Vec<&str> = s.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "wsl-distro-trust:Ubuntu-24.04",
+                "wsl-distro-restart:Ubuntu-24.04"
+            ]
+        );
+        let Action::Run { argv, .. } = &s[0].change[0] else {
+            panic!("{:?}", s[0])
+        };
+        assert_eq!(
+            &argv[..6],
+            ["wsl.exe", "-d", "Ubuntu-24.04", "-u", "root", "--"]
+        );
+        assert_eq!(
+            argv.last().unwrap(),
+            "/mnt/c/Users/dev/src/horme/corp-root.pem"
+        );
+        f.wsl.distro_roots = Some(vec!["CN=Corp Root".into()]);
+        assert!(steps(&f, e, &w, true).is_empty());
     }
 
     #[test]

@@ -105,7 +105,7 @@ pub fn step(p: &PyProject, ca_path: &str, ca_subject: &str, fingerprint: &str) -
         verify,
         note: Some(format!(
             "undo: sh {}; uv run by hand: SSL_CERT_FILE={} UV_NATIVE_TLS=1",
-            super::net::UNDO,
+            super::net_base::UNDO,
             p.bundle
         )),
     })

@@ -63,7 +63,7 @@ pub fn plan(f: &Facts, w: &Wants) -> Plan {
     let family = family.map(|f| f.name);
     p.steps.extend(super::net::steps(f, family, &w.net));
     if let (Some(ca), Some(py)) = (&w.net.ca, &w.net.python) {
-        let line = super::net::fingerprint_line(&ca.pem);
+        let line = super::net_base::fingerprint_line(&ca.pem);
         p.steps
             .extend(super::net_python::step(py, &ca.path, &ca.subject, &line));
     }
@@ -1029,6 +1029,11 @@ mod tests {
                     super::super::shell_line(argv)
                 }
                 Action::Detach { argv, log } => super::super::detach_line(argv, log),
+                Action::Restart { argv, set, log, .. } => {
+                    let mut line = set.clone();
+                    line.extend(argv.iter().cloned());
+                    super::super::detach_line(&line, log)
+                }
                 Action::Remove { path }
                 | Action::WriteFile { path, .. }
                 | Action::ProjectFile { path, .. }

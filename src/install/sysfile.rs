@@ -35,6 +35,16 @@ enum Entry {
         /// Started detached with its output into this log (relative to the project).
         log: Option<String>,
     },
+    /// A daemon onramp restarted: how it ran before (its argv and its whole environment,
+    /// which may hold a proxy password: the journal and the undo script are 0600 and never
+    /// printed), the pid onramp's restart has now, and a command that succeeds once it answers.
+    Daemon {
+        argv: Vec<String>,
+        env: Vec<(String, String)>,
+        log: String,
+        ready: Vec<String>,
+        pid: Option<u32>,
+    },
 }
 
 fn flat(path: &str) -> String {
@@ -53,7 +63,7 @@ fn save(root: &Root, j: &Journal) -> Result<(), String> {
     let text = serde_json::to_string_pretty(j).map_err(|e| e.to_string())?;
     root.write(JOURNAL, text.as_bytes(), 0o600)
         .map_err(|e| e.to_string())?;
-    root.write(super::net::UNDO, undo_script(j).as_bytes(), 0o700)
+    root.write(super::net::UNDO, undo_script(j).as_bytes(), 0o600)
         .map_err(|e| e.to_string())
 }
 
@@ -186,6 +196,135 @@ pub fn record(root: &Root, argv: &[String], log: Option<&str>) -> Result<(), Str
     save(root, &j)
 }
 
+/// What a restart sets over the daemon's own environment: `KEY=value` words.
+fn with_set(env: &[(String, String)], set: &[String]) -> Vec<(String, String)> {
+    let mut out = env.to_vec();
+    for kv in set {
+        let Some((k, v)) = kv.split_once('=') else {
+            continue;
+        };
+        out.retain(|(n, _)| n != k);
+        out.push((k.to_string(), v.to_string()));
+    }
+    out
+}
+
+/// One daemon to restart as it was started (`Action::Restart`).
+pub struct Restart<'a> {
+    pub pid: u32,
+    pub argv: &'a [String],
+    pub set: &'a [String],
+    pub log: &'a str,
+    pub ready: &'a [String],
+}
+
+/// Stop the daemon `r.pid` (only while it still runs `r.argv`) and start it again detached with
+/// its own environment and `r.set` over it. The first time, its argv and environment are
+/// journalled so the undo script starts it again as it was. Returns the new pid.
+pub async fn restart(host: &Host, root: &Root, r: &Restart<'_>) -> Result<u32, String> {
+    let line = crate::install::shell_line(r.argv);
+    let running = host
+        .sys_read_small(&format!("/proc/{}/cmdline", r.pid), 1 << 16)
+        .map(|c| crate::netdiag::podman::parse_cmdline(&c));
+    if running.as_deref() != Some(r.argv) {
+        return Err(format!(
+            "pid {} no longer runs `{line}`: start the daemon again yourself, then run `onramp doctor --fix` again",
+            r.pid
+        ));
+    }
+    let env = host
+        .sys_read_small(&format!("/proc/{}/environ", r.pid), 1 << 20)
+        .map(|e| crate::netdiag::podman::parse_environ(&e))
+        .ok_or_else(|| {
+            format!(
+                "cannot read the environment of pid {} (`{line}`): run onramp as root or as the daemon's user",
+                r.pid
+            )
+        })?;
+    let mut j = load(root);
+    let known = j
+        .entries
+        .iter()
+        .any(|e| matches!(e, Entry::Daemon { argv, .. } if argv == r.argv));
+    if !known {
+        j.entries.push(Entry::Daemon {
+            argv: r.argv.to_vec(),
+            env: env.clone(),
+            log: r.log.into(),
+            ready: r.ready.to_vec(),
+            pid: None,
+        });
+        save(root, &j)?;
+    }
+    let out = host
+        .run(&Cmd::new("kill", Duration::from_secs(10)).arg(r.pid.to_string()))
+        .await
+        .map_err(|e| e.to_string())?;
+    if out.code != Some(0) {
+        return Err(format!("cannot stop pid {}: {}", r.pid, out.stderr.trim()));
+    }
+    let deadline = host.now() + Duration::from_secs(30);
+    while host.process_alive(r.pid) {
+        if host.now() > deadline {
+            return Err(format!("pid {} (`{line}`) did not exit within 30 s", r.pid));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (program, args) = r.argv.split_first().ok_or("empty command")?;
+    let mut cmd = Cmd::new(program, Duration::ZERO).args(args).env_clear();
+    for (k, v) in with_set(&env, r.set) {
+        cmd = cmd.env(&k, &v);
+    }
+    let file = root.open_log(r.log).map_err(|e| e.to_string())?;
+    let new = host.spawn_detached(&cmd, file).map_err(|e| e.to_string())?;
+    for e in &mut j.entries {
+        if let Entry::Daemon { argv, pid, .. } = e
+            && argv == r.argv
+        {
+            *pid = Some(new);
+        }
+    }
+    save(root, &j)?;
+    Ok(new)
+}
+
+/// The undo script's lines for a daemon: stop the one onramp started (while it still runs the
+/// same program), then start it as it was, with its own environment, and wait for it.
+fn undo_daemon(
+    argv: &[String],
+    env: &[(String, String)],
+    log: &str,
+    ready: &[String],
+    pid: Option<u32>,
+) -> String {
+    let q = |s: &str| crate::escape::shell(s);
+    let line = crate::install::shell_line(argv);
+    let mut out = String::new();
+    if let Some(pid) = pid {
+        let cmdline: String = argv.iter().map(|a| format!("{a} ")).collect();
+        out.push_str(&format!(
+            "if [ \"$(tr '\\0' ' ' 2>/dev/null < /proc/{pid}/cmdline)\" = {} ]; then kill {pid}; for i in $(seq 1 300); do [ -d /proc/{pid} ] && ! grep -qs '^State:[[:space:]]*Z' /proc/{pid}/status || break; sleep 0.1; done; fi\n",
+            q(&cmdline)
+        ));
+    }
+    let vars: Vec<String> = env.iter().map(|(k, v)| q(&format!("{k}={v}"))).collect();
+    let start = format!(
+        "nohup env -i {} {line} >> {} 2>&1 < /dev/null &",
+        vars.join(" "),
+        q(log)
+    );
+    if ready.is_empty() {
+        out.push_str(&format!("{start}\n"));
+        return out;
+    }
+    // Started only when nothing answers (a second run of the script starts no second one).
+    let ready = crate::install::shell_line(ready);
+    out.push_str(&format!(
+        "if ! {ready} >/dev/null 2>&1; then\n  {start}\n  for i in $(seq 1 600); do {ready} >/dev/null 2>&1 && break; sleep 0.1; done\nfi\n"
+    ));
+    out
+}
+
 fn undo_script(j: &Journal) -> String {
     let q = |s: &str| crate::escape::shell(s);
     let mut out = String::from(
@@ -205,18 +344,29 @@ fn undo_script(j: &Journal) -> String {
         }
     }
     for e in &j.entries {
-        if let Entry::Run { argv, log } = e {
-            let line = crate::install::shell_line(argv);
-            match log {
-                Some(l) => out.push_str(&format!(
-                    "nohup {line} >> {} 2>&1 < /dev/null &\nfor i in $(seq 1 600); do docker info >/dev/null 2>&1 && break; sleep 0.1; done\n",
-                    q(l)
-                )),
-                None => out.push_str(&format!("{line}\n")),
+        match e {
+            Entry::Run { argv, log } => {
+                let line = crate::install::shell_line(argv);
+                match log {
+                    Some(l) => out.push_str(&format!(
+                        "nohup {line} >> {} 2>&1 < /dev/null &\nfor i in $(seq 1 600); do docker info >/dev/null 2>&1 && break; sleep 0.1; done\n",
+                        q(l)
+                    )),
+                    None => out.push_str(&format!("{line}\n")),
+                }
             }
+            Entry::Daemon {
+                argv,
+                env,
+                log,
+                ready,
+                pid,
+            } => out.push_str(&undo_daemon(argv, env, log, ready, *pid)),
+            Entry::File { .. } => {}
         }
     }
-    out.push_str(&format!("rm -f {}\n", q(JOURNAL)));
+    // Done: the journal and this script go (running it again would undo nothing).
+    out.push_str(&format!("rm -f {} {}\n", q(JOURNAL), q(super::net::UNDO)));
     out
 }
 
@@ -260,5 +410,114 @@ mod tests {
             s.contains("nohup dockerd >> .onramp/logs/dockerd.log"),
             "{s}"
         );
+    }
+
+    #[test]
+    fn a_restarted_daemon_is_started_again_by_the_undo_with_its_own_environment() {
+        let j = Journal {
+            entries: vec![Entry::Daemon {
+                argv: ["podman", "system", "service", "--time=0"]
+                    .map(String::from)
+                    .to_vec(),
+                env: vec![
+                    ("PATH".into(), "/usr/bin:/bin".into()),
+                    ("HTTPS_PROXY".into(), "http://a:it's@p:1".into()),
+                ],
+                log: ".onramp/logs/podman-service.log".into(),
+                ready: vec!["true".into()],
+                pid: Some(99),
+            }],
+        };
+        let s = undo_script(&j);
+        assert!(
+            s.contains("= 'podman system service --time=0 ' ]; then kill 99;"),
+            "{s}"
+        );
+        assert!(
+            s.contains("nohup env -i PATH=/usr/bin:/bin 'HTTPS_PROXY=http://a:it'\\''s@p:1' podman system service --time=0 >> .onramp/logs/podman-service.log"),
+            "{s}"
+        );
+        assert!(
+            s.contains("if ! true >/dev/null 2>&1; then\n  nohup env -i"),
+            "{s}"
+        );
+        assert!(
+            s.ends_with("rm -f .onramp/net/journal.json .onramp/net/undo.sh\n"),
+            "{s}"
+        );
+    }
+
+    /// A real process (`sleep`) with its own environment: restarted with that environment and
+    /// the proxy set over it; the undo script starts it again as it was, stopping onramp's.
+    #[cfg(target_os = "linux")]
+    #[test]
+    #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+    fn restart_keeps_the_daemons_environment_and_the_undo_brings_it_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Root::new(dir.path());
+        let argv: Vec<String> = ["sleep", "301"].map(String::from).to_vec();
+        let mut child = std::process::Command::new("sleep")
+            .arg("301")
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("OWN", "kept")
+            .env("HTTPS_PROXY", "http://old:1")
+            .spawn()
+            .unwrap();
+        let host = Host::from_process();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let set = vec!["HTTPS_PROXY=http://new:2".to_string()];
+        let r = Restart {
+            pid: child.id(),
+            argv: &argv,
+            set: &set,
+            log: ".onramp/logs/sleep.log",
+            ready: &[],
+        };
+        let new = rt.block_on(restart(&host, &root, &r)).unwrap();
+        let _ = child.wait();
+        let environ = |pid: u32| {
+            let raw = std::fs::read_to_string(format!("/proc/{pid}/environ")).unwrap();
+            crate::netdiag::podman::parse_environ(&raw)
+        };
+        let e = environ(new);
+        assert!(e.contains(&("OWN".into(), "kept".into())), "{e:?}");
+        assert!(
+            e.contains(&("HTTPS_PROXY".into(), "http://new:2".into())),
+            "{e:?}"
+        );
+        assert!(
+            !e.iter().any(|(k, _)| k == "HOME"),
+            "onramp's own environment leaked: {e:?}"
+        );
+        let undo = dir.path().join(super::super::net::UNDO);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&undo).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let out = std::process::Command::new("sh")
+            .arg(&undo)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(!host.process_alive(new), "onramp's restart is stopped");
+        let back = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|d| d.file_name().to_str()?.parse::<u32>().ok())
+            .find(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| c == "sleep\x00301\x00")
+                    && environ(*pid).contains(&("HTTPS_PROXY".into(), "http://old:1".into()))
+            });
+        let pid = back.expect("the undo started it again with its own environment");
+        assert!(environ(pid).contains(&("OWN".into(), "kept".into())));
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
     }
 }

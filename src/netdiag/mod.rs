@@ -8,6 +8,7 @@ pub mod budget;
 pub mod bundle;
 pub mod fault;
 pub mod pip;
+pub mod podman;
 pub mod proxy;
 pub mod wire;
 pub mod x509;
@@ -96,6 +97,8 @@ pub struct EngineProxy {
     pub http: Option<String>,
     pub https: Option<String>,
     pub no_proxy: Option<String>,
+    /// Its version (`20.10.24+dfsg1`, Podman's `4.3.1`).
+    pub version: Option<String>,
 }
 
 impl Setup {
@@ -215,6 +218,23 @@ impl Setup {
 
 /// The proxy the engine uses: its own answer when it gave one, else its configuration files.
 pub fn engine_proxy(host: &Host, reported: Option<&EngineProxy>, podman: bool) -> ProxyConf {
+    if podman {
+        let version = reported
+            .and_then(|r| r.version.as_deref())
+            .and_then(podman::version);
+        let seen = podman::gather(host, &podman::socket(host), version).proxy;
+        // Podman's answer is its service's environment: where that came from is known here.
+        let answered = reported.filter(|r| r.http.is_some() || r.https.is_some());
+        return match answered {
+            Some(r) if seen.https != r.https || seen.http != r.http => ProxyConf {
+                http: r.http.clone(),
+                https: r.https.clone(),
+                no_proxy: r.no_proxy.clone(),
+                source: "Podman's own answer".into(),
+            },
+            _ => seen,
+        };
+    }
     if let Some(r) = reported.filter(|r| r.http.is_some() || r.https.is_some()) {
         return ProxyConf {
             http: r.http.clone(),
@@ -223,15 +243,14 @@ pub fn engine_proxy(host: &Host, reported: Option<&EngineProxy>, podman: bool) -
             source: "the engine's own answer".into(),
         };
     }
-    if !podman && let Some(t) = host.sys_read("/etc/docker/daemon.json") {
+    if let Some(t) = host.sys_read("/etc/docker/daemon.json") {
         let c = proxy::from_daemon_json(&t, "/etc/docker/daemon.json");
         if !c.is_empty() {
             return c;
         }
     }
-    let unit = if podman { "podman" } else { "docker" };
-    let dir = format!("/etc/systemd/system/{unit}.service.d");
-    let mut names = host.sys_list(&dir);
+    let dir = "/etc/systemd/system/docker.service.d";
+    let mut names = host.sys_list(dir);
     names.sort();
     for n in names.iter().filter(|n| n.ends_with(".conf")) {
         let path = format!("{dir}/{n}");

@@ -52,6 +52,10 @@ pub struct WslFacts {
     pub distro_user: Option<String>,
     pub distro_onramp: Option<String>,
     pub distro_has_project: bool,
+    /// The distro runs Docker Engine of its own (`dockerd` there, not Docker Desktop's).
+    pub distro_engine: bool,
+    /// Subjects of the roots in the distro's trust store (`None`: not asked).
+    pub distro_roots: Option<Vec<String>>,
     /// The project's git remote (`origin`), from `.git/config`.
     pub git_remote: Option<String>,
     /// A recording's project folder on Windows (`C:\Users\dev\src\horme`); live runs use
@@ -100,6 +104,8 @@ struct Recorded {
     distro_user: Option<String>,
     distro_onramp: Option<String>,
     distro_has_project: bool,
+    distro_engine: bool,
+    distro_roots: Option<Vec<String>>,
     git_remote: Option<String>,
     windows_dir: Option<String>,
 }
@@ -153,6 +159,8 @@ pub fn recorded(host: &Host, kind: Kind) -> WslFacts {
         distro_user: r.distro_user,
         distro_onramp: r.distro_onramp,
         distro_has_project: r.distro_has_project,
+        distro_engine: r.distro_engine,
+        distro_roots: r.distro_roots,
         git_remote: r.git_remote,
         windows_dir: r.windows_dir,
     };
@@ -317,14 +325,19 @@ async fn from_windows_about_distro(host: &Host, f: &mut WslFacts) {
         }
     };
     let before = crate::host::system_now();
-    let (resolv, conf, date, mode, user, onramp) = tokio::join!(
+    let (resolv, conf, date, mode, user, onramp, engine, roots) = tokio::join!(
         in_distro(&["cat", "/etc/resolv.conf"]),
         in_distro(&["cat", "/etc/wsl.conf"]),
         in_distro(&["date", "+%s%3N"]),
         in_distro(&["wslinfo", "--networking-mode"]),
         in_distro(&["id", "-un"]),
         in_distro(&["sh", "-c", "\"$HOME/.local/bin/onramp\" --version"]),
+        in_distro(&["sh", "-c", "command -v dockerd"]),
+        in_distro(&["cat", "/etc/ssl/certs/ca-certificates.crt"]),
     );
+    f.distro_engine = engine.is_some();
+    f.distro_roots =
+        roots.map(|pem| crate::netdiag::Roots::from_pem(None, pem.as_bytes()).subjects);
     let after = crate::host::system_now();
     f.resolv_conf = resolv;
     f.wsl_conf = conf;
