@@ -77,6 +77,10 @@ impl Machine {
                     crate::wsl::facts::live(host, plat.kind, dir, None, false),
                 );
                 facts.wsl = wsl;
+                if let Some(pem) = facts.wsl.distro_roots_pem.take() {
+                    let roots = crate::netdiag::Roots::from_pem(None, pem.as_bytes());
+                    facts.wsl.distro_roots = Some(roots.subjects);
+                }
                 found
             }
         };
@@ -386,6 +390,7 @@ async fn live(
     f.engine = engine_state(&probe.reach, f);
     f.engine_endpoint = probe.endpoint.as_ref().map(|e| e.endpoint.clone());
     f.net = net_facts(host, &probe, f.podman_endpoint(), f.kind);
+    desktop_roots(host, f).await;
     let (found, ensurepip) = found;
     if let Some(i) = &found.interpreter {
         f.python_version = Some(i.version.to_string());
@@ -393,6 +398,28 @@ async fn live(
         f.ensurepip = ensurepip;
     }
     (probe, found)
+}
+
+/// A desktop engine's trust, asked live: the host store it copies into its VM (the macOS
+/// System keychain, the Windows root store), and colima's own VM store.
+async fn desktop_roots(host: &Host, f: &mut Facts) {
+    use install::net_desktop::{self, DesktopEngine};
+    let Some(engine) = net_desktop::engine(f) else {
+        return;
+    };
+    let kind = f.kind.unwrap_or(platform::Kind::Linux);
+    let colima = (engine == DesktopEngine::Colima && f.engine == EngineState::Ready)
+        .then(|| net_desktop::colima_store_argv(f));
+    let (roots, vm) = tokio::join!(crate::netdiag::desktop::host_roots(host, kind), async {
+        match &colima {
+            Some(argv) => crate::netdiag::desktop::colima_roots(host, argv).await,
+            None => None,
+        }
+    });
+    f.net.os_subjects.extend(roots.unwrap_or_default());
+    if vm.is_some() {
+        f.net.desktop.vm_subjects = vm;
+    }
 }
 
 /// The network setup the planner reads: daemon.json, the engine's proxy and mirrors, and the

@@ -148,7 +148,12 @@ fn proxies(ctx: &Ctx, s: &Setup) -> Outcome {
         return Outcome::new("network:proxy", Status::Pass, detail);
     }
     let fix = ctx.fix_for("network").unwrap_or_else(|| {
-        "give every client the same proxy: `onramp doctor --fix` writes the engine's (`proxies` in /etc/docker/daemon.json); pip reads HTTPS_PROXY or `proxy` in pip.conf".into()
+        let engine = if s.podman {
+            "Podman's (`[engine] env` in a containers.conf drop-in)"
+        } else {
+            "the engine's (`proxies` in /etc/docker/daemon.json)"
+        };
+        format!("give every client the same proxy: `onramp doctor --fix` writes {engine}; pip reads HTTPS_PROXY or `proxy` in pip.conf")
     });
     Outcome::new(
         "network:proxy",

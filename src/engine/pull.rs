@@ -39,7 +39,7 @@ pub fn pull_error(image: &str, e: &EngineError) -> String {
 /// The remedies for a registry that cannot be reached while images are missing.
 pub fn unreachable_help(registry: &str) -> String {
     format!(
-        "the engine cannot reach {registry}: behind a proxy, give the engine HTTP(S)_PROXY (dockerd: a systemd drop-in or `proxies` in /etc/docker/daemon.json; Podman: the environment of `podman system service`); or add a registry mirror to the engine's config (`registry-mirrors` in /etc/docker/daemon.json, a [[registry.mirror]] in /etc/containers/registries.conf); or carry the images over: `onramp images save -o images.tar` where the registry is reachable, then `onramp images load images.tar` here"
+        "the engine cannot reach {registry}: behind a proxy, give the engine HTTP(S)_PROXY (dockerd: a systemd drop-in or `proxies` in /etc/docker/daemon.json; Podman: `[engine] env` in containers.conf or the environment of `podman system service`; `onramp doctor --fix` writes either); or add a registry mirror to the engine's config (`registry-mirrors` in /etc/docker/daemon.json, a [[registry.mirror]] in /etc/containers/registries.conf); or carry the images over: `onramp images save -o images.tar` where the registry is reachable, then `onramp images load images.tar` here"
     )
 }
 

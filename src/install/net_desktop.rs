@@ -59,8 +59,8 @@ pub struct DesktopNet {
 }
 
 /// Where a live run finds the settings: `home` the user's home, `appdata` Windows' `%APPDATA%`,
-/// `read` a reader of small regular files. The VM's own store is not asked (each step's check
-/// asks it again before anything changes).
+/// `read` a reader of small regular files. The stores (the keychain, the Windows root store,
+/// colima's VM) are asked by the machine snapshot through `netdiag::desktop`.
 pub fn gather(
     kind: Kind,
     endpoint: Option<&str>,
@@ -319,39 +319,47 @@ fn settings_file(f: &Facts) -> &'static str {
 fn docker_desktop(f: &Facts, w: &NetWants, host_store: bool) -> Vec<Step> {
     let mut out = Vec::new();
     let inside_wsl = f.kind == Some(Kind::Wsl2);
-    if let (true, Some(ca)) = (inside_wsl, &w.ca) {
-        let trusted = f
-            .net
-            .desktop
-            .vm_subjects
-            .as_ref()
-            .is_some_and(|s| s.contains(&ca.subject));
-        if !trusted {
-            out.extend(windows_store_from_wsl(f, ca));
-        }
+    if let (true, Some(ca)) = (inside_wsl, &w.ca)
+        && !vm_trusts(f, ca)
+    {
+        out.extend(windows_store_from_wsl(f, ca));
     }
-    let settings = f
-        .net
-        .desktop
-        .settings
-        .as_deref()
-        .or(f.wsl.desktop_settings.as_deref());
-    let admin = f
-        .net
-        .desktop
-        .admin_settings
-        .as_deref()
-        .and_then(admin_proxy);
-    let current = admin
-        .clone()
-        .or_else(|| settings.map(desktop_proxy))
-        .unwrap_or_default();
+    let current = desktop_current_proxy(f);
     let manual_ok = current.mode.as_deref() == Some("manual");
     if w.https_proxy.is_some()
         && (!manual_ok || proxy_differs(w.https_proxy.as_deref(), current.https.as_deref()))
     {
         out.push(desktop_proxy_step(f, w, &current));
     }
+    out.extend(desktop_mirrors(f, w));
+    if host_store && f.engine == EngineState::Ready && !inside_wsl {
+        out.push(desktop_restart(f));
+    }
+    out
+}
+
+/// The VM's own store (colima's, the WSL distro's, Docker Desktop's) holds the root.
+fn vm_trusts(f: &Facts, ca: &Ca) -> bool {
+    f.net
+        .desktop
+        .vm_subjects
+        .as_ref()
+        .or(f.wsl.distro_roots.as_ref())
+        .is_some_and(|s| s.contains(&ca.subject))
+}
+
+/// Docker Desktop's proxy: an administrator's lock, else its settings file.
+fn desktop_current_proxy(f: &Facts) -> DesktopProxy {
+    let d = &f.net.desktop;
+    let settings = d.settings.as_deref().or(f.wsl.desktop_settings.as_deref());
+    d.admin_settings
+        .as_deref()
+        .and_then(admin_proxy)
+        .or_else(|| settings.map(desktop_proxy))
+        .unwrap_or_default()
+}
+
+fn desktop_mirrors(f: &Facts, w: &NetWants) -> Option<Step> {
     let missing: Vec<&str> = w
         .mirrors
         .iter()
@@ -363,39 +371,43 @@ fn docker_desktop(f: &Facts, w: &NetWants, host_store: bool) -> Vec<Step> {
         })
         .map(String::as_str)
         .collect();
-    if !missing.is_empty() {
-        let list = missing
-            .iter()
-            .map(|m| format!("\"{m}\""))
-            .collect::<Vec<_>>()
-            .join(", ");
-        out.push(mk(
-            "desktop-mirrors",
-            format!("Docker Desktop's engine lacks the mirrors {}", missing.join(", ")),
-            manual(format!(
-                "in Docker Desktop: Settings > Docker Engine, add \"registry-mirrors\": [{list}] to the JSON (keep what is there), then Apply & restart"
-            )),
-            Probe::Manual,
-            Probe::Manual,
-            "",
-        ));
+    if missing.is_empty() {
+        return None;
     }
-    if host_store && f.engine == EngineState::Ready && !inside_wsl {
-        let store = if f.kind == Some(Kind::Windows) {
-            "the Windows root store"
-        } else {
-            "the macOS keychain"
-        };
-        out.push(mk(
-            "desktop-restart",
-            format!("Docker Desktop copies the roots of {store} into its VM when it starts"),
-            vec![run(&["docker", "desktop", "restart"], 300)],
-            Probe::Manual,
-            Probe::EnginePing { wait_secs: 180 },
-            "`docker desktop restart` needs Docker Desktop 4.37 or later; before that, quit Docker Desktop and open it again",
-        ));
-    }
-    out
+    let list = missing
+        .iter()
+        .map(|m| format!("\"{m}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(mk(
+        "desktop-mirrors",
+        format!(
+            "Docker Desktop's engine lacks the mirrors {}",
+            missing.join(", ")
+        ),
+        manual(format!(
+            "in Docker Desktop: Settings > Docker Engine, add \"registry-mirrors\": [{list}] to the JSON (keep what is there), then Apply & restart"
+        )),
+        Probe::Manual,
+        Probe::Manual,
+        "",
+    ))
+}
+
+fn desktop_restart(f: &Facts) -> Step {
+    let store = if f.kind == Some(Kind::Windows) {
+        "the Windows root store"
+    } else {
+        "the macOS keychain"
+    };
+    mk(
+        "desktop-restart",
+        format!("Docker Desktop copies the roots of {store} into its VM when it starts"),
+        vec![run(&["docker", "desktop", "restart"], 300)],
+        Probe::Manual,
+        Probe::EnginePing { wait_secs: 180 },
+        "`docker desktop restart` needs Docker Desktop 4.37 or later; before that, quit Docker Desktop and open it again",
+    )
 }
 
 fn desktop_proxy_step(f: &Facts, w: &NetWants, current: &DesktopProxy) -> Step {
@@ -506,6 +518,12 @@ fn colima_argv(profile: &str, sub: &str, args: &[&str]) -> Vec<String> {
     v
 }
 
+/// The command that prints colima's VM store (for its subjects).
+pub fn colima_store_argv(f: &Facts) -> Vec<String> {
+    let profile = colima_profile(f.engine_endpoint.as_deref());
+    colima_argv(&profile, "ssh", &["--", "cat", VM_BUNDLE])
+}
+
 /// The value colima.yaml's `env:` gives a variable (either case).
 pub fn colima_env(yaml: &str, key: &str) -> Option<String> {
     let v: serde_yaml::Value = serde_yaml::from_str(yaml).ok()?;
@@ -526,13 +544,7 @@ fn colima(f: &Facts, w: &NetWants) -> Vec<Step> {
     let profile = colima_profile(f.engine_endpoint.as_deref());
     let mut out = Vec::new();
     if let Some(ca) = &w.ca {
-        let trusted = f
-            .net
-            .desktop
-            .vm_subjects
-            .as_ref()
-            .is_some_and(|s| s.contains(&ca.subject));
-        if !trusted {
+        if !vm_trusts(f, ca) {
             out.push(colima_vm_trust(f, &profile, ca));
         }
         for r in &w.registries {
@@ -542,35 +554,7 @@ fn colima(f: &Facts, w: &NetWants) -> Vec<Step> {
         }
     }
     let restart = !out.is_empty();
-    let have = f
-        .net
-        .desktop
-        .colima_yaml
-        .as_deref()
-        .and_then(|y| colima_env(y, "HTTPS_PROXY"))
-        .or(f.net.engine_https_proxy.clone());
-    if proxy_differs(w.https_proxy.as_deref(), have.as_deref()) {
-        let lines: String = proxy_pairs(w)
-            .iter()
-            .map(|(k, v)| format!("  {k}: {v}\n"))
-            .collect();
-        out.push(mk(
-            "colima-proxy",
-            format!(
-                "colima's engine uses {}, yours is {}",
-                masked(have.as_deref()),
-                masked(w.https_proxy.as_deref())
-            ),
-            manual(format!(
-                "in ~/.colima/{profile}/colima.yaml set\nenv:\n{lines}then run `{}`{}",
-                colima_argv(&profile, "restart", &[]).join(" "),
-                password_note(w)
-            )),
-            Probe::Manual,
-            Probe::Manual,
-            "",
-        ));
-    }
+    out.extend(colima_proxy(f, w, &profile));
     if restart && f.engine == EngineState::Ready {
         out.push(mk(
             "colima-restart",
@@ -585,6 +569,40 @@ fn colima(f: &Facts, w: &NetWants) -> Vec<Step> {
         ));
     }
     out
+}
+
+/// colima's proxy: the `env:` of its `colima.yaml`, else what its engine reports.
+fn colima_proxy(f: &Facts, w: &NetWants, profile: &str) -> Option<Step> {
+    let have = f
+        .net
+        .desktop
+        .colima_yaml
+        .as_deref()
+        .and_then(|y| colima_env(y, "HTTPS_PROXY"))
+        .or(f.net.engine_https_proxy.clone());
+    if !proxy_differs(w.https_proxy.as_deref(), have.as_deref()) {
+        return None;
+    }
+    let lines: String = proxy_pairs(w)
+        .iter()
+        .map(|(k, v)| format!("  {k}: {v}\n"))
+        .collect();
+    Some(mk(
+        "colima-proxy",
+        format!(
+            "colima's engine uses {}, yours is {}",
+            masked(have.as_deref()),
+            masked(w.https_proxy.as_deref())
+        ),
+        manual(format!(
+            "in ~/.colima/{profile}/colima.yaml set\nenv:\n{lines}then run `{}`{}",
+            colima_argv(profile, "restart", &[]).join(" "),
+            password_note(w)
+        )),
+        Probe::Manual,
+        Probe::Manual,
+        "",
+    ))
 }
 
 /// The root into colima's VM store: kept first as `~/.docker/onramp-company-root.crt` (colima
@@ -754,17 +772,10 @@ fn wsl_engine(f: &Facts, w: &NetWants) -> Vec<Step> {
         return Vec::new();
     };
     let mut out = Vec::new();
-    if let Some(ca) = &w.ca {
-        let trusted = f
-            .net
-            .desktop
-            .vm_subjects
-            .as_ref()
-            .or(f.wsl.distro_roots.as_ref())
-            .is_some_and(|s| s.contains(&ca.subject));
-        if !trusted {
-            out.push(wsl_trust(&d, ca));
-        }
+    if let Some(ca) = &w.ca
+        && !vm_trusts(f, ca)
+    {
+        out.push(wsl_trust(&d, ca));
     }
     let trust = !out.is_empty();
     if proxy_differs(

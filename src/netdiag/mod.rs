@@ -6,6 +6,7 @@
 
 pub mod budget;
 pub mod bundle;
+pub mod desktop;
 pub mod fault;
 pub mod pip;
 pub mod podman;

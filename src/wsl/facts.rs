@@ -56,6 +56,10 @@ pub struct WslFacts {
     pub distro_engine: bool,
     /// Subjects of the roots in the distro's trust store (`None`: not asked).
     pub distro_roots: Option<Vec<String>>,
+    /// That trust store as read (PEM): the machine snapshot turns it into `distro_roots`
+    /// (certificates are parsed a layer up, in `netdiag`).
+    #[serde(skip)]
+    pub distro_roots_pem: Option<String>,
     /// The project's git remote (`origin`), from `.git/config`.
     pub git_remote: Option<String>,
     /// A recording's project folder on Windows (`C:\Users\dev\src\horme`); live runs use
@@ -161,6 +165,7 @@ pub fn recorded(host: &Host, kind: Kind) -> WslFacts {
         distro_has_project: r.distro_has_project,
         distro_engine: r.distro_engine,
         distro_roots: r.distro_roots,
+        distro_roots_pem: None,
         git_remote: r.git_remote,
         windows_dir: r.windows_dir,
     };
@@ -336,8 +341,7 @@ async fn from_windows_about_distro(host: &Host, f: &mut WslFacts) {
         in_distro(&["cat", "/etc/ssl/certs/ca-certificates.crt"]),
     );
     f.distro_engine = engine.is_some();
-    f.distro_roots =
-        roots.map(|pem| crate::netdiag::Roots::from_pem(None, pem.as_bytes()).subjects);
+    f.distro_roots_pem = roots;
     let after = crate::host::system_now();
     f.resolv_conf = resolv;
     f.wsl_conf = conf;
