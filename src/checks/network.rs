@@ -20,6 +20,7 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
     }
     let setup = setup(ctx);
     let mut out = vec![proxies(ctx, &setup)];
+    out.extend(settings(ctx));
     out.extend(desktop);
     // The native backend pulls no image: only the package index matters to it.
     let images = match ctx.profile.backend {
@@ -163,6 +164,33 @@ fn proxies(ctx: &Ctx, s: &Setup) -> Outcome {
     .remedy(fix)
 }
 
+/// Where each network setting in effect came from: the profile, the team's network file, or
+/// the environment (a proxy neither names); nothing when no setting is made anywhere.
+fn settings(ctx: &Ctx) -> Option<Outcome> {
+    let n = &ctx.profile.network;
+    let mut parts: Vec<String> = n
+        .origins
+        .iter()
+        .map(|o| match o.setting.as_str() {
+            "team file" => format!("team file {} ({})", o.value, o.from),
+            _ => format!("{} = {} ({})", o.setting, o.value, o.from),
+        })
+        .collect();
+    if n.proxy.is_none() {
+        let env = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
+            .into_iter()
+            .find_map(|k| Some((k, ctx.host.env(k).filter(|v| !v.is_empty())?)));
+        if let Some((k, v)) = env {
+            parts.push(format!("proxy = {v} (environment {k})"));
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let detail = crate::secrets::mask_text(&parts.join("; "));
+    Some(Outcome::new("network:settings", Status::Pass, detail))
+}
+
 /// Reach the index pip would use, when the profile installs packages, with the roots the pip
 /// that will install trusts; and which roots those are, in words.
 async fn index(ctx: &Ctx, s: &Setup) -> Option<(Finding, String)> {
@@ -285,5 +313,53 @@ fn remedy(fault: &Fault, f: &Finding, named_ca: bool) -> String {
         Fault::AuthRequired { what, .. } => format!("log in: `docker login {}`", what.split('/').next().unwrap_or(what)),
         Fault::NotTls { .. } => "the registry speaks plain HTTP: list it in the engine's `insecure-registries` only if that is what your team intends".into(),
         Fault::Other { .. } => "`onramp report` collects the details for whoever runs the network".into(),
+    }
+}
+
+#[cfg(test)]
+// Tests make their fixtures with std::fs.
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+mod tests {
+    use super::*;
+    use crate::host::Os;
+    use crate::profile::{Choice, ComposeOptions, load_with};
+
+    #[test]
+    fn the_plan_trusts_the_mapped_registries_and_uses_the_team_file_s_proxy_and_mirrors() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        std::fs::write(
+            dir.join("onramp-network.toml"),
+            "[network]\nproxy = \"http://proxy.corp.example:3128\"\nmirrors = [\"https://mirror.corp.example\"]\n[network.images]\n\"docker.io\" = \"registry.corp.example/hub\"\n\"ghcr.io\" = \"ghcr.corp.example:8443/ghcr\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("onramp.toml"),
+            "extends = \"minimal\"\n[services.redis]\nimage = \"ghcr.io/team/redis:7\"\n",
+        )
+        .unwrap();
+        let none = |_: &str| None;
+        let opts = ComposeOptions {
+            dir,
+            file: None,
+            profiles: Vec::new(),
+            named: Vec::new(),
+            env: &none,
+            import_only: false,
+        };
+        let p = load_with(&Choice::ProjectFile(dir.join("onramp.toml")), &opts)
+            .unwrap()
+            .profile;
+        let w = net_wants(&Host::with("/", &[], Os::Linux), &p, dir);
+        assert_eq!(
+            w.registries,
+            ["registry.corp.example", "ghcr.corp.example:8443"],
+            "engine-trust steps for the company's registries, none for Docker Hub or ghcr.io"
+        );
+        assert_eq!(
+            w.https_proxy.as_deref(),
+            Some("http://proxy.corp.example:3128")
+        );
+        assert_eq!(w.mirrors, ["https://mirror.corp.example"]);
     }
 }

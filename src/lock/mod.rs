@@ -154,9 +154,14 @@ pub fn write(dir: &Path, lock: &Lock) -> Result<()> {
     Root::new(dir).write(FILE, lock.render()?.as_bytes(), 0o644)
 }
 
-/// sha256 of the resolved profile: any change to what onramp would do changes it.
+/// sha256 of the resolved profile: any change to what onramp would do changes it. The
+/// `[network]` settings are left out: they are this machine's way to the registries (a team
+/// file's `ca_file` resolves to a path on this machine, a proxy is per office), and what they
+/// change in the services (mapped images, a root's bind) is in the services already.
 pub fn profile_hash(profile: &Profile) -> String {
-    crate::naming::sha256(&serde_json::to_string(profile).unwrap_or_default())
+    let mut shared = profile.clone();
+    shared.network = Default::default();
+    crate::naming::sha256(&serde_json::to_string(&shared).unwrap_or_default())
 }
 
 /// Each image the profile pulls (built ones are made here, not pulled), with its services.
@@ -317,6 +322,21 @@ mod tests {
         let mut new_image = p.clone();
         new_image.services.get_mut("db").unwrap().image = Some("reg:5000/t/pg:16".into());
         assert!(stale(&l, &new_image).unwrap().contains("reg:5000/t/pg:16"));
+    }
+
+    #[test]
+    fn network_settings_of_this_machine_do_not_make_the_lock_stale_but_a_mapped_image_does() {
+        let p = profile();
+        let l = lock(&p);
+        let mut elsewhere = p.clone();
+        elsewhere.network.ca_file = Some("/home/someone/team/root.pem".into());
+        elsewhere.network.proxy = Some("http://proxy.office:3128".into());
+        assert_eq!(stale(&l, &elsewhere), None);
+        let mut mapped = p.clone();
+        mapped.network.image_prefix = Some("corp/hub".into());
+        let image = mapped.network.map_image("redis:7");
+        mapped.services.get_mut("cache").unwrap().image = Some(image);
+        assert!(stale(&l, &mapped).unwrap().contains("corp/hub/redis:7"));
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub fn judge(
     }
     let of = limit.map(|l| format!(" of {l}")).unwrap_or_default();
     Some(format!(
-        "{registry} allows {left} more pull(s){of} from this address for now and this run needs {needed}: log in (`docker login{}`: a login has a higher limit) or use a mirror (`[network] mirrors` or `image_prefix` in onramp.toml)",
+        "{registry} allows {left} more pull(s){of} from this address for now and this run needs {needed}: log in (`docker login{}`: a login has a higher limit) or use a mirror (`[network] mirrors`, or `images` mapping the registry to your company's, in onramp.toml or the team's onramp-network.toml)",
         if registry == "docker.io" {
             String::new()
         } else {
@@ -95,7 +95,7 @@ pub async fn warnings(host: &Host, dir: &Path, images: &[&str]) -> Vec<String> {
             if let Some(Fault::RateLimited { .. }) = &f.fault {
                 let what = f.fault.as_ref().map(Fault::describe).unwrap_or_default();
                 return Some(format!(
-                    "{r} refuses pulls from this address now ({what}): log in (`docker login`) or use a mirror (`[network] mirrors` or `image_prefix` in onramp.toml)"
+                    "{r} refuses pulls from this address now ({what}): log in (`docker login`) or use a mirror (`[network] mirrors`, or `images` mapping the registry to your company's, in onramp.toml or the team's onramp-network.toml)"
                 ));
             }
             let b = f.budget?;

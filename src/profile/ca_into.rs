@@ -119,8 +119,14 @@ pub fn targets(profile: &Profile, dropped: &BTreeSet<String>) -> Result<Vec<Stri
 /// path as the service's file will say it (relative to the project for a profile, absolute for
 /// a service from a team's Compose file, whose relative paths start at that file's folder).
 /// What the service sets itself wins: its own value for a variable (or the name written
-/// without one), and its own mount at `CONTAINER_PATH`.
-pub fn apply(profile: &mut Profile, targets: &[String], source: &str, digest: Option<&str>) {
+/// without one), and its own mount at `CONTAINER_PATH`; the notes returned say so.
+pub fn apply(
+    profile: &mut Profile,
+    targets: &[String],
+    source: &str,
+    digest: Option<&str>,
+) -> Vec<String> {
+    let mut notes = Vec::new();
     for name in targets {
         let Some(svc) = profile.services.get_mut(name) else {
             continue;
@@ -131,19 +137,31 @@ pub fn apply(profile: &mut Profile, targets: &[String], source: &str, digest: Op
                 .insert(LABEL_ROOT.to_string(), d.to_string());
         }
         let volumes = svc.volumes.get_or_insert_with(Vec::new);
-        if !volumes.iter().any(|v| mount_target(v) == CONTAINER_PATH) {
-            volumes.push(format!(
-                "type=bind,source={source},target={CONTAINER_PATH},readonly"
+        if volumes.iter().any(|v| mount_target(v) == CONTAINER_PATH) {
+            notes.push(format!(
+                "{name} mounts its own file at {CONTAINER_PATH}: kept instead of onramp's CA bundle ([network] ca_into)"
             ));
+        } else {
+            volumes.push(bind_entry(source));
         }
         let unset = svc.env_unset.clone().unwrap_or_default();
         let env = svc.env.get_or_insert_with(Default::default);
+        let mut own = Vec::new();
         for var in ENV_VARS {
-            if !env.contains_key(var) && !unset.iter().any(|u| u == var) {
+            if env.contains_key(var) || unset.iter().any(|u| u == var) {
+                own.push(var);
+            } else {
                 env.insert(var.to_string(), CONTAINER_PATH.to_string());
             }
         }
+        if !own.is_empty() {
+            notes.push(format!(
+                "{name} sets {} itself: its value is kept; the other variables point at {CONTAINER_PATH} ([network] ca_into)",
+                own.join(", ")
+            ));
+        }
     }
+    notes
 }
 
 /// A short digest of the certificates in the profile's `ca_file` (comments and line endings
@@ -174,6 +192,16 @@ pub fn ensure_bundle(host: &Host, dir: &Path, profile: &Profile) -> Result<Optio
     let os_release = host.sys_read("/etc/os-release").unwrap_or_default();
     let family = crate::install::pkg::family(&os_release).map(|f| f.name);
     bundle::ensure(host, dir, &dir.join(ca_file), family).map(Some)
+}
+
+/// The bind as a volume entry: the long syntax (a missing file fails instead of becoming a
+/// directory), or the short one for a path with a comma, which the long syntax cannot hold.
+fn bind_entry(source: &str) -> String {
+    if source.contains(',') {
+        format!("{source}:{CONTAINER_PATH}:ro")
+    } else {
+        format!("type=bind,source={source},target={CONTAINER_PATH},readonly")
+    }
 }
 
 /// The container path of a volume entry, short (`src:target[:opts]`, `target`) or long
@@ -297,7 +325,14 @@ mod tests {
         let mut p = profile(
             "[services.app]\nimage = \"app:1\"\nenv = { REQUESTS_CA_BUNDLE = \"/own.pem\" }\nenv_unset = [\"PIP_CERT\"]\nvolumes = [\"./mine.pem:/etc/ssl/certs/onramp-ca-bundle.pem:ro\"]\n",
         );
-        apply(&mut p, &["app".into()], "./x", None);
+        let notes = apply(&mut p, &["app".into()], "./x", None);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].contains("mounts its own file"), "{}", notes[0]);
+        assert!(
+            notes[1].contains("REQUESTS_CA_BUNDLE, PIP_CERT itself"),
+            "{}",
+            notes[1]
+        );
         let app = &p.services["app"];
         assert_eq!(
             app.volumes.as_ref().unwrap().len(),
@@ -374,6 +409,15 @@ mod tests {
         );
         assert_ne!(digest(&pem("BgcICQoL")).unwrap(), one);
         assert_eq!(digest("not a certificate"), None);
+    }
+
+    #[test]
+    fn a_project_path_with_a_comma_is_bound_with_the_short_syntax() {
+        assert_eq!(
+            bind_entry("/home/a,b/.onramp/net/ca-bundle.pem"),
+            "/home/a,b/.onramp/net/ca-bundle.pem:/etc/ssl/certs/onramp-ca-bundle.pem:ro"
+        );
+        assert_eq!(mount_target(&bind_entry("/a,b/x")), CONTAINER_PATH);
     }
 
     #[test]

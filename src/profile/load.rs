@@ -1,12 +1,11 @@
 //! Reading profiles: embedded or from files, following `extends`, merging key by key, and
 //! turning every error into `file:line:col` with a fix.
 
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use toml::de::{DeTable, DeValue};
 
+use super::locate::{Source, at_key, locate, locate_line_col, toml_error};
 use super::{DEFAULT_PROFILE, Profile, ca_into, compose, validate};
 use crate::errors::{Error, Result};
 
@@ -28,16 +27,6 @@ pub enum Choice {
     ProjectFile(PathBuf),
     /// Nothing chosen: the embedded default.
     Default,
-}
-
-/// One TOML document that contributed to the profile.
-#[derive(Debug, Clone)]
-pub struct Source {
-    /// What error messages call it: a path, or `kailash (embedded)`.
-    pub label: String,
-    pub text: String,
-    /// Where relative `extends` paths are resolved.
-    pub base_dir: Option<PathBuf>,
 }
 
 /// A resolved profile with the documents it came from, base first.
@@ -146,23 +135,44 @@ pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
     }
     let mut profile = profile;
     name_built_images(&mut profile, opts.dir);
-    for svc in profile.services.values_mut() {
-        if let Some(image) = &svc.image {
-            svc.image = Some(profile.network.map_image(image));
-        }
+    // An import from Compose prints the team's own names; everything else sees the company's.
+    if !opts.import_only {
+        super::team::apply(&mut profile, &sources, opts.dir, opts.env)?;
+        map_images(&mut profile);
     }
     let trusting = ca_into::targets(&profile, &dropped).map_err(|p| problem_error(&sources, p))?;
     let digest = (!trusting.is_empty())
         .then(|| ca_into::root_digest(opts.dir, &profile))
         .flatten();
     let source = bundle_source(opts.dir, &compose);
-    ca_into::apply(&mut profile, &trusting, &source, digest.as_deref());
+    notes.extend(ca_into::apply(
+        &mut profile,
+        &trusting,
+        &source,
+        digest.as_deref(),
+    ));
     Ok(Loaded {
         profile,
         sources,
         compose,
         notes,
     })
+}
+
+/// Every image pulled, as the company's registry serves it (`[network] images`,
+/// `image_prefix`); an image a service builds is tagged, never pulled, and keeps its name.
+fn map_images(profile: &mut Profile) {
+    let network = &profile.network;
+    for svc in profile.services.values_mut() {
+        if let Some(image) = &svc.image
+            && svc.build.is_none()
+        {
+            svc.image = Some(network.map_image(image));
+        }
+    }
+    if let Some(image) = &profile.sdk.container_image {
+        profile.sdk.container_image = Some(network.map_image(image));
+    }
 }
 
 /// A service with `build` and no `image` gets the name Compose v2 tags it with.
@@ -532,47 +542,6 @@ fn parse_typed(src: &Source, partial: bool) -> Result<(Profile, toml::Table)> {
     Ok((profile, table))
 }
 
-fn toml_error(src: &Source, e: &toml::de::Error) -> Error {
-    let offset = e.span().map(|r| r.start).unwrap_or(0);
-    let (line, col) = locate_line_col(&src.text, offset);
-    let message = crate::secrets::strip_error_value(e.message().trim());
-    Error::Profile {
-        file: src.label.clone(),
-        line,
-        col,
-        help: help_for(&message),
-        message,
-    }
-}
-
-fn help_for(message: &str) -> String {
-    if message.contains("unknown field") {
-        "remove or rename this key; `onramp profiles kailash` prints a complete profile".into()
-    } else if message.contains("unknown variant") {
-        "use one of the values listed above".into()
-    } else if message.contains("invalid type") {
-        "give this key a value of the type named above (strings are quoted)".into()
-    } else if message.contains("duplicate key") {
-        "each key may appear once per table; remove one of them".into()
-    } else {
-        "fix the TOML syntax at this position (https://toml.io)".into()
-    }
-}
-
-/// 1-based line and column (in characters) of a byte offset.
-pub fn locate_line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, col)
-}
-
 /// Merge `over` into `base`: tables merge key by key, every other value replaces.
 fn merge(base: &mut toml::Table, over: toml::Table) {
     for (key, value) in over {
@@ -627,43 +596,6 @@ fn problem_error(sources: &[Source], problem: validate::Problem) -> Error {
         Some(src) => at_key(src, &path, problem.message, problem.help),
         None => Error::Internal(problem.message),
     }
-}
-
-fn at_key(src: &Source, path: &[&str], message: String, help: String) -> Error {
-    let offset = locate(&src.text, path).map(|r| r.start).unwrap_or(0);
-    let (line, col) = locate_line_col(&src.text, offset);
-    Error::Profile {
-        file: src.label.clone(),
-        line,
-        col,
-        message,
-        help,
-    }
-}
-
-/// The byte range of the value at `path` (keys, or array indexes as numbers) in a document.
-fn locate(text: &str, path: &[&str]) -> Option<Range<usize>> {
-    let root = DeTable::parse(text).ok()?;
-    let mut value: Option<&toml::Spanned<DeValue>> = None;
-    let mut table: Option<&DeTable> = Some(root.get_ref());
-    let mut span = root.span();
-    for seg in path {
-        let next = match (table, value.map(|v| v.get_ref())) {
-            (Some(t), _) => t
-                .iter()
-                .find(|(k, _)| k.get_ref().as_ref() == *seg)
-                .map(|(_, v)| v)?,
-            (None, Some(DeValue::Array(items))) => items.get(seg.parse::<usize>().ok()?)?,
-            _ => return None,
-        };
-        span = next.span();
-        value = Some(next);
-        table = match next.get_ref() {
-            DeValue::Table(t) => Some(t),
-            _ => None,
-        };
-    }
-    Some(span)
 }
 
 #[cfg(test)]

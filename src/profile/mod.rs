@@ -8,9 +8,12 @@ mod compose;
 mod compose_ctx;
 mod dotenv;
 mod extends;
+pub mod image_map;
 mod interpolate;
 pub mod kinds;
 mod load;
+pub mod locate;
+pub mod team;
 mod templates;
 mod validate;
 mod yaml;
@@ -24,9 +27,8 @@ pub use ca_into::{
     BUNDLE_REL as CA_BUNDLE_REL, CONTAINER_PATH as CA_CONTAINER_PATH,
     ensure_bundle as ensure_ca_bundle,
 };
-pub use load::{
-    Choice, ComposeOptions, Loaded, Source, embedded_names, load, load_with, locate_line_col,
-};
+pub use load::{Choice, ComposeOptions, Loaded, embedded_names, load, load_with};
+pub use locate::{Source, locate_line_col};
 pub use templates::{embedded_template, is_embedded};
 pub use validate::{PortMap, parse_duration, parse_mode, parse_port, parse_size};
 
@@ -109,9 +111,19 @@ pub struct Network {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mirrors: Option<Vec<String>>,
     /// Every Docker Hub image comes from this registry path instead: `redis:7` becomes
-    /// `PREFIX/redis:7` (images naming another registry are left alone).
+    /// `PREFIX/redis:7` (shorthand for `images."docker.io" = PREFIX`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_prefix: Option<String>,
+    /// Source registry or path prefix -> the company's path (`"ghcr.io" =
+    /// "registry.corp.example/ghcr"`); the longest match wins (`image_map`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images: Option<BTreeMap<String, String>>,
+    /// The team's network file these settings fall back to, key by key (`team`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team_file: Option<String>,
+    /// Where each effective setting came from, for `doctor` (filled when the profile loads).
+    #[serde(skip)]
+    pub origins: Vec<team::Origin>,
     /// The services that must trust the company root (`"*"`: every service onramp starts):
     /// each gets the combined bundle as a read-only bind and the variables runtimes read.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -132,23 +144,23 @@ impl Network {
         *self == Network::default()
     }
 
-    /// An image as the company's registry serves it (`image_prefix`), or as it is.
-    pub fn map_image(&self, image: &str) -> String {
-        let Some(prefix) = self.image_prefix.as_deref() else {
-            return image.to_string();
-        };
-        let prefix = prefix
-            .split_once("://")
-            .map_or(prefix, |(_, rest)| rest)
-            .trim_end_matches('/');
-        let explicit = image
-            .split_once('/')
-            .is_some_and(|(first, _)| first.contains(['.', ':']) || first == "localhost");
-        if prefix.is_empty() || explicit {
-            return image.to_string();
+    /// The mapping in effect: `images`, with `image_prefix` as the `docker.io` entry.
+    pub fn image_table(&self) -> BTreeMap<String, String> {
+        let mut table = self.images.clone().unwrap_or_default();
+        let hub_mapped = table
+            .keys()
+            .any(|k| image_map::normalise_key(k).is_ok_and(|k| k == image_map::HUB));
+        if let Some(prefix) = &self.image_prefix
+            && !hub_mapped
+        {
+            table.insert(image_map::HUB.into(), prefix.clone());
         }
-        let path = image.strip_prefix("library/").unwrap_or(image);
-        format!("{prefix}/{path}")
+        table
+    }
+
+    /// An image as the company's registry serves it (`images`, `image_prefix`), or as it is.
+    pub fn map_image(&self, image: &str) -> String {
+        image_map::map(&self.image_table(), image)
     }
 }
 
@@ -617,7 +629,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_image_prefix_maps_docker_hub_images_only() {
+    fn an_image_prefix_maps_docker_hub_images_only_and_yields_to_a_docker_io_entry() {
         let n = Network {
             image_prefix: Some("https://artifactory.corp/docker-remote/".into()),
             ..Network::default()
@@ -632,7 +644,19 @@ mod tests {
         );
         assert_eq!(n.map_image("127.0.0.1:5000/x/y:1"), "127.0.0.1:5000/x/y:1");
         assert_eq!(n.map_image("ghcr.io/a/b"), "ghcr.io/a/b");
+        assert_eq!(
+            n.map_image("docker.io/library/redis:7"),
+            "artifactory.corp/docker-remote/redis:7"
+        );
         assert_eq!(Network::default().map_image("redis:7"), "redis:7");
+        let both = Network {
+            images: Some(BTreeMap::from([(
+                "index.docker.io".to_string(),
+                "corp/hub".to_string(),
+            )])),
+            ..n
+        };
+        assert_eq!(both.map_image("redis:7"), "corp/hub/redis:7");
     }
 
     #[test]

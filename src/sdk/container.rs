@@ -33,18 +33,23 @@ pub fn command(packages: &[String], wheelhouse: bool) -> Vec<String> {
     ]
 }
 
+/// The image of this rung: the profile's (mapped when the profile loaded), else the default
+/// as the company's registry serves it (`[network] images`).
+fn image_for(profile: &crate::profile::Profile) -> String {
+    profile
+        .sdk
+        .container_image
+        .clone()
+        .unwrap_or_else(|| profile.network.map_image(DEFAULT_IMAGE))
+}
+
 pub(super) async fn validate(
     l: &mut Ladder<'_>,
     engine: &Connected,
     spec: &Spec,
 ) -> Result<Validation, SdkError> {
     let fail = |e: String| SdkError::Run(e);
-    let image = l
-        .profile
-        .sdk
-        .container_image
-        .clone()
-        .unwrap_or_else(|| DEFAULT_IMAGE.to_string());
+    let image = image_for(l.profile);
     let api = &engine.api;
     if !api
         .image_exists(&image)
@@ -137,6 +142,20 @@ async fn run<E: Engine>(api: &E, id: &str) -> Result<String, SdkError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_image_comes_through_the_image_mapping() {
+        let mut p = crate::profile::Profile::default();
+        assert_eq!(image_for(&p), DEFAULT_IMAGE);
+        p.network.image_prefix = Some("registry.corp.example/hub".into());
+        assert_eq!(image_for(&p), "registry.corp.example/hub/python:3.12-slim");
+        p.sdk.container_image = Some("registry.corp.example/py:3".into());
+        assert_eq!(
+            image_for(&p),
+            "registry.corp.example/py:3",
+            "already mapped at load"
+        );
+    }
 
     #[test]
     fn the_container_installs_offline_from_a_wheelhouse() {

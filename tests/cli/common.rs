@@ -20,6 +20,7 @@ pub fn onramp(dir: &Path) -> Command {
     for var in [
         "ONRAMP_PROFILE",
         "ONRAMP_SYSROOT",
+        "ONRAMP_NETWORK_FILE",
         "DOCKER_CONTEXT",
         "CLICOLOR_FORCE",
         "WSL_DISTRO_NAME",

@@ -50,6 +50,8 @@ mod network_podman;
 #[cfg(unix)]
 mod network_services;
 #[cfg(unix)]
+mod network_team;
+#[cfg(unix)]
 mod parity;
 #[cfg(unix)]
 mod podman;
