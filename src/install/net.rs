@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use super::net_base::{CA_NAME, Ca, NetWants, UNDO};
-use super::net_base::{fingerprint_line, norm, write_file};
+use super::net_base::{fingerprint_line, write_file};
 use super::{Action, EngineState, Facts, Probe, State, Step};
 use crate::netdiag::podman::{PROXY_VARS, Service};
 use crate::platform::Kind;
@@ -196,7 +196,10 @@ pub fn steps(f: &Facts, family: Option<&str>, w: &NetWants) -> Vec<Step> {
     }
     let json_proxies = proxies_in_daemon_json(f.net.engine_version.as_deref());
     let proxy_differs = w.https_proxy.is_some()
-        && norm(w.https_proxy.as_deref()) != norm(f.net.engine_https_proxy.as_deref());
+        && !crate::netdiag::proxy::same_proxy(
+            w.https_proxy.as_deref(),
+            f.net.engine_https_proxy.as_deref(),
+        );
     let mut json_wants = w.clone();
     if !json_proxies {
         json_wants.https_proxy = None;
@@ -323,7 +326,10 @@ fn podman_proxy(f: &Facts, w: &NetWants, store_changed: bool) -> Vec<Step> {
     };
     let mut out = Vec::new();
     let differs = w.https_proxy.is_some()
-        && norm(w.https_proxy.as_deref()) != norm(f.net.engine_https_proxy.as_deref());
+        && !crate::netdiag::proxy::same_proxy(
+            w.https_proxy.as_deref(),
+            f.net.engine_https_proxy.as_deref(),
+        );
     let why = format!(
         "Podman's proxy is {}, yours is {}",
         f.net
@@ -637,7 +643,10 @@ pub fn merged_daemon_json(current: Option<&str>, w: &NetWants) -> Result<String,
 fn daemon_json(f: &Facts, w: &NetWants) -> Option<Step> {
     let n = &f.net;
     let proxy_ok = w.https_proxy.is_none()
-        || norm(w.https_proxy.as_deref()) == norm(n.engine_https_proxy.as_deref());
+        || crate::netdiag::proxy::same_proxy(
+            w.https_proxy.as_deref(),
+            n.engine_https_proxy.as_deref(),
+        );
     let mirrors_ok = w.mirrors.iter().all(|m| {
         n.engine_mirrors
             .iter()
@@ -865,6 +874,32 @@ mod tests {
         f.net.engine_https_proxy = w.https_proxy.clone();
         f.net.engine_mirrors = w.mirrors.clone();
         assert!(steps(&f, Some("debian"), &w).is_empty());
+    }
+
+    /// `docker info` shows a proxy's credentials as `xxxxx:xxxxx`: the proxy already in place is
+    /// not planned again on every run for that.
+    #[test]
+    fn a_proxy_the_engine_shows_masked_is_in_place() {
+        for version in [None, Some("20.10.24+dfsg1")] {
+            let mut f = debian_root();
+            f.net.engine_version = version.map(String::from);
+            let w = NetWants {
+                ca: None,
+                ..wants()
+            };
+            f.net.engine_https_proxy = Some("http://xxxxx:xxxxx@proxy.corp:3128".into());
+            f.net.engine_mirrors = w.mirrors.clone();
+            assert!(steps(&f, Some("debian"), &w).is_empty(), "{version:?}");
+            f.net.engine_https_proxy = Some("http://xxxxx:xxxxx@old-proxy.corp:3128".into());
+            let ids: Vec<String> = steps(&f, Some("debian"), &w)
+                .into_iter()
+                .map(|s| s.id)
+                .collect();
+            assert!(
+                ids.contains(&"engine-restart".to_string()),
+                "{version:?}: {ids:?}"
+            );
+        }
     }
 
     #[test]

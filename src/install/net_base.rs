@@ -56,8 +56,3 @@ pub(super) fn fingerprint_line(pem: &str) -> String {
         .map(|l| (*l).to_string())
         .unwrap_or_default()
 }
-
-/// A proxy URL compared as the engines read it (no surrounding space, no trailing slash).
-pub(super) fn norm(p: Option<&str>) -> Option<String> {
-    p.map(|p| p.trim().trim_end_matches('/').to_string())
-}

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::net_base::{CA_NAME, Ca, NetWants, UNDO, fingerprint_line, norm, write_file};
+use super::net_base::{CA_NAME, Ca, NetWants, UNDO, fingerprint_line, write_file};
 use super::{Action, EngineState, Facts, Probe, State, Step};
 use crate::platform::Kind;
 
@@ -213,7 +213,7 @@ fn masked(url: Option<&str>) -> String {
 }
 
 fn proxy_differs(want: Option<&str>, have: Option<&str>) -> bool {
-    want.is_some() && norm(want) != norm(have)
+    want.is_some() && !crate::netdiag::proxy::same_proxy(want, have)
 }
 
 /// The wanted proxy as `KEY: value` pairs, passwords masked.

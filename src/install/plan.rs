@@ -781,6 +781,17 @@ impl Builder<'_> {
                 "start Docker Desktop once and accept its terms; it does not start by itself after installing",
             ));
             ("docker-desktop", c)
+        } else if f.wsl.distro_engine {
+            let d = f
+                .wsl
+                .distro
+                .clone()
+                .or_else(|| f.wsl.default_distro())
+                .unwrap_or_else(|| "the WSL2 distro".into());
+            let text = format!(
+                "Docker Engine runs inside {d}, not on Windows: work there (`onramp migrate wsl` moves this project into {d} and sets it up)"
+            );
+            ("engine", vec![manual(text)])
         } else {
             ("engine", vec![manual(pkg::windows_engine_choice())])
         };

@@ -480,7 +480,7 @@ mod tests {
         let new = rt.block_on(restart(&host, &root, &r)).unwrap();
         let _ = child.wait();
         let environ = |pid: u32| {
-            let raw = std::fs::read_to_string(format!("/proc/{pid}/environ")).unwrap();
+            let raw = std::fs::read_to_string(format!("/proc/{pid}/environ")).unwrap_or_default();
             crate::netdiag::podman::parse_environ(&raw)
         };
         let e = environ(new);
@@ -505,15 +505,25 @@ mod tests {
             .unwrap();
         assert!(out.status.success(), "{out:?}");
         assert!(!host.process_alive(new), "onramp's restart is stopped");
-        let back = std::fs::read_dir("/proc")
-            .unwrap()
-            .flatten()
-            .filter_map(|d| d.file_name().to_str()?.parse::<u32>().ok())
-            .find(|pid| {
-                std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
-                    .is_ok_and(|c| c == "sleep\x00301\x00")
-                    && environ(*pid).contains(&("HTTPS_PROXY".into(), "http://old:1".into()))
-            });
+        // The undo starts it in the background: on a busy machine it may not have reached
+        // `exec sleep` yet when the script returns.
+        let find = || {
+            std::fs::read_dir("/proc")
+                .unwrap()
+                .flatten()
+                .filter_map(|d| d.file_name().to_str()?.parse::<u32>().ok())
+                .find(|pid| {
+                    std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                        .is_ok_and(|c| c == "sleep\x00301\x00")
+                        && environ(*pid).contains(&("HTTPS_PROXY".into(), "http://old:1".into()))
+                })
+        };
+        let back = (0..100).find_map(|_| {
+            find().or_else(|| {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                None
+            })
+        });
         let pid = back.expect("the undo started it again with its own environment");
         assert!(environ(pid).contains(&("OWN".into(), "kept".into())));
         let _ = std::process::Command::new("kill")

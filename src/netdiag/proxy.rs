@@ -72,12 +72,36 @@ impl ProxyConf {
 
     /// The same proxy for HTTPS (what registries and the index are reached over)?
     pub fn agrees(&self, other: &ProxyConf) -> bool {
-        norm(self.https.as_deref()) == norm(other.https.as_deref())
+        same_proxy(self.https.as_deref(), other.https.as_deref())
     }
 }
 
-fn norm(p: Option<&str>) -> Option<String> {
-    p.map(|p| p.trim().trim_end_matches('/').to_ascii_lowercase())
+/// The credentials the Docker engine shows in place of a proxy's own (`docker info` masks them).
+const ENGINE_MASK: &str = "xxxxx:xxxxx@";
+
+/// Two proxy settings name the same proxy: compared as the engines read them (no surrounding
+/// space, no trailing slash, case aside). A side showing the engine's masked credentials
+/// (`http://xxxxx:xxxxx@proxy:3128`, as `docker info` reports any `user:password@`) matches the
+/// same proxy with any credentials: which ones the engine holds cannot be read back that way.
+pub fn same_proxy(a: Option<&str>, b: Option<&str>) -> bool {
+    let norm = |p: &str| p.trim().trim_end_matches('/').to_ascii_lowercase();
+    let (Some(a), Some(b)) = (a.map(norm), b.map(norm)) else {
+        return a.is_none() && b.is_none();
+    };
+    if a == b {
+        return true;
+    }
+    let masked = |p: &str| -> String {
+        let Some((scheme, rest)) = p.split_once("://") else {
+            return p.to_string();
+        };
+        let end = rest.find('/').unwrap_or(rest.len());
+        match rest[..end].rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://{ENGINE_MASK}{host}{}", &rest[end..]),
+            None => p.to_string(),
+        }
+    };
+    (a.contains(ENGINE_MASK) || b.contains(ENGINE_MASK)) && masked(&a) == masked(&b)
 }
 
 /// `localhost`, `*.localhost` and loopback addresses, which Go's proxy logic never proxies.
@@ -303,6 +327,28 @@ pub fn pip_proxy(pip: &PipConf, user: &ProxyConf) -> ProxyConf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_engines_masked_credentials_match_the_same_proxy_with_any() {
+        let engine = Some("http://xxxxx:xxxxx@proxy.corp:3128");
+        assert!(same_proxy(
+            Some("http://alice:s3cret@proxy.corp:3128/"),
+            engine
+        ));
+        assert!(same_proxy(engine, Some("http://bob@Proxy.corp:3128")));
+        assert!(!same_proxy(Some("http://alice:s3cret@other:3128"), engine));
+        assert!(!same_proxy(Some("http://proxy.corp:3128"), engine));
+        assert!(!same_proxy(
+            Some("http://alice:one@proxy.corp:3128"),
+            Some("http://alice:two@proxy.corp:3128")
+        ));
+        assert!(same_proxy(None, None));
+        assert!(!same_proxy(Some("http://proxy.corp:3128"), None));
+        assert!(same_proxy(
+            Some(" http://proxy.corp:3128/ "),
+            Some("http://proxy.corp:3128")
+        ));
+    }
 
     fn conf(https: &str, no: &str) -> ProxyConf {
         ProxyConf {

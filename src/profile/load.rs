@@ -141,16 +141,19 @@ pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
         map_images(&mut profile);
     }
     let trusting = ca_into::targets(&profile, &dropped).map_err(|p| problem_error(&sources, p))?;
-    let digest = (!trusting.is_empty())
-        .then(|| ca_into::root_digest(opts.dir, &profile))
-        .flatten();
-    let source = bundle_source(opts.dir, &compose);
-    notes.extend(ca_into::apply(
-        &mut profile,
-        &trusting,
-        &source,
-        digest.as_deref(),
-    ));
+    // As with the image names, an import from Compose prints the team's services as they are.
+    if !opts.import_only {
+        let digest = (!trusting.is_empty())
+            .then(|| ca_into::root_digest(opts.dir, &profile))
+            .flatten();
+        let source = bundle_source(opts.dir, &compose);
+        notes.extend(ca_into::apply(
+            &mut profile,
+            &trusting,
+            &source,
+            digest.as_deref(),
+        ));
+    }
     Ok(Loaded {
         profile,
         sources,

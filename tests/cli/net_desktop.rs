@@ -253,6 +253,8 @@ fn a_wsl2_distros_engine_gets_the_distros_store_its_proxy_and_a_restart() {
     assert_eq!(trust["state"], "manual");
     let proxy = manual_text(step(&p, "wsl-distro-proxy:Ubuntu-24.04"));
     assert!(proxy.contains("onramp doctor --fix"), "{proxy}");
+    // Windows itself gets no engine: the one in the distro is named instead.
+    assert!(manual_text(step(&p, "engine")).starts_with("Docker Engine runs inside Ubuntu-24.04"));
     let restart = step(&p, "wsl-distro-restart:Ubuntu-24.04");
     assert!(
         argv(&restart["change"][0]).starts_with("wsl.exe -d Ubuntu-24.04 -u root -- sh -c"),
