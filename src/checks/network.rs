@@ -73,6 +73,10 @@ pub fn net_wants(host: &Host, p: &Profile, dir: &Path) -> NetWants {
     }
     let user = netdiag::proxy::from_env(|k| host.env(k).map(String::from), "");
     let named = p.network.proxy.clone();
+    let values = [&named, &user.http, &user.https];
+    for url in values.into_iter().flatten() {
+        netdiag::proxy::register_password(url);
+    }
     let ca = p.network.ca_file.as_deref().and_then(|f| {
         let path = dir.join(f);
         let pem = crate::fsx::read_regular(&path, 1 << 20).ok()?;

@@ -139,7 +139,7 @@ impl Setup {
         // Any password in a proxy URL is masked wherever it may appear.
         for p in [&user, &engine, &pip_proxy] {
             for url in [&p.http, &p.https].into_iter().flatten() {
-                crate::secrets::register_from_text(url);
+                proxy::register_password(url);
             }
         }
         Setup {

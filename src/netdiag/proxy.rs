@@ -167,20 +167,38 @@ fn cidr_contains(net: &str, bits: &str, host: &str) -> bool {
 
 /// A URL with its userinfo's password replaced by `***`.
 pub fn masked(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let end = rest.find('/').unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
+    let (scheme, rest) = split_scheme(url);
+    match rest.rfind('@') {
         Some(at) => {
             let user = rest[..at].split_once(':').map_or(&rest[..at], |(u, _)| u);
             format!(
-                "{scheme}://{user}:{}@{}",
+                "{scheme}{user}:{}@{}",
                 crate::secrets::MASK,
                 &rest[at + 1..]
             )
         }
         None => url.to_string(),
+    }
+}
+
+/// `("http://", "user:pw@host:port")`; a value without a scheme (`user:pw@host:port`, as curl
+/// and pip take it) is all rest.
+fn split_scheme(url: &str) -> (&str, &str) {
+    match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    }
+}
+
+/// Register the password in a proxy value as a secret, so that it is masked wherever it
+/// appears (a restart line, a drop-in shown in the plan). The userinfo runs to the last `@`:
+/// a password may hold `/`, `@` or a space, and the value may have no scheme.
+pub fn register_password(url: &str) {
+    let (_, rest) = split_scheme(url);
+    if let Some((info, _)) = rest.rsplit_once('@')
+        && let Some((_, pw)) = info.split_once(':')
+    {
+        crate::secrets::register(pw);
     }
 }
 
@@ -357,6 +375,31 @@ mod tests {
             no_proxy: (!no.is_empty()).then(|| no.into()),
             source: "t".into(),
         }
+    }
+
+    /// Proxy values as people write them: without a scheme (curl and pip take `user:pw@host`),
+    /// with a `/`, a space or an `@` in the password. None of it may be printed.
+    #[test]
+    fn a_proxy_password_is_masked_however_the_value_is_written() {
+        for (url, pw) in [
+            ("alice:NoScheme77@127.0.0.1:3999", "NoScheme77"),
+            ("http://alice:pa/ss99x@127.0.0.1:3999", "pa/ss99x"),
+            ("http://alice:Sp ace99@127.0.0.1:3999", "Sp ace99"),
+            ("http://alice:p@ss99x@127.0.0.1:3999", "p@ss99x"),
+            ("bob:pw1@proxy.corp:3128", "pw1"),
+        ] {
+            let shown = masked(url);
+            assert!(!shown.contains(pw), "{url} shown as {shown}");
+            assert!(shown.ends_with("@127.0.0.1:3999") || shown.ends_with("@proxy.corp:3128"));
+            register_password(url);
+            let line = format!("restart: HTTPS_PROXY={url} dockerd");
+            if pw.len() >= 6 {
+                let out = crate::secrets::mask_text(&line);
+                assert!(!out.contains(pw), "{line} printed as {out}");
+            }
+        }
+        assert_eq!(masked("http://proxy.corp:3128/"), "http://proxy.corp:3128/");
+        assert_eq!(masked("proxy.corp:3128"), "proxy.corp:3128");
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub fn check_with(profile: &Profile, scripts: &[String]) -> Vec<Problem> {
     problems.extend(check_names(profile));
     problems.extend(check_requirements(profile));
     problems.extend(check_migrate(profile));
+    problems.extend(check_network(&profile.network));
     let mut host_ports: BTreeMap<(std::net::IpAddr, u16, bool), String> = BTreeMap::new();
     for (name, svc) in profile.services() {
         problems.extend(check_service(name, svc));
@@ -189,6 +190,87 @@ pub fn check_with(profile: &Profile, scripts: &[String]) -> Vec<Problem> {
         }
     }
     problems
+}
+
+/// `[network] mirrors` and `image_prefix`: written into daemon.json, Podman's registries.conf.d
+/// and every image name, so they must be what the engine takes. A mirror the engine refuses
+/// would leave it unable to start after `doctor --fix` restarts it.
+fn check_network(n: &super::Network) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for (i, m) in n.mirrors.iter().flatten().enumerate() {
+        if !is_mirror_url(m) {
+            let idx = i.to_string();
+            out.push(problem(
+                &["network", "mirrors", &idx],
+                format!("mirror {m:?} is not an http(s) URL of a registry (the engine refuses to start with it)"),
+                "write it as https://HOST[:PORT][/PATH], e.g. mirrors = [\"https://mirror.corp.example\"]",
+            ));
+        }
+    }
+    if let Some(prefix) = n.image_prefix.as_deref() {
+        let bare = prefix
+            .strip_prefix("https://")
+            .or_else(|| prefix.strip_prefix("http://"));
+        let bare = bare.unwrap_or(prefix).trim_end_matches('/');
+        let ok = match bare.split_once('/') {
+            Some((host, path)) => is_registry_host(host) && path.split('/').all(is_repo_part),
+            None => is_registry_host(bare),
+        };
+        if !ok {
+            out.push(problem(
+                &["network", "image_prefix"],
+                format!("image_prefix {prefix:?} is not a registry path"),
+                "write it as HOST[:PORT][/PATH] in lowercase, e.g. image_prefix = \"registry.corp.example/docker-hub\"",
+            ));
+        }
+    }
+    out
+}
+
+/// `http(s)://HOST[:PORT][/PATH]`, without credentials, query or spaces.
+fn is_mirror_url(m: &str) -> bool {
+    let Some(rest) = m
+        .strip_prefix("https://")
+        .or_else(|| m.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    is_registry_host(host)
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._~/".contains(c))
+}
+
+/// A registry's `host[:port]`: a host name or IPv4 address (no leading `.` or `-`, no `..`)
+/// or a bracketed IPv6 address.
+fn is_registry_host(h: &str) -> bool {
+    if h.starts_with('[') {
+        return is_host_port(h)
+            || h.strip_prefix('[')
+                .and_then(|a| a.strip_suffix(']'))
+                .is_some_and(|a| a.parse::<std::net::Ipv6Addr>().is_ok());
+    }
+    let name = match h.split_once(':') {
+        Some((name, port)) if port.parse::<u16>().is_ok_and(|p| p > 0) => name,
+        Some(_) => return false,
+        None => h,
+    };
+    !name.is_empty()
+        && !name.contains("..")
+        && !name.starts_with(['-', '.'])
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.".contains(c))
+}
+
+/// One component of a repository path: lowercase letters, digits and `._-` inside.
+fn is_repo_part(p: &str) -> bool {
+    !p.is_empty()
+        && !p.starts_with(['.', '-', '_'])
+        && !p.ends_with(['.', '-', '_'])
+        && p.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
 }
 
 fn check_migrate(profile: &Profile) -> Vec<Problem> {
@@ -871,6 +953,60 @@ impl From<&str> for SpecError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Mirrors and the image prefix go into daemon.json, registries.conf.d and image names:
+    /// anything the engine would refuse (or that reads as something else) is refused here.
+    #[test]
+    fn network_mirrors_and_image_prefix_must_be_what_the_engine_takes() {
+        let net = |mirrors: &[&str], prefix: Option<&str>| super::super::Network {
+            mirrors: Some(mirrors.iter().map(|m| m.to_string()).collect()),
+            image_prefix: prefix.map(String::from),
+            ..Default::default()
+        };
+        for good in [
+            net(
+                &[
+                    "https://mirror.corp.example",
+                    "http://10.0.0.5:5000/",
+                    "https://m.corp/v2-cache",
+                ],
+                None,
+            ),
+            net(&[], Some("https://artifactory.corp/docker-remote/")),
+            net(&[], Some("registry.corp.example:5000/hub")),
+            net(&[], Some("registry.onramp.test/onramp-test")),
+        ] {
+            assert!(check_network(&good).is_empty(), "{good:?}");
+        }
+        for bad in [
+            "https://mirror.corp; touch /tmp/x $(id)",
+            "mirror.corp",
+            "ftp://mirror.corp",
+            "https://alice:pw@mirror.corp",
+            "https://mirror.corp/?q=1",
+            "https://-e",
+            "https://mirror.corp:99999",
+            "https://../x",
+        ] {
+            let p = check_network(&net(&["https://ok.corp", bad], None));
+            assert_eq!(p.len(), 1, "{bad}");
+            assert_eq!(p[0].path, ["network", "mirrors", "1"], "{bad}");
+            assert!(p[0].help.contains("https://HOST"), "{bad}");
+        }
+        for bad in [
+            "reg.corp/$(id)",
+            "reg.corp/Hub",
+            "../../x",
+            "reg corp/x",
+            "-reg/x",
+            "reg.corp/a//b",
+            "",
+        ] {
+            let p = check_network(&net(&[], Some(bad)));
+            assert_eq!(p.len(), 1, "{bad}");
+            assert_eq!(p[0].path, ["network", "image_prefix"], "{bad}");
+        }
+    }
 
     #[test]
     fn ports_parse_with_loopback_default() {

@@ -195,7 +195,7 @@ pub fn free_port() -> u16 {
 }
 
 /// `onramp doctor --json` in `dir` with the network check on and these variables.
-fn doctor(dir: &Path, env: &[(&str, &str)]) -> (serde_json::Value, String) {
+pub(crate) fn doctor(dir: &Path, env: &[(&str, &str)]) -> (serde_json::Value, String) {
     let mut c = onramp(dir);
     c.args(["--profile", "onramp.toml", "--json", "doctor"]);
     c.env_remove("ONRAMP_NETWORK");
