@@ -157,9 +157,12 @@ pub fn render(printer: &Printer, plan: &Plan) -> String {
                 {
                     format!("write {path} (the PEM certificate of the CA file you named)")
                 }
-                Action::WriteFile { path, content, .. } => {
+                Action::WriteFile { path, content, .. } | Action::ProjectFile { path, content } => {
                     format!("write {path}:\n{}", indent(content, &pad))
                 }
+                Action::CaBundle { ca_file, path } => format!(
+                    "write {path} (the OS trust store's roots and the certificates of {ca_file})"
+                ),
             };
             lines.push(format!("{pad}{} {text}", dim("change")));
         }

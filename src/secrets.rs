@@ -10,8 +10,24 @@ use std::sync::Mutex;
 
 /// What a secret is replaced with.
 pub const MASK: &str = "***";
-/// Command-line flags whose next argument is a secret.
+/// Command-line flags whose next argument is a secret (`-a` only after a `*-cli` program: see
+/// [`secret_flag`]).
 pub const SECRET_FLAGS: &[&str] = &["--requirepass", "-a", "--password"];
+
+/// Whether `flag` takes a secret: `-a` is the password of `redis-cli`, `valkey-cli` and their
+/// kin (`cli`: such a program came before it), and means something else to `open -a Docker`,
+/// `docker ps -a` or `cypher-shell -a ADDRESS`.
+fn secret_flag(flag: &str, cli: bool) -> bool {
+    match flag {
+        "-a" => cli,
+        f => SECRET_FLAGS.contains(&f),
+    }
+}
+
+/// A word naming a `*-cli` program (`redis-cli`, `/usr/bin/valkey-cli`).
+fn is_cli(word: &str) -> bool {
+    word.rsplit('/').next().is_some_and(|w| w.ends_with("-cli"))
+}
 /// Registered values shorter than this are only masked by key, not wherever they appear.
 const MIN_REGISTERED: usize = 6;
 
@@ -92,13 +108,15 @@ pub fn mask_value(key: &str, value: &str) -> String {
 pub fn mask_args(args: &[String]) -> Vec<String> {
     let mut out = Vec::with_capacity(args.len());
     let mut hide_next = false;
+    let mut cli = false;
     for a in args {
         if hide_next && !a.starts_with('-') {
             out.push(MASK.to_string());
             hide_next = false;
             continue;
         }
-        hide_next = SECRET_FLAGS.contains(&a.as_str());
+        cli |= is_cli(a);
+        hide_next = secret_flag(a, cli);
         out.push(mask_text(a));
     }
     out
@@ -272,10 +290,12 @@ fn mask_flag_words(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut hide_next = false;
     let mut prev = String::new();
+    let mut cli = false;
     for piece in line.split_inclusive(char::is_whitespace) {
         let word = piece.trim_end();
         let ws = &piece[word.len()..];
         let c = core(word);
+        cli |= is_cli(&c);
         if hide_next && !c.is_empty() && !c.starts_with('-') {
             out.push_str(&word.replace(&c, MASK));
             out.push_str(ws);
@@ -283,7 +303,7 @@ fn mask_flag_words(line: &str) -> String {
             continue;
         }
         if let Some((flag, value)) = c.split_once('=')
-            && (SECRET_FLAGS.contains(&flag)
+            && (secret_flag(flag, cli)
                 || (keyish(flag) && is_secret_key(flag) && !value.is_empty() && value != MASK))
         {
             out.push_str(&word.replace(&c, &format!("{flag}={MASK}")));
@@ -291,7 +311,7 @@ fn mask_flag_words(line: &str) -> String {
             continue;
         }
         let lower = c.to_ascii_lowercase();
-        hide_next = SECRET_FLAGS.contains(&c.as_str())
+        hide_next = secret_flag(&c, cli)
             || lower == "bearer"
             || (lower == "basic" && prev.to_ascii_lowercase().ends_with("authorization:"));
         prev = c;
@@ -303,6 +323,31 @@ fn mask_flag_words(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dash_a_is_a_password_only_after_a_cli_program() {
+        let words = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            mask_text("run: open -a Docker, then cypher-shell -a bolt://db:7687"),
+            "run: open -a Docker, then cypher-shell -a bolt://db:7687"
+        );
+        assert_eq!(
+            mask_args(&words(&["open", "-a", "Docker"])),
+            words(&["open", "-a", "Docker"])
+        );
+        assert_eq!(
+            mask_text("sh -c 'redis-cli -a s3cr3t-pw ping'"),
+            format!("sh -c 'redis-cli -a {MASK} ping'")
+        );
+        assert_eq!(
+            mask_args(&words(&["/usr/bin/valkey-cli", "-a", "s3cr3t-pw", "ping"])),
+            words(&["/usr/bin/valkey-cli", "-a", MASK, "ping"])
+        );
+        assert_eq!(
+            mask_args(&words(&["postgres", "--password", "pw"])),
+            words(&["postgres", "--password", MASK])
+        );
+    }
 
     #[test]
     fn secret_keys() {

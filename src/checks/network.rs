@@ -44,8 +44,8 @@ pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
     let index = index(ctx, &setup);
     let (found, index) =
         futures_util::future::join(futures_util::future::join_all(registries), index).await;
-    out.extend(found.iter().map(|f| outcome(ctx, &setup, f)));
-    out.extend(index.map(|f| outcome(ctx, &setup, &f)));
+    out.extend(found.iter().map(|f| outcome(ctx, &setup, f, None)));
+    out.extend(index.map(|(f, trust)| outcome(ctx, &setup, &f, Some(&trust))));
     out
 }
 
@@ -57,7 +57,8 @@ fn desktop(ctx: &Ctx) -> Option<Outcome> {
     let whys: Vec<String> = ctx
         .plan()
         .todo()
-        .filter(|s| crate::install::answers(&s.id).contains(&"network"))
+        // python-trust is the project's (pip's bundle), not the engine's.
+        .filter(|s| crate::install::answers(&s.id).contains(&"network") && s.id != "python-trust")
         .map(|s| s.why.clone())
         .collect();
     let fix = ctx.fix_for("network").filter(|_| !whys.is_empty())?;
@@ -81,6 +82,16 @@ pub fn net_wants(host: &Host, p: &Profile, dir: &Path) -> NetWants {
         let pem = crate::fsx::read_regular(&path, 1 << 20).ok()?;
         Ca::from_file(path.display().to_string(), &pem)
     });
+    let python = ca.as_ref().map(|ca| {
+        let usable = crate::python::venv_python(&dir.join(".venv"), host.os()).exists();
+        let package = p
+            .sdk
+            .packages
+            .as_ref()
+            .and_then(|ps| ps.first())
+            .map(|first| crate::sdk::deps::requirement(first).0);
+        netdiag::pip::project(host, dir, Path::new(&ca.path), usable, package)
+    });
     let mut registries: Vec<String> = Vec::new();
     for image in crate::images::needed(p) {
         let (r, _, _) = netdiag::split_image(&image);
@@ -97,6 +108,7 @@ pub fn net_wants(host: &Host, p: &Profile, dir: &Path) -> NetWants {
         ca,
         registries,
         mirrors: p.network.mirrors.clone().unwrap_or_default(),
+        python,
     }
 }
 
@@ -178,32 +190,43 @@ fn settings(ctx: &Ctx) -> Option<Outcome> {
     Some(Outcome::new("network:settings", Status::Pass, detail))
 }
 
-/// Reach the index pip would use, when the profile installs packages.
-async fn index(ctx: &Ctx, s: &Setup) -> Option<Finding> {
+/// Reach the index pip would use, when the profile installs packages, with the roots the pip
+/// that will install trusts; and which roots those are, in words.
+async fn index(ctx: &Ctx, s: &Setup) -> Option<(Finding, String)> {
     let package = ctx.profile.sdk.packages.as_ref()?.first()?.clone();
+    let package = crate::sdk::deps::requirement(&package).0;
+    let mut s = s.clone();
+    s.pip_facts = pip_facts(ctx).await;
     let url = match &s.pip.index_url {
         Some(u) => u.clone(),
-        None => pip_default_index(ctx).await?,
+        None => s.pip_facts.as_ref()?.index.clone()?,
     };
-    Some(netdiag::reach_index(&ctx.host, s, &url, &package).await)
+    let venv = s.pip_facts.as_ref().is_some_and(|f| f.venv);
+    let trust = s.pip_trust(&ctx.host).describe(venv);
+    Some((
+        netdiag::reach_index(&ctx.host, &s, &url, &package).await,
+        trust,
+    ))
 }
 
-/// pip's own default index, asked of pip.
-async fn pip_default_index(ctx: &Ctx) -> Option<String> {
-    let i = ctx.machine.python.interpreter.as_ref()?;
-    let cmd = Cmd::new(&i.program, Duration::from_secs(10))
-        .args(&i.args)
-        .args([
-            "-I",
-            "-c",
-            "from pip._internal.models.index import PyPI; print(PyPI.simple_url)",
-        ]);
+/// What the interpreter that will install says of its pip: the project venv's when it is
+/// there, else the one a new venv would be made from.
+async fn pip_facts(ctx: &Ctx) -> Option<netdiag::pip::PipFacts> {
+    let venv_py = crate::python::venv_python(&ctx.dir.join(".venv"), ctx.host.os());
+    let (program, args, venv) = if venv_py.exists() {
+        (venv_py, Vec::new(), true)
+    } else {
+        let i = ctx.machine.python.interpreter.as_ref()?;
+        (i.program.clone(), i.args.clone(), false)
+    };
+    let cmd = Cmd::new(&program, Duration::from_secs(10))
+        .args(&args)
+        .args(["-I", "-c", netdiag::pip::QUERY]);
     let out = ctx.host.run(&cmd).await.ok()?;
-    let url = out.stdout.trim().to_string();
-    (out.code == Some(0) && url.starts_with("http")).then_some(url)
+    netdiag::pip::PipFacts::parse(&out.stdout, venv)
 }
 
-fn outcome(ctx: &Ctx, s: &Setup, f: &Finding) -> Outcome {
+fn outcome(ctx: &Ctx, s: &Setup, f: &Finding, trust: Option<&str>) -> Outcome {
     let id = format!("network:{}", f.target);
     let who = if f.client == "pip" {
         "pip"
@@ -220,10 +243,18 @@ fn outcome(ctx: &Ctx, s: &Setup, f: &Finding) -> Outcome {
         if let Some(b) = &f.budget {
             detail.push_str(&budget_text(b));
         }
+        if let Some(t) = trust {
+            detail.push_str(&format!("; {t}"));
+        }
         return Outcome::new(&id, Status::Pass, detail);
     };
+    // Which roots pip used, for a certificate failure: it names the right fix.
+    let trust = trust
+        .filter(|_| fault.class().starts_with("tls"))
+        .map(|t| format!("; {t}"))
+        .unwrap_or_default();
     let detail = format!(
-        "{who} cannot use {}{via}: {} [{}]",
+        "{who} cannot use {}{via}: {}{trust} [{}]",
         f.url,
         fault.describe(),
         fault.class()

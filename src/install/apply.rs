@@ -234,6 +234,28 @@ async fn act(host: &Host, action: &Action, log: &mut Log, a: &mut Applied) -> Re
             a.ran.push(argv);
             Ok(())
         }
+        Action::CaBundle { ca_file, path } => {
+            log.line(&format!(
+                "write {path} from the OS trust store and {ca_file}"
+            ));
+            let b = crate::netdiag::bundle::ensure(host, log.root.dir(), Path::new(ca_file), None)
+                .map_err(|e| format!("{e}"))?;
+            log.line(&format!(
+                "{} certificates ({}), from {}",
+                b.certs,
+                if b.written {
+                    "written"
+                } else {
+                    "already current"
+                },
+                b.os_source
+            ));
+            super::sysfile::added(&log.root, crate::netdiag::bundle::BUNDLE)
+        }
+        Action::ProjectFile { path, content } => {
+            log.line(&format!("write {path}"));
+            super::sysfile::write_project(&log.root, path, content)
+        }
     }
 }
 

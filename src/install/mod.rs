@@ -9,6 +9,7 @@ pub mod native;
 pub mod net;
 mod net_base;
 pub mod net_desktop;
+pub mod net_python;
 pub mod pkg;
 mod plan;
 mod sysfile;
@@ -236,6 +237,12 @@ pub enum Action {
         log: String,
         ready: Vec<String>,
     },
+    /// Make the project's CA bundle (`netdiag::bundle`: the OS roots plus `ca_file`) current at
+    /// `path`; undo removes it.
+    CaBundle { ca_file: String, path: String },
+    /// Write a file inside the project (never through a link, never over a file onramp did not
+    /// write: one whose first line differs from `content`'s); undo removes it.
+    ProjectFile { path: String, content: String },
 }
 
 /// Whether a step needs doing, as far as the facts tell.
@@ -292,7 +299,6 @@ impl Step {
                     backup,
                 } => (crate::wsl::ini::edit_line(path, settings, backup), false),
                 Action::Manual { text } => (text.clone(), false),
-                Action::WriteFile { path, .. } => (format!("write {path}"), false),
                 Action::Restart {
                     pid,
                     argv,
@@ -300,6 +306,13 @@ impl Step {
                     log,
                     ..
                 } => (restart_line(*pid, argv, set, log), false),
+                Action::WriteFile { path, .. } | Action::ProjectFile { path, .. } => {
+                    (format!("write {path}"), false)
+                }
+                Action::CaBundle { ca_file, path } => (
+                    format!("write {path} (the OS trust store's roots and {ca_file})"),
+                    false,
+                ),
             };
             if !out.is_empty() {
                 out.push_str(if last_run && is_run { " && " } else { "; " });
@@ -326,7 +339,8 @@ pub fn answers(step: &str) -> &'static [&'static str] {
         | "engine-proxy-dropin"
         | "engine-restart"
         | "engine-mirrors-podman"
-        | "engine-proxy-podman" => &["network"],
+        | "engine-proxy-podman"
+        | "python-trust" => &["network"],
         s if s.starts_with("engine-trust:") || net_desktop::is_step(s) => &["network"],
         _ => &["docker"],
     }

@@ -785,6 +785,7 @@ mod tests {
             }),
             registries: vec!["registry.corp:5000".into()],
             mirrors: vec!["https://mirror.corp".into()],
+            python: None,
         }
     }
 

@@ -17,6 +17,8 @@ pub struct NetWants {
     pub registries: Vec<String>,
     /// Registry mirrors for Docker Hub.
     pub mirrors: Vec<String>,
+    /// The project's Python side (its CA bundle and venv), when a company root is named.
+    pub python: Option<crate::netdiag::pip::PyProject>,
 }
 
 #[derive(Debug, Clone, Default)]

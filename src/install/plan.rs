@@ -62,6 +62,11 @@ pub fn plan(f: &Facts, w: &Wants) -> Plan {
     p.notes = b.notes;
     let family = family.map(|f| f.name);
     p.steps.extend(super::net::steps(f, family, &w.net));
+    if let (Some(ca), Some(py)) = (&w.net.ca, &w.net.python) {
+        let line = super::net_base::fingerprint_line(&ca.pem);
+        p.steps
+            .extend(super::net_python::step(py, &ca.path, &ca.subject, &line));
+    }
     p
 }
 
@@ -1040,9 +1045,10 @@ mod tests {
                     line.extend(argv.iter().cloned());
                     super::super::detach_line(&line, log)
                 }
-                Action::Remove { path } | Action::WriteFile { path, .. } => {
-                    crate::escape::shell(path)
-                }
+                Action::Remove { path }
+                | Action::WriteFile { path, .. }
+                | Action::ProjectFile { path, .. }
+                | Action::CaBundle { path, .. } => crate::escape::shell(path),
                 Action::Edit { .. } => continue,
                 Action::Manual { text } => match text.strip_prefix("as root: ") {
                     Some(line) => line.to_string(),

@@ -135,6 +135,43 @@ pub async fn write(
     Ok(argv)
 }
 
+/// Remember a file a step added inside the project (`rel`), for the undo script to remove.
+pub fn added(root: &Root, rel: &str) -> Result<(), String> {
+    let mut j = load(root);
+    let e = Entry::File {
+        path: rel.into(),
+        backup: None,
+        made: Vec::new(),
+    };
+    if !j.entries.contains(&e) {
+        j.entries.push(e);
+        save(root, &j)?;
+    }
+    Ok(())
+}
+
+/// Write a file inside the project (`path` absolute, under the project) through the safe-write
+/// path; a file there whose first line is not `content`'s is not onramp's and is left alone.
+pub fn write_project(root: &Root, path: &str, content: &str) -> Result<(), String> {
+    let rel = Path::new(path)
+        .strip_prefix(root.dir())
+        .ok()
+        .and_then(|r| r.to_str())
+        .ok_or_else(|| format!("refusing to write {path}: it is not inside the project"))?
+        .to_string();
+    let mark = content.lines().next().unwrap_or_default();
+    if let Some(t) = root.read(&rel).map_err(|e| e.to_string())?
+        && !t.starts_with(mark.as_bytes())
+    {
+        return Err(format!(
+            "{path} is not a file onramp wrote: onramp never replaces it"
+        ));
+    }
+    root.write(&rel, content.as_bytes(), 0o644)
+        .map_err(|e| e.to_string())?;
+    added(root, &rel)
+}
+
 /// Remember a command a network step ran, for the undo script to run again. A daemon started
 /// with a proxy in its environment (`env HTTPS_PROXY=... dockerd`) is started again without it.
 pub fn record(root: &Root, argv: &[String], log: Option<&str>) -> Result<(), String> {

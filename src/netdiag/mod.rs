@@ -8,6 +8,7 @@ pub mod budget;
 pub mod bundle;
 pub mod desktop;
 pub mod fault;
+pub mod pip;
 pub mod podman;
 pub mod proxy;
 pub mod wire;
@@ -87,6 +88,8 @@ pub struct Setup {
     pub ca_file: Option<Roots>,
     /// Podman rather than dockerd (its per-registry trust lives in `/etc/containers/certs.d`).
     pub podman: bool,
+    /// What the interpreter that will install says of its pip (version, certifi), when asked.
+    pub pip_facts: Option<pip::PipFacts>,
 }
 
 /// The engine's proxy as it reported it (`docker info`: HttpProxy, HttpsProxy, NoProxy).
@@ -147,6 +150,7 @@ impl Setup {
             os,
             ca_file,
             podman,
+            pip_facts: None,
         }
     }
 
@@ -157,21 +161,58 @@ impl Setup {
         r
     }
 
-    /// The roots pip trusts: its `cert` setting (or `REQUESTS_CA_BUNDLE`), else the OS store.
-    pub fn pip_roots(&self, host: &Host) -> Roots {
-        let named = self
+    /// Which roots pip verifies with (`pip::trust`: its `cert`, `REQUESTS_CA_BUNDLE`, then by
+    /// its version the OS store or its own certifi bundle).
+    pub fn pip_trust(&self, host: &Host) -> pip::PipTrust {
+        let from = if host.env("PIP_CERT").is_some_and(|v| !v.is_empty()) {
+            "PIP_CERT"
+        } else {
+            "`cert` in pip.conf"
+        };
+        // An empty `cert =` is no setting (pip falls back to its default).
+        let cert = self
             .pip
             .cert
-            .clone()
-            .or_else(|| host.env("REQUESTS_CA_BUNDLE").map(String::from))
-            .or_else(|| host.env("SSL_CERT_FILE").map(String::from));
-        match named {
-            Some(p) => {
-                let text = crate::fsx::read_regular(Path::new(&p), crate::fsx::SYSTEM_CAP)
-                    .unwrap_or_default();
-                Roots::from_pem(Some(p), &text)
+            .as_deref()
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| (c, from));
+        pip::trust(
+            cert,
+            |k| host.env(k).map(String::from),
+            self.pip_facts.as_ref(),
+        )
+    }
+
+    /// The roots pip trusts, as `pip_trust` says. A certifi bundle not on disk yet (a venv
+    /// still to be made) is the OS store without the named company roots: certifi never has
+    /// them.
+    pub fn pip_roots(&self, host: &Host) -> Roots {
+        let trust = self.pip_trust(host);
+        if let Some(p) = trust.file() {
+            let text =
+                crate::fsx::read_regular(Path::new(p), crate::fsx::SYSTEM_CAP).unwrap_or_default();
+            return Roots::from_pem(Some(p.to_string()), &text);
+        }
+        match (&trust, &self.ca_file) {
+            (pip::PipTrust::Certifi { .. }, Some(company)) => {
+                let der: Vec<Vec<u8>> = self
+                    .os
+                    .der
+                    .iter()
+                    .filter(|d| !company.der.contains(d))
+                    .cloned()
+                    .collect();
+                Roots {
+                    path: None,
+                    subjects: der
+                        .iter()
+                        .filter_map(|d| x509::parse(d))
+                        .map(|c| c.subject)
+                        .collect(),
+                    der,
+                }
             }
-            None => self.os.clone(),
+            _ => self.os.clone(),
         }
     }
 }

@@ -599,16 +599,22 @@ async fn venv_rung(l: &mut Ladder<'_>, py: &Interpreter) -> Option<(PathBuf, Val
         return None;
     }
     let label = plan.python.display().to_string();
+    let bundle = company_bundle(l);
     for step in &plan.steps {
         l.printer.info(&format!("  sdk: {}", step.say));
         let mut cmd = Cmd::new(&step.program, step.timeout)
             .cwd(l.dir)
             .args(&step.args);
-        for (k, v) in &step.env {
+        for (k, v) in step.env.iter().chain(bundle.iter().flatten()) {
             cmd = cmd.env(k, v);
         }
         let failure = match l.host.run(&cmd).await {
-            Ok(o) if o.code == Some(0) => continue,
+            Ok(o) if o.code == Some(0) => {
+                if !exists && bundle.is_some() && step.args.iter().any(|a| a == "venv") {
+                    venv_trust(l);
+                }
+                continue;
+            }
             Ok(o) => {
                 let said = if o.stderr.trim().is_empty() {
                     &o.stdout
@@ -638,6 +644,44 @@ async fn venv_rung(l: &mut Ladder<'_>, py: &Interpreter) -> Option<(PathBuf, Val
         );
     }
     Some((plan.python, v))
+}
+
+/// The environment that makes pip, uv and poetry trust the company root, when the profile
+/// names one and `doctor --fix` made the project's bundle (`install::net_python`): the bundle
+/// is brought up to date first (the OS store or the named file may have changed).
+fn company_bundle(l: &Ladder<'_>) -> Option<Vec<(String, String)>> {
+    let ca = l.dir.join(l.profile.network.ca_file.as_deref()?);
+    if !crate::netdiag::bundle::path(l.dir).exists() {
+        return None;
+    }
+    match crate::netdiag::bundle::ensure(l.host, l.dir, &ca, None) {
+        Ok(b) => Some(crate::install::net_python::install_env(&b.path)),
+        Err(e) => {
+            l.printer
+                .warn(&format!("  sdk: the company CA bundle is not used: {e}"));
+            None
+        }
+    }
+}
+
+/// A venv this rung just created gets the same pip configuration `doctor --fix` writes, so the
+/// user's own `pip install` in it trusts the company root too.
+fn venv_trust(l: &Ladder<'_>) {
+    use crate::install::net_python;
+    let rel = net_python::conf_rel(l.host.os() == Os::Windows);
+    let text = net_python::conf_text(&crate::netdiag::bundle::path(l.dir).display().to_string());
+    let root = crate::fsx::Root::new(l.dir);
+    let wrote = root
+        .create_new(rel, text.as_bytes(), 0o644)
+        .map_err(|e| e.to_string())
+        .and_then(|made| match made {
+            true => net_python::record_added(&root, rel),
+            // Something is there already: not onramp's, so neither replaced nor undone.
+            false => Ok(()),
+        });
+    if let Err(e) = wrote {
+        l.printer.warn(&format!("  sdk: cannot write {rel}: {e}"));
+    }
 }
 
 /// Rung 3: preload the shim. The project's own `windows_patch.py` when it has one; otherwise

@@ -349,7 +349,17 @@ pub(crate) fn plan_fix(plan: &serde_json::Value, check: &str) -> Option<String> 
                         (onramp::install::detach_line(&argv, log), false)
                     }
                     "remove" => (format!("remove {}", a["path"].as_str().unwrap()), false),
-                    "write-file" => (format!("write {}", a["path"].as_str().unwrap()), false),
+                    "write-file" | "project-file" => {
+                        (format!("write {}", a["path"].as_str().unwrap()), false)
+                    }
+                    "ca-bundle" => (
+                        format!(
+                            "write {} (the OS trust store's roots and {})",
+                            a["path"].as_str().unwrap(),
+                            a["ca_file"].as_str().unwrap()
+                        ),
+                        false,
+                    ),
                     "edit" => {
                         let settings: Vec<onramp::wsl::ini::Setting> = a["settings"]
                             .as_array()

@@ -46,6 +46,8 @@ mod network;
 #[cfg(unix)]
 mod network_hostile;
 #[cfg(unix)]
+mod network_pip;
+#[cfg(unix)]
 mod network_podman;
 #[cfg(unix)]
 mod network_services;

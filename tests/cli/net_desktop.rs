@@ -95,6 +95,8 @@ fn ids(plan: &serde_json::Value) -> Vec<String> {
         .iter()
         .map(|s| s["id"].as_str().unwrap().to_string())
         .filter(|id| onramp::install::answers(id).contains(&"network"))
+        // The project's own step (pip's CA bundle, tests/cli/network_pip.rs), not the engine's.
+        .filter(|id| id != "python-trust")
         .collect()
 }
 

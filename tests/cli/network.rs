@@ -441,7 +441,7 @@ pub(crate) fn snapshot(dir: &str) -> Vec<(String, Vec<u8>)> {
 }
 
 /// What the network steps touch, as it is now.
-fn machine_state() -> Vec<(String, Vec<u8>)> {
+pub(crate) fn machine_state() -> Vec<(String, Vec<u8>)> {
     let mut s = snapshot("/etc/ssl/certs");
     s.extend(snapshot("/usr/local/share/ca-certificates"));
     s.extend(snapshot("/etc/docker"));
@@ -449,8 +449,8 @@ fn machine_state() -> Vec<(String, Vec<u8>)> {
 }
 
 /// Runs the undo script if the test did not, and leaves a running engine behind.
-struct Undo {
-    dir: PathBuf,
+pub(crate) struct Undo {
+    pub(crate) dir: PathBuf,
 }
 
 impl Drop for Undo {
