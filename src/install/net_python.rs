@@ -16,9 +16,14 @@ pub use crate::netdiag::pip::{PyProject, Venv, conf_rel};
 /// The first line of a pip configuration onramp wrote.
 pub const MARK: &str = "# Written by onramp (`doctor --fix`, step python-trust): pip trusts the company root through the project's CA bundle.";
 
-/// The pip configuration onramp writes into the project venv.
-pub fn conf_text(bundle: &str) -> String {
-    format!("{MARK}\n[global]\ncert = {bundle}\n")
+/// The pip configuration onramp writes into the project venv; none for a bundle path a line of
+/// pip's INI file cannot hold (a line break in the project folder's name would start a setting
+/// of its own).
+pub fn conf_text(bundle: &str) -> Option<String> {
+    if bundle.chars().any(char::is_control) {
+        return None;
+    }
+    Some(format!("{MARK}\n[global]\ncert = {bundle}\n"))
 }
 
 /// The environment onramp's own pip, uv and poetry runs get when the project has a bundle: pip
@@ -106,7 +111,7 @@ pub fn step(p: &PyProject, ca_path: &str, ca_subject: &str, fingerprint: &str) -
         note: Some(format!(
             "undo: sh {}; uv run by hand: SSL_CERT_FILE={} UV_NATIVE_TLS=1",
             super::net_base::UNDO,
-            p.bundle
+            crate::escape::shell(&p.bundle)
         )),
     })
 }
@@ -114,6 +119,14 @@ pub fn step(p: &PyProject, ca_path: &str, ca_subject: &str, fingerprint: &str) -
 /// The venv's pip configuration: written when there is none or it is onramp's; a file of the
 /// user's is left to the user.
 fn venv_conf(v: &Venv, bundle: &str) -> Action {
+    let Some(content) = conf_text(bundle) else {
+        return Action::Manual {
+            text: format!(
+                "the project's path holds a line break, which {} cannot: move the project to a folder without one, or set PIP_CERT to the bundle for each pip run",
+                v.conf
+            ),
+        };
+    };
     match &v.conf_text {
         Some(t) if !t.starts_with(MARK) => Action::Manual {
             text: format!(
@@ -123,7 +136,7 @@ fn venv_conf(v: &Venv, bundle: &str) -> Action {
         },
         _ => Action::ProjectFile {
             path: v.conf.clone(),
-            content: conf_text(bundle),
+            content,
         },
     }
 }
@@ -131,6 +144,33 @@ fn venv_conf(v: &Venv, bundle: &str) -> Action {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A line break in the project's path never reaches pip's INI file as a setting of its own,
+    /// and the uv line in the note can be pasted into a shell.
+    #[test]
+    fn a_project_path_pip_conf_cannot_hold_is_left_to_the_user() {
+        let mut p = project(Some(None));
+        p.bundle = "/p\nindex-url = http://evil/\n/.onramp/net/ca-bundle.pem".into();
+        let s = step(&p, "/p/root.pem", "CN=Root", "AAAA").unwrap();
+        assert_eq!(s.state, State::Manual, "{s:?}");
+        assert!(
+            !s.change
+                .iter()
+                .any(|a| matches!(a, Action::ProjectFile { .. }))
+        );
+        assert!(conf_text(&p.bundle).is_none());
+        let mut p = project(Some(None));
+        p.bundle = "/home/d/my $(id) app/.onramp/net/ca-bundle.pem".into();
+        let s = step(&p, "/p/root.pem", "CN=Root", "AAAA").unwrap();
+        assert!(
+            s.note
+                .as_deref()
+                .unwrap()
+                .contains("SSL_CERT_FILE='/home/d/my $(id) app/.onramp/net/ca-bundle.pem'"),
+            "{:?}",
+            s.note
+        );
+    }
 
     fn project(venv: Option<Option<&str>>) -> PyProject {
         PyProject {
@@ -192,7 +232,9 @@ mod tests {
 
     #[test]
     fn nothing_is_planned_when_the_bundle_is_current_and_pip_names_it() {
-        let mut p = project(Some(Some(&conf_text("/p/.onramp/net/ca-bundle.pem"))));
+        let mut p = project(Some(Some(
+            &conf_text("/p/.onramp/net/ca-bundle.pem").unwrap(),
+        )));
         p.bundle_current = true;
         assert!(plan(&p).is_none());
         // A stale bundle is rewritten.

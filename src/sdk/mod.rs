@@ -669,7 +669,14 @@ fn company_bundle(l: &Ladder<'_>) -> Option<Vec<(String, String)>> {
 fn venv_trust(l: &Ladder<'_>) {
     use crate::install::net_python;
     let rel = net_python::conf_rel(l.host.os() == Os::Windows);
-    let text = net_python::conf_text(&crate::netdiag::bundle::path(l.dir).display().to_string());
+    let Some(text) =
+        net_python::conf_text(&crate::netdiag::bundle::path(l.dir).display().to_string())
+    else {
+        l.printer.warn(&format!(
+            "  sdk: {rel} not written: the project's path holds a line break; set PIP_CERT to the CA bundle for each pip run"
+        ));
+        return;
+    };
     let root = crate::fsx::Root::new(l.dir);
     let wrote = root
         .create_new(rel, text.as_bytes(), 0o644)
