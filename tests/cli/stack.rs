@@ -134,9 +134,10 @@ fn up_pulls_starts_converges_and_down_cleans_up() {
         return;
     }
     let p = Project::new("main", &[]);
-    // Remove the local tags so that `up` really pulls them from the registry.
+    // Remove the local tags so that `up` really pulls them from the registry (`-f`: a stopped
+    // container an interrupted run left behind keeps the image by its id, not the tag).
     for img in ["postgres:15", "redis:7", "chroma:1.5.9"] {
-        let _ = docker(&["rmi", &image(img)]);
+        let _ = docker(&["rmi", "-f", &image(img)]);
     }
     assert_eq!(p.onramp(&["generate"]).code, 0);
     let r = p.onramp(&["up", "--json"]);
