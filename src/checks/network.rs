@@ -13,13 +13,16 @@ use crate::netdiag::{self, Fault, Finding, Setup};
 use crate::profile::Profile;
 
 pub async fn check(ctx: &Ctx) -> Vec<Outcome> {
+    // The CA file is the project's, not the network's: a wrong one is said even offline.
+    let mut out: Vec<Outcome> = ca_file_problem(ctx).into_iter().collect();
     let desktop = desktop(ctx);
     // A recorded machine's network is not this one's.
     if ctx.host.env("ONRAMP_NETWORK") == Some("off") || ctx.host.sysroot_overridden() {
-        return desktop.into_iter().collect();
+        out.extend(desktop);
+        return out;
     }
     let setup = setup(ctx);
-    let mut out = vec![proxies(ctx, &setup)];
+    out.push(proxies(ctx, &setup));
     out.extend(settings(ctx));
     out.extend(desktop);
     // The native backend pulls no image: only the package index matters to it.
@@ -110,6 +113,25 @@ pub fn net_wants(host: &Host, p: &Profile, dir: &Path) -> NetWants {
         mirrors: p.network.mirrors.clone().unwrap_or_default(),
         python,
     }
+}
+
+/// A `[network] ca_file` that cannot be read or holds no certificate: without this, every step
+/// that installs the root would be left out of the plan without a word.
+fn ca_file_problem(ctx: &Ctx) -> Option<Outcome> {
+    let path = ca_file(ctx)?;
+    let shown = path.display();
+    let why = match crate::fsx::read_regular(&path, 1 << 20) {
+        Err(e) => format!("the CA file `[network] ca_file` names cannot be read: {e}"),
+        Ok(bytes) if Ca::from_file(shown.to_string(), &bytes).is_none() => {
+            format!("{shown} (`[network] ca_file`) holds no PEM certificate")
+        }
+        Ok(_) => return None,
+    };
+    Some(
+        Outcome::new("network:ca-file", Status::Fail, why).remedy(format!(
+            "save the company's root certificate as PEM (`-----BEGIN CERTIFICATE-----`) at {shown}, or name the file that holds it in onramp.toml (`[network] ca_file`), then run `onramp doctor --fix`"
+        )),
+    )
 }
 
 /// The CA file the profile names, relative to the project.

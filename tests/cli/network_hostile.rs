@@ -71,3 +71,51 @@ fn a_private_key_in_the_ca_file_never_reaches_the_plan() {
         .unwrap_or_else(|| panic!("no store probe in the plan:\n{all}"));
     assert!(cert.contains(probe), "{probe} is not a line of the root");
 }
+
+/// A `[network] ca_file` that is missing, a directory or holds no certificate fails doctor with
+/// the file named and the fix, instead of leaving the root out of the plan without a word; a
+/// file holding a certificate raises nothing.
+#[test]
+fn a_ca_file_that_is_missing_a_folder_or_no_certificate_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("certs")).unwrap();
+    write(tmp.path(), "notes.pem", "not a certificate\n");
+    let bundle = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
+    let first = bundle
+        .split_inclusive("-----END CERTIFICATE-----\n")
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    write(tmp.path(), "root.pem", &first);
+    for (file, fails) in [
+        ("missing.pem", true),
+        ("certs", true),
+        ("notes.pem", true),
+        ("root.pem", first.is_empty()),
+    ] {
+        write(
+            tmp.path(),
+            "onramp.toml",
+            &format!(
+                "name = \"net\"\n[requirements]\ndocker = \"optional\"\n[network]\nca_file = \"{file}\"\n"
+            ),
+        );
+        let r = run(onramp(tmp.path()).args(["doctor", "--json"]));
+        let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
+        let found = doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "network:ca-file");
+        match (fails, found) {
+            (true, Some(c)) => {
+                assert_eq!(c["status"], "fail", "{c}");
+                assert!(c["detail"].to_string().contains("ca_file"), "{c}");
+                assert!(c["remedy"].to_string().contains(file), "{c}");
+                assert_ne!(r.code, 0, "{file}: doctor passed");
+            }
+            (false, None) => {}
+            (_, c) => panic!("{file}: {c:?}\n{}", r.stdout),
+        }
+    }
+}
