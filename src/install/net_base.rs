@@ -75,18 +75,7 @@ pub(super) fn fingerprint_line(pem: &str) -> String {
 mod tests {
     use super::*;
 
-    const ROOT: &str = "-----BEGIN CERTIFICATE-----
-MIIBfjCCASSgAwIBAgIBATAKBggqhkjOPQQDAjA+MRUwEwYDVQQKDAxFeGFtcGxl
-IENvcnAxJTAjBgNVBAMMHEV4YW1wbGUgQ29ycCBJbnNwZWN0aW9uIFJvb3QwHhcN
-MjYwMTAxMDAwMDAwWhcNMzYwMTAxMDAwMDAwWjA+MRUwEwYDVQQKDAxFeGFtcGxl
-IENvcnAxJTAjBgNVBAMMHEV4YW1wbGUgQ29ycCBJbnNwZWN0aW9uIFJvb3QwWTAT
-BgcqhkjOPQIBBggqhkjOPQMBBwNCAASdlXWjCJeymqGoWyVMHh+NCkzpF2+8UGfz
-SFdfpcvqmD8T6E/HplIQF1HRTKIQKDU0hTgObjJCS2fkMe81OwrmoxMwETAPBgNV
-HRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIQDAdPlAY/KY0LFUhtv3ru+C
-2xhNhyZgwuTRcOtuupjE/wIgbnc83CMTQIuJIGcCVYzW/FHets3UCOjjIvnyzPkt
-oyo=
------END CERTIFICATE-----
-";
+    const ROOT: &str = crate::netdiag::x509::TEST_ROOT;
     const KEY: &str = "-----BEGIN PRIVATE KEY-----
 bm90IGEgcmVhbCBrZXk6IHRoZSBzaGFwZSBvZiBvbmUgYmVzaWRlIHRoZSByb290Lg==
 -----END PRIVATE KEY-----

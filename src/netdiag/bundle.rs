@@ -203,19 +203,7 @@ fn one_line(s: &str) -> String {
 mod tests {
     use super::*;
 
-    /// A self-signed root (`CN=Example Corp Inspection Root`), as in `x509`'s tests.
-    const ROOT: &str = "-----BEGIN CERTIFICATE-----
-MIIBfjCCASSgAwIBAgIBATAKBggqhkjOPQQDAjA+MRUwEwYDVQQKDAxFeGFtcGxl
-IENvcnAxJTAjBgNVBAMMHEV4YW1wbGUgQ29ycCBJbnNwZWN0aW9uIFJvb3QwHhcN
-MjYwMTAxMDAwMDAwWhcNMzYwMTAxMDAwMDAwWjA+MRUwEwYDVQQKDAxFeGFtcGxl
-IENvcnAxJTAjBgNVBAMMHEV4YW1wbGUgQ29ycCBJbnNwZWN0aW9uIFJvb3QwWTAT
-BgcqhkjOPQIBBggqhkjOPQMBBwNCAASdlXWjCJeymqGoWyVMHh+NCkzpF2+8UGfz
-SFdfpcvqmD8T6E/HplIQF1HRTKIQKDU0hTgObjJCS2fkMe81OwrmoxMwETAPBgNV
-HRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIQDAdPlAY/KY0LFUhtv3ru+C
-2xhNhyZgwuTRcOtuupjE/wIgbnc83CMTQIuJIGcCVYzW/FHets3UCOjjIvnyzPkt
-oyo=
------END CERTIFICATE-----
-";
+    const ROOT: &str = crate::netdiag::x509::TEST_ROOT;
 
     const KEY: &str = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n";
 

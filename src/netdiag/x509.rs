@@ -157,13 +157,10 @@ pub fn pem_certs(text: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// A self-signed root (`O=Example Corp, CN=Example Corp Inspection Root`, valid 2026-01-01 to
+/// 2036-01-01), made with Python's `cryptography` (recorded): the network modules' tests share it.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A self-signed root (`O=Example Corp, CN=Example Corp Inspection Root`, valid
-    /// 2026-01-01 to 2036-01-01), made with Python's `cryptography` (recorded).
-    const ROOT: &str = "-----BEGIN CERTIFICATE-----
+pub(crate) const TEST_ROOT: &str = "-----BEGIN CERTIFICATE-----
 MIIBfjCCASSgAwIBAgIBATAKBggqhkjOPQQDAjA+MRUwEwYDVQQKDAxFeGFtcGxl
 IENvcnAxJTAjBgNVBAMMHEV4YW1wbGUgQ29ycCBJbnNwZWN0aW9uIFJvb3QwHhcN
 MjYwMTAxMDAwMDAwWhcNMzYwMTAxMDAwMDAwWjA+MRUwEwYDVQQKDAxFeGFtcGxl
@@ -175,6 +172,12 @@ HRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIQDAdPlAY/KY0LFUhtv3ru+C
 oyo=
 -----END CERTIFICATE-----
 ";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROOT: &str = TEST_ROOT;
 
     #[test]
     fn a_certificate_names_its_issuer_subject_and_validity() {
