@@ -448,6 +448,55 @@ pub(crate) fn machine_state() -> Vec<(String, Vec<u8>)> {
     s
 }
 
+/// Debian's docker-registry over TLS with a private root, named `TEST_HOST` and reached only
+/// through the intercepting proxy (nothing answers on its name's port 443), which re-signs with
+/// its own inspection root. Everything stops when it is dropped.
+pub(crate) struct InspectedRegistry {
+    /// The intercepting proxy.
+    pub(crate) proxy: Standin,
+    /// The inspection root's certificate, as the company would hand it out.
+    pub(crate) inspect_pem: PathBuf,
+    _registry: TlsRegistry,
+    _hosts: HostsEntry,
+    _tmp: tempfile::TempDir,
+}
+
+impl InspectedRegistry {
+    /// `None` when Debian's docker-registry is not installed.
+    pub(crate) fn start(py: &Path) -> Option<InspectedRegistry> {
+        let cache =
+            std::env::var("ONRAMP_TEST_CACHE").unwrap_or_else(|_| "/var/cache/onramp-test".into());
+        let storage = PathBuf::from(cache).join("registry");
+        let tmp = tempfile::tempdir().unwrap();
+        let inspect = make_ca(py, tmp.path(), "inspect", "Onramp Test Inspection Root");
+        let private = make_ca(py, tmp.path(), "private", "Onramp Test Registry Root");
+        let hosts = HostsEntry::add();
+        let registry = TlsRegistry::start(py, tmp.path(), &private, &storage)?;
+        let private_pem = private.with_extension("pem");
+        let map = format!("{TEST_HOST}:443=127.0.0.1:{}", registry.port);
+        let proxy = Standin::start(
+            py,
+            &[
+                "proxy",
+                "--map",
+                &map,
+                "--intercept",
+                inspect.to_str().unwrap(),
+                "--upstream-tls",
+                "--upstream-ca",
+                private_pem.to_str().unwrap(),
+            ],
+        );
+        Some(InspectedRegistry {
+            proxy,
+            inspect_pem: inspect.with_extension("pem"),
+            _registry: registry,
+            _hosts: hosts,
+            _tmp: tmp,
+        })
+    }
+}
+
 /// Runs the undo script if the test did not, and leaves a running engine behind.
 pub(crate) struct Undo {
     pub(crate) dir: PathBuf,
@@ -493,33 +542,10 @@ fn setup_through_an_intercepting_proxy_after_doctor_fix_then_undo_restores_the_m
     if !root || !engine_up() || !sh("command -v update-ca-certificates >/dev/null") {
         return skip_or_fail("root, a running engine and update-ca-certificates");
     }
-    let cache =
-        std::env::var("ONRAMP_TEST_CACHE").unwrap_or_else(|_| "/var/cache/onramp-test".into());
-    let storage = PathBuf::from(cache).join("registry");
     let before = machine_state();
-    let tmp = tempfile::tempdir().unwrap();
-    let inspect = make_ca(&py, tmp.path(), "inspect", "Onramp Test Inspection Root");
-    let private = make_ca(&py, tmp.path(), "private", "Onramp Test Registry Root");
-    let _hosts = HostsEntry::add();
-    let Some(registry) = TlsRegistry::start(&py, tmp.path(), &private, &storage) else {
+    let Some(net) = InspectedRegistry::start(&py) else {
         return skip_or_fail("Debian's docker-registry (scripts/provision.sh)");
     };
-    let private_pem = private.with_extension("pem");
-    // The registry is reached only through the proxy (nothing answers on its name's port 443).
-    let map = format!("{TEST_HOST}:443=127.0.0.1:{}", registry.port);
-    let proxy = Standin::start(
-        &py,
-        &[
-            "proxy",
-            "--map",
-            &map,
-            "--intercept",
-            inspect.to_str().unwrap(),
-            "--upstream-tls",
-            "--upstream-ca",
-            private_pem.to_str().unwrap(),
-        ],
-    );
     let name = format!("netsetup{}", std::process::id());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/test-state")
@@ -534,8 +560,8 @@ fn setup_through_an_intercepting_proxy_after_doctor_fix_then_undo_restores_the_m
             "extends = \"minimal\"\nproject = \"{name}\"\n\n[requirements]\nmemory_gib = {{ min = 1 }}\ncpus = {{ min = 1 }}\ndisk_free_gib = {{ min = 1 }}\n\n[services.postgres]\nimage = \"{r}/onramp-test/postgres:15\"\nports = [\"32030:5432\"]\n\n[services.redis]\nimage = \"{r}/onramp-test/redis:7\"\nports = [\"32031:6379\"]\n\n[network]\nca_file = \"company-root.pem\"\n"
         ),
     );
-    std::fs::copy(inspect.with_extension("pem"), dir.join("company-root.pem")).unwrap();
-    let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
+    std::fs::copy(&net.inspect_pem, dir.join("company-root.pem")).unwrap();
+    let proxy_url = format!("http://127.0.0.1:{}", net.proxy.port);
     let index = format!("https://{r}/simple");
     let go = |args: &[&str]| {
         let mut c = onramp(&dir);

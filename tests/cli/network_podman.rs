@@ -8,9 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::{engine_up, json, onramp, run, sh, skip_or_fail, write};
-use crate::network::{
-    HostsEntry, Standin, TEST_HOST, TlsRegistry, check, class_of, make_ca, net_python, snapshot,
-};
+use crate::network::{InspectedRegistry, TEST_HOST, check, class_of, net_python, snapshot};
 
 const SOCKET: &str = "/run/podman/podman.sock";
 
@@ -138,34 +136,11 @@ fn podman_pulls_through_the_proxy_after_doctor_fix_and_undo_restores_it() {
     if !root || curl_podman("/_ping").is_none() || podman_service().is_none() {
         return skip_or_fail("root and Podman's API service on /run/podman/podman.sock");
     }
-    let cache =
-        std::env::var("ONRAMP_TEST_CACHE").unwrap_or_else(|_| "/var/cache/onramp-test".into());
-    let storage = PathBuf::from(cache).join("registry");
     let service_before = podman_service().and_then(process);
     let before = machine_state();
-    let tmp = tempfile::tempdir().unwrap();
-    let inspect = make_ca(&py, tmp.path(), "inspect", "Onramp Test Inspection Root");
-    let private = make_ca(&py, tmp.path(), "private", "Onramp Test Registry Root");
-    let _hosts = HostsEntry::add();
-    let Some(registry) = TlsRegistry::start(&py, tmp.path(), &private, &storage) else {
+    let Some(net) = InspectedRegistry::start(&py) else {
         return skip_or_fail("Debian's docker-registry (scripts/provision.sh)");
     };
-    let private_pem = private.with_extension("pem");
-    // The registry is reached only through the proxy (nothing answers on its name's port 443).
-    let map = format!("{TEST_HOST}:443=127.0.0.1:{}", registry.port);
-    let proxy = Standin::start(
-        &py,
-        &[
-            "proxy",
-            "--map",
-            &map,
-            "--intercept",
-            inspect.to_str().unwrap(),
-            "--upstream-tls",
-            "--upstream-ca",
-            private_pem.to_str().unwrap(),
-        ],
-    );
     let name = format!("netpod{}", std::process::id());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("target/test-state")
@@ -183,8 +158,8 @@ fn podman_pulls_through_the_proxy_after_doctor_fix_and_undo_restores_it() {
             "name = \"netpod\"\nproject = \"{name}\"\n\n[requirements]\ndocker = \"required\"\n\n[services.redis]\nimage = \"{image}\"\nports = [\"32546:6379\"]\n\n[network]\nca_file = \"company-root.pem\"\n"
         ),
     );
-    std::fs::copy(inspect.with_extension("pem"), dir.join("company-root.pem")).unwrap();
-    let proxy_url = format!("http://127.0.0.1:{}", proxy.port);
+    std::fs::copy(&net.inspect_pem, dir.join("company-root.pem")).unwrap();
+    let proxy_url = format!("http://127.0.0.1:{}", net.proxy.port);
     let go = |args: &[&str]| {
         let mut c = onramp(&dir);
         c.args(["--profile", "onramp.toml"])
