@@ -38,8 +38,13 @@ pub struct Standin {
 
 impl Standin {
     pub fn start(py: &Path, args: &[&str]) -> Standin {
+        Standin::script(py, &standin_script(), args)
+    }
+
+    /// A server script of tests/net/ that prints `ready PORT` once it listens.
+    pub fn script(py: &Path, script: &Path, args: &[&str]) -> Standin {
         let mut child = Command::new(py)
-            .arg(standin_script())
+            .arg(script)
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -5,49 +5,12 @@
 //! `python-trust` (the project's CA bundle and the venv's pip.conf), pip's own check passes, the
 //! venv rung installs kailash from the index, and the undo script takes it all back.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 use crate::common::{json, onramp, run, sh, skip_or_fail, write};
-use crate::network::{Undo, check, class_of, machine_state, make_ca, net_python};
-
-/// pypiserver behind TLS on a free port, killed when dropped.
-struct Index {
-    child: Child,
-    port: u16,
-}
-
-impl Index {
-    fn start(py: &Path, ca: &Path, wheels: &str) -> Index {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/net/index.py");
-        let mut child = Command::new(py)
-            .arg(script)
-            .args(["--tls", ca.to_str().unwrap(), "--root", wheels])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the index starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("ready ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("the index said {line:?}"));
-        Index { child, port }
-    }
-}
-
-impl Drop for Index {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::network::{Standin, Undo, check, class_of, machine_state, make_ca, net_python};
 
 /// The variables this machine may set that would give pip other roots or another index.
 const CLEARED: &[&str] = &[
@@ -128,7 +91,12 @@ fn private_index_behind_tls_old_pip_doctor_fix_then_the_sdk_installs_from_it_and
     let before = machine_state();
     let tmp = tempfile::tempdir().unwrap();
     let ca = make_ca(&py, tmp.path(), "index", "Onramp Test Index Root");
-    let index = Index::start(&py, &ca, &wheels);
+    // pypiserver behind TLS on a free port, killed when dropped.
+    let index = Standin::script(
+        &py,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/net/index.py"),
+        &["--tls", ca.to_str().unwrap(), "--root", &wheels],
+    );
     let url = format!("https://127.0.0.1:{}/simple/", index.port);
 
     let name = format!("netpip{}", std::process::id());
