@@ -250,17 +250,8 @@ pub fn engine_proxy(host: &Host, reported: Option<&EngineProxy>, podman: bool) -
             return c;
         }
     }
-    let dir = "/etc/systemd/system/docker.service.d";
-    let mut names = host.sys_list(dir);
-    names.sort();
-    for n in names.iter().filter(|n| n.ends_with(".conf")) {
-        let path = format!("{dir}/{n}");
-        if let Some(t) = host.sys_read(&path) {
-            let c = proxy::from_systemd(&t, &path);
-            if !c.is_empty() {
-                return c;
-            }
-        }
+    if let Some(c) = proxy::from_systemd_dropins(host, "/etc/systemd/system/docker.service.d") {
+        return c;
     }
     ProxyConf {
         source: if reported.is_some() {

@@ -406,17 +406,10 @@ fn resolve(host: &Host, s: &Seen) -> ProxyConf {
             if !from_conf.is_empty() {
                 return from_conf;
             }
-            let dir = "/etc/systemd/system/podman.service.d";
-            let mut names = host.sys_list(dir);
-            names.sort();
-            for n in names.iter().filter(|n| n.ends_with(".conf")) {
-                let path = format!("{dir}/{n}");
-                if let Some(t) = host.sys_read(&path) {
-                    let c = proxy::from_systemd(&t, &path);
-                    if !c.is_empty() {
-                        return c;
-                    }
-                }
+            if let Some(c) =
+                proxy::from_systemd_dropins(host, "/etc/systemd/system/podman.service.d")
+            {
+                return c;
             }
             let source = match svc {
                 Some(svc) => format!(

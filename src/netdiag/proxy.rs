@@ -226,6 +226,20 @@ pub fn from_daemon_json(text: &str, source: &str) -> ProxyConf {
     }
 }
 
+/// The first proxy a unit's systemd drop-ins (`DIR/*.conf`, in systemd's order) set.
+pub fn from_systemd_dropins(host: &crate::host::Host, dir: &str) -> Option<ProxyConf> {
+    let mut names = host.sys_list(dir);
+    names.sort();
+    names
+        .iter()
+        .filter(|n| n.ends_with(".conf"))
+        .filter_map(|n| {
+            let path = format!("{dir}/{n}");
+            host.sys_read(&path).map(|t| from_systemd(&t, &path))
+        })
+        .find(|c| !c.is_empty())
+}
+
 /// The proxy variables of a systemd unit or drop-in's `Environment=` lines.
 pub fn from_systemd(text: &str, source: &str) -> ProxyConf {
     let mut vars = Vec::new();
