@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use super::net_base::{CA_NAME, Ca, NetWants, UNDO};
-use super::net_base::{fingerprint_line, write_file};
+use super::net_base::{fingerprint_line, proxy_why, write_file};
 use super::{Action, EngineState, Facts, Probe, State, Step};
 use crate::netdiag::podman::{PROXY_VARS, Service};
 use crate::platform::Kind;
@@ -330,17 +330,10 @@ fn podman_proxy(f: &Facts, w: &NetWants, store_changed: bool) -> Vec<Step> {
             w.https_proxy.as_deref(),
             f.net.engine_https_proxy.as_deref(),
         );
-    let why = format!(
-        "Podman's proxy is {}, yours is {}",
-        f.net
-            .engine_https_proxy
-            .as_deref()
-            .map(crate::secrets::mask_text)
-            .unwrap_or_else(|| "none".into()),
-        w.https_proxy
-            .as_deref()
-            .map(crate::secrets::mask_text)
-            .unwrap_or_default()
+    let why = proxy_why(
+        "Podman's",
+        f.net.engine_https_proxy.as_deref(),
+        w.https_proxy.as_deref(),
     );
     let line = w.https_proxy.clone().unwrap_or_default();
     let mut set = Vec::new();
@@ -657,16 +650,10 @@ fn daemon_json(f: &Facts, w: &NetWants) -> Option<Step> {
     }
     let mut why = Vec::new();
     if !proxy_ok {
-        why.push(format!(
-            "the engine's proxy is {}, yours is {}",
-            n.engine_https_proxy
-                .as_deref()
-                .map(crate::secrets::mask_text)
-                .unwrap_or_else(|| "none".into()),
-            w.https_proxy
-                .as_deref()
-                .map(crate::secrets::mask_text)
-                .unwrap_or_default()
+        why.push(proxy_why(
+            "the engine's",
+            n.engine_https_proxy.as_deref(),
+            w.https_proxy.as_deref(),
         ));
     }
     if !mirrors_ok {

@@ -71,6 +71,18 @@ pub(super) fn fingerprint_line(pem: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Why an engine's proxy is to change: `WHO's proxy is ENGINE, yours is WANTED` (passwords
+/// masked).
+pub(super) fn proxy_why(who: &str, engine: Option<&str>, wanted: Option<&str>) -> String {
+    format!(
+        "{who} proxy is {}, yours is {}",
+        engine
+            .map(crate::secrets::mask_text)
+            .unwrap_or_else(|| "none".into()),
+        wanted.map(crate::secrets::mask_text).unwrap_or_default()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

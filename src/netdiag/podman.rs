@@ -210,15 +210,7 @@ pub fn effective(environ: &[(String, String)], engine_env: &[String]) -> Vec<(St
 
 /// The proxy in `vars`, as Go reads it.
 pub fn proxy_of(vars: &[(String, String)], source: &str) -> ProxyConf {
-    proxy::from_env(
-        |k| {
-            vars.iter()
-                .rev()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-        },
-        source,
-    )
+    proxy::from_vars(vars, source)
 }
 
 /// Whether any proxy variable is set in `vars` (then containers.conf cannot change it).

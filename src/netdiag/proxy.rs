@@ -253,6 +253,11 @@ pub fn from_systemd(text: &str, source: &str) -> ProxyConf {
             }
         }
     }
+    from_vars(&vars, source)
+}
+
+/// The proxy in `vars` (`NAME=value` pairs, the last of a name winning), as Go reads it.
+pub fn from_vars(vars: &[(String, String)], source: &str) -> ProxyConf {
     from_env(
         |k| {
             vars.iter()
