@@ -132,3 +132,20 @@ pub fn sh(script: &str) -> bool {
 pub fn engine_up() -> bool {
     sh("docker -H unix:///var/run/docker.sock info >/dev/null 2>&1")
 }
+
+/// The plan steps `doctor --fix --json` applied (not those already satisfied), as (id, done).
+#[cfg(unix)]
+pub fn applied(doc: &serde_json::Value) -> Vec<(String, String)> {
+    doc["fix"]["applied"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["done"] != "satisfied")
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap().to_string(),
+                a["done"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}

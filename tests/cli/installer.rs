@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::common::{engine_up, json, onramp, run, sh, skip_or_fail, write};
+use crate::common::{applied, engine_up, json, onramp, run, sh, skip_or_fail, write};
 
 const PG: u16 = 32010;
 const REDIS: u16 = 32011;
@@ -237,18 +237,7 @@ fn setup_installs_and_starts_the_engine_on_bare_debian_and_a_second_run_changes_
     let fixed = project.onramp(&["doctor", "--fix", "--yes", "--json"], &venv);
     assert_eq!(fixed.code, 0, "{}\n{}", fixed.stdout, fixed.stderr);
     let doc = json(&fixed);
-    let done: Vec<(String, String)> = doc["fix"]["applied"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["done"] != "satisfied")
-        .map(|a| {
-            (
-                a["id"].as_str().unwrap().into(),
-                a["done"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
+    let done = applied(&doc);
     assert_eq!(
         done,
         vec![

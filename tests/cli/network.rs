@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::common::{engine_up, json, onramp, run, sh, skip_or_fail, write};
+use crate::common::{applied, engine_up, json, onramp, run, sh, skip_or_fail, write};
 
 /// A name that resolves to 127.0.0.1 while the guard lives (an /etc/hosts line), for clients
 /// (Go's, the engine's) that never proxy loopback names.
@@ -603,16 +603,7 @@ fn setup_through_an_intercepting_proxy_after_doctor_fix_then_undo_restores_the_m
     let fixed = go(&["doctor", "--fix", "--yes", "--json"]);
     let fix_ms = started.elapsed().as_millis();
     let doc = json(&fixed);
-    let done: Vec<(String, String)> = doc["fix"]["applied"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["done"] != "satisfied")
-        .map(|a| {
-            let id = a["id"].as_str().unwrap().to_string();
-            (id, a["done"].as_str().unwrap().to_string())
-        })
-        .collect();
+    let done = applied(&doc);
     let ids: Vec<&str> = done.iter().map(|(i, _)| i.as_str()).collect();
     // The proxy goes into daemon.json (engines from 23.0) or the restarted daemon's environment.
     for want in [

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{engine_up, json, onramp, run, sh, skip_or_fail, write};
+use crate::common::{applied, engine_up, json, onramp, run, sh, skip_or_fail, write};
 use crate::network::{InspectedRegistry, TEST_HOST, check, class_of, net_python, snapshot};
 
 const SOCKET: &str = "/run/podman/podman.sock";
@@ -193,16 +193,7 @@ fn podman_pulls_through_the_proxy_after_doctor_fix_and_undo_restores_it() {
     let fixed = go(&["--json", "doctor", "--fix", "--yes"]);
     let fix_ms = started.elapsed().as_millis();
     let doc = json(&fixed);
-    let done: Vec<(String, String)> = doc["fix"]["applied"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["done"] != "satisfied")
-        .map(|a| {
-            let id = a["id"].as_str().unwrap().to_string();
-            (id, a["done"].as_str().unwrap().to_string())
-        })
-        .collect();
+    let done = applied(&doc);
     let ids: Vec<&str> = done.iter().map(|(i, _)| i.as_str()).collect();
     for want in [
         "ca-os-store",
