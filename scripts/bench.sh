@@ -15,6 +15,9 @@
 #                             images (the registry round trips), a warm verify against the same
 #                             looks by hand (docker image inspect, docker ps, pip list), and report
 #                             against its 10 s bound; verify and report also with no engine
+#   scripts/bench.sh network  doctor with its network checks (the proxies, a registry on
+#                             127.0.0.1 reached as the engine reaches it) against doctor with
+#                             ONRAMP_NETWORK=off: what the diagnosis costs
 #   scripts/bench.sh installer  from no engine (docker.io removed) to all services ready: onramp
 #                             setup against the same steps typed by hand (scripts/bench/installer.sh)
 set -euo pipefail
@@ -180,13 +183,27 @@ TOML
   printf 'without an engine: verify %.0f ms, report %.0f ms\n' "$(echo "$vn*1000" | bc -l)" "$(echo "$rn*1000" | bc -l)"
 }
 
+bench_network() {
+  local dir
+  dir=$(mktemp -d)
+  printf 'name = "netbench"\n[requirements]\ndocker = "optional"\n[services.redis]\nimage = "127.0.0.1:5000/onramp-test/redis:7"\nports = ["26999:6379"]\n' >"$dir/onramp.toml"
+  hyperfine -N -i --warmup 2 --runs 20 --export-json "$out/network.json" \
+    "env ONRAMP_NETWORK=off $bin doctor --dir $dir --json" "$bin doctor --dir $dir --json" >/dev/null
+  local off on
+  off=$(median "$out/network.json" 0); on=$(median "$out/network.json" 1)
+  printf 'doctor with network checks median %.1f ms; without %.1f ms; with/without = %.2f\n' \
+    "$(echo "$on*1000" | bc -l)" "$(echo "$off*1000" | bc -l)" "$(echo "$on/$off" | bc -l)"
+  rm -rf "$dir"
+}
+
 case "${1:-all}" in
   doctor) bench_doctor ;;
   up) bench_up ;;
   validate) bench_validate ;;
   truth) bench_truth ;;
+  network) bench_network ;;
   # Removes and reinstalls the engine: only when asked for by name, never in `all`.
   installer) ONRAMP_BIN="$bin" "$root/scripts/bench/installer.sh" ;;
-  all) bench_doctor; bench_up; bench_validate; bench_truth ;;
+  all) bench_doctor; bench_up; bench_validate; bench_truth; bench_network ;;
   *) echo "usage: scripts/bench.sh [doctor|up|validate|truth|installer|all]" >&2; exit 2 ;;
 esac
