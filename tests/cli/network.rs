@@ -618,7 +618,17 @@ fn setup_through_an_intercepting_proxy_after_doctor_fix_then_undo_restores_the_m
         "{done:?}\n{}",
         fixed.stderr
     );
-    assert_eq!(fixed.code, 0, "{}", fixed.stderr);
+    let failing: Vec<&serde_json::Value> = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "fail")
+        .collect();
+    assert_eq!(
+        fixed.code, 0,
+        "failing after the fix: {failing:#?}\nfix: {}\n{}",
+        doc["fix"], fixed.stderr
+    );
 
     let started = std::time::Instant::now();
     let setup = go(&["setup", "--yes", "--json"]);
