@@ -30,6 +30,40 @@ fn a_proxy_password_written_oddly_is_never_printed() {
     }
 }
 
+/// A proxy that takes a token as its user name, with no password (`http://TOKEN@proxy`, with or
+/// without a scheme): the token is the secret, so neither doctor nor its plan shows it.
+#[test]
+fn a_proxy_token_given_as_the_user_name_is_never_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "onramp.toml",
+        "name = \"net\"\n[requirements]\ndocker = \"optional\"\n[sdk]\npackages = [\"kailash\"]\n",
+    );
+    for proxy in [
+        "http://Tok3nAsUser77@127.0.0.1:9",
+        "Tok3nAsUser77@127.0.0.1:9",
+    ] {
+        let env = [("HTTPS_PROXY", proxy), ("HTTP_PROXY", proxy)];
+        let (doc, all) = doctor(tmp.path(), &env);
+        let shown = check(&doc, "network:proxy")["detail"].to_string();
+        assert!(shown.contains("***@127.0.0.1:9"), "{shown}");
+        let mut c = onramp(tmp.path());
+        c.args(["doctor", "--fix", "--dry-run"])
+            .env_remove("ONRAMP_NETWORK")
+            .env("PIP_CONFIG_FILE", "/dev/null");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let r = run(&mut c);
+        let all = format!("{all}\n{}\n{}", r.stdout, r.stderr);
+        assert!(
+            !all.contains("Tok3nAsUser77"),
+            "{proxy}: the token was printed:\n{all}"
+        );
+    }
+}
+
 /// A root exported with its private key in the same file: the plan (which shows the line it
 /// looks for in each store) never shows the key, and the root is still planned for the stores.
 #[test]
