@@ -153,3 +153,39 @@ fn a_ca_file_that_is_missing_a_folder_or_no_certificate_is_named() {
         }
     }
 }
+
+/// A root saved with a UTF-8 byte-order mark (Notepad, PowerShell 5's `Out-File`) or exported as
+/// DER (Windows' default `.cer`) is the root, as openssl reads it: `network:ca-file` passes and the
+/// plan's steps name it.
+#[test]
+fn a_ca_file_with_a_byte_order_mark_or_in_der_is_taken() {
+    use base64::Engine as _;
+    let bundle = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
+    let Some(first) = bundle.split_inclusive("-----END CERTIFICATE-----\n").next() else {
+        return skip_or_fail("the OS trust store's bundle");
+    };
+    let b64: String = first.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("the bundle's first certificate");
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "bom.pem", &format!("\u{feff}{first}"));
+    std::fs::write(tmp.path().join("root.cer"), &der).unwrap();
+    for file in ["bom.pem", "root.cer"] {
+        write(
+            tmp.path(),
+            "onramp.toml",
+            &format!(
+                "name = \"net\"\n[requirements]\ndocker = \"optional\"\n[network]\nca_file = \"{file}\"\n"
+            ),
+        );
+        let r = run(onramp(tmp.path()).args(["doctor", "--json"]));
+        let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
+        let failed = doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "network:ca-file");
+        assert!(failed.is_none(), "{file}: {failed:?}");
+    }
+}
