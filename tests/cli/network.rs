@@ -47,7 +47,8 @@ impl Standin {
             .arg(script)
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // What it did goes to the test's captured output, shown when the test fails.
+            .stderr(Stdio::inherit())
             .spawn()
             .expect("the stand-in starts");
         let mut line = String::new();

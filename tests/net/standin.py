@@ -110,21 +110,54 @@ def leaf_context(ca_prefix, host, future_days=0):
     return ctx
 
 
-def relay(a, b):
-    socks = [a, b]
+def log(*parts):
+    """One line on stderr (the test's captured output): what the stand-in did, for a failure."""
+    print("standin %.3f:" % (datetime.datetime.now().timestamp() % 1000), *parts,
+          file=sys.stderr, flush=True)
+
+
+def try_recv(s):
+    """What `s` has now: bytes, b"" at its end, or None when nothing is ready yet."""
+    s.setblocking(False)
     try:
-        while True:
-            r, _, _ = select.select(socks, [], [], 30)
-            if not r:
-                return
-            for s in r:
-                data = s.recv(65536)
+        return s.recv(65536)
+    except (ssl.SSLWantReadError, BlockingIOError):
+        return None
+    finally:
+        s.setblocking(True)
+
+
+def relay(a, b):
+    """Copy both ways until one side ends or both are idle for 30 s.
+
+    select() alone cannot serve a TLS socket: a record the handshake already pulled off the wire
+    (a client's request sent right behind its Finished) sits in OpenSSL's buffer where neither
+    select() nor pending() sees it. So every turn tries a non-blocking read of each TLS socket,
+    and select() only paces the loop."""
+    socks = [a, b]
+    moved = {id(a): 0, id(b): 0}
+    idle = 0.0
+    try:
+        while idle < 30:
+            ready, _, _ = select.select(socks, [], [], 0.05)
+            busy = False
+            for s in socks:
+                if s not in ready and not isinstance(s, ssl.SSLSocket):
+                    continue
+                data = try_recv(s)
+                if data is None:
+                    continue
                 if not data:
                     return
+                moved[id(s)] += len(data)
                 (b if s is a else a).sendall(data)
-    except OSError:
+                busy = True
+            idle = 0.0 if busy else idle + 0.05
+    except OSError as e:
+        log("relay:", repr(e))
         return
     finally:
+        log("relay done: %d bytes from the client, %d from upstream" % (moved[id(a)], moved[id(b)]))
         for s in socks:
             try:
                 s.close()
@@ -173,9 +206,11 @@ def proxy_handler(opts):
                                          b"Content-Length: 0\r\nConnection: close\r\n\r\n")
                     return
             if method == "CONNECT":
+                log("CONNECT", target)
                 try:
                     up = upstream(target)
-                except OSError:
+                except OSError as e:
+                    log("upstream", target, repr(e))
                     self.request.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
                     return
                 self.request.sendall(b"HTTP/1.1 200 Connection Established\r\n\r\n")
@@ -187,12 +222,18 @@ def proxy_handler(opts):
                             contexts[host] = leaf_context(opts.intercept, host)
                     try:
                         client = contexts[host].wrap_socket(self.request, server_side=True)
-                    except (ssl.SSLError, OSError):
+                    except (ssl.SSLError, OSError) as e:
+                        log("client handshake", host, repr(e))
                         up.close()
                         return
                     if opts.upstream_tls:
                         uctx = ssl.create_default_context(cafile=opts.upstream_ca)
-                        up = uctx.wrap_socket(up, server_hostname=host)
+                        try:
+                            up = uctx.wrap_socket(up, server_hostname=host)
+                        except (ssl.SSLError, OSError) as e:
+                            log("upstream handshake", host, repr(e))
+                            client.close()
+                            return
                 relay(client, up)
                 return
             # An absolute URI: forward the request as it came, minus the proxy's header.
