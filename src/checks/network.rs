@@ -123,7 +123,7 @@ fn ca_file_problem(ctx: &Ctx) -> Option<Outcome> {
     let why = match crate::fsx::read_regular(&path, 1 << 20) {
         Err(e) => format!("the CA file `[network] ca_file` names cannot be read: {e}"),
         Ok(bytes) if Ca::from_file(shown.to_string(), &bytes).is_none() => {
-            format!("{shown} (`[network] ca_file`) holds no PEM certificate")
+            format!("{shown} (`[network] ca_file`) holds no certificate (PEM or DER)")
         }
         Ok(_) => return None,
     };

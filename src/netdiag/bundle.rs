@@ -237,7 +237,7 @@ fn company_source(ca_file: &Path) -> Result<Source> {
     if certs.is_empty() {
         return Err(Error::NotReady {
             message: format!(
-                "{} holds no PEM certificate (`-----BEGIN CERTIFICATE-----`)",
+                "{} holds no certificate (PEM `-----BEGIN CERTIFICATE-----`, or DER)",
                 ca_file.display()
             ),
             help: "export the company root as PEM (Base-64 encoded X.509) and name that file in onramp.toml (`[network] ca_file`)".into(),
@@ -454,7 +454,7 @@ mod tests {
         let ca = m.dir.join("corp.pem");
         std::fs::write(&ca, KEY).unwrap();
         let e = ensure(&host, &m.dir, &ca, None).unwrap_err();
-        assert!(e.to_string().contains("holds no PEM certificate"), "{e}");
+        assert!(e.to_string().contains("holds no certificate"), "{e}");
         std::fs::write(&ca, ROOT).unwrap();
         let e = ensure(&host, &m.dir, &ca, None).unwrap_err();
         assert!(e.to_string().contains("no OS certificate bundle"), "{e}");

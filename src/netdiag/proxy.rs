@@ -165,18 +165,16 @@ fn cidr_contains(net: &str, bits: &str, host: &str) -> bool {
     }
 }
 
-/// A URL with its userinfo's password replaced by `***`.
+/// A URL with its userinfo's password replaced by `***`; a userinfo without a password (a
+/// token given as the user name) is all replaced.
 pub fn masked(url: &str) -> String {
     let (scheme, rest) = split_scheme(url);
-    match rest.rfind('@') {
-        Some(at) => {
-            let user = rest[..at].split_once(':').map_or(&rest[..at], |(u, _)| u);
-            format!(
-                "{scheme}{user}:{}@{}",
-                crate::secrets::MASK,
-                &rest[at + 1..]
-            )
-        }
+    let mask = crate::secrets::MASK;
+    match rest.rsplit_once('@') {
+        Some((info, host)) => match info.split_once(':') {
+            Some((user, _)) => format!("{scheme}{user}:{mask}@{host}"),
+            None => format!("{scheme}{mask}@{host}"),
+        },
         None => url.to_string(),
     }
 }
@@ -192,13 +190,12 @@ fn split_scheme(url: &str) -> (&str, &str) {
 
 /// Register the password in a proxy value as a secret, so that it is masked wherever it
 /// appears (a restart line, a drop-in shown in the plan). The userinfo runs to the last `@`:
-/// a password may hold `/`, `@` or a space, and the value may have no scheme.
+/// a password may hold `/`, `@` or a space, and the value may have no scheme. A userinfo
+/// without a password is a token given as the user name, all of it secret.
 pub fn register_password(url: &str) {
     let (_, rest) = split_scheme(url);
-    if let Some((info, _)) = rest.rsplit_once('@')
-        && let Some((_, pw)) = info.split_once(':')
-    {
-        crate::secrets::register(pw);
+    if let Some((info, _)) = rest.rsplit_once('@') {
+        crate::secrets::register(info.split_once(':').map_or(info, |(_, pw)| pw));
     }
 }
 
@@ -419,6 +416,21 @@ mod tests {
         }
         assert_eq!(masked("http://proxy.corp:3128/"), "http://proxy.corp:3128/");
         assert_eq!(masked("proxy.corp:3128"), "proxy.corp:3128");
+    }
+
+    /// A proxy that takes a token as its user name (`http://TOKEN@proxy:3128`, no password):
+    /// the whole userinfo is the secret, as `secrets` already treats a URL's.
+    #[test]
+    fn a_proxy_token_given_as_the_user_name_is_never_shown() {
+        let url = "http://tok3nWithoutColon@proxy.corp:3128";
+        assert_eq!(masked(url), "http://***@proxy.corp:3128");
+        assert_eq!(
+            masked("tok3nNoScheme@proxy.corp:3128"),
+            "***@proxy.corp:3128"
+        );
+        register_password(url);
+        let out = crate::secrets::mask_text("restart: HTTPS_PROXY=tok3nWithoutColon@p:1 dockerd");
+        assert!(!out.contains("tok3nWithoutColon"), "{out}");
     }
 
     #[test]

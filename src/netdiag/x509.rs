@@ -147,14 +147,26 @@ pub fn utc(secs: i64) -> String {
     )
 }
 
-/// Every certificate in a PEM text, as DER.
+/// Every certificate in a PEM text, as DER. A UTF-8 byte-order mark before it (Windows editors
+/// write one) is skipped, and a file that is one DER certificate (Windows' export default) is
+/// that certificate, as openssl reads them.
 pub fn pem_certs(text: &[u8]) -> Vec<Vec<u8>> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
-    CertificateDer::pem_slice_iter(text)
+    let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
+    let found: Vec<Vec<u8>> = CertificateDer::pem_slice_iter(text)
         .filter_map(Result::ok)
         .map(|c| c.as_ref().to_vec())
-        .collect()
+        .collect();
+    if found.is_empty() && is_der_cert(text) {
+        return vec![text.to_vec()];
+    }
+    found
+}
+
+/// Whether the bytes are exactly one DER certificate.
+fn is_der_cert(der: &[u8]) -> bool {
+    matches!(element(der), Some((0x30, _, rest)) if rest.is_empty()) && parse(der).is_some()
 }
 
 /// A self-signed root (`O=Example Corp, CN=Example Corp Inspection Root`, valid 2026-01-01 to
@@ -196,6 +208,22 @@ mod tests {
         assert_eq!(parse(&[0x30, 0x82, 0xff]), None);
         assert_eq!(parse(&[0x30, 0x03, 0x02, 0x01, 0x00]), None);
         assert!(pem_certs(b"not pem").is_empty());
+    }
+
+    /// Windows saves a root with a byte-order mark (Notepad, PowerShell 5's `Out-File`) or as
+    /// DER (the certificate export's default): openssl reads both, and so does onramp. A DER
+    /// private key is not a certificate.
+    #[test]
+    fn a_root_with_a_byte_order_mark_or_in_der_is_read() {
+        let der = pem_certs(ROOT.as_bytes()).remove(0);
+        let bom = format!("\u{feff}{ROOT}");
+        assert_eq!(pem_certs(bom.as_bytes()), vec![der.clone()]);
+        assert_eq!(pem_certs(&der), vec![der.clone()]);
+        let mut longer = der.clone();
+        longer.push(0);
+        assert!(pem_certs(&longer).is_empty());
+        let pkcs8_key = [0x30, 0x05, 0x02, 0x01, 0x00, 0x30, 0x00];
+        assert!(pem_certs(&pkcs8_key).is_empty());
     }
 
     #[test]

@@ -30,6 +30,40 @@ fn a_proxy_password_written_oddly_is_never_printed() {
     }
 }
 
+/// A proxy that takes a token as its user name, with no password (`http://TOKEN@proxy`, with or
+/// without a scheme): the token is the secret, so neither doctor nor its plan shows it.
+#[test]
+fn a_proxy_token_given_as_the_user_name_is_never_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "onramp.toml",
+        "name = \"net\"\n[requirements]\ndocker = \"optional\"\n[sdk]\npackages = [\"kailash\"]\n",
+    );
+    for proxy in [
+        "http://Tok3nAsUser77@127.0.0.1:9",
+        "Tok3nAsUser77@127.0.0.1:9",
+    ] {
+        let env = [("HTTPS_PROXY", proxy), ("HTTP_PROXY", proxy)];
+        let (doc, all) = doctor(tmp.path(), &env);
+        let shown = check(&doc, "network:proxy")["detail"].to_string();
+        assert!(shown.contains("***@127.0.0.1:9"), "{shown}");
+        let mut c = onramp(tmp.path());
+        c.args(["doctor", "--fix", "--dry-run"])
+            .env_remove("ONRAMP_NETWORK")
+            .env("PIP_CONFIG_FILE", "/dev/null");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let r = run(&mut c);
+        let all = format!("{all}\n{}\n{}", r.stdout, r.stderr);
+        assert!(
+            !all.contains("Tok3nAsUser77"),
+            "{proxy}: the token was printed:\n{all}"
+        );
+    }
+}
+
 /// A root exported with its private key in the same file: the plan (which shows the line it
 /// looks for in each store) never shows the key, and the root is still planned for the stores.
 #[test]
@@ -117,5 +151,41 @@ fn a_ca_file_that_is_missing_a_folder_or_no_certificate_is_named() {
             (false, None) => {}
             (_, c) => panic!("{file}: {c:?}\n{}", r.stdout),
         }
+    }
+}
+
+/// A root saved with a UTF-8 byte-order mark (Notepad, PowerShell 5's `Out-File`) or exported as
+/// DER (Windows' default `.cer`) is the root, as openssl reads it: `network:ca-file` passes and the
+/// plan's steps name it.
+#[test]
+fn a_ca_file_with_a_byte_order_mark_or_in_der_is_taken() {
+    use base64::Engine as _;
+    let bundle = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
+    let Some(first) = bundle.split_inclusive("-----END CERTIFICATE-----\n").next() else {
+        return skip_or_fail("the OS trust store's bundle");
+    };
+    let b64: String = first.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .expect("the bundle's first certificate");
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "bom.pem", &format!("\u{feff}{first}"));
+    std::fs::write(tmp.path().join("root.cer"), &der).unwrap();
+    for file in ["bom.pem", "root.cer"] {
+        write(
+            tmp.path(),
+            "onramp.toml",
+            &format!(
+                "name = \"net\"\n[requirements]\ndocker = \"optional\"\n[network]\nca_file = \"{file}\"\n"
+            ),
+        );
+        let r = run(onramp(tmp.path()).args(["doctor", "--json"]));
+        let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
+        let failed = doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "network:ca-file");
+        assert!(failed.is_none(), "{file}: {failed:?}");
     }
 }
