@@ -48,7 +48,7 @@ pub async fn dispatch(config: &Config, host: &Host, printer: &Printer) -> Result
         match &config.action {
             Action::Profiles { name, from_compose } => match from_compose {
                 Some(file) => profiles::from_compose(config, host, printer, file),
-                None => profiles::run(printer, name.as_deref()),
+                None => profiles::run(config, host, printer, name.as_deref()),
             },
             Action::Doctor(s) => doctor::run(&project()?, s, host, printer).await,
             Action::Setup(s) => setup::run(&project()?, s, host, printer).await,

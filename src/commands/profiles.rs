@@ -7,11 +7,25 @@ use crate::host::Host;
 use crate::printer::Printer;
 use crate::profile::{self, Choice, ComposeOptions};
 
-pub fn run(printer: &Printer, name: Option<&str>) -> Result<Verdict> {
+/// `profiles NAME` shows the profile as the project in `--dir` would use it: with the team's
+/// network file of that project (or the one `ONRAMP_NETWORK_FILE` names), never the current
+/// folder's.
+pub fn run(config: &Config, host: &Host, printer: &Printer, name: Option<&str>) -> Result<Verdict> {
     let Some(name) = name else {
         return list(printer);
     };
-    let loaded = profile::load(&Choice::Named(name.to_string()))?;
+    let env = |k: &str| host.env(k).map(String::from);
+    let loaded = profile::load_with(
+        &Choice::Named(name.to_string()),
+        &ComposeOptions {
+            dir: &config.dir,
+            file: None,
+            profiles: Vec::new(),
+            named: Vec::new(),
+            env: &env,
+            import_only: false,
+        },
+    )?;
     let shown = loaded.profile.redacted_json();
     if printer.json_mode() {
         printer.json(&shown);

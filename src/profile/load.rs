@@ -67,26 +67,31 @@ pub fn embedded(name: &str) -> Option<&'static str> {
     EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
-/// Load, merge and validate the chosen profile.
+/// Load, merge and validate the chosen profile on its own, outside any project: no team
+/// network file is read and nothing depends on the current directory (a project's profile,
+/// with the team's settings, is `load_with` and the project dir).
 pub fn load(choice: &Choice) -> Result<Loaded> {
     let no_env = |_: &str| None;
-    let dir = std::env::current_dir().unwrap_or_default();
-    load_with(
-        choice,
-        &ComposeOptions {
-            dir: &dir,
-            file: None,
-            profiles: Vec::new(),
-            named: Vec::new(),
-            env: &no_env,
-            import_only: false,
-        },
-    )
+    let opts = ComposeOptions {
+        dir: Path::new(""),
+        file: None,
+        profiles: Vec::new(),
+        named: Vec::new(),
+        env: &no_env,
+        import_only: false,
+    };
+    resolve(choice, &opts, false)
 }
 
 /// Load, merge and validate the chosen profile, taking services from a Compose file when the
-/// profile's `compose` key or `--compose` names one.
+/// profile's `compose` key or `--compose` names one, and the team's network settings from the
+/// team file (`ONRAMP_NETWORK_FILE`, `[network] team_file`, or the one in `opts.dir`).
 pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
+    resolve(choice, opts, true)
+}
+
+/// `load_with`, with the team file read only in a project.
+fn resolve(choice: &Choice, opts: &ComposeOptions<'_>, in_project: bool) -> Result<Loaded> {
     let first = match choice {
         Choice::Named(r) => read_reference(r, None)?,
         Choice::ProjectFile(p) => read_file(p)?,
@@ -137,7 +142,8 @@ pub fn load_with(choice: &Choice, opts: &ComposeOptions<'_>) -> Result<Loaded> {
     name_built_images(&mut profile, opts.dir);
     // An import from Compose prints the team's own names; everything else sees the company's.
     if !opts.import_only {
-        super::team::apply(&mut profile, &sources, opts.dir, opts.env)?;
+        let project = in_project.then_some(opts.dir);
+        super::team::apply(&mut profile, &sources, project, opts.env)?;
         map_images(&mut profile);
     }
     let trusting = ca_into::targets(&profile, &dropped).map_err(|p| problem_error(&sources, p))?;

@@ -49,19 +49,23 @@ struct Team {
     why: String,
 }
 
-/// Check the profile's mapping, find and read the team file, and leave the effective settings
-/// (profile over team file, key by key) in `profile.network` with their origins.
+/// Check the profile's mapping, find and read the team file of the project in `dir` (none
+/// outside a project), and leave the effective settings (profile over team file, key by key)
+/// in `profile.network` with their origins.
 pub(super) fn apply(
     profile: &mut Profile,
     sources: &[Source],
-    dir: &Path,
+    dir: Option<&Path>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<()> {
     let own = &profile.network;
     check_images(own, |path, message, help| {
         located(sources, path, message, help)
     })?;
-    let team = find(own, sources, dir, env)?;
+    let team = match dir {
+        Some(dir) => find(own, sources, dir, env)?,
+        None => None,
+    };
     let mut m = Merge {
         sources,
         team: team.as_ref(),
@@ -256,7 +260,9 @@ fn located(sources: &[Source], path: &[&str], message: String, help: String) -> 
 
 /// The team file in effect, if any: `ONRAMP_NETWORK_FILE`, else the profile's `team_file`,
 /// else `onramp-network.toml` in the project. A file that is named and cannot be read is an
-/// error; the project's own file may be absent.
+/// error; the project's own file may be absent. A named file may be anywhere (IT keeps it
+/// outside projects) and is only read; the project's own is read as every project file is:
+/// a regular file, no link.
 fn find(
     own: &Network,
     sources: &[Source],
@@ -265,12 +271,14 @@ fn find(
 ) -> Result<Option<Team>> {
     if let Some(named) = env(ENV).filter(|v| !v.trim().is_empty()) {
         let path = std::path::absolute(&named).unwrap_or_else(|_| PathBuf::from(&named));
-        let text = read_named(&path).map_err(|e| Error::Profile {
+        let text = read_named(&path).map_err(|u| Error::Profile {
             file: path.display().to_string(),
-            line: 1,
-            col: 1,
-            message: format!("cannot read the team network file that {ENV} names: {e}"),
-            help: format!("point {ENV} at the team's network file, or unset it"),
+            line: u.line,
+            col: u.col,
+            message: format!("the team network file that {ENV} names {}", u.message),
+            help: u.help(&format!(
+                "point {ENV} at the team's network file, or unset it"
+            )),
         })?;
         return parse(source(&path, text), format!("named by {ENV}")).map(Some);
     }
@@ -284,9 +292,16 @@ fn find(
             .and_then(|s| s.base_dir.clone())
             .unwrap_or_else(|| dir.to_path_buf());
         let file = base.join(named);
-        let text = read_named(&file).map_err(|e| {
-            let message = format!("team_file = \"{named}\": cannot read {}: {e}", file.display());
-            let help = "name the team's network file (relative to this profile file), or remove `team_file`".to_string();
+        let text = read_named(&file).map_err(|u| {
+            let message = format!(
+                "team_file = \"{named}\": {}:{} {}",
+                file.display(),
+                u.line,
+                u.message
+            );
+            let help = u.help(
+                "name the team's network file (relative to this profile file), or remove `team_file`",
+            );
             located(sources, &path, message, help)
         })?;
         let why = where_set(sources, &path)
@@ -294,27 +309,120 @@ fn find(
             .unwrap_or_else(|| "named by team_file".into());
         return parse(source(&file, text), why).map(Some);
     }
-    let Some(text) = super::compose::read_in_project(dir, Path::new(FILE))? else {
+    let path = dir.join(FILE);
+    let Some(text) = read_in_project(dir).map_err(|u| Error::Profile {
+        file: path.display().to_string(),
+        line: u.line,
+        col: u.col,
+        message: format!("the team network file {}", u.message),
+        help: u.help(&format!("make {FILE} a regular file in the project, or remove it; a team file shared from elsewhere is named by {ENV} or `[network] team_file` in onramp.toml")),
+    })?
+    else {
         return Ok(None);
     };
-    let path = dir.join(FILE);
     parse(source(&path, text), "found in the project".into()).map(Some)
 }
 
-/// A file a user named: a regular file of at most 1 MiB, UTF-8.
-fn read_named(path: &Path) -> std::result::Result<String, String> {
-    let bytes = crate::fsx::read_regular(path, crate::fsx::FILE_CAP).map_err(|e| match e {
-        Error::Read { source, .. } => source.to_string(),
-        other => other.to_string(),
-    })?;
-    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
+/// Why a team file cannot be used, and where in it.
+#[derive(Debug)]
+struct Unreadable {
+    message: String,
+    line: usize,
+    col: usize,
+    /// The fix for this cause, before the general one.
+    fix: Option<String>,
 }
 
+impl Unreadable {
+    fn whole(message: String) -> Unreadable {
+        Unreadable {
+            message,
+            line: 1,
+            col: 1,
+            fix: None,
+        }
+    }
+
+    fn help(&self, general: &str) -> String {
+        match &self.fix {
+            Some(fix) => format!("{fix}; or {general}"),
+            None => general.to_string(),
+        }
+    }
+}
+
+/// A file a user named: a regular file of at most 1 MiB, UTF-8.
+fn read_named(path: &Path) -> std::result::Result<String, Unreadable> {
+    let bytes = crate::fsx::read_regular(path, crate::fsx::FILE_CAP).map_err(|e| {
+        Unreadable::whole(match e {
+            Error::Read { source, .. } => format!("cannot be read: {source}"),
+            Error::Unsafe { message, .. } => message,
+            other => other.to_string(),
+        })
+    })?;
+    decode(bytes)
+}
+
+/// The project's `onramp-network.toml` (`None`: there is none), read as any project file (no
+/// link is followed) and capped as a named one.
+fn read_in_project(dir: &Path) -> std::result::Result<Option<String>, Unreadable> {
+    let bytes = crate::fsx::Root::new(dir).read(FILE).map_err(|e| match e {
+        Error::Unsafe { message, .. } if message.contains("larger than") => too_large(message),
+        Error::Unsafe { message, .. } => Unreadable::whole(message),
+        other => Unreadable::whole(other.to_string()),
+    })?;
+    let Some(bytes) = bytes else {
+        return Ok(None);
+    };
+    if bytes.len() as u64 > crate::fsx::FILE_CAP {
+        return Err(too_large(format!(
+            "is larger than {} KiB; onramp will not read it",
+            crate::fsx::FILE_CAP >> 10
+        )));
+    }
+    decode(bytes).map(Some)
+}
+
+fn too_large(message: String) -> Unreadable {
+    Unreadable {
+        fix: Some("a team file holds a few settings: check that this is the right file".into()),
+        ..Unreadable::whole(message)
+    }
+}
+
+/// The text, or where the first byte that is not UTF-8 is (line and column, 1-based).
+fn decode(bytes: Vec<u8>) -> std::result::Result<String, Unreadable> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let before = &e.as_bytes()[..at];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        let line_start = before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |p| p + 1);
+        let byte = e.as_bytes().get(at).copied().unwrap_or_default();
+        Unreadable {
+            message: format!("is not UTF-8 text (byte 0x{byte:02x})"),
+            line,
+            col: at - line_start + 1,
+            fix: Some(
+                "save it as UTF-8 (`iconv -f latin1 -t utf-8 FILE -o FILE.utf8`, then rename it)"
+                    .into(),
+            ),
+        }
+    })
+}
+
+/// The team file as a source; its folder is absolute, so a path beside it (`ca_file`) means
+/// the same file to every reader, whatever folder `--dir` was given relative to.
 fn source(path: &Path, text: String) -> Source {
+    let folder = path
+        .parent()
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.into()));
     Source {
         label: path.display().to_string(),
         text,
-        base_dir: path.parent().map(Path::to_path_buf),
+        base_dir: folder,
     }
 }
 
@@ -561,6 +669,19 @@ mod tests {
         assert!(!p.services["postgres"].env().contains_key("SSL_CERT_FILE"));
     }
 
+    #[test]
+    fn a_byte_that_is_not_utf8_is_placed_at_its_line_and_column() {
+        let u = decode(b"[network]\n\nproxy = \"caf\xe9\"\n".to_vec()).unwrap_err();
+        assert_eq!((u.line, u.col), (3, 13), "{u:?}");
+        assert!(u.message.contains("0xe9"), "{u:?}");
+        let u = decode(b"\xff".to_vec()).unwrap_err();
+        assert_eq!((u.line, u.col), (1, 1), "{u:?}");
+        assert_eq!(
+            decode(b"# caf\xc3\xa9\n".to_vec()).unwrap(),
+            "# caf\u{e9}\n"
+        );
+    }
+
     fn error_of(dir: &Path, env: &[(&str, String)]) -> (String, String) {
         let e = load_in(dir, env).unwrap_err();
         (e.to_string(), e.help().unwrap_or_default())
@@ -683,7 +804,7 @@ mod tests {
         let profile = dir.join("onramp.toml").display().to_string();
         assert!(
             e.starts_with(&format!("{profile}:7:"))
-                && e.contains("cannot read")
+                && e.contains("cannot be read")
                 && e.contains("missing.toml"),
             "{e}"
         );
@@ -703,7 +824,7 @@ mod tests {
         std::fs::write(dir.join("onramp.toml"), PROFILE).unwrap();
         let (e, help) = error_of(dir, &[(ENV, dir.join("nope.toml").display().to_string())]);
         assert!(
-            e.contains("cannot read the team network file that ONRAMP_NETWORK_FILE names"),
+            e.contains("the team network file that ONRAMP_NETWORK_FILE names cannot be read"),
             "{e}"
         );
         assert!(help.contains("unset it"), "{help}");

@@ -44,6 +44,8 @@ mod net_desktop;
 #[cfg(unix)]
 mod network;
 #[cfg(unix)]
+mod network_dir;
+#[cfg(unix)]
 mod network_hostile;
 #[cfg(unix)]
 mod network_pip;

@@ -234,7 +234,7 @@ fn team_file_errors_point_at_the_file_and_line() {
     let own = dir.join("onramp.toml").display().to_string();
     assert!(
         err.contains(&format!("{own}:5:"))
-            && err.contains("cannot read")
+            && err.contains("cannot be read")
             && err.contains("corp/network.toml"),
         "{err}"
     );
