@@ -216,16 +216,32 @@ fn proxy_differs(want: Option<&str>, have: Option<&str>) -> bool {
     want.is_some() && !crate::netdiag::proxy::same_proxy(want, have)
 }
 
-/// The wanted proxy as `KEY: value` pairs, passwords masked.
-fn proxy_pairs(w: &NetWants) -> Vec<(&'static str, String)> {
+/// The wanted proxy, one `line(KEY, value)` per variable set (passwords masked), joined.
+fn proxy_lines(w: &NetWants, line: impl Fn(&str, &str) -> String) -> String {
     [
         ("HTTP_PROXY", &w.http_proxy),
         ("HTTPS_PROXY", &w.https_proxy),
         ("NO_PROXY", &w.no_proxy),
     ]
     .into_iter()
-    .filter_map(|(k, v)| v.as_deref().map(|v| (k, crate::secrets::mask_text(v))))
+    .filter_map(|(k, v)| v.as_deref().map(|v| line(k, &crate::secrets::mask_text(v))))
     .collect()
+}
+
+/// The manual step that gives a desktop engine your proxy: why (`WHO uses HAVE, yours is
+/// WANTED`, passwords masked), what to do (`text`, then where a masked password comes from).
+fn proxy_step(id: &str, who: &str, have: &str, w: &NetWants, text: String, note: &str) -> Step {
+    mk(
+        id,
+        format!(
+            "{who} uses {have}, yours is {}",
+            masked(w.https_proxy.as_deref())
+        ),
+        manual(format!("{text}{}", password_note(w))),
+        Probe::Manual,
+        Probe::Manual,
+        note,
+    )
 }
 
 /// Where a proxy password was masked, where the real one comes from.
@@ -411,33 +427,27 @@ fn desktop_restart(f: &Facts) -> Step {
 }
 
 fn desktop_proxy_step(f: &Facts, w: &NetWants, current: &DesktopProxy) -> Step {
-    let why = format!(
-        "Docker Desktop's engine uses {}, yours is {}",
-        current.describe(),
-        masked(w.https_proxy.as_deref())
-    );
     let v = |p: &Option<String>| p.as_deref().map(crate::secrets::mask_text);
     let http = v(&w.http_proxy).or(v(&w.https_proxy)).unwrap_or_default();
     let https = v(&w.https_proxy).unwrap_or_default();
     let bypass = w.no_proxy.clone().unwrap_or_default();
     let text = if current.locked {
         format!(
-            "Docker Desktop's proxy is locked by your administrator (admin-settings.json `proxy`): ask them to set http {http}, https {https}, exclude {bypass}{}",
-            password_note(w)
+            "Docker Desktop's proxy is locked by your administrator (admin-settings.json `proxy`): ask them to set http {http}, https {https}, exclude {bypass}"
         )
     } else {
         format!(
-            "in Docker Desktop: Settings > Resources > Proxies, turn on Manual proxy configuration: Web Server (HTTP) {http}, Secure Web Server (HTTPS) {https}, Bypass proxy settings for these hosts & domains {bypass}; Apply & restart (Docker Desktop keeps them in {} as ProxyHTTPMode, OverrideProxyHTTP, OverrideProxyHTTPS, OverrideProxyExclude){}",
-            settings_file(f),
-            password_note(w)
+            "in Docker Desktop: Settings > Resources > Proxies, turn on Manual proxy configuration: Web Server (HTTP) {http}, Secure Web Server (HTTPS) {https}, Bypass proxy settings for these hosts & domains {bypass}; Apply & restart (Docker Desktop keeps them in {} as ProxyHTTPMode, OverrideProxyHTTP, OverrideProxyHTTPS, OverrideProxyExclude)",
+            settings_file(f)
         )
     };
-    mk(
+    let have = current.describe();
+    proxy_step(
         "desktop-proxy",
-        why,
-        manual(text),
-        Probe::Manual,
-        Probe::Manual,
+        "Docker Desktop's engine",
+        &have,
+        w,
+        text,
         "",
     )
 }
@@ -583,24 +593,18 @@ fn colima_proxy(f: &Facts, w: &NetWants, profile: &str) -> Option<Step> {
     if !proxy_differs(w.https_proxy.as_deref(), have.as_deref()) {
         return None;
     }
-    let lines: String = proxy_pairs(w)
-        .iter()
-        .map(|(k, v)| format!("  {k}: {v}\n"))
-        .collect();
-    Some(mk(
+    let lines = proxy_lines(w, |k, v| format!("  {k}: {v}\n"));
+    let text = format!(
+        "in ~/.colima/{profile}/colima.yaml set\nenv:\n{lines}then run `{}`",
+        colima_argv(profile, "restart", &[]).join(" ")
+    );
+    let have = masked(have.as_deref());
+    Some(proxy_step(
         "colima-proxy",
-        format!(
-            "colima's engine uses {}, yours is {}",
-            masked(have.as_deref()),
-            masked(w.https_proxy.as_deref())
-        ),
-        manual(format!(
-            "in ~/.colima/{profile}/colima.yaml set\nenv:\n{lines}then run `{}`{}",
-            colima_argv(profile, "restart", &[]).join(" "),
-            password_note(w)
-        )),
-        Probe::Manual,
-        Probe::Manual,
+        "colima's engine",
+        &have,
+        w,
+        text,
         "",
     ))
 }
@@ -708,31 +712,24 @@ fn rancher(f: &Facts, w: &NetWants, host_store: bool) -> Vec<Step> {
         w.https_proxy.as_deref(),
         f.net.engine_https_proxy.as_deref(),
     ) {
-        let exports: String = proxy_pairs(w)
-            .iter()
-            .map(|(k, v)| format!("export {k}={}\n", crate::escape::shell(v)))
-            .collect();
+        let exports = proxy_lines(w, |k, v| {
+            format!("export {k}={}\n", crate::escape::shell(v))
+        });
         let text = if f.kind == Some(Kind::Windows) {
             format!(
-                "create %LOCALAPPDATA%\\rancher-desktop\\provisioning\\onramp-proxy.start (run in Rancher Desktop's WSL distro at each start) writing these lines to /etc/conf.d/docker:\n{exports}then restart Rancher Desktop{}",
-                password_note(w)
+                "create %LOCALAPPDATA%\\rancher-desktop\\provisioning\\onramp-proxy.start (run in Rancher Desktop's WSL distro at each start) writing these lines to /etc/conf.d/docker:\n{exports}then restart Rancher Desktop"
             )
         } else {
             format!(
-                "in ~/Library/Application Support/rancher-desktop/lima/_config/override.yaml add a provisioning script (`provision:` with `mode: system`) that writes these lines to /etc/conf.d/docker:\n{exports}then restart Rancher Desktop{}",
-                password_note(w)
+                "in ~/Library/Application Support/rancher-desktop/lima/_config/override.yaml add a provisioning script (`provision:` with `mode: system`) that writes these lines to /etc/conf.d/docker:\n{exports}then restart Rancher Desktop"
             )
         };
-        out.push(mk(
+        out.push(proxy_step(
             "rancher-proxy",
-            format!(
-                "Rancher Desktop's engine uses {}, yours is {}",
-                masked(f.net.engine_https_proxy.as_deref()),
-                masked(w.https_proxy.as_deref())
-            ),
-            manual(text),
-            Probe::Manual,
-            Probe::Manual,
+            "Rancher Desktop's engine",
+            &masked(f.net.engine_https_proxy.as_deref()),
+            w,
+            text,
             "Rancher Desktop documents its provisioning scripts, not a proxy setting for its engine",
         ));
     }
@@ -782,23 +779,15 @@ fn wsl_engine(f: &Facts, w: &NetWants) -> Vec<Step> {
         w.https_proxy.as_deref(),
         f.net.engine_https_proxy.as_deref(),
     ) {
-        let exports: String = proxy_pairs(w)
-            .iter()
-            .map(|(k, v)| format!("{k}={} ", crate::escape::shell(v)))
-            .collect();
-        out.push(mk(
+        let exports = proxy_lines(w, |k, v| format!("{k}={} ", crate::escape::shell(v)));
+        out.push(proxy_step(
             &format!("wsl-distro-proxy:{d}"),
+            &format!("the engine in {d}"),
+            &masked(f.net.engine_https_proxy.as_deref()),
+            w,
             format!(
-                "the engine in {d} uses {}, yours is {}",
-                masked(f.net.engine_https_proxy.as_deref()),
-                masked(w.https_proxy.as_deref())
+                "in {d}, in the project: {exports}onramp doctor --fix (it gives the engine the proxy in /etc/docker/daemon.json, or a drop-in before Engine 23, and restarts it)"
             ),
-            manual(format!(
-                "in {d}, in the project: {exports}onramp doctor --fix (it gives the engine the proxy in /etc/docker/daemon.json, or a drop-in before Engine 23, and restarts it){}",
-                password_note(w)
-            )),
-            Probe::Manual,
-            Probe::Manual,
             "`onramp migrate wsl` runs the project's setup inside the distro, with the same steps",
         ));
     }

@@ -162,8 +162,9 @@ fn engine_commands_run_elsewhere_pull_by_the_dir_project_s_names() {
     d.cwd_untouched();
 }
 
-/// The refusal of `profiles ./onramp.toml` in the project `dir`: (error line, help line).
-fn refused(dir: &Path, env: Option<(&str, &Path)>) -> (String, String) {
+/// `profiles ./onramp.toml` in the project `dir` exits 2, its error line holding every one of
+/// `error_has` and its help line every one of `help_has`.
+fn refused(dir: &Path, env: Option<(&str, &Path)>, error_has: &[&str], help_has: &[&str]) {
     let mut c = onramp(dir);
     c.args(["profiles", "./onramp.toml"]);
     if let Some((k, v)) = env {
@@ -171,14 +172,16 @@ fn refused(dir: &Path, env: Option<(&str, &Path)>) -> (String, String) {
     }
     let r = run(&mut c);
     assert_eq!(r.code, 2, "bad input: {}{}", r.stdout, r.stderr);
-    let line = |p: &str| {
-        r.stderr
+    for (prefix, parts) in [("error:", error_has), ("help:", help_has)] {
+        let line = r
+            .stderr
             .lines()
-            .find(|l| l.trim_start().starts_with(p))
-            .unwrap_or_else(|| panic!("no {p} in {}", r.stderr))
-            .to_string()
-    };
-    (line("error:"), line("help:"))
+            .find(|l| l.trim_start().starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in {}", r.stderr));
+        for part in parts {
+            assert!(line.contains(part), "{part:?} not in: {line}");
+        }
+    }
 }
 
 /// A team file outside the project is read when the profile or the environment names it (and
@@ -233,66 +236,44 @@ fn hostile_team_files_are_read_only_where_named_and_refused_with_file_line_and_f
 
     // The project's own: a link is not followed, a folder is not a file.
     let team = project.join("onramp-network.toml");
+    let at_1_1 = format!("{}:1:1:", team.display());
     std::os::unix::fs::symlink(shared.join("net.toml"), &team).unwrap();
-    let (err, help) = refused(&project, None);
-    assert!(
-        err.contains(&format!("{}:1:1:", team.display())) && err.contains("symbolic link"),
-        "{err}"
-    );
-    assert!(
-        help.contains("ONRAMP_NETWORK_FILE") && help.contains("team_file"),
-        "{help}"
-    );
+    let shared_named = ["ONRAMP_NETWORK_FILE", "team_file"];
+    refused(&project, None, &[&at_1_1, "symbolic link"], &shared_named);
     std::fs::remove_file(&team).unwrap();
     std::fs::create_dir(&team).unwrap();
-    let (err, _) = refused(&project, None);
-    assert!(err.contains("is not a regular file"), "{err}");
+    refused(
+        &project,
+        None,
+        &[&at_1_1, "is not a regular file"],
+        &shared_named,
+    );
     std::fs::remove_dir(&team).unwrap();
 
     // Over 1 MiB, from each of the three places.
     let huge = format!("[network]\n{}", "# padding\n".repeat(110_000));
+    let too_big = "larger than 1024 KiB";
     write(&shared, "huge.toml", &huge);
     write(&project, "onramp-network.toml", &huge);
-    let (err, help) = refused(&project, None);
-    assert!(err.contains("larger than 1024 KiB"), "{err}");
-    assert!(help.contains("right file"), "{help}");
+    refused(&project, None, &[&at_1_1, too_big], &["right file"]);
     std::fs::remove_file(&team).unwrap();
-    let (err, _) = refused(
-        &project,
-        Some(("ONRAMP_NETWORK_FILE", &shared.join("huge.toml"))),
-    );
-    assert!(
-        err.contains(&format!("{}:1:1:", shared.join("huge.toml").display()))
-            && err.contains("larger than 1024 KiB"),
-        "{err}"
-    );
+    let named = shared.join("huge.toml");
+    let named_at = format!("{}:1:1:", named.display());
+    let env = Some(("ONRAMP_NETWORK_FILE", named.as_path()));
+    refused(&project, env, &[&named_at, too_big], &["unset it"]);
     own("[network]\nteam_file = \"../shared/huge.toml\"\n");
-    let (err, _) = refused(&project, None);
-    assert!(
-        err.contains("onramp.toml:3:") && err.contains("larger than 1024 KiB"),
-        "at the profile's team_file: {err}"
-    );
+    refused(&project, None, &["onramp.toml:3:", too_big], &["team_file"]);
     own("");
 
     // Not UTF-8: at the byte's line and column, with the command that converts it.
     let latin1 = b"[network]\n\nproxy = \"http://caf\xe9:3128\"\n";
     std::fs::write(shared.join("latin1.toml"), latin1).unwrap();
     std::fs::write(&team, latin1).unwrap();
-    let (err, help) = refused(&project, None);
-    assert!(
-        err.contains(&format!("{}:3:20:", team.display())) && err.contains("not UTF-8"),
-        "{err}"
-    );
-    assert!(help.contains("iconv"), "{help}");
+    let at = format!("{}:3:20:", team.display());
+    refused(&project, None, &[&at, "not UTF-8", "0xe9"], &["iconv"]);
     std::fs::remove_file(&team).unwrap();
     let named = shared.join("latin1.toml");
-    let (err, help) = refused(&project, Some(("ONRAMP_NETWORK_FILE", &named)));
-    assert!(
-        err.contains(&format!("{}:3:20:", named.display())) && err.contains("0xe9"),
-        "{err}"
-    );
-    assert!(
-        help.contains("iconv") && help.contains("unset it"),
-        "{help}"
-    );
+    let at = format!("{}:3:20:", named.display());
+    let env = Some(("ONRAMP_NETWORK_FILE", named.as_path()));
+    refused(&project, env, &[&at, "not UTF-8"], &["iconv", "unset it"]);
 }
