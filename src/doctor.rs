@@ -161,7 +161,8 @@ pub fn render(printer: &Printer, plan: &Plan) -> String {
                     format!("write {path}:\n{}", indent(content, &pad))
                 }
                 Action::CaBundle { ca_file, path } => format!(
-                    "write {path} (the OS trust store's roots and the certificates of {ca_file})"
+                    "write {path} (the OS trust store's roots and the certificates of {ca_file}), and the same certificates as a Java trust store beside it ({})",
+                    crate::netdiag::bundle::STORE
                 ),
             };
             lines.push(format!("{pad}{} {text}", dim("change")));

@@ -250,7 +250,8 @@ async fn act(host: &Host, action: &Action, log: &mut Log, a: &mut Applied) -> Re
                 },
                 b.os_source
             ));
-            super::sysfile::added(&log.root, crate::netdiag::bundle::BUNDLE)
+            super::sysfile::added(&log.root, crate::netdiag::bundle::BUNDLE)?;
+            super::sysfile::added(&log.root, crate::netdiag::bundle::STORE)
         }
         Action::ProjectFile { path, content } => {
             log.line(&format!("write {path}"));

@@ -3,13 +3,15 @@
 //! bundle plus the company root named by `[network] ca_file`, written by onramp to
 //! `.onramp/net/ca-bundle.pem`. It is rewritten whenever either input changes, and a file there
 //! that onramp did not write is never replaced. Only certificates are copied (a private key in
-//! the named file never reaches the bundle).
+//! the named file never reaches the bundle). Beside it, the same certificates as a Java trust
+//! store (`.onramp/net/ca-truststore.jks`, `jks`) for JVMs, written and refused by the same rules.
 
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
+use super::jks::{self, Entry};
 use super::{OS_STORES, x509};
 use crate::errors::{Error, Result};
 use crate::fsx::Root;
@@ -17,6 +19,12 @@ use crate::host::Host;
 
 /// The bundle, relative to the project directory.
 pub const BUNDLE: &str = ".onramp/net/ca-bundle.pem";
+
+/// The trust store, relative to the project directory.
+pub const STORE: &str = ".onramp/net/ca-truststore.jks";
+
+/// How the trust store's entries are named: a store whose every alias starts so is onramp's.
+const ALIAS_PREFIX: &str = "onramp-";
 
 /// The first line of every bundle onramp writes: how a file of onramp's is told from another.
 const MARK: &str = "# Written by onramp: the OS trust store plus the company root (`[network] ca_file`). Rewritten by onramp when either changes; do not edit.";
@@ -37,11 +45,13 @@ pub struct Source {
 pub struct Bundle {
     /// Its absolute path (what `PIP_CERT`, `SSL_CERT_FILE` or a mount name).
     pub path: PathBuf,
+    /// The Java trust store beside it, the same certificates.
+    pub store: PathBuf,
     /// The OS bundle it was made from.
     pub os_source: String,
     /// Certificates in it.
     pub certs: usize,
-    /// Whether this call wrote it (it was missing or out of date).
+    /// Whether this call wrote it or the trust store (missing or out of date).
     pub written: bool,
 }
 
@@ -92,11 +102,36 @@ pub fn combine(os: &Source, company: &Source) -> String {
         "# company root from {}\n",
         one_line(&company.path)
     ));
-    let mut seen: Vec<&Vec<u8>> = os.certs.iter().collect();
+    for der in company_only(os, company) {
+        out.push_str(&pem(der));
+    }
+    out
+}
+
+/// The trust store's entries: the same certificates as `combine`'s bundle, in its order, named
+/// `onramp-os-NNNN` and `onramp-company-NNNN`. Pure.
+pub fn store_entries(os: &Source, company: &Source) -> Vec<Entry> {
+    let name = |kind: &str, i: usize| format!("{ALIAS_PREFIX}{kind}-{:04}", i + 1);
+    let os_entries = os.certs.iter().enumerate().map(|(i, der)| Entry {
+        alias: name("os", i),
+        der: der.clone(),
+    });
+    let company_entries = company_only(os, company)
+        .into_iter()
+        .enumerate()
+        .map(|(i, der)| Entry {
+            alias: name("company", i),
+            der: der.clone(),
+        });
+    os_entries.chain(company_entries).collect()
+}
+
+/// The company's certificates the OS bundle does not already hold, each once.
+fn company_only<'a>(os: &'a Source, company: &'a Source) -> Vec<&'a Vec<u8>> {
+    let mut out: Vec<&Vec<u8>> = Vec::new();
     for der in &company.certs {
-        if !seen.contains(&der) {
-            out.push_str(&pem(der));
-            seen.push(der);
+        if !os.certs.contains(der) && !out.contains(&der) {
+            out.push(der);
         }
     }
     out
@@ -107,8 +142,23 @@ pub fn is_ours(text: &[u8]) -> bool {
     text.starts_with(MARK.as_bytes())
 }
 
-/// The bundle these inputs make, and the OS bundle it comes from, or what is wrong with them.
-pub fn wanted(host: &Host, ca_file: &Path, family: Option<&str>) -> Result<(String, String)> {
+/// Whether `bytes` is a trust store onramp wrote: a JKS of trusted certificates only, whose
+/// digest checks out with onramp's password and whose every alias is onramp's.
+pub fn is_our_store(bytes: &[u8]) -> bool {
+    jks::read(bytes, jks::PASSWORD)
+        .is_some_and(|entries| entries.iter().all(|e| e.alias.starts_with(ALIAS_PREFIX)))
+}
+
+/// What these inputs make: the bundle's text, the trust store's bytes, and the OS bundle they
+/// come from.
+pub struct Wanted {
+    pub text: String,
+    pub store: Vec<u8>,
+    pub os_source: String,
+}
+
+/// The bundle and trust store these inputs make, or what is wrong with them.
+pub fn wanted(host: &Host, ca_file: &Path, family: Option<&str>) -> Result<Wanted> {
     let company = company_source(ca_file)?;
     let os = os_source(host, family).ok_or_else(|| Error::NotReady {
         message: format!(
@@ -117,44 +167,67 @@ pub fn wanted(host: &Host, ca_file: &Path, family: Option<&str>) -> Result<(Stri
         ),
         help: "install the distribution's CA certificates (Debian and Ubuntu: ca-certificates), then run `onramp doctor --fix` again".into(),
     })?;
-    Ok((combine(&os, &company), os.path))
+    Ok(Wanted {
+        text: combine(&os, &company),
+        store: jks::write(&store_entries(&os, &company), jks::PASSWORD),
+        os_source: os.path,
+    })
 }
 
-/// Whether the project's bundle is there, onramp's, and what these inputs make now.
+/// Whether the project's bundle and trust store are there, onramp's, and what these inputs
+/// make now.
 pub fn is_current(host: &Host, dir: &Path, ca_file: &Path, family: Option<&str>) -> bool {
-    let Ok((text, _)) = wanted(host, ca_file, family) else {
+    let Ok(w) = wanted(host, ca_file, family) else {
         return false;
     };
-    matches!(Root::new(dir).read(BUNDLE), Ok(Some(b)) if b == text.as_bytes())
+    let root = Root::new(dir);
+    matches!(root.read(BUNDLE), Ok(Some(b)) if b == w.text.as_bytes())
+        && matches!(root.read(STORE), Ok(Some(b)) if b == w.store)
 }
 
-/// Make `.onramp/net/ca-bundle.pem` what the OS bundle and `ca_file` make now: written when it
-/// is missing or out of date, left alone when current; refused when a file there is not one
-/// onramp wrote.
+/// Make `.onramp/net/ca-bundle.pem` and `.onramp/net/ca-truststore.jks` what the OS bundle and
+/// `ca_file` make now: each written when it is missing or out of date, left alone when current;
+/// refused (both left as they are) when a file there is not one onramp wrote.
 pub fn ensure(host: &Host, dir: &Path, ca_file: &Path, family: Option<&str>) -> Result<Bundle> {
-    let (text, os_path) = wanted(host, ca_file, family)?;
+    let w = wanted(host, ca_file, family)?;
     let root = Root::new(dir);
     let current = root.read(BUNDLE)?;
     if let Some(b) = &current
         && !is_ours(b)
     {
-        return Err(Error::NotReady {
-            message: format!("{} is not a bundle onramp wrote", path(dir).display()),
-            help: format!(
-                "onramp never replaces a file it did not write: move it away (`mv {BUNDLE} {BUNDLE}.mine`), then run `onramp doctor --fix` again"
-            ),
-        });
+        return Err(not_ours(dir, BUNDLE, "a bundle"));
     }
-    let written = current.as_deref() != Some(text.as_bytes());
-    if written {
-        root.write(BUNDLE, text.as_bytes(), MODE)?;
+    let current_store = root.read(STORE)?;
+    if let Some(b) = &current_store
+        && !is_our_store(b)
+    {
+        return Err(not_ours(dir, STORE, "a trust store"));
+    }
+    let bundle_stale = current.as_deref() != Some(w.text.as_bytes());
+    if bundle_stale {
+        root.write(BUNDLE, w.text.as_bytes(), MODE)?;
+    }
+    let store_stale = current_store.as_deref() != Some(&w.store[..]);
+    if store_stale {
+        root.write(STORE, &w.store, MODE)?;
     }
     Ok(Bundle {
         path: path(dir),
-        os_source: os_path,
-        certs: x509::pem_certs(text.as_bytes()).len(),
-        written,
+        store: dir.join(STORE),
+        os_source: w.os_source,
+        certs: x509::pem_certs(w.text.as_bytes()).len(),
+        written: bundle_stale || store_stale,
     })
+}
+
+/// The refusal to replace a file at `rel` that onramp did not write.
+fn not_ours(dir: &Path, rel: &str, what: &str) -> Error {
+    Error::NotReady {
+        message: format!("{} is not {what} onramp wrote", dir.join(rel).display()),
+        help: format!(
+            "onramp never replaces a file it did not write: move it away (`mv {rel} {rel}.mine`), then run `onramp doctor --fix` again"
+        ),
+    }
 }
 
 /// The certificates of the file the user named; a file without one is bad input.
@@ -291,8 +364,22 @@ mod tests {
             !text.contains("PRIVATE KEY"),
             "a key never reaches the bundle"
         );
+        let store = jks::read(&std::fs::read(&b.store).unwrap(), jks::PASSWORD).unwrap();
+        let aliases: Vec<&str> = store.iter().map(|e| e.alias.as_str()).collect();
+        assert_eq!(aliases, ["onramp-os-0001", "onramp-company-0001"]);
+        let in_bundle = x509::pem_certs(text.as_bytes());
+        assert_eq!(
+            store.iter().map(|e| &e.der).collect::<Vec<_>>(),
+            in_bundle.iter().collect::<Vec<_>>(),
+            "the store holds the bundle's certificates"
+        );
         assert!(is_current(&host, &m.dir, &ca, Some("debian")));
         assert!(!ensure(&host, &m.dir, &ca, Some("debian")).unwrap().written);
+        // A store gone missing is written again, the bundle left as it is.
+        std::fs::remove_file(&b.store).unwrap();
+        assert!(!is_current(&host, &m.dir, &ca, Some("debian")));
+        assert!(ensure(&host, &m.dir, &ca, Some("debian")).unwrap().written);
+        assert!(is_our_store(&std::fs::read(&b.store).unwrap()));
         // The OS store changes: the bundle follows.
         std::fs::write(
             m.sys.join("etc/ssl/certs/ca-certificates.crt"),
@@ -317,6 +404,46 @@ mod tests {
         let e = ensure(&host, &m.dir, &ca, None).unwrap_err();
         assert!(e.to_string().contains("not a bundle onramp wrote"), "{e}");
         assert_eq!(std::fs::read_to_string(path(&m.dir)).unwrap(), "mine\n");
+        assert!(!m.dir.join(STORE).exists(), "nothing written beside it");
+    }
+
+    /// A trust store of someone else's (another password, another alias, a key store) at the
+    /// store's path is never replaced, and the bundle is not written either.
+    #[test]
+    #[allow(clippy::disallowed_methods)]
+    fn a_trust_store_onramp_did_not_write_is_never_replaced() {
+        let m = machine(Some(&other_cert()));
+        let host = Host::with(&m.sys, &[], crate::host::Os::current());
+        let ca = m.dir.join("corp.pem");
+        std::fs::write(&ca, ROOT).unwrap();
+        std::fs::create_dir_all(m.dir.join(".onramp/net")).unwrap();
+        let der = x509::pem_certs(ROOT.as_bytes()).remove(0);
+        let entry = |alias: &str| Entry {
+            alias: alias.into(),
+            der: der.clone(),
+        };
+        for theirs in [
+            jks::write(&[entry("onramp-os-0001")], "secret"),
+            jks::write(&[entry("corp-root")], jks::PASSWORD),
+            b"not a key store".to_vec(),
+        ] {
+            std::fs::write(m.dir.join(STORE), &theirs).unwrap();
+            let e = ensure(&host, &m.dir, &ca, None).unwrap_err();
+            assert!(
+                e.to_string().contains("not a trust store onramp wrote"),
+                "{e}"
+            );
+            let Error::NotReady { help, .. } = &e else {
+                panic!("{e:?}")
+            };
+            assert!(help.contains("mv .onramp/net/ca-truststore.jks"), "{help}");
+            assert_eq!(std::fs::read(m.dir.join(STORE)).unwrap(), theirs);
+            assert!(!path(&m.dir).exists());
+        }
+        assert!(is_our_store(&jks::write(
+            &[entry("onramp-company-0001")],
+            jks::PASSWORD
+        )));
     }
 
     #[test]

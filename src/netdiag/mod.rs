@@ -8,6 +8,7 @@ pub mod budget;
 pub mod bundle;
 pub mod desktop;
 pub mod fault;
+pub mod jks;
 pub mod pip;
 pub mod podman;
 pub mod proxy;

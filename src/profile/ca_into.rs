@@ -1,7 +1,9 @@
 //! `[network] ca_into`: the services that must trust the company root get the combined CA
 //! bundle (`.onramp/net/ca-bundle.pem`) as a read-only bind at a fixed path, and the variables
-//! the common runtimes read to find it. Applied at profile load, so the compose file `generate`
-//! writes, the containers `up` creates and the config hash all carry the same bind and env.
+//! the common runtimes read to find it; JVMs (Neo4j), which read none of them, get the same
+//! certificates as a Java trust store (`.onramp/net/ca-truststore.jks`) through
+//! `JAVA_TOOL_OPTIONS`. Applied at profile load, so the compose file `generate` writes, the
+//! containers `up` creates and the config hash all carry the same binds and env.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -17,6 +19,31 @@ pub const BUNDLE_REL: &str = bundle::BUNDLE;
 
 /// Where a container finds the bundle: beside the image's own bundle, never over it.
 pub const CONTAINER_PATH: &str = "/etc/ssl/certs/onramp-ca-bundle.pem";
+
+/// The Java trust store on the host, relative to the project directory.
+pub const STORE_REL: &str = bundle::STORE;
+
+/// Where a container finds the trust store, beside the bundle.
+pub const STORE_CONTAINER_PATH: &str = "/etc/ssl/certs/onramp-ca-truststore.jks";
+
+/// The variable every JVM (HotSpot, OpenJ9) reads its options from at start, whatever launches
+/// it: the Neo4j image's entrypoint runs `neo4j-admin` and the server JVM, each a JVM of its
+/// own, and Neo4j's own setting for extra options is named differently in 4.x and 5.x.
+pub const JAVA_VAR: &str = "JAVA_TOOL_OPTIONS";
+
+/// The options that make a JVM's default TLS trust the store: its path and format. No password:
+/// a JVM reads a JKS without one (it then skips the integrity check, which guards against a
+/// damaged file, not a secret), and none is then shown in the service's environment.
+pub fn java_options() -> String {
+    format!("-Djavax.net.ssl.trustStore={STORE_CONTAINER_PATH} -Djavax.net.ssl.trustStoreType=JKS")
+}
+
+/// The host paths of the bundle and the trust store as a service's file says them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sources {
+    pub bundle: String,
+    pub store: String,
+}
 
 /// A label holding a digest of the company root's certificates: a bind holds the file it was
 /// made with, so a container must be recreated when the root changes, and this label puts the
@@ -114,16 +141,19 @@ pub fn targets(profile: &Profile, dropped: &BTreeSet<String>) -> Result<Vec<Stri
     Ok(out)
 }
 
-/// Give each target the bundle, the variables and the root's digest (`root_digest`; `None`
-/// when the file cannot be read yet: writing the bundle says why). `source` is the bind's host
-/// path as the service's file will say it (relative to the project for a profile, absolute for
-/// a service from a team's Compose file, whose relative paths start at that file's folder).
-/// What the service sets itself wins: its own value for a variable (or the name written
-/// without one), and its own mount at `CONTAINER_PATH`; the notes returned say so.
+/// Give each target the bundle, the trust store, the variables and the root's digest
+/// (`root_digest`; `None` when the file cannot be read yet: writing the bundle says why).
+/// `sources` are the binds' host paths as the service's file will say them (relative to the
+/// project for a profile, absolute for a service from a team's Compose file, whose relative
+/// paths start at that file's folder). What the service sets itself wins: its own value for a
+/// variable (or the name written without one), its own mount at either container path, and a
+/// `JAVA_TOOL_OPTIONS` that names a trust store; other options of its `JAVA_TOOL_OPTIONS` are
+/// kept, after onramp's (a JVM takes the last of a repeated `-D`, so theirs still win). The
+/// notes returned say so.
 pub fn apply(
     profile: &mut Profile,
     targets: &[String],
-    source: &str,
+    sources: &Sources,
     digest: Option<&str>,
 ) -> Vec<String> {
     let mut notes = Vec::new();
@@ -137,12 +167,17 @@ pub fn apply(
                 .insert(LABEL_ROOT.to_string(), d.to_string());
         }
         let volumes = svc.volumes.get_or_insert_with(Vec::new);
-        if volumes.iter().any(|v| mount_target(v) == CONTAINER_PATH) {
-            notes.push(format!(
-                "{name} mounts its own file at {CONTAINER_PATH}: kept instead of onramp's CA bundle ([network] ca_into)"
-            ));
-        } else {
-            volumes.push(bind_entry(source));
+        for (source, target, what) in [
+            (&sources.bundle, CONTAINER_PATH, "CA bundle"),
+            (&sources.store, STORE_CONTAINER_PATH, "Java trust store"),
+        ] {
+            if volumes.iter().any(|v| mount_target(v) == target) {
+                notes.push(format!(
+                    "{name} mounts its own file at {target}: kept instead of onramp's {what} ([network] ca_into)"
+                ));
+            } else {
+                volumes.push(bind_entry(source, target));
+            }
         }
         let unset = svc.env_unset.clone().unwrap_or_default();
         let env = svc.env.get_or_insert_with(Default::default);
@@ -160,8 +195,48 @@ pub fn apply(
                 own.join(", ")
             ));
         }
+        let passed_through = unset.iter().any(|u| u == JAVA_VAR);
+        let (value, note) = java_env(name, env.get(JAVA_VAR).map(String::as_str), passed_through);
+        if let Some(v) = value {
+            env.insert(JAVA_VAR.to_string(), v);
+        }
+        notes.extend(note);
     }
     notes
+}
+
+/// A service's `JAVA_TOOL_OPTIONS` with onramp's trust store, and the note saying what became
+/// of its own: `own` is its value, `passed_through` whether it names the variable without one
+/// (taken from the shell, so onramp leaves it alone). `None` leaves the variable as it is. Pure.
+pub fn java_env(
+    name: &str,
+    own: Option<&str>,
+    passed_through: bool,
+) -> (Option<String>, Option<String>) {
+    let ours = java_options();
+    if passed_through {
+        return (
+            None,
+            Some(format!(
+                "{name} passes {JAVA_VAR} through from the shell: left as it is, so a JVM there trusts the company root only if that names {STORE_CONTAINER_PATH} ([network] ca_into)"
+            )),
+        );
+    }
+    match own.map(str::trim) {
+        None | Some("") => (Some(ours), None),
+        Some(v) if v.contains("javax.net.ssl.trustStore=") => (
+            None,
+            Some(format!(
+                "{name} names its own Java trust store in {JAVA_VAR}: kept instead of onramp's ([network] ca_into)"
+            )),
+        ),
+        Some(v) => (
+            Some(format!("{ours} {v}")),
+            Some(format!(
+                "{name} sets {JAVA_VAR} itself: its options are kept, after onramp's trust store options ([network] ca_into)"
+            )),
+        ),
+    }
 }
 
 /// A short digest of the certificates in the profile's `ca_file` (comments and line endings
@@ -194,13 +269,14 @@ pub fn ensure_bundle(host: &Host, dir: &Path, profile: &Profile) -> Result<Optio
     bundle::ensure(host, dir, &dir.join(ca_file), family).map(Some)
 }
 
-/// The bind as a volume entry: the long syntax (a missing file fails instead of becoming a
-/// directory), or the short one for a path with a comma, which the long syntax cannot hold.
-fn bind_entry(source: &str) -> String {
+/// A read-only bind of `source` at `target` as a volume entry: the long syntax (a missing file
+/// fails instead of becoming a directory), or the short one for a path with a comma, which the
+/// long syntax cannot hold.
+fn bind_entry(source: &str, target: &str) -> String {
     if source.contains(',') {
-        format!("{source}:{CONTAINER_PATH}:ro")
+        format!("{source}:{target}:ro")
     } else {
-        format!("type=bind,source={source},target={CONTAINER_PATH},readonly")
+        format!("type=bind,source={source},target={target},readonly")
     }
 }
 
@@ -297,47 +373,64 @@ mod tests {
         assert!(e.message.contains("ca_file"), "{}", e.message);
     }
 
+    fn sources() -> Sources {
+        Sources {
+            bundle: "./.onramp/net/ca-bundle.pem".into(),
+            store: "./.onramp/net/ca-truststore.jks".into(),
+        }
+    }
+
     #[test]
-    fn a_target_gets_the_bind_and_every_variable() {
+    fn a_target_gets_the_binds_and_every_variable() {
         let mut p = profile(THREE);
-        apply(
-            &mut p,
-            &["app".into()],
-            "./.onramp/net/ca-bundle.pem",
-            Some("0123"),
-        );
+        let notes = apply(&mut p, &["app".into()], &sources(), Some("0123"));
+        assert!(notes.is_empty(), "{notes:?}");
         let app = &p.services["app"];
         assert_eq!(
             app.volumes.as_deref().unwrap(),
             [
-                "type=bind,source=./.onramp/net/ca-bundle.pem,target=/etc/ssl/certs/onramp-ca-bundle.pem,readonly"
+                "type=bind,source=./.onramp/net/ca-bundle.pem,target=/etc/ssl/certs/onramp-ca-bundle.pem,readonly",
+                "type=bind,source=./.onramp/net/ca-truststore.jks,target=/etc/ssl/certs/onramp-ca-truststore.jks,readonly"
             ]
         );
         for var in ENV_VARS {
             assert_eq!(app.env()[var], CONTAINER_PATH, "{var}");
         }
+        assert_eq!(
+            app.env()[JAVA_VAR],
+            "-Djavax.net.ssl.trustStore=/etc/ssl/certs/onramp-ca-truststore.jks -Djavax.net.ssl.trustStoreType=JKS"
+        );
         assert_eq!(app.labels.as_ref().unwrap()[LABEL_ROOT], "0123");
         assert!(p.services["db"].env.is_none(), "only the targets");
     }
 
     #[test]
-    fn the_services_own_values_and_mount_win() {
+    fn the_services_own_values_and_mounts_win() {
         let mut p = profile(
-            "[services.app]\nimage = \"app:1\"\nenv = { REQUESTS_CA_BUNDLE = \"/own.pem\" }\nenv_unset = [\"PIP_CERT\"]\nvolumes = [\"./mine.pem:/etc/ssl/certs/onramp-ca-bundle.pem:ro\"]\n",
+            "[services.app]\nimage = \"app:1\"\nenv = { REQUESTS_CA_BUNDLE = \"/own.pem\" }\nenv_unset = [\"PIP_CERT\"]\nvolumes = [\"./mine.pem:/etc/ssl/certs/onramp-ca-bundle.pem:ro\", \"./mine.jks:/etc/ssl/certs/onramp-ca-truststore.jks/\"]\n",
         );
-        let notes = apply(&mut p, &["app".into()], "./x", None);
-        assert_eq!(notes.len(), 2, "{notes:?}");
-        assert!(notes[0].contains("mounts its own file"), "{}", notes[0]);
+        let notes = apply(&mut p, &["app".into()], &sources(), None);
+        assert_eq!(notes.len(), 3, "{notes:?}");
         assert!(
-            notes[1].contains("REQUESTS_CA_BUNDLE, PIP_CERT itself"),
+            notes[0].contains("own file at /etc/ssl/certs/onramp-ca-bundle.pem"),
+            "{}",
+            notes[0]
+        );
+        assert!(
+            notes[1].contains("instead of onramp's Java trust store"),
             "{}",
             notes[1]
+        );
+        assert!(
+            notes[2].contains("REQUESTS_CA_BUNDLE, PIP_CERT itself"),
+            "{}",
+            notes[2]
         );
         let app = &p.services["app"];
         assert_eq!(
             app.volumes.as_ref().unwrap().len(),
-            1,
-            "the service's own mount"
+            2,
+            "the service's own mounts"
         );
         let env = app.env();
         assert_eq!(env["REQUESTS_CA_BUNDLE"], "/own.pem");
@@ -346,6 +439,43 @@ mod tests {
             "a name written without a value"
         );
         assert_eq!(env["SSL_CERT_FILE"], CONTAINER_PATH);
+    }
+
+    #[test]
+    fn the_services_own_java_options_are_kept_after_onramps() {
+        let mut p = profile(
+            "[services.app]\nimage = \"app:1\"\nenv = { JAVA_TOOL_OPTIONS = \"-Xss2m -Dfile.encoding=UTF-8\" }\n",
+        );
+        let notes = apply(&mut p, &["app".into()], &sources(), None);
+        assert_eq!(
+            p.services["app"].env()[JAVA_VAR],
+            format!("{} -Xss2m -Dfile.encoding=UTF-8", java_options())
+        );
+        assert!(notes[0].contains("its options are kept"), "{notes:?}");
+    }
+
+    #[test]
+    fn a_trust_store_the_service_names_itself_wins() {
+        let own = "-Djavax.net.ssl.trustStore=/opt/corp.p12 -Djavax.net.ssl.trustStorePassword=x";
+        let (value, note) = java_env("app", Some(own), false);
+        assert_eq!(value, None, "left as it is");
+        assert!(note.unwrap().contains("its own Java trust store"));
+        // A name without a value (Compose's `- JAVA_TOOL_OPTIONS`) comes from the shell.
+        let (value, note) = java_env("app", None, true);
+        assert_eq!(value, None);
+        assert!(note.unwrap().contains("passes JAVA_TOOL_OPTIONS through"));
+        // An empty value is no option of theirs.
+        assert_eq!(
+            java_env("app", Some(" "), false),
+            (Some(java_options()), None)
+        );
+        // `trustStoreType` alone names no store: onramp's goes first, their type still wins.
+        let (value, _) = java_env("app", Some("-Djavax.net.ssl.trustStoreType=PKCS12"), false);
+        assert!(
+            value
+                .unwrap()
+                .ends_with(" -Djavax.net.ssl.trustStoreType=PKCS12")
+        );
     }
 
     /// A team's Compose file in a subfolder: the bind names the project's bundle by its absolute
@@ -381,12 +511,19 @@ mod tests {
         .unwrap();
         let db = &loaded.profile.services["db"];
         let source = std::path::absolute(dir).unwrap().join(BUNDLE_REL);
+        let store = std::path::absolute(dir).unwrap().join(STORE_REL);
         assert_eq!(
             db.volumes.as_deref().unwrap(),
-            [format!(
-                "type=bind,source={},target={CONTAINER_PATH},readonly",
-                source.display()
-            )]
+            [
+                format!(
+                    "type=bind,source={},target={CONTAINER_PATH},readonly",
+                    source.display()
+                ),
+                format!(
+                    "type=bind,source={},target={STORE_CONTAINER_PATH},readonly",
+                    store.display()
+                )
+            ]
         );
         assert_eq!(db.env()["SSL_CERT_FILE"], CONTAINER_PATH);
     }
@@ -414,10 +551,13 @@ mod tests {
     #[test]
     fn a_project_path_with_a_comma_is_bound_with_the_short_syntax() {
         assert_eq!(
-            bind_entry("/home/a,b/.onramp/net/ca-bundle.pem"),
+            bind_entry("/home/a,b/.onramp/net/ca-bundle.pem", CONTAINER_PATH),
             "/home/a,b/.onramp/net/ca-bundle.pem:/etc/ssl/certs/onramp-ca-bundle.pem:ro"
         );
-        assert_eq!(mount_target(&bind_entry("/a,b/x")), CONTAINER_PATH);
+        assert_eq!(
+            mount_target(&bind_entry("/a,b/x", STORE_CONTAINER_PATH)),
+            STORE_CONTAINER_PATH
+        );
     }
 
     #[test]

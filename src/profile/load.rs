@@ -152,11 +152,14 @@ fn resolve(choice: &Choice, opts: &ComposeOptions<'_>, in_project: bool) -> Resu
         let digest = (!trusting.is_empty())
             .then(|| ca_into::root_digest(opts.dir, &profile))
             .flatten();
-        let source = bundle_source(opts.dir, &compose);
+        let sources = ca_into::Sources {
+            bundle: net_source(opts.dir, &compose, ca_into::BUNDLE_REL),
+            store: net_source(opts.dir, &compose, ca_into::STORE_REL),
+        };
         notes.extend(ca_into::apply(
             &mut profile,
             &trusting,
-            &source,
+            &sources,
             digest.as_deref(),
         ));
     }
@@ -579,15 +582,16 @@ fn drop_disabled(merged: &mut toml::Table) -> std::collections::BTreeSet<String>
     dropped
 }
 
-/// The CA bundle's host path as a service's file says it: relative to the project for the
-/// compose file onramp writes beside it, absolute for services from a team's Compose file
-/// (whose relative paths start at that file's folder).
-fn bundle_source(dir: &Path, compose: &Option<PathBuf>) -> String {
+/// The host path of a file onramp writes for `ca_into` (`rel`, the CA bundle or the trust
+/// store) as a service's file says it: relative to the project for the compose file onramp
+/// writes beside it, absolute for services from a team's Compose file (whose relative paths
+/// start at that file's folder).
+fn net_source(dir: &Path, compose: &Option<PathBuf>, rel: &str) -> String {
     match compose {
-        None => format!("./{}", ca_into::BUNDLE_REL),
+        None => format!("./{rel}"),
         Some(_) => std::path::absolute(dir)
             .unwrap_or_else(|_| dir.to_path_buf())
-            .join(ca_into::BUNDLE_REL)
+            .join(rel)
             .display()
             .to_string(),
     }

@@ -185,6 +185,11 @@ fn private_index_behind_tls_old_pip_doctor_fix_then_the_sdk_installs_from_it_and
     );
     let conf = std::fs::read_to_string(dir.join(".venv/pip.conf")).unwrap();
     let bundle = dir.join(".onramp/net/ca-bundle.pem");
+    let store = dir.join(".onramp/net/ca-truststore.jks");
+    assert!(
+        store.exists(),
+        "the Java trust store is written beside the bundle"
+    );
     assert!(
         conf.contains(&format!("cert = {}", bundle.display())),
         "{conf}"
@@ -219,7 +224,7 @@ fn private_index_behind_tls_old_pip_doctor_fix_then_the_sdk_installs_from_it_and
     assert!(Command::new("sh").arg(&undo).status().unwrap().success());
     // Done: the guard has nothing left to undo (the script may have removed itself).
     let _ = std::fs::remove_file(&undo);
-    assert!(!bundle.exists() && !dir.join(".venv/pip.conf").exists());
+    assert!(!bundle.exists() && !store.exists() && !dir.join(".venv/pip.conf").exists());
     let (ok, said) = pip_check(&venv_py, &home, &url);
     assert!(!ok && said.contains("CERTIFICATE_VERIFY_FAILED"), "{said}");
     let project_after = project_files(&dir);
