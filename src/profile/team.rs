@@ -466,6 +466,26 @@ fn parse(src: Source, why: String) -> Result<Team> {
         ));
     }
     check_images(&doc.network, at)?;
+    // The team's values go where the profile's go: the profile's checks, at the team's line.
+    if let Some(p) = super::validate::check_network(&doc.network)
+        .into_iter()
+        .next()
+    {
+        let path: Vec<&str> = p.path.iter().map(String::as_str).collect();
+        return Err(at(&path, p.message, p.help));
+    }
+    if let Some(f) = doc
+        .network
+        .ca_file
+        .as_deref()
+        .filter(|f| f.contains(char::is_control))
+    {
+        return Err(at(
+            &["network", "ca_file"],
+            format!("ca_file {f:?} holds a control character (a line break ends a plan's line)"),
+            "name the file without line breaks or control characters".into(),
+        ));
+    }
     if let Some(p) = &doc.network.proxy {
         crate::secrets::register_from_text(p);
     }
@@ -665,6 +685,33 @@ mod tests {
     fn error_of(dir: &Path, env: &[(&str, String)]) -> (String, String) {
         let e = load_in(dir, env).unwrap_err();
         (e.to_string(), e.help().unwrap_or_default())
+    }
+
+    /// A team file's values reach daemon.json, a systemd drop-in and the engine's restart
+    /// like the profile's, so the profile's checks apply to them, at the team file's line: a
+    /// mirror the engine refuses to start with, a proxy that is no proxy URL or has a line
+    /// break (a drop-in's next line), a `ca_file` with a line break.
+    #[test]
+    fn a_team_file_value_the_engine_or_a_drop_in_would_take_badly_is_refused_at_its_line() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        std::fs::write(dir.join("onramp.toml"), PROFILE).unwrap();
+        let team = dir.join(FILE).display().to_string();
+        for (value, shown) in [
+            ("mirrors = [\"ftp://mirror.corp\"]", "mirror"),
+            (
+                "proxy = \"http://p.corp:3128\\nExecStartPre=/bin/touch /tmp/x\"",
+                "proxy",
+            ),
+            ("proxy = \"not a proxy\"", "proxy"),
+            ("ca_file = \"root.pem\\nx\"", "ca_file"),
+        ] {
+            std::fs::write(dir.join(FILE), format!("[network]\n{value}\n")).unwrap();
+            let (e, help) = error_of(dir, &[]);
+            assert!(e.contains(&format!("{team}:2:")), "{value}: {e}");
+            assert!(e.contains(shown), "{value}: {e}");
+            assert!(!help.is_empty(), "{value}");
+        }
     }
 
     #[test]

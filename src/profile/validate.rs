@@ -192,11 +192,25 @@ pub fn check_with(profile: &Profile, scripts: &[String]) -> Vec<Problem> {
     problems
 }
 
-/// `[network] mirrors` and `image_prefix`: written into daemon.json, Podman's registries.conf.d
-/// and every image name, so they must be what the engine takes. A mirror the engine refuses
-/// would leave it unable to start after `doctor --fix` restarts it.
-fn check_network(n: &super::Network) -> Vec<Problem> {
+/// `[network] mirrors`, `proxy` and `image_prefix`: written into daemon.json, Podman's
+/// registries.conf.d, a systemd drop-in, the engine's restart and every image name, so they must
+/// be what the engine takes. A mirror the engine refuses would leave it unable to start after
+/// `doctor --fix` restarts it; a line break in a proxy would be a drop-in's next line. The team
+/// file's values are checked here too.
+pub(super) fn check_network(n: &super::Network) -> Vec<Problem> {
     let mut out = Vec::new();
+    if let Some(p) = n.proxy.as_deref()
+        && !is_proxy_url(p)
+    {
+        let shown = p
+            .rsplit_once('@')
+            .map_or(p.to_string(), |(_, h)| format!("***@{h}"));
+        out.push(problem(
+            &["network", "proxy"],
+            format!("proxy {shown:?} is not a proxy URL the engine and pip take"),
+            "write it as http://HOST[:PORT] (or https://, socks5://), with USER:PASSWORD@ before HOST if the proxy wants them, percent-encoding a `\"` or `\\` in the password, e.g. proxy = \"http://proxy.corp.example:3128\"",
+        ));
+    }
     for (i, m) in n.mirrors.iter().flatten().enumerate() {
         if !is_mirror_url(m) {
             let idx = i.to_string();
@@ -225,6 +239,24 @@ fn check_network(n: &super::Network) -> Vec<Problem> {
         }
     }
     out
+}
+
+/// `[SCHEME://][USERINFO@]HOST[:PORT][/]` with an http, https or socks5 scheme (Go's and pip's
+/// proxies; without one, http), and no control character, `"` or `\` in the userinfo.
+fn is_proxy_url(p: &str) -> bool {
+    let rest = ["http://", "https://", "socks5://", "socks5h://"]
+        .iter()
+        .find_map(|s| p.strip_prefix(s))
+        .unwrap_or(p);
+    let (info, host) = rest
+        .rsplit_once('@')
+        .map_or((None, rest), |(i, h)| (Some(i), h));
+    let host = host.strip_suffix('/').unwrap_or(host);
+    !rest.contains("://")
+        && info.is_none_or(|i| {
+            !i.is_empty() && !i.chars().any(|c| c.is_control() || "\"\\".contains(c))
+        })
+        && is_registry_host(host)
 }
 
 /// `http(s)://HOST[:PORT][/PATH]`, without credentials, query or spaces.
@@ -992,6 +1024,34 @@ mod tests {
             assert_eq!(p.len(), 1, "{bad}");
             assert_eq!(p[0].path, ["network", "mirrors", "1"], "{bad}");
             assert!(p[0].help.contains("https://HOST"), "{bad}");
+        }
+        let proxy = |p: &str| super::super::Network {
+            proxy: Some(p.into()),
+            ..Default::default()
+        };
+        for good in [
+            "http://proxy.corp:3128",
+            "http://proxy.corp:3128/",
+            "https://alice:p@ss w/rd@proxy.corp:3128",
+            "socks5://[::1]:1080",
+            "proxy.corp:3128",
+            "bob:pw@10.0.0.1:8080",
+        ] {
+            assert!(check_network(&proxy(good)).is_empty(), "{good}");
+        }
+        for bad in [
+            "not a proxy",
+            "http://proxy.corp:notaport",
+            "ftp://proxy.corp:21",
+            "http://proxy.corp:3128/some/path",
+            "http://alice:s3cr3t-pw@proxy.corp:3128\nExecStartPre=/bin/true",
+            "http://alice:s3\"cr3t@proxy.corp:3128",
+            "",
+        ] {
+            let p = check_network(&proxy(bad));
+            assert_eq!(p.len(), 1, "{bad}");
+            assert_eq!(p[0].path, ["network", "proxy"], "{bad}");
+            assert!(!p[0].message.contains("s3cr3t"), "{}", p[0].message);
         }
         for bad in [
             "reg.corp/$(id)",
