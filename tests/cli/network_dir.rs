@@ -271,6 +271,10 @@ fn hostile_team_files_are_read_only_where_named_and_refused_with_file_line_and_f
     std::fs::write(&team, latin1).unwrap();
     let at = format!("{}:3:20:", team.display());
     refused(&project, None, &[&at, "not UTF-8", "0xe9"], &["iconv"]);
+    // The list of shipped profiles belongs to no project: it reads no team file.
+    let listed = run(onramp(&project).arg("profiles"));
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert!(listed.stdout.contains("minimal"), "{}", listed.stdout);
     std::fs::remove_file(&team).unwrap();
     let named = shared.join("latin1.toml");
     let at = format!("{}:3:20:", named.display());
