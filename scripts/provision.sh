@@ -6,8 +6,8 @@
 # the tests use (psql, redis-cli, curl), a Python venv holding the real `kailash` package from
 # the package index and psycopg 3 (a client the test images must satisfy), boltkit's Bolt stub
 # server, the test images in a local registry (scripts/images.sh); shellcheck and maturin (in a
-# venv) for the packaging tests; a JDK (java, javac, keytool) for the JVM that must trust the
-# company root through onramp's Java trust store (tests/cli/network_services.rs).
+# venv) for the packaging tests; a JDK (java, javac, keytool) and wget (GnuTLS) for the JVM
+# and the wget that must trust the company root inside a service (tests/cli/network_services.rs).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -271,7 +271,7 @@ maturin_tool() {
 }
 
 apt_install docker-compose iproute2 procps curl postgresql-client redis-tools \
-  debootstrap docker-registry shellcheck binutils podman xz-utils openjdk-17-jdk-headless
+  debootstrap docker-registry shellcheck binutils podman xz-utils openjdk-17-jdk-headless wget
 maturin_tool
 start_engine
 start_podman

@@ -221,7 +221,7 @@ pub fn ensure(host: &Host, dir: &Path, ca_file: &Path, family: Option<&str>) -> 
 }
 
 /// The refusal to replace a file at `rel` that onramp did not write.
-fn not_ours(dir: &Path, rel: &str, what: &str) -> Error {
+pub fn not_ours(dir: &Path, rel: &str, what: &str) -> Error {
     Error::NotReady {
         message: format!("{} is not {what} onramp wrote", dir.join(rel).display()),
         help: format!(

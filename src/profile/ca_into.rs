@@ -2,7 +2,7 @@
 //! bundle (`.onramp/net/ca-bundle.pem`) as a read-only bind at a fixed path, and the variables
 //! the common runtimes read to find it; JVMs (Neo4j), which read none of them, get the same
 //! certificates as a Java trust store (`.onramp/net/ca-truststore.jks`) through
-//! `JAVA_TOOL_OPTIONS`. Applied at profile load, so the compose file `generate` writes, the
+//! `JAVA_TOOL_OPTIONS`, and GnuTLS's wget a startup file (`WGETRC`) naming the bundle. Applied at profile load, so the compose file `generate` writes, the
 //! containers `up` creates and the config hash all carry the same binds and env.
 
 use std::collections::BTreeSet;
@@ -26,6 +26,21 @@ pub const STORE_REL: &str = bundle::STORE;
 /// Where a container finds the trust store, beside the bundle.
 pub const STORE_CONTAINER_PATH: &str = "/etc/ssl/certs/onramp-ca-truststore.jks";
 
+/// wget's startup file, on the host relative to the project and in a container. Debian's wget
+/// (so the Neo4j image's, which downloads `NEO4J_PLUGINS` with it) is built with GnuTLS and reads
+/// no variable for its roots, only `ca_certificate` in a startup file: `WGETRC` names this one.
+pub const WGETRC_REL: &str = ".onramp/net/wgetrc";
+pub const WGETRC_CONTAINER_PATH: &str = "/etc/ssl/certs/onramp-wgetrc";
+pub const WGETRC_VAR: &str = "WGETRC";
+
+/// The first line of the startup file: how onramp's is told from another.
+const WGETRC_MARK: &str = "# Written by onramp for [network] ca_into: wget trusts the company root through this file (WGETRC). Rewritten by onramp; do not edit.";
+
+/// The startup file's text: the mark, then the bundle as wget's roots.
+pub fn wgetrc_text() -> String {
+    format!("{WGETRC_MARK}\nca_certificate = {CONTAINER_PATH}\n")
+}
+
 /// The variable every JVM (HotSpot, OpenJ9) reads its options from at start, whatever launches
 /// it: the Neo4j image's entrypoint runs `neo4j-admin` and the server JVM, each a JVM of its
 /// own, and Neo4j's own setting for extra options is named differently in 4.x and 5.x.
@@ -43,6 +58,7 @@ pub fn java_options() -> String {
 pub struct Sources {
     pub bundle: String,
     pub store: String,
+    pub wgetrc: String,
 }
 
 /// A label holding a digest of the company root's certificates: a bind holds the file it was
@@ -170,6 +186,7 @@ pub fn apply(
         for (source, target, what) in [
             (&sources.bundle, CONTAINER_PATH, "CA bundle"),
             (&sources.store, STORE_CONTAINER_PATH, "Java trust store"),
+            (&sources.wgetrc, WGETRC_CONTAINER_PATH, "wget startup file"),
         ] {
             if volumes.iter().any(|v| mount_target(v) == target) {
                 notes.push(format!(
@@ -182,16 +199,20 @@ pub fn apply(
         let unset = svc.env_unset.clone().unwrap_or_default();
         let env = svc.env.get_or_insert_with(Default::default);
         let mut own = Vec::new();
-        for var in ENV_VARS {
+        let paths = ENV_VARS
+            .iter()
+            .map(|v| (*v, CONTAINER_PATH))
+            .chain([(WGETRC_VAR, WGETRC_CONTAINER_PATH)]);
+        for (var, path) in paths {
             if env.contains_key(var) || unset.iter().any(|u| u == var) {
                 own.push(var);
             } else {
-                env.insert(var.to_string(), CONTAINER_PATH.to_string());
+                env.insert(var.to_string(), path.to_string());
             }
         }
         if !own.is_empty() {
             notes.push(format!(
-                "{name} sets {} itself: its value is kept; the other variables point at {CONTAINER_PATH} ([network] ca_into)",
+                "{name} sets {} itself: its value is kept; the other variables point at onramp's files under /etc/ssl/certs ([network] ca_into)",
                 own.join(", ")
             ));
         }
@@ -257,16 +278,30 @@ pub fn root_digest(dir: &Path, profile: &Profile) -> Option<String> {
     Some(hex[..16].to_string())
 }
 
-/// Make the bundle the `ca_into` services mount current (written when missing or out of date)
+/// Make the bundle, the trust store and wget's startup file the `ca_into` services mount
+/// current (written when missing or out of date; refused when a file there is not onramp's)
 /// before a compose file or a container names it: a bind of a missing file fails, and Compose
 /// would make a directory there. `None` when the profile puts the root into no service.
 pub fn ensure_bundle(host: &Host, dir: &Path, profile: &Profile) -> Result<Option<Bundle>> {
     let (Some(_), Some(ca_file)) = (&profile.network.ca_into, &profile.network.ca_file) else {
         return Ok(None);
     };
+    let root = crate::fsx::Root::new(dir);
+    let current = root.read(WGETRC_REL)?;
+    if let Some(t) = &current
+        && !t.starts_with(WGETRC_MARK.as_bytes())
+    {
+        return Err(bundle::not_ours(dir, WGETRC_REL, "a wget startup file"));
+    }
     let os_release = host.sys_read("/etc/os-release").unwrap_or_default();
     let family = crate::install::pkg::family(&os_release).map(|f| f.name);
-    bundle::ensure(host, dir, &dir.join(ca_file), family).map(Some)
+    let mut b = bundle::ensure(host, dir, &dir.join(ca_file), family)?;
+    let text = wgetrc_text();
+    if current.as_deref() != Some(text.as_bytes()) {
+        root.write(WGETRC_REL, text.as_bytes(), 0o644)?;
+        b.written = true;
+    }
+    Ok(Some(b))
 }
 
 /// A read-only bind of `source` at `target` as a volume entry: the long syntax (a missing file
@@ -377,6 +412,7 @@ mod tests {
         Sources {
             bundle: "./.onramp/net/ca-bundle.pem".into(),
             store: "./.onramp/net/ca-truststore.jks".into(),
+            wgetrc: "./.onramp/net/wgetrc".into(),
         }
     }
 
@@ -390,12 +426,14 @@ mod tests {
             app.volumes.as_deref().unwrap(),
             [
                 "type=bind,source=./.onramp/net/ca-bundle.pem,target=/etc/ssl/certs/onramp-ca-bundle.pem,readonly",
-                "type=bind,source=./.onramp/net/ca-truststore.jks,target=/etc/ssl/certs/onramp-ca-truststore.jks,readonly"
+                "type=bind,source=./.onramp/net/ca-truststore.jks,target=/etc/ssl/certs/onramp-ca-truststore.jks,readonly",
+                "type=bind,source=./.onramp/net/wgetrc,target=/etc/ssl/certs/onramp-wgetrc,readonly"
             ]
         );
         for var in ENV_VARS {
             assert_eq!(app.env()[var], CONTAINER_PATH, "{var}");
         }
+        assert_eq!(app.env()[WGETRC_VAR], WGETRC_CONTAINER_PATH);
         assert_eq!(
             app.env()[JAVA_VAR],
             "-Djavax.net.ssl.trustStore=/etc/ssl/certs/onramp-ca-truststore.jks -Djavax.net.ssl.trustStoreType=JKS"
@@ -429,8 +467,8 @@ mod tests {
         let app = &p.services["app"];
         assert_eq!(
             app.volumes.as_ref().unwrap().len(),
-            2,
-            "the service's own mounts"
+            3,
+            "the service's own mounts and onramp's wget startup file"
         );
         let env = app.env();
         assert_eq!(env["REQUESTS_CA_BUNDLE"], "/own.pem");
@@ -522,10 +560,46 @@ mod tests {
                 format!(
                     "type=bind,source={},target={STORE_CONTAINER_PATH},readonly",
                     store.display()
+                ),
+                format!(
+                    "type=bind,source={},target={WGETRC_CONTAINER_PATH},readonly",
+                    std::path::absolute(dir).unwrap().join(WGETRC_REL).display()
                 )
             ]
         );
         assert_eq!(db.env()["SSL_CERT_FILE"], CONTAINER_PATH);
+    }
+
+    /// `up` and `generate` write wget's startup file with the bundle and the store, and never
+    /// replace one onramp did not write.
+    #[test]
+    fn the_wget_startup_file_is_written_with_the_bundle_and_a_foreign_one_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let sys = d.path().join("sys");
+        let dir = d.path().join("p");
+        let root = crate::netdiag::x509::TEST_ROOT;
+        std::fs::create_dir_all(sys.join("etc/ssl/certs")).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(sys.join("etc/ssl/certs/ca-certificates.crt"), root).unwrap();
+        std::fs::write(dir.join("root.pem"), root).unwrap();
+        let host = Host::with(&sys, &[], crate::host::Os::current());
+        let p = profile(&format!("{THREE}[network]\n{ROOT}ca_into = \"*\"\n"));
+        let b = ensure_bundle(&host, &dir, &p).unwrap().unwrap();
+        assert!(b.written && b.store.exists());
+        let text = std::fs::read_to_string(dir.join(WGETRC_REL)).unwrap();
+        assert!(text.ends_with("\nca_certificate = /etc/ssl/certs/onramp-ca-bundle.pem\n"));
+        assert!(!ensure_bundle(&host, &dir, &p).unwrap().unwrap().written);
+        std::fs::write(dir.join(WGETRC_REL), "ca_certificate = /mine.pem\n").unwrap();
+        let e = ensure_bundle(&host, &dir, &p).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("not a wget startup file onramp wrote"),
+            "{e}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join(WGETRC_REL)).unwrap(),
+            "ca_certificate = /mine.pem\n"
+        );
     }
 
     #[test]

@@ -155,6 +155,7 @@ fn resolve(choice: &Choice, opts: &ComposeOptions<'_>, in_project: bool) -> Resu
         let sources = ca_into::Sources {
             bundle: net_source(opts.dir, &compose, ca_into::BUNDLE_REL),
             store: net_source(opts.dir, &compose, ca_into::STORE_REL),
+            wgetrc: net_source(opts.dir, &compose, ca_into::WGETRC_REL),
         };
         notes.extend(ca_into::apply(
             &mut profile,

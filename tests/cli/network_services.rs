@@ -6,7 +6,9 @@
 //! bind and the variables. The same service through Podman's API trusts the root too. A JVM
 //! in the same container (the host's JDK bound read-only: the test image is Debian bookworm
 //! too) fails with PKIX's "unable to find valid certification path" before `ca_into` and
-//! succeeds after it, through the Java trust store and `JAVA_TOOL_OPTIONS` onramp gives it.
+//! succeeds after it, through the Java trust store and `JAVA_TOOL_OPTIONS` onramp gives it; so
+//! does Debian's wget (GnuTLS, as in the Neo4j image that downloads its plugins with it), through
+//! the startup file `WGETRC` names.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -86,6 +88,25 @@ impl Jdk {
     }
 }
 
+/// The host's wget (Debian's, built with GnuTLS) for the container: the binary at
+/// /opt/onramp-wget/wget and the one library the test image lacks (libpsl), at its own path.
+fn wget_binds() -> Option<Vec<String>> {
+    let wget = which("wget")?.canonicalize().ok()?;
+    let ldd = Command::new("ldd").arg(&wget).output().ok()?;
+    let libs = String::from_utf8_lossy(&ldd.stdout).into_owned();
+    let psl = libs
+        .lines()
+        .find(|l| l.trim_start().starts_with("libpsl.so"))?
+        .split_whitespace()
+        .nth(2)?
+        .to_string();
+    let real = Path::new(&psl).canonicalize().ok()?;
+    Some(vec![
+        format!("{}:/opt/onramp-wget/wget:ro", wget.display()),
+        format!("{}:{psl}:ro", real.display()),
+    ])
+}
+
 /// A program on PATH.
 fn which(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH").and_then(|paths| {
@@ -102,8 +123,8 @@ const VARS: [&str; 5] = [
     "NODE_EXTRA_CA_CERTS",
 ];
 
-fn profile(name: &str, ca_into: Option<&str>, jdk: &Jdk) -> String {
-    let volumes: Vec<String> = jdk.binds.iter().map(|b| format!("\"{b}\"")).collect();
+fn profile(name: &str, ca_into: Option<&str>, binds: &[String]) -> String {
+    let volumes: Vec<String> = binds.iter().map(|b| format!("\"{b}\"")).collect();
     let mut t = format!(
         "name = \"svc-trust\"\nproject = \"{name}\"\n\n[requirements]\ndocker = \"required\"\n\n\
          [services.app]\nimage = \"{img}\"\nentrypoint = [\"sh\", \"-c\"]\n\
@@ -213,6 +234,24 @@ impl Engine {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// The same GET by wget in the container (`WGETRC` from its environment): its exit code,
+    /// 0 when it was fetched, 5 when the certificate was not trusted.
+    fn wget_inside(&self, container: &str, url: &str) -> String {
+        let out = Command::new(self.cli)
+            .args([
+                "exec",
+                container,
+                "/opt/onramp-wget/wget",
+                "-q",
+                "-O",
+                "/dev/null",
+                url,
+            ])
+            .output()
+            .expect("exec runs");
+        format!("wget exit {}", out.status.code().unwrap_or(-1))
+    }
+
     fn inspect(&self, container: &str, format: &str) -> String {
         self.cli(&["inspect", "--format", format, container])
             .unwrap_or_default()
@@ -270,6 +309,8 @@ fn assert_bind_and_env(engine: Engine, dir: &Path, container: &str) {
     }
     let want = format!("JAVA_TOOL_OPTIONS={JAVA_OPTIONS}");
     assert!(env.lines().any(|l| l == want), "{want} in\n{env}");
+    let want = "WGETRC=/etc/ssl/certs/onramp-wgetrc";
+    assert!(env.lines().any(|l| l == want), "{want} in\n{env}");
 }
 
 /// `keytool -list` reads the trust store onramp wrote, its integrity checked with the JDK's
@@ -315,14 +356,20 @@ fn assert_keytool_reads_the_store(jdk: &Jdk, dir: &Path, root_pem: &Path) -> usi
 
 /// Before `ca_into` the container does not trust the company root; after it, it does, and
 /// after the root is replaced it trusts the new one. Returns the project directory and name.
-fn trust_flow(engine: Engine, py: &Path, tmp: &Path, jdk: &Jdk) -> (PathBuf, String) {
+fn trust_flow(
+    engine: Engine,
+    py: &Path,
+    tmp: &Path,
+    jdk: &Jdk,
+    binds: &[String],
+) -> (PathBuf, String) {
     let root = make_ca(py, tmp, "company", "Onramp Test Service Root");
     let server = Standin::start(py, &["registry", "--tls", root.to_str().unwrap()]);
     let url = format!("https://127.0.0.1:{}/simple/", server.port);
     let dir = tmp.join("project");
     let name = format!("netsvc{}{}", engine.cli, std::process::id());
     let container = format!("{name}-app-1");
-    write(&dir, "onramp.toml", &profile(&name, None, jdk));
+    write(&dir, "onramp.toml", &profile(&name, None, binds));
     std::fs::copy(root.with_extension("pem"), dir.join("company-root.pem")).unwrap();
 
     // Without ca_into the image's own store does not know the company root.
@@ -337,9 +384,14 @@ fn trust_flow(engine: Engine, py: &Path, tmp: &Path, jdk: &Jdk) -> (PathBuf, Str
         java_before.contains("unable to find valid certification path"),
         "a JVM without ca_into: {java_before}"
     );
+    assert_eq!(engine.wget_inside(&container, &url), "wget exit 5");
 
     // With it, `up` writes the bundle, recreates the container with the bind and the variables.
-    write(&dir, "onramp.toml", &profile(&name, Some("[\"app\"]"), jdk));
+    write(
+        &dir,
+        "onramp.toml",
+        &profile(&name, Some("[\"app\"]"), binds),
+    );
     let up = engine.onramp(&dir, &["--json", "up"]);
     assert_eq!(up.code, 0, "{}\n{}", up.stdout, up.stderr);
     assert_eq!(json(&up)["services"][0]["action"], "recreated");
@@ -358,6 +410,7 @@ fn trust_flow(engine: Engine, py: &Path, tmp: &Path, jdk: &Jdk) -> (PathBuf, Str
         "200 kept=yes",
         "a JVM with ca_into"
     );
+    assert_eq!(engine.wget_inside(&container, &url), "wget exit 0");
 
     assert_bind_and_env(engine, &dir, &container);
     let entries = assert_keytool_reads_the_store(jdk, &dir, &dir.join("company-root.pem"));
@@ -395,13 +448,14 @@ fn ca_into_a_started_service_makes_its_https_requests_trust_the_company_root() {
         return skip_or_fail("a running engine with the test images (scripts/provision.sh)");
     }
     let tmp = tempfile::tempdir().unwrap();
-    let Some(jdk) = Jdk::find(tmp.path()) else {
-        return skip_or_fail("a JDK: java, javac and keytool (scripts/provision.sh)");
+    let (Some(jdk), Some(wget)) = (Jdk::find(tmp.path()), wget_binds()) else {
+        return skip_or_fail("a JDK (java, javac, keytool) and wget (scripts/provision.sh)");
     };
+    let binds = [jdk.binds.clone(), wget].concat();
     let started = std::time::Instant::now();
     let dir = tmp.path().join("project");
     let _down = Down(DOCKER, &dir);
-    let (dir, name) = trust_flow(DOCKER, &py, tmp.path(), &jdk);
+    let (dir, name) = trust_flow(DOCKER, &py, tmp.path(), &jdk, &binds);
     let flow = started.elapsed().as_secs_f64();
 
     // The generated compose file says the same: Compose v2 over it recreates nothing.
@@ -457,7 +511,11 @@ fn ca_into_works_the_same_through_podman() {
     let server = Standin::start(&py, &["registry", "--tls", root.to_str().unwrap()]);
     let url = format!("https://127.0.0.1:{}/simple/", server.port);
     let name = format!("netsvcpodman{}", std::process::id());
-    write(&dir, "onramp.toml", &profile(&name, Some("\"*\""), &jdk));
+    write(
+        &dir,
+        "onramp.toml",
+        &profile(&name, Some("\"*\""), &jdk.binds),
+    );
     std::fs::copy(root.with_extension("pem"), dir.join("company-root.pem")).unwrap();
     assert_eq!(action(PODMAN, &dir), "created");
     let container = format!("{name}-app-1");
