@@ -127,13 +127,18 @@ pub enum WireError {
 
 /// Send the request and read the answer.
 pub fn exchange(req: &Request) -> Result<Response, WireError> {
-    let direct = req.proxy.as_deref().and_then(Url::parse);
-    let (connect_to, via_proxy) = match &direct {
+    // Without a scheme a proxy is an http one, as curl, pip and Go read it.
+    let proxy = req.proxy.as_deref().map(|p| match p.contains("://") {
+        true => p.to_string(),
+        false => format!("http://{p}"),
+    });
+    let via = proxy.as_deref().and_then(Url::parse);
+    let (connect_to, via_proxy) = match &via {
         Some(p) => (p.clone(), true),
         None => (req.url.clone(), false),
     };
     let mut tcp = connect(&connect_to, req.timeout)?;
-    let auth = req.proxy.as_deref().and_then(proxy_auth);
+    let auth = proxy.as_deref().and_then(proxy_auth);
     if req.url.scheme == "https" {
         if via_proxy {
             tunnel(&mut tcp, &req.url, auth.as_deref())?;
@@ -530,6 +535,44 @@ mod tests {
         assert_eq!(Url::parse("https://[::1]:8443/x").unwrap().host, "::1");
         assert!(Url::parse("ftp://h/").is_none());
         assert!(Url::parse("https://:1/").is_none());
+    }
+
+    /// A proxy written without a scheme (`alice:pw@proxy:3128`, as curl, pip and Go take it) is
+    /// an http proxy: the request goes through it (a real listener on 127.0.0.1 sees the
+    /// `CONNECT` with the credentials), not around it while the finding says "through".
+    #[test]
+    fn a_proxy_without_a_scheme_is_gone_through() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let proxy = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 2048];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let _ = s.write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n");
+            String::from_utf8_lossy(&buf[..n]).to_string()
+        });
+        let req = Request {
+            method: "GET",
+            url: Url::parse("https://registry.onramp.invalid/v2/").unwrap(),
+            headers: Vec::new(),
+            proxy: Some(format!("alice:pw@127.0.0.1:{port}")),
+            roots: Arc::new(Vec::new()),
+            insecure: false,
+            timeout: Duration::from_secs(5),
+        };
+        let r = exchange(&req);
+        // Went around the proxy: wake the listener so the test ends and fails.
+        let _ = TcpStream::connect(("127.0.0.1", port));
+        let head = proxy.join().unwrap();
+        assert!(
+            head.starts_with("CONNECT registry.onramp.invalid:443 "),
+            "{head:?}"
+        );
+        assert!(head.contains("Proxy-Authorization: Basic "), "{head:?}");
+        assert!(
+            matches!(r, Err(WireError::ProxyStatus { status: 407, .. })),
+            "{r:?}"
+        );
     }
 
     #[test]
