@@ -2,8 +2,9 @@
 //! bundle (`.onramp/net/ca-bundle.pem`) as a read-only bind at a fixed path, and the variables
 //! the common runtimes read to find it; JVMs (Neo4j), which read none of them, get the same
 //! certificates as a Java trust store (`.onramp/net/ca-truststore.jks`) through
-//! `JAVA_TOOL_OPTIONS`, and GnuTLS's wget a startup file (`WGETRC`) naming the bundle. Applied at profile load, so the compose file `generate` writes, the
-//! containers `up` creates and the config hash all carry the same binds and env.
+//! `JAVA_TOOL_OPTIONS`, and GnuTLS's wget a startup file (`WGETRC`) naming the bundle. Applied
+//! at profile load, so the compose file `generate` writes, the containers `up` creates and the
+//! config hash all carry the same binds and env.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -53,7 +54,8 @@ pub fn java_options() -> String {
     format!("-Djavax.net.ssl.trustStore={STORE_CONTAINER_PATH} -Djavax.net.ssl.trustStoreType=JKS")
 }
 
-/// The host paths of the bundle and the trust store as a service's file says them.
+/// The host paths of the bundle, the trust store and wget's startup file as a service's file
+/// says them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sources {
     pub bundle: String,
