@@ -165,8 +165,15 @@ fn proxies(ctx: &Ctx, s: &Setup) -> Outcome {
         s.engine.describe(),
         s.pip_proxy.describe()
     );
-    let agree = s.user.agrees(&s.engine) && s.user.agrees(&s.pip_proxy);
-    if agree {
+    let named = ctx.profile.network.proxy.as_deref();
+    let detail = match named {
+        Some(p) => format!(
+            "{detail}; wanted for the engine: {}",
+            netdiag::proxy::masked(p)
+        ),
+        None => detail,
+    };
+    if proxies_agree(s, named) {
         return Outcome::new("network:proxy", Status::Pass, detail);
     }
     let fix = ctx.fix_for("network").unwrap_or_else(|| {
@@ -183,6 +190,15 @@ fn proxies(ctx: &Ctx, s: &Setup) -> Outcome {
         format!("the proxies differ: {detail}"),
     )
     .remedy(fix)
+}
+
+/// Whether the proxies agree: the engine's is the one `[network] proxy` names (profile or team
+/// file) when one is named, else yours; pip's is yours.
+fn proxies_agree(s: &Setup, named: Option<&str>) -> bool {
+    match named {
+        Some(p) => netdiag::proxy::same_proxy(Some(p), s.engine.https.as_deref()),
+        None => s.user.agrees(&s.engine) && s.user.agrees(&s.pip_proxy),
+    }
 }
 
 /// Where each network setting in effect came from: the profile, the team's network file, or
@@ -344,6 +360,22 @@ mod tests {
     use super::*;
     use crate::host::Os;
     use crate::profile::{Choice, ComposeOptions, load_with};
+
+    /// `[network] proxy` (profile or team file) is the engine's proxy: an engine without it
+    /// does not agree, though you and pip have none (the plan restarts the engine with it).
+    #[test]
+    fn the_engine_must_use_the_proxy_the_network_settings_name() {
+        let named = Some("http://team:pw@proxy.corp.example:3128");
+        let mut s = Setup::default();
+        assert!(proxies_agree(&s, None));
+        assert!(!proxies_agree(&s, named));
+        s.engine.https = Some("http://xxxxx:xxxxx@proxy.corp.example:3128".into());
+        assert!(proxies_agree(&s, named));
+        assert!(
+            !proxies_agree(&s, None),
+            "the engine differs from you and pip"
+        );
+    }
 
     #[test]
     fn the_plan_trusts_the_mapped_registries_and_uses_the_team_file_s_proxy_and_mirrors() {
