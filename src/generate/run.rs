@@ -103,7 +103,7 @@ fn report_ca_bundle(
     }
     if dry_run {
         printer.info(&format!(
-            "would write {rel} (the OS roots and the company root) if it is missing or out of date"
+            "would write {rel} (the OS roots and the company root), the same as a Java trust store and wget's startup file beside it, each if it is missing or out of date"
         ));
         return Ok(());
     }
@@ -111,7 +111,7 @@ fn report_ca_bundle(
         && b.written
     {
         printer.info(&format!(
-            "wrote {rel} ({} certificates) for the services of [network] ca_into",
+            "wrote {rel} ({} certificates), the Java trust store and wget's startup file beside it, for the services of [network] ca_into",
             b.certs
         ));
     }

@@ -53,7 +53,7 @@ pub async fn start(
         && b.written
     {
         printer.info(&format!(
-            "wrote {} ({} certificates) for the services of [network] ca_into",
+            "wrote {} ({} certificates), the Java trust store and wget's startup file beside it, for the services of [network] ca_into",
             crate::profile::CA_BUNDLE_REL,
             b.certs
         ));
