@@ -299,13 +299,18 @@ fn outcome(ctx: &Ctx, s: &Setup, f: &Finding, trust: Option<&str>) -> Outcome {
     );
     let fix = ctx
         .fix_for("network")
-        .filter(|_| planned_for(fault))
+        .filter(|_| planned_for(fault, f.client))
         .unwrap_or_else(|| remedy(fault, f, s.ca_file.is_some()));
     Outcome::new(&id, Status::Fail, detail).remedy(fix)
 }
 
-/// Faults the installer's network steps answer (a proxy, a root, mirrors).
-fn planned_for(fault: &Fault) -> bool {
+/// Faults the installer's network steps answer (a proxy, a root, mirrors). Pip's way is yours
+/// (your proxy, the project's trust): only a root the plan installs helps it; the engine's
+/// proxy, mirrors and restart do not.
+fn planned_for(fault: &Fault, client: &str) -> bool {
+    if client == "pip" {
+        return matches!(fault, Fault::UnknownAuthority { .. });
+    }
     matches!(
         fault,
         Fault::UnknownAuthority { .. }
@@ -375,6 +380,17 @@ mod tests {
             !proxies_agree(&s, None),
             "the engine differs from you and pip"
         );
+    }
+
+    /// pip refused by your proxy is not fixed by restarting the engine: its remedy is its own,
+    /// while the engine's refusal is answered by the plan.
+    #[test]
+    fn pip_s_refused_proxy_is_not_answered_by_the_engine_s_steps() {
+        let refused = Fault::Refused {
+            addr: "127.0.0.1:9".into(),
+        };
+        assert!(!planned_for(&refused, "pip"));
+        assert!(planned_for(&refused, "engine"));
     }
 
     #[test]
