@@ -276,6 +276,14 @@ fn outcome(ctx: &Ctx, s: &Setup, f: &Finding, trust: Option<&str>) -> Outcome {
         .as_ref()
         .map(|p| format!(" through {p}"))
         .unwrap_or_else(|| " directly".into());
+    if let Some(p) = f.proxy.as_deref().filter(|p| !checkable_proxy(p)) {
+        return Outcome::new(
+            &id,
+            Status::Warn,
+            format!("{who} goes to {} through {p}, which onramp cannot go through to check it (only http:// proxies)", f.url),
+        )
+        .remedy("check by hand that the proxy lets this through (pip needs PySocks for a SOCKS proxy: `pip install pysocks`)");
+    }
     let Some(fault) = &f.fault else {
         let mut detail = format!("{who} reaches {}{via}", f.url);
         if let Some(b) = &f.budget {
@@ -302,6 +310,15 @@ fn outcome(ctx: &Ctx, s: &Setup, f: &Finding, trust: Option<&str>) -> Outcome {
         .filter(|_| planned_for(fault, f.client))
         .unwrap_or_else(|| remedy(fault, f, s.ca_file.is_some()));
     Outcome::new(&id, Status::Fail, detail).remedy(fix)
+}
+
+/// Whether the probe goes through this proxy: an http one, written with or without its scheme
+/// (a SOCKS proxy is not spoken, so a probe "through" it would have gone around it).
+fn checkable_proxy(p: &str) -> bool {
+    match p.split_once("://") {
+        Some((scheme, _)) => scheme.eq_ignore_ascii_case("http"),
+        None => true,
+    }
 }
 
 /// Faults the installer's network steps answer (a proxy, a root, mirrors). Pip's way is yours
@@ -391,6 +408,16 @@ mod tests {
         };
         assert!(!planned_for(&refused, "pip"));
         assert!(planned_for(&refused, "engine"));
+    }
+
+    /// A SOCKS proxy is not spoken by the probe: what it found did not go through the proxy,
+    /// so it is said instead of passed.
+    #[test]
+    fn only_an_http_proxy_is_checked_through() {
+        assert!(checkable_proxy("http://alice:***@proxy:3128"));
+        assert!(checkable_proxy("alice:***@proxy:3128"));
+        assert!(!checkable_proxy("socks5://alice:***@127.0.0.1:9"));
+        assert!(!checkable_proxy("socks5h://proxy:1080"));
     }
 
     #[test]
