@@ -165,8 +165,15 @@ fn proxies(ctx: &Ctx, s: &Setup) -> Outcome {
         s.engine.describe(),
         s.pip_proxy.describe()
     );
-    let agree = s.user.agrees(&s.engine) && s.user.agrees(&s.pip_proxy);
-    if agree {
+    let named = ctx.profile.network.proxy.as_deref();
+    let detail = match named {
+        Some(p) => format!(
+            "{detail}; wanted for the engine: {}",
+            netdiag::proxy::masked(p)
+        ),
+        None => detail,
+    };
+    if proxies_agree(s, named) {
         return Outcome::new("network:proxy", Status::Pass, detail);
     }
     let fix = ctx.fix_for("network").unwrap_or_else(|| {
@@ -183,6 +190,15 @@ fn proxies(ctx: &Ctx, s: &Setup) -> Outcome {
         format!("the proxies differ: {detail}"),
     )
     .remedy(fix)
+}
+
+/// Whether the proxies agree: the engine's is the one `[network] proxy` names (profile or team
+/// file) when one is named, else yours; pip's is yours.
+fn proxies_agree(s: &Setup, named: Option<&str>) -> bool {
+    match named {
+        Some(p) => netdiag::proxy::same_proxy(Some(p), s.engine.https.as_deref()),
+        None => s.user.agrees(&s.engine) && s.user.agrees(&s.pip_proxy),
+    }
 }
 
 /// Where each network setting in effect came from: the profile, the team's network file, or
@@ -260,6 +276,14 @@ fn outcome(ctx: &Ctx, s: &Setup, f: &Finding, trust: Option<&str>) -> Outcome {
         .as_ref()
         .map(|p| format!(" through {p}"))
         .unwrap_or_else(|| " directly".into());
+    if let Some(p) = f.proxy.as_deref().filter(|p| !checkable_proxy(p)) {
+        return Outcome::new(
+            &id,
+            Status::Warn,
+            format!("{who} goes to {} through {p}, which onramp cannot go through to check it (only http:// proxies)", f.url),
+        )
+        .remedy("check by hand that the proxy lets this through (pip needs PySocks for a SOCKS proxy: `pip install pysocks`)");
+    }
     let Some(fault) = &f.fault else {
         let mut detail = format!("{who} reaches {}{via}", f.url);
         if let Some(b) = &f.budget {
@@ -283,13 +307,27 @@ fn outcome(ctx: &Ctx, s: &Setup, f: &Finding, trust: Option<&str>) -> Outcome {
     );
     let fix = ctx
         .fix_for("network")
-        .filter(|_| planned_for(fault))
+        .filter(|_| planned_for(fault, f.client))
         .unwrap_or_else(|| remedy(fault, f, s.ca_file.is_some()));
     Outcome::new(&id, Status::Fail, detail).remedy(fix)
 }
 
-/// Faults the installer's network steps answer (a proxy, a root, mirrors).
-fn planned_for(fault: &Fault) -> bool {
+/// Whether the probe goes through this proxy: an http one, written with or without its scheme
+/// (a SOCKS proxy is not spoken, so a probe "through" it would have gone around it).
+fn checkable_proxy(p: &str) -> bool {
+    match p.split_once("://") {
+        Some((scheme, _)) => scheme.eq_ignore_ascii_case("http"),
+        None => true,
+    }
+}
+
+/// Faults the installer's network steps answer (a proxy, a root, mirrors). Pip's way is yours
+/// (your proxy, the project's trust): only a root the plan installs helps it; the engine's
+/// proxy, mirrors and restart do not.
+fn planned_for(fault: &Fault, client: &str) -> bool {
+    if client == "pip" {
+        return matches!(fault, Fault::UnknownAuthority { .. });
+    }
     matches!(
         fault,
         Fault::UnknownAuthority { .. }
@@ -344,6 +382,43 @@ mod tests {
     use super::*;
     use crate::host::Os;
     use crate::profile::{Choice, ComposeOptions, load_with};
+
+    /// `[network] proxy` (profile or team file) is the engine's proxy: an engine without it
+    /// does not agree, though you and pip have none (the plan restarts the engine with it).
+    #[test]
+    fn the_engine_must_use_the_proxy_the_network_settings_name() {
+        let named = Some("http://team:pw@proxy.corp.example:3128");
+        let mut s = Setup::default();
+        assert!(proxies_agree(&s, None));
+        assert!(!proxies_agree(&s, named));
+        s.engine.https = Some("http://xxxxx:xxxxx@proxy.corp.example:3128".into());
+        assert!(proxies_agree(&s, named));
+        assert!(
+            !proxies_agree(&s, None),
+            "the engine differs from you and pip"
+        );
+    }
+
+    /// pip refused by your proxy is not fixed by restarting the engine: its remedy is its own,
+    /// while the engine's refusal is answered by the plan.
+    #[test]
+    fn pip_s_refused_proxy_is_not_answered_by_the_engine_s_steps() {
+        let refused = Fault::Refused {
+            addr: "127.0.0.1:9".into(),
+        };
+        assert!(!planned_for(&refused, "pip"));
+        assert!(planned_for(&refused, "engine"));
+    }
+
+    /// A SOCKS proxy is not spoken by the probe: what it found did not go through the proxy,
+    /// so it is said instead of passed.
+    #[test]
+    fn only_an_http_proxy_is_checked_through() {
+        assert!(checkable_proxy("http://alice:***@proxy:3128"));
+        assert!(checkable_proxy("alice:***@proxy:3128"));
+        assert!(!checkable_proxy("socks5://alice:***@127.0.0.1:9"));
+        assert!(!checkable_proxy("socks5h://proxy:1080"));
+    }
 
     #[test]
     fn the_plan_trusts_the_mapped_registries_and_uses_the_team_file_s_proxy_and_mirrors() {
