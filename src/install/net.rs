@@ -284,16 +284,62 @@ pub fn podman_via(f: &Facts, p: &PodmanFacts) -> PodmanVia {
     }
 }
 
-/// The proxy variables wanted, as `KEY=value` words.
-fn proxy_words(w: &NetWants) -> Vec<String> {
+/// The proxy variables wanted, as (name, value) pairs.
+fn proxy_vars(w: &NetWants) -> Vec<(&'static str, &str)> {
     [
         ("HTTP_PROXY", &w.http_proxy),
         ("HTTPS_PROXY", &w.https_proxy),
         ("NO_PROXY", &w.no_proxy),
     ]
     .into_iter()
-    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+    .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
     .collect()
+}
+
+/// The proxy variables wanted, as `KEY=value` words.
+fn proxy_words(w: &NetWants) -> Vec<String> {
+    proxy_vars(w)
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect()
+}
+
+/// A value as it is written inside a double-quoted word of a systemd `Environment=` line
+/// (systemd.syntax): `\` and `"` escaped, `%` doubled so no specifier is expanded.
+pub fn systemd_value(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('%', "%%")
+}
+
+/// A `[Service]` drop-in setting `vars`. A value with a line break or another control
+/// character cannot be said there: refused, naming the variable but never its value (it may
+/// hold a password).
+pub fn systemd_environment(vars: &[(&str, &str)]) -> Result<String, String> {
+    let mut words = Vec::new();
+    for (k, v) in vars {
+        if v.chars().any(char::is_control) {
+            return Err(format!(
+                "{k} holds a line break or another control character, which a systemd \
+                 drop-in cannot take: set {k} again on one line (`export {k}=http://HOST:PORT`, \
+                 or `[network] proxy` in the profile), then run `onramp doctor --fix`"
+            ));
+        }
+        words.push(format!("\"{k}={}\"", systemd_value(v)));
+    }
+    Ok(format!("[Service]\nEnvironment={}\n", words.join(" ")))
+}
+
+/// A step whose file cannot be written from this input: it says why and what fixes it.
+fn refused(id: &str, why: String, path: &str, e: String) -> Step {
+    step(
+        id,
+        why,
+        Probe::Manual,
+        vec![Action::Manual {
+            text: format!("{path} is not written: {e}"),
+        }],
+    )
 }
 
 /// A containers.conf drop-in whose `[engine] env` is the current one (every other variable
@@ -359,8 +405,13 @@ fn podman_proxy(f: &Facts, w: &NetWants, store_changed: bool) -> Vec<Step> {
                 ));
             }
             PodmanVia::Systemd { path, user } => {
-                let vars: Vec<String> = proxy_words(w).iter().map(|v| format!("\"{v}\"")).collect();
-                let text = format!("[Service]\nEnvironment={}\n", vars.join(" "));
+                let text = match systemd_environment(&proxy_vars(w)) {
+                    Ok(text) => text,
+                    Err(e) => {
+                        out.push(refused("engine-proxy-podman", why, &path, e));
+                        return out;
+                    }
+                };
                 let (write, reload) = if user {
                     user_manager = true;
                     let argv = ["systemctl", "--user", "daemon-reload"]
@@ -386,7 +437,7 @@ fn podman_proxy(f: &Facts, w: &NetWants, store_changed: bool) -> Vec<Step> {
                 out.push(step(
                     "engine-proxy-podman",
                     why,
-                    holds(&line, &path),
+                    holds(&systemd_value(&line), &path),
                     vec![write, reload],
                 ));
             }
@@ -489,21 +540,15 @@ pub fn proxies_in_daemon_json(version: Option<&str>) -> bool {
 /// The engine's proxy as a systemd drop-in (engines older than 23.0 under systemd).
 fn proxy_dropin(f: &Facts, w: &NetWants) -> Step {
     let path = "/etc/systemd/system/docker.service.d/onramp-proxy.conf";
-    let mut vars = Vec::new();
-    for (k, v) in [
-        ("HTTP_PROXY", &w.http_proxy),
-        ("HTTPS_PROXY", &w.https_proxy),
-        ("NO_PROXY", &w.no_proxy),
-    ] {
-        if let Some(v) = v {
-            vars.push(format!("\"{k}={v}\""));
-        }
-    }
-    let text = format!("[Service]\nEnvironment={}\n", vars.join(" "));
-    let line = w.https_proxy.clone().unwrap_or_default();
+    let why = "this engine (before 23.0) takes its proxy from its service's environment";
+    let text = match systemd_environment(&proxy_vars(w)) {
+        Ok(text) => text,
+        Err(e) => return refused("engine-proxy-dropin", why.into(), path, e),
+    };
+    let line = systemd_value(w.https_proxy.as_deref().unwrap_or_default());
     step(
         "engine-proxy-dropin",
-        "this engine (before 23.0) takes its proxy from its service's environment".into(),
+        why.into(),
         holds(&line, path),
         vec![
             write_file(f, path, text),
@@ -913,6 +958,54 @@ mod tests {
         );
         assert!(proxies_in_daemon_json(Some("24.0.7")) && proxies_in_daemon_json(None));
         assert!(!proxies_in_daemon_json(Some("20.10.24+dfsg1")));
+    }
+
+    #[test]
+    fn a_drop_in_escapes_the_proxy_for_systemd_and_refuses_a_line_break() {
+        let mut f = debian_root();
+        f.net.engine_version = Some("20.10.24+dfsg1".into());
+        f.pid1 = Some("systemd".into());
+        f.systemd_running = true;
+        let mut w = wants();
+        w.mirrors.clear();
+        w.https_proxy = Some(r#"http://al\ice:p%40ss"x@proxy.corp:3128"#.into());
+        w.http_proxy = None;
+        w.no_proxy = Some("localhost".into());
+        let s = steps(&f, Some("debian"), &w);
+        let d = s.iter().find(|s| s.id == "engine-proxy-dropin").unwrap();
+        let Action::WriteFile { content, .. } = &d.change[0] else {
+            panic!("{d:?}")
+        };
+        assert_eq!(
+            content,
+            "[Service]\nEnvironment=\"HTTPS_PROXY=http://al\\\\ice:p%%40ss\\\"x@proxy.corp:3128\" \"NO_PROXY=localhost\"\n"
+        );
+        // What systemd reads back is the proxy as given, so the next plan has nothing to do.
+        let back = crate::netdiag::proxy::from_systemd(content, "drop-in");
+        assert_eq!(back.https, w.https_proxy);
+        // The probe looks for the text as written.
+        let Probe::Command { argv } = &d.check else {
+            panic!("{d:?}")
+        };
+        assert!(content.contains(&argv[2]), "{argv:?}");
+
+        w.https_proxy = Some("http://bob:hunter2@p:3128\nExecStartPre=/bin/touch /tmp/x".into());
+        let s = steps(&f, Some("debian"), &w);
+        let d = s.iter().find(|s| s.id == "engine-proxy-dropin").unwrap();
+        assert_eq!(d.state, State::Manual);
+        let Action::Manual { text } = &d.change[0] else {
+            panic!("{d:?}")
+        };
+        assert!(text.contains("HTTPS_PROXY holds a line break"), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("ExecStartPre"),
+            "{text}"
+        );
+        assert!(
+            !d.change
+                .iter()
+                .any(|a| matches!(a, Action::WriteFile { .. }))
+        );
     }
 
     #[test]

@@ -266,13 +266,20 @@ pub fn from_vars(vars: &[(String, String)], source: &str) -> ProxyConf {
     )
 }
 
-/// Words of an `Environment=` value: space-separated, double or single quotes group.
+/// Words of an `Environment=` value: space-separated, double or single quotes group, a
+/// backslash escapes the next character and `%%` is one `%` (systemd.syntax).
 fn split_quoted(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quote = None;
-    for c in s.chars() {
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
         match (quote, c) {
+            (_, '\\') => cur.extend(chars.next()),
+            (_, '%') if chars.peek() == Some(&'%') => {
+                chars.next();
+                cur.push('%');
+            }
             (None, '"' | '\'') => quote = Some(c),
             (Some(q), c) if c == q => quote = None,
             (None, c) if c.is_whitespace() => {
