@@ -1,9 +1,11 @@
 //! System files the network steps write, and how to put them back. Before a file is first
 //! written, what was there is kept under `.onramp/net/backup/` (or that there was nothing, and
 //! which directories were made); the commands the steps ran are recorded too. `.onramp/net/undo.sh`
-//! is written from that journal after every change: it restores each file byte for byte (into
-//! the same inode, so its mode and owner stay), removes what was new, then runs the recorded
-//! commands again (the trust store rebuilt, the engine restarted).
+//! is written from that journal after every change: it works in the project it names (not where
+//! it is run from), restores each file byte for byte (into the same inode, so its mode and owner
+//! stay) and removes what was new, but only while the file still holds what onramp last wrote
+//! (its SHA-256 is journalled): a file changed since is left, named, and the script fails. Then
+//! it runs the recorded commands again (the trust store rebuilt, the engine restarted).
 
 use std::path::Path;
 use std::time::Duration;
@@ -14,6 +16,8 @@ use crate::fsx::Root;
 use crate::host::{Cmd, Host};
 
 const JOURNAL: &str = ".onramp/net/journal.json";
+/// What each system file is written from (copies of the root and of daemon.json).
+const STAGE: &str = ".onramp/net/stage";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Journal {
@@ -29,6 +33,10 @@ enum Entry {
         backup: Option<String>,
         /// Directories made for it, deepest first.
         made: Vec<String>,
+        /// SHA-256 of what onramp last wrote there: the undo leaves a file that no longer
+        /// holds it (the user changed it since) and says so. `None` in an older journal.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sha256: Option<String>,
     },
     Run {
         argv: Vec<String>,
@@ -47,6 +55,27 @@ enum Entry {
     },
 }
 
+fn digest(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Record that onramp has just written `bytes` to `path` (an entry for it already there).
+fn wrote(j: &mut Journal, path: &str, bytes: &[u8]) {
+    for e in &mut j.entries {
+        if let Entry::File {
+            path: p, sha256, ..
+        } = e
+            && p == path
+        {
+            *sha256 = Some(digest(bytes));
+        }
+    }
+}
+
 fn flat(path: &str) -> String {
     path.trim_start_matches('/').replace('/', "__")
 }
@@ -63,8 +92,12 @@ fn save(root: &Root, j: &Journal) -> Result<(), String> {
     let text = serde_json::to_string_pretty(j).map_err(|e| e.to_string())?;
     root.write(JOURNAL, text.as_bytes(), 0o600)
         .map_err(|e| e.to_string())?;
-    root.write(super::net::UNDO, undo_script(j).as_bytes(), 0o600)
-        .map_err(|e| e.to_string())
+    root.write(
+        super::net::UNDO,
+        undo_script(j, root.dir()).as_bytes(),
+        0o600,
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// Write `content` to the system file `path` (as root, through `sudo -n` when asked), keeping
@@ -92,6 +125,7 @@ pub async fn write(
                 path: path.into(),
                 backup: Some(rel),
                 made: Vec::new(),
+                sha256: None,
             }
         } else {
             let mut made = Vec::new();
@@ -104,12 +138,13 @@ pub async fn write(
                 path: path.into(),
                 backup: None,
                 made,
+                sha256: None,
             }
         };
         j.entries.push(entry);
         save(root, &j)?;
     }
-    let staged = format!(".onramp/net/stage/{}", flat(path));
+    let staged = format!("{STAGE}/{}", flat(path));
     root.write(&staged, content.as_bytes(), 0o600)
         .map_err(|e| e.to_string())?;
     let staged_abs = root.dir().join(&staged).display().to_string();
@@ -132,22 +167,36 @@ pub async fn write(
     if out.code != Some(0) {
         return Err(format!("cannot write {path}: {}", out.stderr.trim()));
     }
+    let mut j = load(root);
+    wrote(&mut j, path, content.as_bytes());
+    save(root, &j)?;
     Ok(argv)
 }
 
-/// Remember a file a step added inside the project (`rel`), for the undo script to remove.
+/// Remember a file a step added inside the project (`rel`) and, outside `.onramp/`, what it
+/// holds now, for the undo script to remove (while it still holds that).
 pub fn added(root: &Root, rel: &str) -> Result<(), String> {
     let mut j = load(root);
-    let e = Entry::File {
-        path: rel.into(),
-        backup: None,
-        made: Vec::new(),
-    };
-    if !j.entries.contains(&e) {
-        j.entries.push(e);
-        save(root, &j)?;
+    let known = j
+        .entries
+        .iter()
+        .any(|e| matches!(e, Entry::File { path, .. } if path == rel));
+    if !known {
+        j.entries.push(Entry::File {
+            path: rel.into(),
+            backup: None,
+            made: Vec::new(),
+            sha256: None,
+        });
     }
-    Ok(())
+    // onramp's own state (the CA bundle, rewritten whenever the OS store changes) is always
+    // onramp's to remove; a file the user may edit (a venv's pip.conf) is checked first.
+    if !rel.starts_with(".onramp/")
+        && let Ok(Some(bytes)) = root.read(rel)
+    {
+        wrote(&mut j, rel, &bytes);
+    }
+    save(root, &j)
 }
 
 /// Write a file inside the project (`path` absolute, under the project) through the safe-write
@@ -325,22 +374,74 @@ fn undo_daemon(
     out
 }
 
-fn undo_script(j: &Journal) -> String {
+/// The script's start: into the project (named, so a link to the script elsewhere changes
+/// nothing), and how a file's digest is read (coreutils, or macOS's shasum).
+fn undo_head(dir: &Path) -> String {
+    format!(
+        "#!/bin/sh\n# Puts back what `onramp doctor --fix` changed for the network (written by onramp).\nset -e\ncd {}\nonramp_sum() {{ if command -v sha256sum >/dev/null 2>&1; then sha256sum < \"$1\"; else shasum -a 256 < \"$1\"; fi | cut -d ' ' -f 1; }}\nkept=0\n",
+        crate::escape::shell(&dir.display().to_string())
+    )
+}
+
+/// Put one file back: only while it holds what onramp last wrote (when that is known); a file
+/// changed since is left, and the script says which, why, and where the original is.
+fn undo_file(
+    dir: &Path,
+    path: &str,
+    backup: Option<&str>,
+    made: &[String],
+    sha: Option<&str>,
+) -> String {
     let q = |s: &str| crate::escape::shell(s);
-    let mut out = String::from(
-        "#!/bin/sh\n# Puts back what `onramp doctor --fix` changed for the network (written by onramp).\nset -e\ncd \"$(dirname \"$0\")/../..\"\n",
+    let mut put = match backup {
+        Some(b) => format!("cat {} > {}\n", q(b), q(path)),
+        None => format!("rm -f {}\n", q(path)),
+    };
+    if backup.is_none() {
+        for d in made {
+            put.push_str(&format!("rmdir {} 2>/dev/null || true\n", q(d)));
+        }
+    }
+    let Some(sha) = sha else {
+        return put;
+    };
+    let shown = match Path::new(path).is_absolute() {
+        true => path.to_string(),
+        false => dir.join(path).display().to_string(),
+    };
+    let by_hand = match backup {
+        Some(b) => format!("what was there before is {}", dir.join(b).display()),
+        None => "onramp created it: remove it yourself once you no longer need it".into(),
+    };
+    let say = format!(
+        "onramp: {shown} was changed after onramp wrote it, so it is left as it is; {by_hand}"
     );
+    format!(
+        "if [ ! -e {p} ] || [ \"$(onramp_sum {p} 2>/dev/null)\" = {sha} ]; then\n{}else\n  printf '%s\\n' {} >&2\n  kept=1\nfi\n",
+        put.lines().map(|l| format!("  {l}\n")).collect::<String>(),
+        q(&say),
+        p = q(path),
+    )
+}
+
+fn undo_script(j: &Journal, dir: &Path) -> String {
+    let q = |s: &str| crate::escape::shell(s);
+    let mut out = undo_head(dir);
     for e in j.entries.iter().rev() {
-        if let Entry::File { path, backup, made } = e {
-            match backup {
-                Some(b) => out.push_str(&format!("cat {} > {}\n", q(b), q(path))),
-                None => {
-                    out.push_str(&format!("rm -f {}\n", q(path)));
-                    for d in made {
-                        out.push_str(&format!("rmdir {} 2>/dev/null || true\n", q(d)));
-                    }
-                }
-            }
+        if let Entry::File {
+            path,
+            backup,
+            made,
+            sha256,
+        } = e
+        {
+            out.push_str(&undo_file(
+                dir,
+                path,
+                backup.as_deref(),
+                made,
+                sha256.as_deref(),
+            ));
         }
     }
     for e in &j.entries {
@@ -365,8 +466,14 @@ fn undo_script(j: &Journal) -> String {
             Entry::File { .. } => {}
         }
     }
-    // Done: the journal and this script go (running it again would undo nothing).
-    out.push_str(&format!("rm -f {} {}\n", q(JOURNAL), q(super::net::UNDO)));
+    // Done: the journal and this script go (running it again would undo nothing), and the
+    // staged copies once every file is back; a file left is an error the user must see.
+    out.push_str(&format!(
+        "rm -f {} {}\nif [ \"$kept\" = 0 ]; then rm -rf {}; else exit 1; fi\n",
+        q(JOURNAL),
+        q(super::net::UNDO),
+        q(STAGE)
+    ));
     out
 }
 
@@ -382,11 +489,13 @@ mod tests {
                     path: "/etc/docker/daemon.json".into(),
                     backup: Some(".onramp/net/backup/etc__docker__daemon.json".into()),
                     made: vec![],
+                    sha256: None,
                 },
                 Entry::File {
                     path: "/etc/docker/certs.d/r:5000/onramp-company-root.crt".into(),
                     backup: None,
                     made: vec!["/etc/docker/certs.d/r:5000".into()],
+                    sha256: None,
                 },
                 Entry::Run {
                     argv: vec!["update-ca-certificates".into()],
@@ -398,7 +507,7 @@ mod tests {
                 },
             ],
         };
-        let s = undo_script(&j);
+        let s = undo_script(&j, Path::new("/p"));
         let rm = s.find("rm -f /etc/docker/certs.d/r:5000/").unwrap();
         let cat = s
             .find("cat .onramp/net/backup/etc__docker__daemon.json > /etc/docker/daemon.json")
@@ -428,7 +537,7 @@ mod tests {
                 pid: Some(99),
             }],
         };
-        let s = undo_script(&j);
+        let s = undo_script(&j, Path::new("/p"));
         assert!(
             s.contains("= 'podman system service --time=0 ' ]; then kill 99;"),
             "{s}"
@@ -442,9 +551,73 @@ mod tests {
             "{s}"
         );
         assert!(
-            s.ends_with("rm -f .onramp/net/journal.json .onramp/net/undo.sh\n"),
+            s.ends_with("rm -f .onramp/net/journal.json .onramp/net/undo.sh\nif [ \"$kept\" = 0 ]; then rm -rf .onramp/net/stage; else exit 1; fi\n"),
             "{s}"
         );
+    }
+
+    /// Real files and a real `sh`: a file onramp wrote (and rewrote) is removed; one the user
+    /// changed since is left, named with the reason, and the script fails; run through a link
+    /// from another directory, it works in the project it was written for.
+    #[cfg(unix)]
+    #[test]
+    #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+    fn the_undo_leaves_a_file_the_user_changed_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("a 'p' $(touch PWNED)");
+        std::fs::create_dir(&project).unwrap();
+        let root = Root::new(&project);
+        root.write(".venv/pip.conf", b"[global]\ncert = x\n", 0o644)
+            .unwrap();
+        added(&root, ".venv/pip.conf").unwrap();
+        root.write("kept.txt", b"one\n", 0o644).unwrap();
+        added(&root, "kept.txt").unwrap();
+        // Rewritten by onramp: the digest follows.
+        root.write("kept.txt", b"two\n", 0o644).unwrap();
+        added(&root, "kept.txt").unwrap();
+        root.write(".onramp/net/stage/x", b"s", 0o600).unwrap();
+        root.write(
+            ".venv/pip.conf",
+            b"[global]\ncert = x\n[install]\nno-cache-dir = true\n",
+            0o644,
+        )
+        .unwrap();
+        let link = dir.path().join("undo-net");
+        std::os::unix::fs::symlink(project.join(super::super::net::UNDO), &link).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg(&link)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{said}");
+        assert!(
+            said.contains(&format!(
+                "{} was changed after onramp wrote it, so it is left as it is; onramp created it",
+                project.join(".venv/pip.conf").display()
+            )),
+            "{said}"
+        );
+        assert!(project.join(".venv/pip.conf").exists());
+        assert!(!project.join("kept.txt").exists(), "{said}");
+        assert!(
+            project.join(".onramp/net/stage/x").exists(),
+            "kept while a file is left"
+        );
+        assert!(!project.join(super::super::net::UNDO).exists());
+        assert!(!dir.path().join("PWNED").exists() && !project.join("PWNED").exists());
+
+        // Nothing changed by the user: every file goes, and the staged copies with them.
+        root.write("again.txt", b"a\n", 0o644).unwrap();
+        added(&root, "again.txt").unwrap();
+        root.write(".onramp/net/stage/x", b"s", 0o600).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg(project.join(super::super::net::UNDO))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        assert!(!project.join("again.txt").exists());
+        assert!(!project.join(".onramp/net/stage").exists());
     }
 
     /// A real process (`sleep`) with its own environment: restarted with that environment and

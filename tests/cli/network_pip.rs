@@ -220,11 +220,33 @@ fn private_index_behind_tls_old_pip_doctor_fix_then_the_sdk_installs_from_it_and
     );
 
     // Undo: the machine as it was, the project's files as they were (kailash stays installed).
+    // The user adds a line to the venv's pip.conf first: the undo keeps that file, says so and
+    // fails; everything else goes. Run through a link from elsewhere, it still works in the
+    // project.
     let undo = dir.join(".onramp/net/undo.sh");
-    assert!(Command::new("sh").arg(&undo).status().unwrap().success());
-    // Done: the guard has nothing left to undo (the script may have removed itself).
-    let _ = std::fs::remove_file(&undo);
-    assert!(!bundle.exists() && !store.exists() && !dir.join(".venv/pip.conf").exists());
+    let pip_conf = dir.join(".venv/pip.conf");
+    let edited = format!("{conf}[install]\nno-cache-dir = true\n");
+    std::fs::write(&pip_conf, &edited).unwrap();
+    let link = tmp.path().join("undo-net");
+    std::os::unix::fs::symlink(&undo, &link).unwrap();
+    let out = Command::new("sh")
+        .arg(&link)
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "{} was changed after onramp wrote it, so it is left as it is",
+            pip_conf.display()
+        )),
+        "{said}"
+    );
+    assert_eq!(std::fs::read_to_string(&pip_conf).unwrap(), edited);
+    assert!(!bundle.exists() && !store.exists(), "{said}");
+    assert!(!undo.exists(), "the undo is done: {said}");
+    std::fs::remove_file(&pip_conf).unwrap();
     let (ok, said) = pip_check(&venv_py, &home, &url);
     assert!(!ok && said.contains("CERTIFICATE_VERIFY_FAILED"), "{said}");
     let project_after = project_files(&dir);
