@@ -192,6 +192,14 @@ pub fn check_with(profile: &Profile, scripts: &[String]) -> Vec<Problem> {
     problems
 }
 
+/// A mirror URL's host and the credentials before it (`https://USER:PW@HOST/...`), if it has any.
+fn mirror_credentials(m: &str) -> Option<(&str, &str)> {
+    let rest = m.split_once("://").map_or(m, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let (userinfo, host) = authority.rsplit_once('@')?;
+    Some((host, userinfo))
+}
+
 /// `[network] mirrors`, `proxy` and `image_prefix`: written into daemon.json, Podman's
 /// registries.conf.d, a systemd drop-in, the engine's restart and every image name, so they must
 /// be what the engine takes. A mirror the engine refuses would leave it unable to start after
@@ -212,8 +220,19 @@ pub(super) fn check_network(n: &super::Network) -> Vec<Problem> {
         ));
     }
     for (i, m) in n.mirrors.iter().flatten().enumerate() {
-        if !is_mirror_url(m) {
-            let idx = i.to_string();
+        let idx = i.to_string();
+        if let Some((host, _)) = mirror_credentials(m) {
+            out.push(problem(
+                &["network", "mirrors", &idx],
+                format!(
+                    "mirror \"{}://***@{host}\" holds credentials, which the engine does not take in a mirror (it refuses to start with them)",
+                    m.split_once("://").map_or("https", |(scheme, _)| scheme)
+                ),
+                format!(
+                    "write it as https://HOST[:PORT][/PATH] without USER:PASSWORD@, e.g. mirrors = [\"https://{host}\"], and sign in to it with `docker login {host}`"
+                ),
+            ));
+        } else if !is_mirror_url(m) {
             out.push(problem(
                 &["network", "mirrors", &idx],
                 format!("mirror {m:?} is not an http(s) URL of a registry (the engine refuses to start with it)"),
@@ -1025,6 +1044,20 @@ mod tests {
             assert_eq!(p[0].path, ["network", "mirrors", "1"], "{bad}");
             assert!(p[0].help.contains("https://HOST"), "{bad}");
         }
+        // Credentials: dockerd's own reason, the way to give them, and never the password.
+        let p = check_network(&net(&["https://alice:s3cret@mirror.corp:5000/x"], None));
+        assert_eq!(p.len(), 1);
+        assert!(
+            p[0].message.contains("\"https://***@mirror.corp:5000\" holds credentials, which the engine does not take in a mirror"),
+            "{:?}",
+            p[0]
+        );
+        assert!(
+            p[0].help.contains("`docker login mirror.corp:5000`"),
+            "{:?}",
+            p[0]
+        );
+        assert!(!format!("{:?}", p[0]).contains("s3cret"));
         let proxy = |p: &str| super::super::Network {
             proxy: Some(p.into()),
             ..Default::default()
