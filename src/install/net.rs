@@ -1159,6 +1159,24 @@ mod tests {
             matches!(&s[1].change[0], Action::Run { argv, .. } if argv == &["systemctl", "try-restart", "podman.service"]),
             "{s:?}"
         );
+        // Escaped for systemd there too; a line break is refused and nothing is written.
+        let mut w = proxy_only();
+        w.https_proxy = Some("http://u:p%40ss@proxy.corp:3128".into());
+        let s = steps(&sd, Some("debian"), &w);
+        let Action::WriteFile { content, .. } = &s[0].change[0] else {
+            panic!("{s:?}")
+        };
+        assert!(
+            content.contains("\"HTTPS_PROXY=http://u:p%%40ss@proxy.corp:3128\""),
+            "{content}"
+        );
+        w.https_proxy = Some("http://u:pw@p:1\rx".into());
+        let s = steps(&sd, Some("debian"), &w);
+        assert_eq!(s[0].id, "engine-proxy-podman");
+        assert!(
+            matches!(&s[0].change[..], [Action::Manual { text }] if text.contains("HTTPS_PROXY holds a line break") && !text.contains("pw")),
+            "{s:?}"
+        );
         // Podman 3.2 reads no drop-in directory: the environment too.
         let mut old = podman_facts(0, false);
         if let Some(p) = old.net.podman.as_mut() {
