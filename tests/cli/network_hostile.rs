@@ -1,7 +1,7 @@
 //! Hostile values in the company-network settings, run through the real binary: a proxy
 //! password must never be printed, however the proxy value is written.
 
-use crate::common::{onramp, run, skip_or_fail, write};
+use crate::common::{Run, onramp, run, skip_or_fail, write};
 use crate::network::{check, doctor, make_ca, net_python};
 
 /// Proxy values without a scheme (as curl and pip take them) or with a `/` or a space in the
@@ -127,20 +127,7 @@ fn a_ca_file_that_is_missing_a_folder_or_no_certificate_is_named() {
         ("notes.pem", true),
         ("root.pem", first.is_empty()),
     ] {
-        write(
-            tmp.path(),
-            "onramp.toml",
-            &format!(
-                "name = \"net\"\n[requirements]\ndocker = \"optional\"\n[network]\nca_file = \"{file}\"\n"
-            ),
-        );
-        let r = run(onramp(tmp.path()).args(["doctor", "--json"]));
-        let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
-        let found = doc["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == "network:ca-file");
+        let (r, found) = ca_file_check(tmp.path(), file);
         match (fails, found) {
             (true, Some(c)) => {
                 assert_eq!(c["status"], "fail", "{c}");
@@ -172,20 +159,28 @@ fn a_ca_file_with_a_byte_order_mark_or_in_der_is_taken() {
     write(tmp.path(), "bom.pem", &format!("\u{feff}{first}"));
     std::fs::write(tmp.path().join("root.cer"), &der).unwrap();
     for file in ["bom.pem", "root.cer"] {
-        write(
-            tmp.path(),
-            "onramp.toml",
-            &format!(
-                "name = \"net\"\n[requirements]\ndocker = \"optional\"\n[network]\nca_file = \"{file}\"\n"
-            ),
-        );
-        let r = run(onramp(tmp.path()).args(["doctor", "--json"]));
-        let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
-        let failed = doc["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["id"] == "network:ca-file");
+        let (_, failed) = ca_file_check(tmp.path(), file);
         assert!(failed.is_none(), "{file}: {failed:?}");
     }
+}
+
+/// `doctor --json` on a profile whose `[network] ca_file` is `file`: the run, and its
+/// `network:ca-file` finding (there is none while the file holds a certificate).
+fn ca_file_check(dir: &std::path::Path, file: &str) -> (Run, Option<serde_json::Value>) {
+    write(
+        dir,
+        "onramp.toml",
+        &format!(
+            "name = \"net\"\n[requirements]\ndocker = \"optional\"\n[network]\nca_file = \"{file}\"\n"
+        ),
+    );
+    let r = run(onramp(dir).args(["doctor", "--json"]));
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect(&r.stdout);
+    let found = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "network:ca-file")
+        .cloned();
+    (r, found)
 }
