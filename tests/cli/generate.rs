@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{json, onramp, run, skip_or_fail, write};
+use crate::common::{json, onramp, printed, run, skip_or_fail, write};
 
 /// The venv with `kailash` from the package index, made by `scripts/provision.sh`.
 fn test_venv() -> Option<PathBuf> {
@@ -230,11 +230,7 @@ fn py(venv: &Path, dir: &Path, code: &str) -> (bool, String) {
         .env_remove("PYTHONPATH")
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = printed(&out);
     (out.status.success(), text)
 }
 

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{json, onramp, run, skip_or_fail, write};
+use crate::common::{json, onramp, printed, run, skip_or_fail, write};
 
 const NO_ENGINE: &str = "unix:///nonexistent/onramp-native-test/docker.sock";
 
@@ -103,14 +103,7 @@ fn pid_of(p: &Project, service: &str) -> u32 {
 
 fn sh(cmd: &str) -> (bool, String) {
     let out = Command::new("sh").args(["-c", cmd]).output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    (out.status.success(), printed(&out))
 }
 
 fn state_of<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::common::{json, onramp, run, sh, skip_or_fail, write};
+use crate::common::{json, onramp, printed, run, sh, skip_or_fail, write};
 use crate::network::{Standin, Undo, check, class_of, machine_state, make_ca, net_python};
 
 /// The variables this machine may set that would give pip other roots or another index.
@@ -54,11 +54,7 @@ fn pip_check(venv_py: &Path, home: &Path, index: &str) -> (bool, String) {
         .env("PIP_INDEX_URL", index)
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = printed(&out);
     (out.status.success(), text)
 }
 

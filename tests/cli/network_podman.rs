@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{applied, engine_up, json, onramp, run, sh, skip_or_fail, write};
+use crate::common::{applied, engine_up, json, onramp, printed, run, sh, skip_or_fail, write};
 use crate::network::{InspectedRegistry, TEST_HOST, check, class_of, net_python, snapshot};
 
 const SOCKET: &str = "/run/podman/podman.sock";
@@ -409,11 +409,7 @@ fn undo_starts_dockerd_again_with_the_environment_it_was_started_with() {
     let out = Command::new("sh").arg(&undo).output().unwrap();
     let undo_ms = started.elapsed().as_millis();
     assert!(out.status.success(), "{out:?}");
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let printed = printed(&out);
     assert!(!printed.contains("old-secret-4711"), "{printed}");
     assert!(wait_for(engine_up), "the engine runs after the undo");
     let (_, argv2, env2) = dockerd().unwrap();

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{docker, engine_up, image, json, onramp, run, skip_or_fail, write};
+use crate::common::{docker, engine_up, image, json, onramp, printed, run, skip_or_fail, write};
 use crate::network::{Standin, make_ca, net_python};
 
 /// The bundle inside the container, and the variables pointing at it.
@@ -201,13 +201,7 @@ impl Engine {
             .args(["exec", container, "python3", "-c", &script])
             .output()
             .expect("exec runs");
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-        .trim()
-        .to_string()
+        printed(&out).trim().to_string()
     }
 
     /// The same GET from a JVM in the container (the host's JDK, bound): `200 kept=yes`, or
