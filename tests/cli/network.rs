@@ -449,6 +449,15 @@ pub(crate) fn snapshot(dir: &str) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// The paths whose content differs between two snapshots (or is in only one).
+pub(crate) fn differences(a: &[(String, Vec<u8>)], b: &[(String, Vec<u8>)]) -> Vec<String> {
+    a.iter()
+        .chain(b.iter())
+        .filter(|e| !a.contains(e) || !b.contains(e))
+        .map(|(p, _)| p.clone())
+        .collect()
+}
+
 /// What the network steps touch, as it is now.
 pub(crate) fn machine_state() -> Vec<(String, Vec<u8>)> {
     let mut s = snapshot("/etc/ssl/certs");
@@ -658,13 +667,7 @@ fn setup_through_an_intercepting_proxy_after_doctor_fix_then_undo_restores_the_m
         sh("[ -z \"$(docker info --format '{{.HTTPSProxy}}')\" ]"),
         "the engine has no proxy again"
     );
-    let after = machine_state();
-    let changed: Vec<&String> = before
-        .iter()
-        .chain(after.iter())
-        .filter(|e| !before.contains(e) || !after.contains(e))
-        .map(|(p, _)| p)
-        .collect();
+    let changed = differences(&before, &machine_state());
     assert!(changed.is_empty(), "not restored: {changed:?}");
 }
 

@@ -10,7 +10,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::common::{json, onramp, printed, run, sh, skip_or_fail, write};
-use crate::network::{Standin, Undo, check, class_of, machine_state, make_ca, net_python};
+use crate::network::{
+    Standin, Undo, check, class_of, differences, machine_state, make_ca, net_python,
+};
 
 /// The variables this machine may set that would give pip other roots or another index.
 const CLEARED: &[&str] = &[
@@ -245,12 +247,6 @@ fn private_index_behind_tls_old_pip_doctor_fix_then_the_sdk_installs_from_it_and
     assert!(!ok && said.contains("CERTIFICATE_VERIFY_FAILED"), "{said}");
     let project_after = project_files(&dir);
     assert_eq!(project_before, project_after);
-    let after = machine_state();
-    let changed: Vec<&String> = before
-        .iter()
-        .chain(after.iter())
-        .filter(|e| !before.contains(e) || !after.contains(e))
-        .map(|(p, _)| p)
-        .collect();
+    let changed = differences(&before, &machine_state());
     assert!(changed.is_empty(), "not restored: {changed:?}");
 }

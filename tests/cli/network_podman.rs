@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::{applied, engine_up, json, onramp, printed, run, sh, skip_or_fail, write};
-use crate::network::{InspectedRegistry, TEST_HOST, check, class_of, net_python, snapshot};
+use crate::network::{
+    InspectedRegistry, TEST_HOST, check, class_of, differences, net_python, snapshot,
+};
 
 const SOCKET: &str = "/run/podman/podman.sock";
 
@@ -109,14 +111,6 @@ fn machine_state() -> Vec<(String, Vec<u8>)> {
     s.extend(snapshot("/etc/ssl/certs"));
     s.extend(snapshot("/usr/local/share/ca-certificates"));
     s
-}
-
-fn differences(a: &[(String, Vec<u8>)], b: &[(String, Vec<u8>)]) -> Vec<String> {
-    a.iter()
-        .chain(b.iter())
-        .filter(|e| !a.contains(e) || !b.contains(e))
-        .map(|(p, _)| p.clone())
-        .collect()
 }
 
 /// Podman behind an intercepting proxy whose root only the user's file holds: doctor shows
