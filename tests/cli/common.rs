@@ -53,6 +53,7 @@ pub fn run(cmd: &mut Command) -> Run {
 }
 
 /// What a finished command printed: its stdout, then its stderr.
+#[cfg(unix)]
 pub fn printed(out: &std::process::Output) -> String {
     format!(
         "{}{}",
